@@ -1,0 +1,135 @@
+/* config: battled's settings, read from a TOML file and "--set" overrides.
+ *
+ * A single table-driven schema (config_schema_at) names every setting with its
+ * type, range, default and a one-line doc; loading, overriding, printing and
+ * the tests all walk that table, so a setting exists in exactly one place.
+ * Unknown sections or keys, wrong types and out-of-range values are errors: a
+ * typo must never pass silently. Times are milliseconds, sizes are bytes.
+ * String settings hold at most CONFIG_STRING_MAX bytes. */
+#ifndef BATTLED_UTIL_CONFIG_H
+#define BATTLED_UTIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_STRING_MAX 255  /* bytes in a string setting, NUL excluded */
+#define CONFIG_FILE_MAX (1u << 20) /* largest config file read */
+
+typedef enum { CONFIG_FSYNC_ALWAYS = 0, CONFIG_FSYNC_EVERYSEC = 1, CONFIG_FSYNC_NO = 2 } config_fsync;
+
+/* Plain struct; config_defaults fills every field. Ranges and defaults are in
+ * the schema (util/config.c) and documented in config.toml. */
+typedef struct battled_config {
+    struct {
+        char listen[CONFIG_STRING_MAX + 1];   /* "host:port", port 0 = ephemeral */
+        int64_t shards;                       /* 0 = cores-1 (at least 1); 0..256 */
+        int64_t max_connections;
+        int64_t max_frame;                    /* bytes */
+        int64_t hello_timeout_ms;
+        int64_t idle_timeout_ms;
+        int64_t max_seats_per_conn;
+        int64_t output_cap;                   /* bytes per connection */
+        int64_t drain_timeout_ms;
+        int64_t ring_slots;                   /* power of two */
+        char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
+    } server;
+    struct {
+        char ships_file[CONFIG_STRING_MAX + 1];
+        int64_t round_limit;
+        int64_t turn_timer_ms;                /* 0 = off */
+        int64_t resume_window_ms;
+        int64_t idle_battle_ms;
+        int64_t finished_keep_ms;
+        int64_t max_spectators;
+        int64_t ai_think_ms;
+    } game;
+    struct {
+        int64_t actions_per_sec;              /* 0 = off */
+        int64_t burst;
+        int64_t abuse_refusals;               /* within 10 s; 0 = never disconnect */
+    } ratelimit;
+    struct {
+        int level;                            /* a log_level (util/log.h) */
+    } log;
+    struct {
+        char listen[CONFIG_STRING_MAX + 1];   /* "" disables */
+    } admin;
+    struct {
+        char listen[CONFIG_STRING_MAX + 1];   /* "" disables */
+        char cert[CONFIG_STRING_MAX + 1];
+        char key[CONFIG_STRING_MAX + 1];
+        int64_t handshake_timeout_ms;
+        int64_t max_handshakes_per_pass;
+    } tls;
+    struct {
+        bool enabled;
+        char dir[CONFIG_STRING_MAX + 1];
+        int fsync;                            /* a config_fsync */
+        int64_t compact_bytes;
+        bool skip_damaged;
+    } persistence;
+} battled_config;
+
+typedef enum {
+    CONFIG_T_INT,
+    CONFIG_T_BOOL,
+    CONFIG_T_STRING,
+    CONFIG_T_ENUM,        /* stored as int: index into enum_names */
+    CONFIG_T_DURATION_MS, /* int64_t milliseconds */
+    CONFIG_T_SIZE_BYTES,  /* int64_t bytes */
+} config_type;
+
+/* Extra checks on top of type and range. */
+#define CONFIG_F_POW2 1u     /* integer must be a power of two */
+#define CONFIG_F_HOSTPORT 2u /* string must be "host:port" (port 0..65535) or "" when EMPTY_OK */
+#define CONFIG_F_EMPTY_OK 4u /* with HOSTPORT: "" allowed (disables the listener) */
+
+typedef struct {
+    const char *section;
+    const char *key;
+    config_type type;
+    size_t offset;                  /* into battled_config */
+    int64_t min, max;               /* integer types only */
+    int64_t def_int;                /* integer, bool (0/1) and enum (index) default */
+    const char *def_str;            /* string default */
+    const char *const *enum_names;  /* NULL-terminated, enum only */
+    unsigned flags;                 /* CONFIG_F_* */
+    const char *doc;                /* one line */
+} config_entry;
+
+/* Fills c with every default. */
+void config_defaults(battled_config *c);
+
+/* Resets c to defaults, loads the TOML file at path over them (path NULL: no
+ * file), then applies overrides "section.key=value" in order. Returns 0, or -1
+ * with a one-line message in err, such as
+ * "config.toml:12:3: server.shards: 300 is out of range 0..256". On error c
+ * may be partly updated. */
+int config_load(battled_config *c, const char *path, const char *const *overrides,
+                size_t n_overrides, char *err, size_t errlen);
+
+/* Loads a document already in memory (name is used in messages) over the
+ * current contents of c. Returns 0 or -1 with err filled in. */
+int config_load_text(battled_config *c, const char *text, size_t len, const char *name,
+                     char *err, size_t errlen);
+
+/* Applies one override "section.key=value". Strings and enums may be bare
+ * (listen=0.0.0.0:7070) or TOML-quoted; other values use TOML syntax
+ * (true, 4096, 0x40). Returns 0 or -1 with err filled in. */
+int config_set(battled_config *c, const char *assignment, char *err, size_t errlen);
+
+/* Writes the effective configuration as valid TOML that loads back to c. */
+void config_print(const battled_config *c, FILE *out);
+
+/* The schema, in the order of config.toml. */
+size_t config_schema_count(void);
+const config_entry *config_schema_at(size_t i);
+/* The entry for section.key, or NULL. */
+const config_entry *config_schema_find(const char *section, const char *key);
+/* Formats the value of entry e in c as a TOML value into buf. Returns buf. */
+const char *config_format_value(const battled_config *c, const config_entry *e, char *buf,
+                                size_t buflen);
+
+#endif
