@@ -1,0 +1,138 @@
+/* lobby: per-band FIFO matchmaking; see lobby.h. */
+#include "net/lobby.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct lobby_block {
+    lobby_block *next;
+    lobby_entry e[LOBBY_BLOCK];
+};
+
+void lobby_init(lobby *l)
+{
+    memset(l, 0, sizeof *l);
+}
+
+void lobby_destroy(lobby *l)
+{
+    while (l->blocks) {
+        lobby_block *b = l->blocks;
+        l->blocks = b->next;
+        free(b);
+    }
+    memset(l, 0, sizeof *l);
+}
+
+static lobby_entry *entry_get(lobby *l)
+{
+    if (!l->spare) {
+        lobby_block *b = malloc(sizeof *b);
+        if (!b)
+            return NULL;
+        b->next = l->blocks;
+        l->blocks = b;
+        for (size_t i = 0; i < LOBBY_BLOCK; i++) {
+            b->e[i].next = l->spare;
+            l->spare = &b->e[i];
+        }
+    }
+    lobby_entry *e = l->spare;
+    l->spare = e->next;
+    return e;
+}
+
+static void unlink_entry(lobby *l, lobby_entry *e)
+{
+    uint8_t b = e->band;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->q_head[b] = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->q_tail[b] = e->prev;
+    l->q_len[b]--;
+
+    if (e->cprev)
+        e->cprev->cnext = e->cnext;
+    else
+        *e->owner = e->cnext;
+    if (e->cnext)
+        e->cnext->cprev = e->cprev;
+
+    e->next = l->spare;
+    l->spare = e;
+}
+
+static void fill_player(lobby_player *p, uint64_t conn, uint32_t rid, uint8_t band, const char *ship,
+                        uint64_t waited)
+{
+    p->conn = conn;
+    p->rid = rid;
+    p->band = band;
+    strcpy(p->ship, ship);
+    p->waited_ms = waited;
+}
+
+lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
+                         const char *ship, uint32_t rid, uint64_t now_ms, lobby_player *first,
+                         lobby_player *second)
+{
+    if (band >= LOBBY_BANDS)
+        return LOBBY_EBAND;
+    size_t slen = strlen(ship);
+    if (slen > LOBBY_SHIP_MAX)
+        return LOBBY_ESHIP;
+
+    for (lobby_entry *w = l->q_head[band]; w; w = w->next) {
+        if (w->conn == conn)
+            continue; /* never pair a connection with itself */
+        fill_player(first, w->conn, w->rid, band, w->ship,
+                    now_ms > w->enqueued_ms ? now_ms - w->enqueued_ms : 0);
+        fill_player(second, conn, rid, band, ship, 0);
+        unlink_entry(l, w);
+        l->matches++;
+        return LOBBY_MATCHED;
+    }
+
+    lobby_entry *e = entry_get(l);
+    if (!e)
+        return LOBBY_ENOMEM;
+    e->conn = conn;
+    e->rid = rid;
+    e->band = band;
+    e->enqueued_ms = now_ms;
+    memcpy(e->ship, ship, slen + 1);
+    e->next = NULL;
+    e->prev = l->q_tail[band];
+    if (e->prev)
+        e->prev->next = e;
+    else
+        l->q_head[band] = e;
+    l->q_tail[band] = e;
+    l->q_len[band]++;
+    e->owner = conn_list;
+    e->cprev = NULL;
+    e->cnext = *conn_list;
+    if (e->cnext)
+        e->cnext->cprev = e;
+    *conn_list = e;
+    return LOBBY_QUEUED;
+}
+
+size_t lobby_cancel(lobby *l, lobby_entry **conn_list)
+{
+    size_t n = 0;
+    while (*conn_list) {
+        unlink_entry(l, *conn_list);
+        n++;
+    }
+    return n;
+}
+
+size_t lobby_waiting(const lobby *l, uint8_t band)
+{
+    return band < LOBBY_BANDS ? l->q_len[band] : 0;
+}

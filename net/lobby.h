@@ -1,0 +1,80 @@
+/* lobby: the matchmaking queue (issue 5), owned by the network thread.
+ *
+ * One first-come-first-served queue per range band: a request pairs with the oldest waiting request of
+ * the same band (any ship), or waits. The original server paired "ready" sockets by connection order
+ * and announced every start to every socket; here pairing is by arrival order and only the two players
+ * hear of their match (the shard that creates the battle tells them).
+ *
+ * Every operation is O(1) except that a connection never pairs with itself: a request skips waiting
+ * entries of its own connection, of which there are at most server.max_seats_per_conn. Entries come
+ * from a pool that grows in blocks and is reused, so queueing allocates nothing in the steady state.
+ *
+ * Each connection keeps the head of its own entry list (a `lobby_entry *` it owns, initialised to
+ * NULL), so cancel and disconnect remove exactly its entries without searching the queues. */
+#ifndef BATTLED_NET_LOBBY_H
+#define BATTLED_NET_LOBBY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOBBY_BANDS 8        /* band indices 0..LOBBY_BANDS-1 */
+#define LOBBY_SHIP_MAX 32    /* bytes of a ship type key */
+#define LOBBY_BLOCK 256      /* entries allocated at a time */
+
+typedef struct lobby_entry lobby_entry;
+struct lobby_entry {
+    lobby_entry *prev, *next;       /* the band queue */
+    lobby_entry *cprev, *cnext;     /* the owning connection's list */
+    lobby_entry **owner;            /* the connection's list head */
+    uint64_t conn;
+    uint64_t enqueued_ms;
+    uint32_t rid;                   /* request id to echo */
+    uint8_t band;
+    char ship[LOBBY_SHIP_MAX + 1];
+};
+
+/* One side of a match, copied out of the queue. */
+typedef struct {
+    uint64_t conn;
+    uint32_t rid;
+    uint8_t band;
+    char ship[LOBBY_SHIP_MAX + 1];
+    uint64_t waited_ms;
+} lobby_player;
+
+typedef struct lobby_block lobby_block;
+typedef struct {
+    lobby_entry *q_head[LOBBY_BANDS], *q_tail[LOBBY_BANDS];
+    size_t q_len[LOBBY_BANDS];
+    lobby_entry *spare;
+    lobby_block *blocks;
+    uint64_t matches;  /* pairs made since init */
+} lobby;
+
+void lobby_init(lobby *l);
+/* Frees every block; entries still queued are dropped (connections' heads then dangle: call only at
+ * shutdown). */
+void lobby_destroy(lobby *l);
+
+typedef enum {
+    LOBBY_QUEUED = 0,  /* waiting; *conn_list now holds the new entry */
+    LOBBY_MATCHED = 1, /* paired: *first (the one who waited) and *second (this request) are filled */
+    LOBBY_ENOMEM = -1,
+    LOBBY_EBAND = -2,  /* band >= LOBBY_BANDS */
+    LOBBY_ESHIP = -3,  /* ship key longer than LOBBY_SHIP_MAX */
+} lobby_result;
+
+/* Queues conn for a battle at band with ship, or pairs it with the oldest waiting entry of that band
+ * from another connection. conn_list is conn's list head (conn owns it; it must outlive the entries).
+ * waiting_conn_list_of is not needed: the matched entry unlinks itself from its owner's list. */
+lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
+                         const char *ship, uint32_t rid, uint64_t now_ms, lobby_player *first,
+                         lobby_player *second);
+
+/* Removes every entry of the connection whose list head is conn_list; returns how many. */
+size_t lobby_cancel(lobby *l, lobby_entry **conn_list);
+
+/* Entries waiting in band (0 for a bad band). */
+size_t lobby_waiting(const lobby *l, uint8_t band);
+
+#endif

@@ -1,0 +1,288 @@
+/* Unit tests of the network thread's pure pieces: the rate-limit bucket, the lobby queues, the
+ * connection table and the pooled output queue. None of them needs a socket or a clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "net/conntab.h"
+#include "net/lobby.h"
+#include "net/outq.h"
+#include "net/ratelimit.h"
+
+/* ---- rate limit ---------------------------------------------------------------------------- */
+
+static void test_ratelimit_burst_then_sustained(void **state)
+{
+    (void)state;
+    ratelimit_cfg cfg = {.per_sec = 2, .burst = 4, .abuse_refusals = 0};
+    ratelimit_bucket b;
+    ratelimit_init(&b, &cfg, 1000);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ratelimit_take(&b, &cfg, 1000), RATELIMIT_OK);
+    assert_int_equal(ratelimit_take(&b, &cfg, 1000), RATELIMIT_REFUSED);
+    /* 2 per second: one token after 500 ms, not before. */
+    assert_int_equal(ratelimit_take(&b, &cfg, 1499), RATELIMIT_REFUSED);
+    assert_int_equal(ratelimit_take(&b, &cfg, 1500), RATELIMIT_OK);
+    assert_int_equal(ratelimit_take(&b, &cfg, 1500), RATELIMIT_REFUSED);
+    /* A long pause refills only up to the burst. */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ratelimit_take(&b, &cfg, 100000), RATELIMIT_OK);
+    assert_int_equal(ratelimit_take(&b, &cfg, 100000), RATELIMIT_REFUSED);
+}
+
+static void test_ratelimit_off(void **state)
+{
+    (void)state;
+    ratelimit_cfg cfg = {.per_sec = 0, .burst = 4, .abuse_refusals = 1};
+    ratelimit_bucket b;
+    ratelimit_init(&b, &cfg, 0);
+    for (int i = 0; i < 10000; i++)
+        assert_int_equal(ratelimit_take(&b, &cfg, 0), RATELIMIT_OK);
+}
+
+static void test_ratelimit_abuse_window(void **state)
+{
+    (void)state;
+    ratelimit_cfg cfg = {.per_sec = 1, .burst = 1, .abuse_refusals = 3};
+    ratelimit_bucket b;
+    ratelimit_init(&b, &cfg, 0);
+    assert_int_equal(ratelimit_take(&b, &cfg, 0), RATELIMIT_OK);
+    assert_int_equal(ratelimit_take(&b, &cfg, 10), RATELIMIT_REFUSED);
+    assert_int_equal(ratelimit_take(&b, &cfg, 20), RATELIMIT_REFUSED);
+    /* Refusals in an old window are forgotten. */
+    assert_int_equal(ratelimit_take(&b, &cfg, 20000), RATELIMIT_OK);
+    assert_int_equal(ratelimit_take(&b, &cfg, 20001), RATELIMIT_REFUSED);
+    assert_int_equal(ratelimit_take(&b, &cfg, 20002), RATELIMIT_REFUSED);
+    assert_int_equal(ratelimit_take(&b, &cfg, 20003), RATELIMIT_DISCONNECT);
+}
+
+/* ---- lobby -------------------------------------------------------------------------------- */
+
+static void test_lobby_fifo_by_band(void **state)
+{
+    (void)state;
+    lobby l;
+    lobby_init(&l);
+    lobby_entry *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
+    lobby_player a, b;
+    assert_int_equal(lobby_queue(&l, 1, &c1, 2, "scout", 11, 100, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 2, &c2, 3, "scout", 12, 110, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 3, &c3, 2, "free_trader", 13, 120, &a, &b), LOBBY_MATCHED);
+    /* conn 3 met conn 1 (same band, first come), not conn 2 (other band). */
+    assert_int_equal(a.conn, 1);
+    assert_int_equal(a.rid, 11);
+    assert_string_equal(a.ship, "scout");
+    assert_int_equal(a.waited_ms, 20);
+    assert_int_equal(b.conn, 3);
+    assert_string_equal(b.ship, "free_trader");
+    assert_null(c1);
+    assert_null(c3);
+    assert_int_equal(lobby_waiting(&l, 2), 0);
+    assert_int_equal(lobby_waiting(&l, 3), 1);
+    assert_int_equal(lobby_queue(&l, 4, &c4, 3, "seeker", 14, 130, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(a.conn, 2);
+    assert_int_equal(b.conn, 4);
+    assert_int_equal(l.matches, 2);
+    lobby_destroy(&l);
+}
+
+static void test_lobby_arrival_order_not_conn_order(void **state)
+{
+    (void)state;
+    lobby l;
+    lobby_init(&l);
+    lobby_entry *lists[4] = {0};
+    lobby_player a, b;
+    /* Connection 9 (newest) queues first; connection 1 second; 5 third: 5 meets 9. */
+    assert_int_equal(lobby_queue(&l, 9, &lists[0], 0, "scout", 0, 0, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 1, &lists[1], 0, "scout", 0, 1, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(a.conn, 9);
+    assert_int_equal(lobby_queue(&l, 5, &lists[2], 0, "scout", 0, 2, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_waiting(&l, 0), 1);
+    lobby_destroy(&l);
+}
+
+static void test_lobby_never_self_and_cancel(void **state)
+{
+    (void)state;
+    lobby l;
+    lobby_init(&l);
+    lobby_entry *c1 = NULL, *c2 = NULL;
+    lobby_player a, b;
+    assert_int_equal(lobby_queue(&l, 1, &c1, 4, "scout", 1, 0, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 1, &c1, 4, "scout", 2, 0, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_waiting(&l, 4), 2);
+    assert_int_equal(lobby_queue(&l, 2, &c2, 4, "scout", 3, 0, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(a.conn, 1);
+    assert_int_equal(a.rid, 1);
+    assert_non_null(c1);
+    assert_int_equal(lobby_cancel(&l, &c1), 1);
+    assert_null(c1);
+    assert_int_equal(lobby_waiting(&l, 4), 0);
+    assert_int_equal(lobby_cancel(&l, &c1), 0);
+    /* Bad inputs change nothing. */
+    assert_int_equal(lobby_queue(&l, 3, &c2, LOBBY_BANDS, "scout", 0, 0, &a, &b), LOBBY_EBAND);
+    assert_int_equal(lobby_queue(&l, 3, &c2, 0, "a_ship_key_that_is_far_too_long_xx", 0, 0, &a, &b),
+                     LOBBY_ESHIP);
+    assert_null(c2);
+    lobby_destroy(&l);
+}
+
+static void test_lobby_many_entries_reuse_pool(void **state)
+{
+    (void)state;
+    lobby l;
+    lobby_init(&l);
+    lobby_entry *mine = NULL, *other = NULL;
+    lobby_player a, b;
+    /* One connection with many waiting seats (a gateway): they span several pool blocks, never pair
+     * with each other, and another connection takes them oldest first. */
+    for (int round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < 3 * LOBBY_BLOCK; i++)
+            assert_int_equal(lobby_queue(&l, 7, &mine, 1, "scout", i, i, &a, &b), LOBBY_QUEUED);
+        assert_int_equal(lobby_waiting(&l, 1), 3 * LOBBY_BLOCK);
+        for (uint32_t i = 0; i < 10; i++) {
+            assert_int_equal(lobby_queue(&l, 8, &other, 1, "seeker", 0, 5000, &a, &b), LOBBY_MATCHED);
+            assert_int_equal(a.conn, 7);
+            assert_int_equal(a.rid, i);
+        }
+        assert_int_equal(lobby_cancel(&l, &mine), 3 * LOBBY_BLOCK - 10);
+        assert_int_equal(lobby_waiting(&l, 1), 0);
+    }
+    lobby_destroy(&l);
+}
+
+/* ---- conntab ------------------------------------------------------------------------------ */
+
+static void test_conntab_generations(void **state)
+{
+    (void)state;
+    conntab t;
+    assert_int_equal(conntab_init(&t, 3), 0);
+    int x, y, z, w;
+    conn_id a = conntab_add(&t, &x), b = conntab_add(&t, &y), c = conntab_add(&t, &z);
+    assert_true(a && b && c);
+    assert_int_equal(conntab_add(&t, &w), 0); /* full */
+    assert_ptr_equal(conntab_get(&t, b), &y);
+    conntab_remove(&t, b);
+    assert_null(conntab_get(&t, b));
+    conn_id d = conntab_add(&t, &w);
+    assert_int_equal(conntab_slot(d), conntab_slot(b)); /* slot reused ... */
+    assert_int_not_equal(d, b);                         /* ... under a new generation */
+    assert_null(conntab_get(&t, b));
+    assert_ptr_equal(conntab_get(&t, d), &w);
+    assert_null(conntab_get(&t, 0));
+    assert_null(conntab_get(&t, (conn_id)1000 | (conn_id)1 << 32));
+    conntab_remove(&t, b); /* a stale id removes nothing */
+    assert_ptr_equal(conntab_get(&t, d), &w);
+    conntab_destroy(&t);
+}
+
+static void test_conntab_grows(void **state)
+{
+    (void)state;
+    conntab t;
+    assert_int_equal(conntab_init(&t, 5000), 0);
+    static int objs[5000];
+    static conn_id ids[5000];
+    for (int i = 0; i < 5000; i++) {
+        ids[i] = conntab_add(&t, &objs[i]);
+        assert_int_not_equal(ids[i], 0);
+    }
+    assert_int_equal(conntab_add(&t, &objs[0]), 0);
+    for (int i = 0; i < 5000; i++)
+        assert_ptr_equal(conntab_get(&t, ids[i]), &objs[i]);
+    conntab_destroy(&t);
+}
+
+/* ---- outq --------------------------------------------------------------------------------- */
+
+static void drain_check(outq *q, outq_pool *p, const unsigned char *expect, size_t len, size_t step)
+{
+    size_t off = 0;
+    while (q->bytes) {
+        uv_buf_t bufs[8];
+        unsigned n = outq_bufs(q, bufs, 8);
+        assert_true(n > 0);
+        size_t take = bufs[0].len < step ? bufs[0].len : step;
+        assert_memory_equal(bufs[0].base, expect + off, take);
+        outq_consume(q, p, take);
+        off += take;
+    }
+    assert_int_equal(off, len);
+}
+
+static void test_outq_order_and_pool(void **state)
+{
+    (void)state;
+    outq_pool p;
+    outq_pool_init(&p, 4);
+    outq q;
+    outq_init(&q);
+    static unsigned char data[20000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    /* Appends of odd sizes across chunk edges, read back in odd steps. */
+    size_t off = 0, sizes[] = {1, 300, 4000, 4093, 17, 9000, 2589};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        assert_int_equal(outq_append(&q, &p, data + off, sizes[i]), 0);
+        off += sizes[i];
+    }
+    assert_int_equal(off, sizeof data);
+    assert_int_equal(q.bytes, sizeof data);
+    drain_check(&q, &p, data, sizeof data, 777);
+    assert_null(q.head);
+    /* Emptied chunks went back to the pool, capped at keep_max. */
+    assert_int_equal(p.nspare, 4);
+    assert_int_equal(p.allocated, 4);
+    /* Reuse: a small append takes a spare chunk, no new allocation. */
+    assert_int_equal(outq_append(&q, &p, "abc", 3), 0);
+    assert_int_equal(p.allocated, 4);
+    outq_clear(&q, &p);
+    assert_int_equal(q.bytes, 0);
+    outq_pool_destroy(&p);
+    assert_int_equal(p.allocated, 0);
+}
+
+static void test_outq_append_behind_inflight(void **state)
+{
+    (void)state;
+    outq_pool p;
+    outq_pool_init(&p, 8);
+    outq q;
+    outq_init(&q);
+    assert_int_equal(outq_append(&q, &p, "hello ", 6), 0);
+    uv_buf_t bufs[4];
+    assert_int_equal(outq_bufs(&q, bufs, 4), 1);
+    char *inflight = bufs[0].base;
+    assert_int_equal(outq_append(&q, &p, "world", 5), 0);
+    assert_memory_equal(inflight, "hello ", 6); /* bytes under a pending write stay put */
+    outq_consume(&q, &p, 6);
+    assert_int_equal(outq_bufs(&q, bufs, 4), 1);
+    assert_int_equal(bufs[0].len, 5);
+    assert_memory_equal(bufs[0].base, "world", 5);
+    outq_clear(&q, &p);
+    outq_pool_destroy(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ratelimit_burst_then_sustained),
+        cmocka_unit_test(test_ratelimit_off),
+        cmocka_unit_test(test_ratelimit_abuse_window),
+        cmocka_unit_test(test_lobby_fifo_by_band),
+        cmocka_unit_test(test_lobby_arrival_order_not_conn_order),
+        cmocka_unit_test(test_lobby_never_self_and_cancel),
+        cmocka_unit_test(test_lobby_many_entries_reuse_pool),
+        cmocka_unit_test(test_conntab_generations),
+        cmocka_unit_test(test_conntab_grows),
+        cmocka_unit_test(test_outq_order_and_pool),
+        cmocka_unit_test(test_outq_append_behind_inflight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
