@@ -1,28 +1,46 @@
 /* shard: the contract between the network thread and the shard threads.
  *
- * DRAFT written before proto/msg.h and core/battle.h landed: the shards engineer owns this file and
- * adjusts type names (proto's decoded request struct, core's types) as they land, keeping the shape.
- *
  * Shape (docs/ARCHITECTURE.md): one network thread, N shard threads. Each shard has one SPSC ring in
- * (net -> shard) and one out (shard -> net), each message stored inline in a fixed-size slot. A battle
- * lives on shard_of(battle_id) for its whole life; nothing else touches it. Shards never see a socket:
- * they address connections by conn_id (slot | generation << 32), and the network thread drops output for
- * a generation that is gone.
+ * (net -> shard) and one out (shard -> net), each message stored inline in a fixed-size slot
+ * (shards/ring.h). A battle lives on shard_of(battle_id) for its whole life; nothing else touches it.
+ * Shards never see a socket: they address connections by conn_id (slot | generation << 32), and the
+ * network thread drops output for a generation that is gone.
+ *
+ * Threads: every shards_* function below is for the network thread only (the single producer of the
+ * inboxes and single consumer of the outboxes), except shards_stats, which any thread may read.
  *
  * Wakeups: the producer commits to the ring, issues a seq_cst fence, then uv_async_send on the
- * consumer's loop. The network thread marks shards dirty during a read pass and wakes each dirty shard
- * once from a uv_prepare_t. A consumer drains until empty or re-signals itself when it stops on a
- * budget (libuv coalesces sends).
+ * consumer's loop. The network thread marks shards dirty in shards_push and wakes each dirty shard
+ * once from shards_flush (call it from a uv_prepare_t, i.e. once per loop pass). A shard wakes the net
+ * thread through opts.wake_net at most once per shard loop pass, after its last commit of the pass.
+ * Each consumer drains until empty, or re-signals itself when it stops on a budget (libuv coalesces
+ * sends and clears the pending flag before the callback runs, so a budget stop without a re-signal
+ * would strand messages).
  *
- * Overload: when a shard's inbox is full the network thread stops reading the connections whose frames
- * go there (uv_read_stop, keeping the pending frame) and resumes them below a low watermark; counter
- * shard_inbox_full. When a shard's outbox is full the shard keeps the rest of its output in a bounded
- * per-shard backlog and retries on the next pass; past that bound it closes the recipient
- * (counter shard_outbox_overflow). */
+ * Overload:
+ * - Inbox full: shards_push returns false (counter inbox_full). The network thread stops reading the
+ *   connections whose frames go there (uv_read_stop, keeping the pending frame) and resumes them when
+ *   shards_inbox_free() is back above SHARD_INBOX_LOW_FREE; a shard that drains an inbox that was
+ *   found full wakes the net thread once it is that far down, so the resume never waits on traffic.
+ * - Outbox full: the shard keeps the rest of its output in a bounded per-shard backlog (FIFO, message
+ *   order per connection preserved) and retries on every pass (counter outbox_backlog_msgs). Past
+ *   SHARD_BACKLOG_MAX messages it drops further frames for a connection and closes it once room
+ *   returns (counter outbox_overflow); the client resumes with its seat token and gets what it missed.
+ * - Per battle: spectators capped by game.max_spectators (error spectators_full); battles per shard
+ *   capped by SHARD_MAX_BATTLES (error server_full).
+ *
+ * Requests travel decoded: the net thread decodes each frame with proto/ and copies the plain decoded
+ * struct into the slot, so a shard never parses bytes from the network. */
 #ifndef BATTLED_SHARDS_SHARD_H
 #define BATTLED_SHARDS_SHARD_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "proto/msg.h"
+#include "util/config.h"
 
 typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: generation. 0 = none. */
 
@@ -39,22 +57,207 @@ static inline unsigned shard_of(uint64_t battle_id, unsigned nshards)
     return (unsigned)(x % nshards);
 }
 
+/* ---- limits ---------------------------------------------------------------------------------- */
+
+#define SHARD_MAX_SHARDS 256         /* matches server.shards' range */
+#define SHARD_OUT_INLINE 256         /* frame bytes carried inline in an outbox slot */
+#define SHARD_TOKEN_BYTES PROTO_TOKEN_LEN /* a seat's resume token */
+#define SHARD_MAX_BATTLES (1u << 20) /* live + kept battles per shard: the battle pool's size cap */
+#define SHARD_BACKLOG_MAX 65536      /* outbound messages parked per shard while the outbox is full */
+#define SHARD_INBOX_LOW_FREE_DIV 4   /* resume reading once free slots >= capacity / this */
+#define SHARD_LIST_MAX 1000          /* rows one SHARD_IN_LIST may ask for */
+
+/* ---- net -> shard ---------------------------------------------------------------------------- */
+
 enum shard_in_kind {
-    SHARD_IN_REQUEST,   /* a decoded battle-scoped request (join, watch, resume, fire, ...) */
-    SHARD_IN_CREATE,    /* lobby matched a pair, or a private/solo create: make battle_id */
-    SHARD_IN_CONN_GONE, /* conn closed: its seats go away (resume window starts), spectators leave */
-    SHARD_IN_DRAIN,     /* refuse new battles; end the rest as "server shutdown" at the deadline */
-    SHARD_IN_HEARTBEAT, /* readiness probe: answer SHARD_OUT_HEARTBEAT with the same token */
-    SHARD_IN_STOP,      /* leave the loop after flushing output */
+    SHARD_IN_REQUEST = 1, /* a decoded battle-scoped request (join, watch, resume, fire, ...) */
+    SHARD_IN_CREATE,      /* lobby matched a pair, or a private/solo create: make battle_id */
+    SHARD_IN_CONN_GONE,   /* conn closed: its place in battle_id goes away (resume window starts) */
+    SHARD_IN_DRAIN,       /* refuse new battles; end the rest as "server shutdown" at the deadline */
+    SHARD_IN_HEARTBEAT,   /* readiness probe: answer SHARD_OUT_HEARTBEAT with the same token */
+    SHARD_IN_LIST,        /* admin: list live battles (SHARD_OUT_LIST_ROW..., SHARD_OUT_LIST_END) */
+    SHARD_IN_STOP,        /* leave the loop after flushing output */
 };
 
-enum shard_out_kind {
-    SHARD_OUT_SEND,      /* bytes = one or more complete frames for conn */
-    SHARD_OUT_SEND_HEAP, /* a frame too big for a slot (full state): heap buffer, net frees it */
-    SHARD_OUT_SEAT,      /* conn gained (+1) or lost (-1) a seat or spectator place in battle_id */
-    SHARD_OUT_CLOSE,     /* close conn; the stream can no longer be trusted or a policy fired */
-    SHARD_OUT_HEARTBEAT, /* answer to SHARD_IN_HEARTBEAT */
-    SHARD_OUT_STOPPED,   /* the shard has ended every battle and left its loop */
+enum shard_create_mode {
+    SHARD_CREATE_MATCHED = 1, /* lobby pair: conn[0] gets seat 0, conn[1] seat 1; both told "started" */
+    SHARD_CREATE_PRIVATE,     /* conn[0] gets seat 0; seat 1 stays open until someone joins by id */
+    SHARD_CREATE_SOLO,        /* conn[0] gets seat 0; seat 1 is the server's opponent (core's AI) */
 };
+
+struct shard_create {
+    uint8_t mode;                       /* enum shard_create_mode */
+    uint8_t band;                       /* proto_band, fixed for the whole battle */
+    bool has_rid[2];                    /* whether the seat's request carried a "rid" to echo */
+    uint32_t rid[2];
+    conn_id conn[2];                    /* seat holders; conn[1] = 0 unless MATCHED */
+    char ship[2][PROTO_SHIP_MAX + 1];   /* ship keys; SOLO: ship[1] is the AI's, "" = server picks */
+};
+
+struct shard_in {
+    uint8_t kind;       /* enum shard_in_kind */
+    conn_id conn;       /* REQUEST, CONN_GONE: the connection concerned */
+    uint64_t battle_id; /* REQUEST, CREATE, CONN_GONE: the battle (routing key) */
+    union {
+        /* REQUEST: proto's decoded request, copied by value; it holds no pointers into the
+         * connection's buffer. Its type is battle-scoped (JOIN..LEAVE) and req.bid == battle_id. */
+        proto_request req;
+        struct shard_create create;
+        struct {
+            uint64_t grace_ms; /* running battles may go on this long, then end as shutdown */
+        } drain;
+        uint64_t token; /* HEARTBEAT, LIST: echoed in the answer */
+        struct {
+            uint64_t token;
+            uint32_t limit; /* at most this many rows (clamped to SHARD_LIST_MAX) */
+        } list;
+    } u;
+};
+
+/* ---- shard -> net ---------------------------------------------------------------------------- */
+
+enum shard_out_kind {
+    SHARD_OUT_SEND = 1,  /* u.bytes[0..len) = one or more complete frames (length prefix included) */
+    SHARD_OUT_SEND_HEAP, /* a frame too big for a slot (full state): u.heap, net frees it with free() */
+    SHARD_OUT_SEAT,      /* conn gained (+1) or lost (-1) a seat or spectator place in battle_id */
+    SHARD_OUT_CLOSE,     /* close conn (u.close_reason); the policy of a full outbox fired */
+    SHARD_OUT_HEARTBEAT, /* answer to SHARD_IN_HEARTBEAT (u.token) */
+    SHARD_OUT_LIST_ROW,  /* one live battle (u.row) for SHARD_IN_LIST */
+    SHARD_OUT_LIST_END,  /* end of a listing (u.list_end) */
+    SHARD_OUT_STOPPED,   /* the shard has ended every battle (drain) or is leaving its loop (stop) */
+};
+
+enum shard_seat_role {
+    SHARD_ROLE_SEAT0 = 0,
+    SHARD_ROLE_SEAT1 = 1,
+    SHARD_ROLE_SPECTATOR = 2,
+};
+
+enum shard_close_reason {
+    SHARD_CLOSE_OUTPUT_OVERFLOW = 1, /* the shard's backlog passed SHARD_BACKLOG_MAX for this conn */
+};
+
+struct shard_battle_row {
+    uint64_t battle_id;
+    uint64_t age_ms;
+    uint32_t round;
+    uint16_t spectators;
+    uint8_t seats_present; /* bit 0: seat 0 connected (or AI), bit 1: seat 1 */
+    uint8_t state;         /* 0 waiting for seat 1, 1 running, 2 finished (kept for results) */
+};
+
+struct shard_out {
+    uint8_t kind;  /* enum shard_out_kind */
+    int8_t delta;  /* SEAT: +1 or -1 */
+    uint8_t role;  /* SEAT: enum shard_seat_role */
+    uint16_t len;  /* SEND: bytes used in u.bytes */
+    conn_id conn;  /* SEND, SEND_HEAP, SEAT, CLOSE */
+    uint64_t battle_id; /* SEAT */
+    union {
+        uint8_t bytes[SHARD_OUT_INLINE];
+        struct {
+            uint8_t *ptr; /* malloc'd; the net thread owns it after popping and frees it */
+            size_t len;
+        } heap;
+        uint8_t close_reason; /* enum shard_close_reason */
+        uint64_t token;       /* HEARTBEAT */
+        struct shard_battle_row row;
+        struct {
+            uint64_t token;
+            uint32_t rows;  /* rows sent */
+            uint32_t total; /* live battles on the shard */
+        } list_end;
+    } u;
+};
+
+/* ---- counters -------------------------------------------------------------------------------- */
+
+/* Battle end reasons counted per shard (index into battles_ended). */
+enum shard_end_reason {
+    SHARD_END_DESTROYED = 0,
+    SHARD_END_FORFEIT,
+    SHARD_END_DISCONNECT, /* resume window passed */
+    SHARD_END_TIMEOUTS,   /* three turn timers in a row */
+    SHARD_END_DRAW,       /* round limit */
+    SHARD_END_ABANDONED,  /* idle past game.idle_battle_ms */
+    SHARD_END_SHUTDOWN,   /* drain deadline */
+    SHARD_END_REASONS
+};
+
+#define SHARD_ACTION_KINDS (PROTO_T_REQ_LAST + 1) /* requests by proto_type */
+#define SHARD_ERROR_CODES 100 /* error replies by proto_error code (codes are below 100) */
+#define SHARD_LATENCY_BUCKETS 12   /* action latency: bucket i counts < 2^i * 16 us; last: the rest */
+
+/* Read by any thread with relaxed loads; written only by the owning shard (net writes inbox_full). */
+struct shard_stats {
+    _Atomic uint64_t battles_live;
+    _Atomic uint64_t battles_started;
+    _Atomic uint64_t battles_ended[SHARD_END_REASONS];
+    _Atomic uint64_t actions[SHARD_ACTION_KINDS];
+    _Atomic uint64_t errors[SHARD_ERROR_CODES];
+    _Atomic uint64_t inbox_full;          /* shards_push found the inbox full */
+    _Atomic uint64_t inbox_msgs;          /* messages taken from the inbox */
+    _Atomic uint64_t outbox_msgs;         /* messages committed to the outbox */
+    _Atomic uint64_t outbox_backlog;      /* messages parked right now */
+    _Atomic uint64_t outbox_backlog_msgs; /* messages ever parked */
+    _Atomic uint64_t outbox_overflow;     /* connections closed because the backlog was full */
+    _Atomic uint64_t wakeups;             /* inbox async callbacks run */
+    _Atomic uint64_t net_wakes;           /* wake_net calls made */
+    _Atomic uint64_t loop_lag_us_max;     /* worst timer lateness seen (us) */
+    _Atomic uint64_t timers_fired;
+    _Atomic uint64_t spectators;          /* spectators attached right now */
+    _Atomic uint64_t resumes;             /* seats taken back by token */
+    _Atomic uint64_t takeovers;           /* resumes that displaced a still-open connection */
+    _Atomic uint64_t action_latency[SHARD_LATENCY_BUCKETS];
+};
+
+/* ---- the runtime ----------------------------------------------------------------------------- */
+
+struct shards;
+
+struct shards_opts {
+    const battled_config *cfg; /* copied at start: server.shards, server.ring_slots, game.* */
+    const void *ships;         /* core's ship table, shared read-only by every shard (core/battle.h);
+                                  NULL = core's built-in table */
+    /* Called from a shard thread after it committed to its outbox and fenced; must be thread-safe
+     * (uv_async_send on the net loop is). At most once per shard loop pass. */
+    void (*wake_net)(void *arg);
+    void *wake_arg;
+};
+
+/* The shard count for a config: server.shards, or cores - 1 (at least 1) when it is 0, capped at
+ * SHARD_MAX_SHARDS. */
+unsigned shards_count_for(const battled_config *cfg);
+
+/* Creates the rings and starts the shard threads. Returns NULL on failure (logged): bad ring size,
+ * no memory or no thread. The caller owns the result and ends it with shards_stop. */
+struct shards *shards_start(const struct shards_opts *opts);
+
+/* Number of shards running. */
+unsigned shards_count(const struct shards *s);
+
+/* Copies msg into shard's inbox and marks the shard dirty. false when the inbox is full (counted:
+ * inbox_full), the message is not queued and the caller keeps it (see Overload). */
+bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg);
+
+/* Free inbox slots of a shard right now, and whether that is enough to resume reading. */
+unsigned shards_inbox_free(const struct shards *s, unsigned shard);
+bool shards_inbox_ready(const struct shards *s, unsigned shard);
+
+/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send). */
+void shards_flush(struct shards *s);
+
+/* Takes the oldest outbound message of a shard into *out. false when there is none. For
+ * SEND_HEAP the caller now owns out->u.heap.ptr. The caller should drain each shard until false on
+ * every wake (or re-signal its own async if it stops on a budget). */
+bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out);
+
+/* Sends SHARD_IN_STOP to every shard (retrying while an inbox is full), joins the threads, frees
+ * everything left in the rings (heap frames included) and s. Battles still running are dropped
+ * without events: drain first for a graceful end. */
+void shards_stop(struct shards *s);
+
+/* A shard's counters; valid until shards_stop. */
+const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);
 
 #endif

@@ -1,0 +1,5 @@
+# Tests of shards/: the rings (unit + a two-thread stress run) and the shard runtime.
+battled_add_test(NAME test_ring SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_ring.c
+                 LIBS battled_ck LABELS unit)
+battled_add_test(NAME test_ring_stress SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_ring_stress.c
+                 LIBS battled_ck PkgConfig::LIBUV Threads::Threads LABELS stress TIMEOUT 120)
