@@ -120,6 +120,10 @@ int config_load_text(battled_config *c, const char *text, size_t len, const char
  * (true, 4096, 0x40). Returns 0 or -1 with err filled in. */
 int config_set(battled_config *c, const char *assignment, char *err, size_t errlen);
 
+/* The shard count to start: server.shards, or when it is 0 the number of
+ * online cores minus one, at least 1. */
+int64_t config_shard_count(const battled_config *c);
+
 /* Writes the effective configuration as valid TOML that loads back to c. */
 void config_print(const battled_config *c, FILE *out);
 
