@@ -405,7 +405,7 @@ int config_set(battled_config *c, const char *assignment, char *err, size_t errl
     int rc = set_value(c, e, toml_table_get(toml_root(doc), "v"), msg, sizeof msg);
     toml_free(doc);
     if (rc != 0)
-        errf(err, errlen, "--set %s: %s: %s", name, name, msg);
+        errf(err, errlen, "--set %s: %s", assignment, msg);
     return rc;
 }
 
