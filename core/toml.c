@@ -67,6 +67,7 @@ typedef struct {
 typedef struct {
     char *s;
     size_t len;
+    const char *at; /* where the part starts in the input, for errors */
 } keypart;
 
 typedef struct {
@@ -590,7 +591,7 @@ static int parse_key(parser *P, dkey *k)
     for (;;) {
         skip_ws(P);
         const char *start = P->p;
-        keypart kp = {NULL, 0};
+        keypart kp = {NULL, 0, start};
         int c = peek(P);
         if (c == '"' || c == '\'') {
             sbuf b = {0};
@@ -891,6 +892,7 @@ static int parse_inline_table(parser *P, toml_value **out, int depth)
             dkey_free(&k);
             if (r < 0)
                 goto bad;
+            memcpy(P->key, saved, sizeof saved);
             skip_ws(P);
             if (peek(P) == ',') {
                 P->p++;
@@ -985,7 +987,7 @@ static int set_dotted(parser *P, toml_value *tbl, dkey *k, toml_value *v, bool f
         } else if (c->type != TOML_TABLE || !(c->flags & F_DOTTED) ||
                    ((c->flags & F_FROZEN) && !frozen)) {
             value_free(v);
-            return FAIL(c->type == TOML_TABLE ? "cannot add keys to a table defined elsewhere"
+            return fail_at(P, k->part[i].at, c->type == TOML_TABLE ? "cannot add keys to a table defined elsewhere"
                                               : "key is already defined as a %s",
                         toml_type_name(c->type));
         }
@@ -994,7 +996,7 @@ static int set_dotted(parser *P, toml_value *tbl, dkey *k, toml_value *v, bool f
     const keypart *last = &k->part[k->n - 1];
     if (table_find(t, last->s, last->len)) {
         value_free(v);
-        return FAIL("duplicate key");
+        return fail_at(P, last->at, "duplicate key");
     }
     if (v->depth < t->depth + 1)
         v->depth = t->depth + 1;
@@ -1016,7 +1018,8 @@ static int header_parent(parser *P, toml_value *root, dkey *k, toml_value **out)
         } else if (c->type == TOML_ARRAY && (c->flags & F_AOT)) {
             c = c->u.arr.v[c->u.arr.n - 1];
         } else if (c->type != TOML_TABLE || (c->flags & F_FROZEN)) {
-            return FAIL("'%.*s' is already defined as %s", (int)k->part[i].len, k->part[i].s,
+            return fail_at(P, k->part[i].at, "'%.*s' is already defined as %s",
+                           (int)k->part[i].len, k->part[i].s,
                         c->type == TOML_TABLE ? "an inline table" : "a value");
         }
         t = c;

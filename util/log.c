@@ -22,7 +22,6 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 void log_init(log_level level)
 {
     log_set_level(level);
-    atomic_store(&g_fd, 2);
 }
 
 void log_set_level(log_level level)

@@ -34,7 +34,8 @@ typedef enum {
     LOG_LEVEL_DEBUG = 3,
 } log_level;
 
-/* Sets the threshold (lines above it are dropped) and resets output to stderr. */
+/* Sets the threshold: lines less severe than level are dropped. Output goes
+ * to stderr unless log_set_fd chose another fd. */
 void log_init(log_level level);
 void log_set_level(log_level level);
 log_level log_get_level(void);
