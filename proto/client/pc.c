@@ -1,0 +1,347 @@
+/* Blocking client: see pc.h. */
+#include "proto/client/pc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/codec.h"
+#include "proto/frame.h"
+
+#define PC_RBUF 16384 /* socket read chunk; frames larger than this are reassembled by the reader */
+#define PC_WBUF 512   /* every request fits: the largest is well under 200 bytes */
+
+struct pc_conn {
+    int fd;
+    uint32_t next_rid;
+    proto_error last;
+    frame_reader fr;
+    size_t rpos, rlen;
+    uint8_t rbuf[PC_RBUF];
+    uint8_t wbuf[PC_WBUF];
+};
+
+pc_conn *pc_from_fd(int fd, uint32_t max_frame)
+{
+    pc_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->next_rid = 1;
+    frame_reader_init(&c->fr, max_frame ? max_frame : PROTO_FRAME_HARD_MAX);
+    return c;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* connect() with a deadline: non-blocking connect, poll for writability, then back to blocking. */
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int rc = connect(fd, sa, len);
+    if (rc != 0 && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        rc = poll(&p, 1, timeout_ms);
+        if (rc == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (rc < 0)
+            return -1;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        if (soerr) {
+            errno = soerr;
+            return -1;
+        }
+        rc = 0;
+    }
+    fcntl(fd, F_SETFL, flags);
+    return rc;
+}
+
+pc_conn *pc_connect(const char *host, uint16_t port, int timeout_ms, uint32_t max_frame)
+{
+    char ports[8];
+    snprintf(ports, sizeof ports, "%u", (unsigned)port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int gai = getaddrinfo(host, ports, &hints, &res);
+    if (gai != 0) {
+        errno = gai == EAI_SYSTEM ? errno : EHOSTUNREACH;
+        return NULL;
+    }
+    int fd = -1, saved = ECONNREFUSED;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        errno = saved;
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* requests are small and interactive */
+    pc_conn *c = pc_from_fd(fd, max_frame);
+    if (!c)
+        close(fd);
+    return c;
+}
+
+void pc_close(pc_conn *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    frame_reader_free(&c->fr);
+    free(c);
+}
+
+int pc_fd(const pc_conn *c)
+{
+    return c->fd;
+}
+
+proto_error pc_last_error(const pc_conn *c)
+{
+    return c->last;
+}
+
+int pc_send_raw(pc_conn *c, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int pc_send(pc_conn *c, const proto_request *r)
+{
+    size_t len;
+    proto_error e = proto_encode_request(c->wbuf, sizeof c->wbuf, r, &len);
+    if (e != PROTO_E_OK) {
+        c->last = e;
+        errno = EINVAL;
+        return -1;
+    }
+    return pc_send_raw(c, c->wbuf, len);
+}
+
+static int fail_proto(pc_conn *c, proto_error e)
+{
+    c->last = e;
+    errno = EPROTO;
+    return -1;
+}
+
+int pc_recv(pc_conn *c, proto_event *ev, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    for (;;) {
+        while (c->rpos < c->rlen) {
+            size_t used;
+            const uint8_t *body;
+            uint32_t blen;
+            proto_error err = PROTO_E_OK;
+            frame_status st = frame_reader_feed(&c->fr, c->rbuf + c->rpos, c->rlen - c->rpos, &used, &body,
+                                                &blen, &err);
+            c->rpos += used;
+            if (st == FRAME_ERROR)
+                return fail_proto(c, err);
+            if (st == FRAME_READY) {
+                proto_error e = proto_decode_event(body, blen, ev, NULL);
+                if (e == PROTO_E_UNKNOWN_TYPE)
+                    continue; /* a newer server's event: skip it */
+                if (e != PROTO_E_OK)
+                    return fail_proto(c, e);
+                return 1;
+            }
+        }
+        c->rpos = c->rlen = 0;
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        int rc = poll(&p, 1, wait);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return 0;
+        ssize_t n = recv(c->fd, c->rbuf, sizeof c->rbuf, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = 0;
+            return -1;
+        }
+        c->rlen = (size_t)n;
+    }
+}
+
+int pc_recv_type(pc_conn *c, int type, proto_event *ev, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    for (;;) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        int rc = pc_recv(c, ev, wait);
+        if (rc != 1 || ev->type == type || ev->type == PROTO_T_ERROR)
+            return rc;
+    }
+}
+
+/* Fills the common part of a request and sends it; returns the rid used. */
+static int64_t send_req(pc_conn *c, proto_request *r, int type, uint64_t bid)
+{
+    r->type = (uint8_t)type;
+    r->has_rid = true;
+    r->rid = c->next_rid++;
+    if (c->next_rid == 0)
+        c->next_rid = 1;
+    r->bid = bid;
+    return pc_send(c, r) == 0 ? (int64_t)r->rid : -1;
+}
+
+/* Copies a string into a fixed field; longer strings are refused, not truncated. */
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(dst, src ? src : "", n + 1);
+    return 0;
+}
+
+int64_t pc_hello(pc_conn *c, const char *name)
+{
+    proto_request r = {0};
+    r.u.hello.version = PROTO_VERSION;
+    if (copy_str(r.u.hello.name, sizeof r.u.hello.name, name) != 0)
+        return -1;
+    return send_req(c, &r, PROTO_T_HELLO, 0);
+}
+
+int64_t pc_ping(pc_conn *c, uint64_t ts)
+{
+    proto_request r = {0};
+    r.u.ping.ts = ts;
+    return send_req(c, &r, PROTO_T_PING, 0);
+}
+
+int64_t pc_queue(pc_conn *c, const char *ship, proto_band band)
+{
+    proto_request r = {0};
+    if (copy_str(r.u.queue.ship, sizeof r.u.queue.ship, ship) != 0)
+        return -1;
+    r.u.queue.band = (uint8_t)band;
+    return send_req(c, &r, PROTO_T_QUEUE, 0);
+}
+
+int64_t pc_cancel(pc_conn *c)
+{
+    proto_request r = {0};
+    return send_req(c, &r, PROTO_T_CANCEL, 0);
+}
+
+int64_t pc_create(pc_conn *c, const char *ship, proto_band band, proto_vs vs, const char *oship)
+{
+    proto_request r = {0};
+    if (copy_str(r.u.create.ship, sizeof r.u.create.ship, ship) != 0 ||
+        copy_str(r.u.create.oship, sizeof r.u.create.oship, oship) != 0)
+        return -1;
+    r.u.create.band = (uint8_t)band;
+    r.u.create.vs = (uint8_t)vs;
+    return send_req(c, &r, PROTO_T_CREATE, 0);
+}
+
+int64_t pc_join(pc_conn *c, uint64_t bid, const char *ship)
+{
+    proto_request r = {0};
+    if (copy_str(r.u.join.ship, sizeof r.u.join.ship, ship) != 0)
+        return -1;
+    return send_req(c, &r, PROTO_T_JOIN, bid);
+}
+
+int64_t pc_watch(pc_conn *c, uint64_t bid)
+{
+    proto_request r = {0};
+    return send_req(c, &r, PROTO_T_WATCH, bid);
+}
+
+int64_t pc_resume(pc_conn *c, uint64_t bid, uint8_t seat, const uint8_t token[PROTO_TOKEN_LEN], uint32_t last)
+{
+    proto_request r = {0};
+    r.u.resume.seat = seat;
+    memcpy(r.u.resume.token, token, PROTO_TOKEN_LEN);
+    r.u.resume.last = last;
+    return send_req(c, &r, PROTO_T_RESUME, bid);
+}
+
+int64_t pc_fire(pc_conn *c, uint64_t bid, uint8_t weapon)
+{
+    proto_request r = {0};
+    r.u.fire.weapon = weapon;
+    return send_req(c, &r, PROTO_T_FIRE, bid);
+}
+
+int64_t pc_pd(pc_conn *c, uint64_t bid, uint32_t missile)
+{
+    proto_request r = {0};
+    r.u.pd.missile = missile;
+    return send_req(c, &r, PROTO_T_PD, bid);
+}
+
+#define PC_BID_ONLY(fn, type)                                                                      \
+    int64_t fn(pc_conn *c, uint64_t bid)                                                           \
+    {                                                                                              \
+        proto_request r = {0};                                                                     \
+        return send_req(c, &r, type, bid);                                                         \
+    }
+PC_BID_ONLY(pc_missile, PROTO_T_MISSILE)
+PC_BID_ONLY(pc_sand, PROTO_T_SAND)
+PC_BID_ONLY(pc_end, PROTO_T_END)
+PC_BID_ONLY(pc_forfeit, PROTO_T_FORFEIT)
+PC_BID_ONLY(pc_leave, PROTO_T_LEAVE)

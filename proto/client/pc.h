@@ -1,0 +1,70 @@
+/* proto/client/pc: a blocking battled client for scripts, tests and simple bots.
+ *
+ * One pc_conn is one TCP connection (TLS arrives later). Requests are proto_request structs
+ * (proto/msg.h) or the typed helpers below; every helper picks the next request id (1, 2, ...) and
+ * returns it so the caller can match the reply's "rid". Replies and battle events come back one at
+ * a time from pc_recv as decoded proto_event structs. Event types this library does not know (sent
+ * by a newer server) are skipped, as docs/PROTOCOL.md asks clients to do. Not thread-safe: one
+ * thread per connection. */
+#ifndef BATTLED_PROTO_CLIENT_PC_H
+#define BATTLED_PROTO_CLIENT_PC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/msg.h"
+
+typedef struct pc_conn pc_conn;
+
+/* Connects to host:port (name or address, IPv4 or IPv6) within timeout_ms. Returns a connection
+ * that the caller frees with pc_close, or NULL with errno set. Frames from the server up to max_frame
+ * bytes are accepted (0 = PROTO_FRAME_HARD_MAX: the client trusts the server's sizes more). */
+pc_conn *pc_connect(const char *host, uint16_t port, int timeout_ms, uint32_t max_frame);
+
+/* Wraps an already connected socket (e.g. one end of a socketpair); takes ownership of fd. */
+pc_conn *pc_from_fd(int fd, uint32_t max_frame);
+
+/* Closes the socket and frees the connection. NULL is allowed. */
+void pc_close(pc_conn *c);
+
+/* The socket, for callers that poll several connections. */
+int pc_fd(const pc_conn *c);
+
+/* Encodes and writes one request (blocking until written). Returns 0, or -1 with errno set
+ * (EINVAL: the struct is not a valid request; see pc_last_error). */
+int pc_send(pc_conn *c, const proto_request *r);
+
+/* Writes raw bytes as they are (tests use it to send hostile frames). Returns 0 or -1 with errno. */
+int pc_send_raw(pc_conn *c, const void *data, size_t len);
+
+/* Waits up to timeout_ms (-1 = forever) for the next event. Returns 1 and fills *ev; 0 on timeout;
+ * -1 when the connection closed (errno = ECONNRESET or 0 for an orderly close) or the server sent
+ * something that is not a valid frame or event (errno = EPROTO, the code in pc_last_error); after -1
+ * the connection is unusable. */
+int pc_recv(pc_conn *c, proto_event *ev, int timeout_ms);
+
+/* Waits like pc_recv for an event of the given type (others are dropped), or an error event, which
+ * is also returned. Returns as pc_recv. */
+int pc_recv_type(pc_conn *c, int type, proto_event *ev, int timeout_ms);
+
+/* The last codec error seen on this connection (PROTO_E_OK if none). */
+proto_error pc_last_error(const pc_conn *c);
+
+/* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. */
+int64_t pc_hello(pc_conn *c, const char *name);
+int64_t pc_ping(pc_conn *c, uint64_t ts);
+int64_t pc_queue(pc_conn *c, const char *ship, proto_band band);
+int64_t pc_cancel(pc_conn *c);
+int64_t pc_create(pc_conn *c, const char *ship, proto_band band, proto_vs vs, const char *oship);
+int64_t pc_join(pc_conn *c, uint64_t bid, const char *ship);
+int64_t pc_watch(pc_conn *c, uint64_t bid);
+int64_t pc_resume(pc_conn *c, uint64_t bid, uint8_t seat, const uint8_t token[PROTO_TOKEN_LEN], uint32_t last);
+int64_t pc_fire(pc_conn *c, uint64_t bid, uint8_t weapon);
+int64_t pc_missile(pc_conn *c, uint64_t bid);
+int64_t pc_pd(pc_conn *c, uint64_t bid, uint32_t missile);
+int64_t pc_sand(pc_conn *c, uint64_t bid);
+int64_t pc_end(pc_conn *c, uint64_t bid);
+int64_t pc_forfeit(pc_conn *c, uint64_t bid);
+int64_t pc_leave(pc_conn *c, uint64_t bid);
+
+#endif

@@ -1,0 +1,443 @@
+/* proto codec: every message round-trips; hostile bodies give the documented error code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/codec.h"
+#include "proto/mp.h"
+#include "proto/tools/samples.h"
+
+static uint8_t buf[8192];
+
+/* Decodes a hand-written body as a request and returns the code (and the error detail). */
+static proto_error dec_req(const void *body, size_t n, proto_derr *err)
+{
+    proto_request r;
+    return proto_decode_request(body, n, &r, err);
+}
+
+static void test_roundtrip_requests(void **state)
+{
+    (void)state;
+    for (int t = PROTO_T_HELLO; t <= PROTO_T_REQ_LAST; t++) {
+        proto_request in, out;
+        assert_int_equal(sample_request(t, &in), 0);
+        size_t len = 0;
+        assert_int_equal(proto_encode_request(buf, sizeof buf, &in, &len), PROTO_E_OK);
+        assert_true(len > 4);
+        uint32_t blen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+        assert_int_equal(blen, len - 4);
+        proto_derr err;
+        assert_int_equal(proto_decode_request(buf + 4, len - 4, &out, &err), PROTO_E_OK);
+        assert_int_equal(err.code, PROTO_E_OK);
+        assert_memory_equal(&in, &out, sizeof in);
+        /* The other direction refuses it. */
+        proto_event ev;
+        assert_int_equal(proto_decode_event(buf + 4, len - 4, &ev, NULL), PROTO_E_UNKNOWN_TYPE);
+        /* Without rid the reply has nothing to echo and the frame is shorter. */
+        in.has_rid = false;
+        in.rid = 0;
+        size_t len2 = 0;
+        assert_int_equal(proto_encode_request(buf, sizeof buf, &in, &len2), PROTO_E_OK);
+        assert_true(len2 < len);
+        assert_int_equal(proto_decode_request(buf + 4, len2 - 4, &out, NULL), PROTO_E_OK);
+        assert_memory_equal(&in, &out, sizeof in);
+    }
+}
+
+static void test_roundtrip_events(void **state)
+{
+    (void)state;
+    size_t biggest = 0;
+    for (int t = PROTO_T_WELCOME; t <= PROTO_T_EVT_LAST; t++) {
+        static proto_event in, out;
+        assert_int_equal(sample_event(t, &in), 0);
+        size_t len = 0;
+        assert_int_equal(proto_encode_event(buf, sizeof buf, &in, &len), PROTO_E_OK);
+        assert_int_equal(proto_decode_event(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
+        assert_memory_equal(&in, &out, sizeof in);
+        proto_request rq;
+        assert_int_equal(proto_decode_request(buf + 4, len - 4, &rq, NULL), PROTO_E_UNKNOWN_TYPE);
+        if (len > biggest)
+            biggest = len;
+    }
+    assert_true(biggest <= PROTO_FRAME_DEFAULT_MAX);
+}
+
+/* The largest state the bounds allow must fit the default frame (the reason for the default). */
+static void test_max_state_fits_default_frame(void **state)
+{
+    (void)state;
+    static proto_event e, out;
+    sample_event(PROTO_T_STATE, &e);
+    for (int s = 0; s < 2; s++) {
+        struct proto_ship *sh = &e.u.state.ships[s];
+        memset(sh->type, 'x', PROTO_SHIP_MAX);
+        sh->type[PROTO_SHIP_MAX] = '\0';
+        sh->nweapons = PROTO_MAX_WEAPONS;
+        for (int w = 0; w < PROTO_MAX_WEAPONS; w++) {
+            strcpy(sh->weapons[w].key, "particle_beam");
+            sh->weapons[w].dice = 12;
+            sh->weapons[w].ammo = 32767;
+        }
+        sh->ncrits = PROTO_MAX_SHIP_CRITS;
+        for (int c = 0; c < PROTO_MAX_SHIP_CRITS; c++)
+            sh->crits[c] = (struct proto_crit){PROTO_LOC_POWER_PLANT, 6};
+    }
+    e.u.state.nmissiles = PROTO_MAX_MISSILES;
+    for (int m = 0; m < PROTO_MAX_MISSILES; m++)
+        e.u.state.missiles[m] = (struct proto_missile){UINT32_MAX - (uint32_t)m, 1, PROTO_BAND_VERY_LONG};
+    size_t len;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    assert_true(len - 4 <= PROTO_FRAME_DEFAULT_MAX);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_memory_equal(&e, &out, sizeof e);
+}
+
+static void test_encode_small_buffer(void **state)
+{
+    (void)state;
+    static proto_event e;
+    sample_event(PROTO_T_STARTED, &e);
+    size_t need;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &need), PROTO_E_OK);
+    for (size_t cap = 0; cap < need; cap++) {
+        size_t len = 12345;
+        assert_int_equal(proto_encode_event(buf, cap, &e, &len), PROTO_E_BUFFER_TOO_SMALL);
+        assert_int_equal(len, 12345);
+    }
+}
+
+static void test_encode_refuses_bad_struct(void **state)
+{
+    (void)state;
+    proto_request r;
+    size_t len;
+    sample_request(PROTO_T_QUEUE, &r);
+    r.u.queue.band = PROTO_BAND_COUNT;
+    assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_BAD_FIELD);
+    sample_request(PROTO_T_QUEUE, &r);
+    strcpy(r.u.queue.ship, "Scout");
+    assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_BAD_FIELD);
+    sample_request(PROTO_T_FIRE, &r);
+    r.bid = 0;
+    assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_BAD_FIELD);
+    r.type = PROTO_T_WELCOME;
+    assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_UNKNOWN_TYPE);
+    proto_event e;
+    sample_event(PROTO_T_ERROR, &e);
+    e.u.error.code = 999;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_BAD_FIELD);
+}
+
+static void test_truncated_every_prefix(void **state)
+{
+    (void)state;
+    for (int t = PROTO_T_WELCOME; t <= PROTO_T_EVT_LAST; t++) {
+        static proto_event e, out;
+        sample_event(t, &e);
+        size_t len;
+        proto_encode_event(buf, sizeof buf, &e, &len);
+        for (size_t n = 0; n < len - 4; n++) {
+            proto_error code = proto_decode_event(buf + 4, n, &out, NULL);
+            assert_true(code == PROTO_E_BAD_MSGPACK || code == PROTO_E_TOO_MANY);
+        }
+    }
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    proto_derr err;
+    /* {"t":"fire","bid":5,"w":"0","rid":7}: w as a string */
+    static const uint8_t w_str[] = {0x84, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                    0xa1, 'w', 0xa1, '0', 0xa3, 'r', 'i', 'd', 0x07};
+    assert_int_equal(dec_req(w_str, sizeof w_str, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "w");
+    assert_true(err.has_rid);
+    assert_int_equal(err.rid, 7);
+    assert_int_equal(err.bid, 5);
+    assert_int_equal(err.type, PROTO_T_FIRE);
+    /* w = -1 (negative fixint) */
+    static const uint8_t w_neg[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                    0xa1, 'w', 0xff};
+    assert_int_equal(dec_req(w_neg, sizeof w_neg, &err), PROTO_E_BAD_FIELD);
+    /* w = 1.0 (float64) */
+    static const uint8_t w_flt[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                    0xa1, 'w', 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(dec_req(w_flt, sizeof w_flt, &err), PROTO_E_BAD_FIELD);
+    /* w = 24: one past PROTO_MAX_WEAPONS - 1 */
+    static const uint8_t w_big[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                    0xa1, 'w', 24};
+    assert_int_equal(dec_req(w_big, sizeof w_big, &err), PROTO_E_BAD_FIELD);
+    /* w = 1 written as int16 and as uint64: any integer format is accepted */
+    static const uint8_t w_i16[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                    0xa1, 'w', 0xd1, 0x00, 0x01};
+    proto_request r;
+    assert_int_equal(proto_decode_request(w_i16, sizeof w_i16, &r, &err), PROTO_E_OK);
+    assert_int_equal(r.u.fire.weapon, 1);
+    assert_false(r.has_rid);
+    static const uint8_t bid_u64[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd',
+                                      0xcf, 0, 0, 0, 0, 0, 0, 0, 9, 0xa1, 'w', 0};
+    assert_int_equal(proto_decode_request(bid_u64, sizeof bid_u64, &r, &err), PROTO_E_OK);
+    assert_int_equal(r.bid, 9);
+    /* bid = 0 and bid >= 2^63 are not battle ids */
+    static const uint8_t bid0[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x00,
+                                   0xa1, 'w', 0};
+    assert_int_equal(dec_req(bid0, sizeof bid0, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "bid");
+    static const uint8_t bidhi[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd',
+                                    0xcf, 0x80, 0, 0, 0, 0, 0, 0, 1, 0xa1, 'w', 0};
+    assert_int_equal(dec_req(bidhi, sizeof bidhi, &err), PROTO_E_BAD_FIELD);
+    /* "t" not a string; "t" twice */
+    static const uint8_t t_int[] = {0x81, 0xa1, 't', 0x01};
+    assert_int_equal(dec_req(t_int, sizeof t_int, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "t");
+    static const uint8_t t_twice[] = {0x82, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g', 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g'};
+    assert_int_equal(dec_req(t_twice, sizeof t_twice, &err), PROTO_E_BAD_FIELD);
+    /* bool where an integer belongs, token of the wrong length */
+    static const uint8_t resume_short_tok[] = {0x85, 0xa1, 't', 0xa6, 'r', 'e', 's', 'u', 'm', 'e',
+                                               0xa3, 'b', 'i', 'd', 0x05, 0xa4, 's', 'e', 'a', 't', 0xc3,
+                                               0xa3, 't', 'o', 'k', 0xc4, 0x01, 0x00,
+                                               0xa4, 'l', 'a', 's', 't', 0x00};
+    assert_int_equal(dec_req(resume_short_tok, sizeof resume_short_tok, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "seat");
+}
+
+static void test_type_and_field_errors(void **state)
+{
+    (void)state;
+    proto_derr err;
+    static const uint8_t unknown[] = {0x82, 0xa1, 't', 0xa4, 'n', 'o', 'p', 'e', 0xa3, 'r', 'i', 'd', 0x2a};
+    assert_int_equal(dec_req(unknown, sizeof unknown, &err), PROTO_E_UNKNOWN_TYPE);
+    assert_true(err.has_rid);
+    assert_int_equal(err.rid, 42);
+    static const uint8_t no_t[] = {0x81, 0xa3, 'r', 'i', 'd', 0x01};
+    assert_int_equal(dec_req(no_t, sizeof no_t, &err), PROTO_E_MISSING_FIELD);
+    assert_string_equal(err.field, "t");
+    static const uint8_t no_bid[] = {0x82, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa1, 'w', 0x00};
+    assert_int_equal(dec_req(no_bid, sizeof no_bid, &err), PROTO_E_MISSING_FIELD);
+    assert_string_equal(err.field, "bid");
+    static const uint8_t dup[] = {0x84, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                  0xa1, 'w', 0x00, 0xa1, 'w', 0x01};
+    assert_int_equal(dec_req(dup, sizeof dup, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "w");
+    /* unknown keys, even with nested values and non-string keys, are ignored */
+    static const uint8_t extra[] = {0x85, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
+                                    0xa1, 'w', 0x01, 0xa5, 'f', 'u', 't', 'u', 'r', 0x91, 0x80,
+                                    0x92, 0x01, 0x02, 0xc0};
+    proto_request r;
+    assert_int_equal(proto_decode_request(extra, sizeof extra, &r, &err), PROTO_E_OK);
+    assert_int_equal(r.u.fire.weapon, 1);
+    static const uint8_t not_map[] = {0x92, 0x01, 0x02};
+    assert_int_equal(dec_req(not_map, sizeof not_map, &err), PROTO_E_NOT_A_MAP);
+    static const uint8_t trailing[] = {0x81, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g', 0xc0};
+    assert_int_equal(dec_req(trailing, sizeof trailing, &err), PROTO_E_BAD_MSGPACK);
+    static const uint8_t reserved[] = {0x81, 0xa1, 't', 0xc1};
+    assert_int_equal(dec_req(reserved, sizeof reserved, &err), PROTO_E_BAD_MSGPACK);
+    assert_int_equal(dec_req("", 0, &err), PROTO_E_BAD_MSGPACK);
+    /* bad enum strings and keys */
+    static const uint8_t band[] = {0x83, 0xa1, 't', 0xa5, 'q', 'u', 'e', 'u', 'e', 0xa4, 's', 'h', 'i', 'p',
+                                   0xa5, 's', 'c', 'o', 'u', 't', 0xa4, 'b', 'a', 'n', 'd',
+                                   0xa9, 'v', 'e', 'r', 'y', ' ', 'l', 'o', 'n', 'g'};
+    assert_int_equal(dec_req(band, sizeof band, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "band");
+}
+
+/* A body with one string field of n bytes: {"t":"hello","v":1,"name":<n x 'a'>} */
+static size_t hello_with_name(uint8_t *out, size_t n, uint8_t fill)
+{
+    size_t k = 0;
+    static const uint8_t head[] = {0x83, 0xa1, 't', 0xa5, 'h', 'e', 'l', 'l', 'o', 0xa1, 'v', 0x01,
+                                   0xa4, 'n', 'a', 'm', 'e'};
+    memcpy(out, head, sizeof head);
+    k = sizeof head;
+    out[k++] = 0xd9;
+    out[k++] = (uint8_t)n;
+    memset(out + k, fill, n);
+    return k + n;
+}
+
+static void test_strings(void **state)
+{
+    (void)state;
+    uint8_t body[300];
+    proto_derr err;
+    proto_request r;
+    size_t n = hello_with_name(body, PROTO_NAME_MAX, 'a');
+    assert_int_equal(proto_decode_request(body, n, &r, &err), PROTO_E_OK);
+    assert_int_equal(strlen(r.u.hello.name), PROTO_NAME_MAX);
+    n = hello_with_name(body, PROTO_NAME_MAX + 1, 'a');
+    assert_int_equal(dec_req(body, n, &err), PROTO_E_STRING_TOO_LONG);
+    assert_string_equal(err.field, "name");
+    n = hello_with_name(body, 255, 'a');
+    assert_int_equal(dec_req(body, n, &err), PROTO_E_STRING_TOO_LONG);
+    n = hello_with_name(body, 4, '\n');
+    assert_int_equal(dec_req(body, n, &err), PROTO_E_BAD_FIELD);
+    n = hello_with_name(body, 3, 0xc3); /* a lead byte with no continuation */
+    assert_int_equal(dec_req(body, n, &err), PROTO_E_BAD_FIELD);
+    n = hello_with_name(body, 2, 'a');
+    body[n - 2] = 0xc3; /* "é" as UTF-8 */
+    body[n - 1] = 0xa9;
+    assert_int_equal(proto_decode_request(body, n, &r, &err), PROTO_E_OK);
+    assert_string_equal(r.u.hello.name, "\xc3\xa9");
+    /* str 32 declaring 4 GiB in a 30-byte body */
+    static const uint8_t huge_str[] = {0x82, 0xa1, 't', 0xa5, 'h', 'e', 'l', 'l', 'o', 0xa4, 'n', 'a', 'm', 'e',
+                                       0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
+    assert_int_equal(dec_req(huge_str, sizeof huge_str, &err), PROTO_E_BAD_MSGPACK);
+    /* ship key over 32 bytes */
+    uint8_t q[80];
+    static const uint8_t qhead[] = {0x83, 0xa1, 't', 0xa5, 'q', 'u', 'e', 'u', 'e', 0xa4, 'b', 'a', 'n', 'd',
+                                    0xa5, 's', 'h', 'o', 'r', 't', 0xa4, 's', 'h', 'i', 'p', 0xd9, 33};
+    memcpy(q, qhead, sizeof qhead);
+    memset(q + sizeof qhead, 'a', 33);
+    assert_int_equal(dec_req(q, sizeof qhead + 33, &err), PROTO_E_STRING_TOO_LONG);
+    assert_string_equal(err.field, "ship");
+}
+
+static void test_hostile_counts(void **state)
+{
+    (void)state;
+    proto_derr err;
+    /* a map header claiming 2^32-1 entries in 5 bytes */
+    static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(dec_req(map32, sizeof map32, &err), PROTO_E_TOO_MANY);
+    static const uint8_t arr32[] = {0x82, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g', 0xa1, 'x',
+                                    0xdd, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(dec_req(arr32, sizeof arr32, &err), PROTO_E_TOO_MANY);
+    static const uint8_t map16[] = {0xde, 0x00, 0x04, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g'};
+    assert_int_equal(dec_req(map16, sizeof map16, &err), PROTO_E_TOO_MANY);
+    /* an honest but over-bound count: 25 weapons on a ship, in a full state event */
+    static proto_event e, out;
+    sample_event(PROTO_T_STARTED, &e);
+    e.u.started.ships[0].nweapons = PROTO_MAX_WEAPONS + 1;
+    size_t len;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_TOO_MANY);
+    e.u.started.ships[0].nweapons = PROTO_MAX_WEAPONS;
+    for (int w = 0; w < PROTO_MAX_WEAPONS; w++)
+        e.u.started.ships[0].weapons[w] = e.u.started.ships[0].weapons[0];
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    /* Patch the array header 0xdc 00 18 ("w": 24 elements) to claim 25 and append one more weapon. */
+    uint8_t *body = buf + 4;
+    size_t blen = len - 4;
+    size_t at = 0;
+    for (; at + 3 < blen; at++)
+        if (body[at] == 0xa1 && body[at + 1] == 'w' && body[at + 2] == 0xdc)
+            break;
+    assert_true(at + 3 < blen);
+    assert_int_equal(body[at + 4], PROTO_MAX_WEAPONS);
+    body[at + 4] = PROTO_MAX_WEAPONS + 1;
+    /* insert a copy of the first weapon map right after the header */
+    /* the first weapon is {"k":"pulse_laser","d":2,"a":-1}: 0x83 + 2+12 + 2+1 + 2+1 = 21 bytes */
+    size_t wstart = at + 5, wlen = 21;
+    memmove(body + wstart + wlen, body + wstart, blen - wstart);
+    memcpy(body + wstart, body + wstart + wlen, wlen);
+    blen += wlen;
+    proto_derr derr;
+    assert_int_equal(proto_decode_event(body, blen, &out, &derr), PROTO_E_TOO_MANY);
+    assert_string_equal(derr.field, "w");
+    /* two ships are required, not one */
+    sample_event(PROTO_T_STARTED, &e);
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    body = buf + 4;
+    for (at = 0; at + 6 < len - 4; at++)
+        if (memcmp(body + at, "\xa5ships\x92", 7) == 0)
+            break;
+    body[at + 6] = 0x91; /* claims one ship, and the second ship's bytes are cut out */
+    mp_cur c = {body + at + 7, body + len - 4};
+    assert_int_equal(mp_skip(&c, 1, PROTO_MAX_DEPTH), PROTO_E_OK); /* first ship */
+    size_t cut = (size_t)(c.p - body); /* "ships" is the last key: the frame ends at the cut */
+    assert_int_equal(proto_decode_event(body, cut, &out, &derr), PROTO_E_BAD_FIELD);
+    assert_string_equal(derr.field, "ships");
+}
+
+static void test_nesting(void **state)
+{
+    (void)state;
+    uint8_t body[64];
+    proto_derr err;
+    /* 33 nested arrays */
+    memset(body, 0x91, 32);
+    body[32] = 0x90;
+    assert_int_equal(dec_req(body, 33, &err), PROTO_E_TOO_DEEP);
+    /* a valid ping with an unknown key whose value nests 33 deep in all */
+    static const uint8_t head[] = {0x82, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g', 0xa1, 'x'};
+    memcpy(body, head, sizeof head);
+    memset(body + sizeof head, 0x91, 31);
+    body[sizeof head + 31] = 0x90;
+    assert_int_equal(dec_req(body, sizeof head + 32, &err), PROTO_E_TOO_DEEP);
+    /* PROTO_MAX_DEPTH levels in all is fine: top map + 7 arrays (innermost empty) */
+    memset(body + sizeof head, 0x91, PROTO_MAX_DEPTH - 2);
+    body[sizeof head + PROTO_MAX_DEPTH - 2] = 0x90;
+    assert_int_equal(dec_req(body, sizeof head + PROTO_MAX_DEPTH - 1, &err), PROTO_E_OK);
+    memset(body + sizeof head, 0x91, PROTO_MAX_DEPTH - 1);
+    body[sizeof head + PROTO_MAX_DEPTH - 1] = 0x90;
+    assert_int_equal(dec_req(body, sizeof head + PROTO_MAX_DEPTH, &err), PROTO_E_TOO_DEEP);
+}
+
+static void test_error_event_and_names(void **state)
+{
+    (void)state;
+    size_t len;
+    proto_event e;
+    char longmsg[400];
+    memset(longmsg, 'x', sizeof longmsg);
+    longmsg[PROTO_ERRMSG_MAX - 1] = '\xc3'; /* a 2-byte sequence straddling the cut */
+    longmsg[PROTO_ERRMSG_MAX] = '\xa9';
+    longmsg[sizeof longmsg - 1] = '\0';
+    assert_int_equal(proto_encode_error(buf, sizeof buf, PROTO_E_RATE_LIMITED, longmsg, true, 77, 0, &len),
+                     PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &e, NULL), PROTO_E_OK);
+    assert_int_equal(e.type, PROTO_T_ERROR);
+    assert_int_equal(e.u.error.code, PROTO_E_RATE_LIMITED);
+    assert_int_equal(e.rid, 77);
+    assert_int_equal(e.bid, 0);
+    assert_int_equal(strlen(e.u.error.msg), PROTO_ERRMSG_MAX - 1);
+    assert_int_equal(proto_encode_error(buf, sizeof buf, PROTO_E_INTERNAL, NULL, false, 0, 3, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &e, NULL), PROTO_E_OK);
+    assert_false(e.has_rid);
+    assert_int_equal(e.bid, 3);
+    /* stable numbers that clients hard-code */
+    assert_int_equal(PROTO_E_BAD_FRAME, 1);
+    assert_int_equal(PROTO_E_TOO_DEEP, 10);
+    assert_int_equal(PROTO_E_NOT_YOUR_TURN, 40);
+    assert_int_equal(PROTO_E_INTERNAL, 82);
+    assert_string_equal(proto_error_name(PROTO_E_TOO_MANY), "too_many");
+    assert_null(proto_error_name(12345));
+    /* names are unique */
+    for (int a = 0; a < 128; a++)
+        for (int b = a + 1; b < 128; b++)
+            if (proto_error_name(a) && proto_error_name(b))
+                assert_string_not_equal(proto_error_name(a), proto_error_name(b));
+    for (int t = PROTO_T_HELLO; t <= PROTO_T_EVT_LAST; t++) {
+        const char *n = proto_type_name(t);
+        if (n)
+            assert_int_equal(proto_type_parse(n, strlen(n)), t);
+    }
+    assert_string_equal(proto_band_name(PROTO_BAND_VERY_LONG), "very_long");
+    assert_null(proto_band_name(PROTO_BAND_COUNT));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_requests),
+        cmocka_unit_test(test_roundtrip_events),
+        cmocka_unit_test(test_max_state_fits_default_frame),
+        cmocka_unit_test(test_encode_small_buffer),
+        cmocka_unit_test(test_encode_refuses_bad_struct),
+        cmocka_unit_test(test_truncated_every_prefix),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_type_and_field_errors),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_hostile_counts),
+        cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_error_event_and_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
