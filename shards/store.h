@@ -1,0 +1,120 @@
+/* store: where one shard's journal bytes live, behind a small interface so a
+ * backend other than local files (a Redis server shared by several boxes, say)
+ * can be added without touching the journal's record, buffering or recovery
+ * logic (shards/journal.c, shards/journal_read.c).
+ *
+ * Model: a store is an append-only sequence of segments. Appends go to the
+ * current log segment; rotate() starts a new one and returns a cut; everything
+ * before a cut can be read back (read_cut) and replaced, atomically, by one
+ * snapshot segment holding only what is still live (install_snapshot). That is
+ * the whole of compaction from the backend's side; choosing what is live is
+ * the journal's job.
+ *
+ * Threads: append, rotate and log_bytes are called from the owning shard thread
+ * only. sync may run on another thread (the journal's everysec syncer) at the
+ * same time as append and rotate. read_cut and install_snapshot run on the
+ * journal's compaction thread, at the same time as appends to the segment
+ * after the cut, never two at once.
+ *
+ * The local file backend (store_file.c) is the default and needs no other
+ * process; its layout is described there and in docs/ARCHITECTURE.md. */
+#ifndef BATTLED_SHARDS_STORE_H
+#define BATTLED_SHARDS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/* Marks the segments a compaction covers: everything of this store before
+ * generation gen. Opaque to the journal. */
+typedef struct store_cut {
+    uint64_t base; /* first generation this store wrote */
+    uint64_t gen;  /* the log segment started by rotate(); the cut is before it */
+    uint64_t bytes; /* log bytes before the cut, for log_bytes() bookkeeping */
+} store_cut;
+
+/* Receives one segment to read. data is a malloc'ed buffer of len bytes whose
+ * ownership passes to the callee (free it, or keep it). is_log: a log segment
+ * (a torn tail there is a crash mid-write) rather than a snapshot (written
+ * whole, then renamed: any damage is real damage). Returns 0 to go on, or a
+ * negative value that stops the walk and is returned by the caller. */
+typedef int (*store_segment_fn)(void *ctx, const char *name, uint8_t *data, size_t len,
+                                bool is_log);
+
+typedef struct store_ops {
+    /* Writes len bytes at the end of the current log, all or nothing: after a
+     * failure no part of them remains (the backend cuts a partial write back).
+     * Returns 0 or -errno. */
+    int (*append)(store *s, const void *buf, size_t len);
+    /* Makes every byte appended before the call durable. Returns 0 or -errno. */
+    int (*sync)(store *s);
+    /* Bytes in the log segments written since the last snapshot (the journal
+     * compacts when this passes persistence.compact_bytes). */
+    uint64_t (*log_bytes)(store *s);
+    /* Starts a new log segment for later appends; *cut covers everything
+     * before it. Returns 0 or -errno (the old segment stays current). */
+    int (*rotate)(store *s, store_cut *cut);
+    /* Feeds every segment before cut, in replay order, to fn. Returns 0,
+     * -errno, or fn's negative value. */
+    int (*read_cut)(store *s, const store_cut *cut, store_segment_fn fn, void *ctx);
+    /* Durably replaces everything before cut with the len bytes of buf (whole
+     * records), atomically: after a crash at any point either the old segments
+     * or the snapshot are found, never neither. cut NULL: the store's first
+     * snapshot, before its first log segment (battles recovered at start);
+     * it replaces nothing of this store. Returns 0 or -errno. */
+    int (*install_snapshot)(store *s, const store_cut *cut, const void *buf, size_t len);
+    /* Releases the store (does not sync: the journal does that first). */
+    void (*close)(store *s);
+} store_ops;
+
+struct store {
+    const store_ops *ops;
+};
+
+/* ---- local files ---------------------------------------------------------
+ * <dir>/shard-<k>-<gen>.log          appended records, one file per segment
+ * <dir>/shard-<k>-<base>-<gen>.snap  live battles of shard k's segments with
+ *                                    generation in [base, gen), which it
+ *                                    supersedes (they may be deleted)
+ * <dir>/shard-...tmp                 a snapshot being written; ignored
+ * Generations only grow, across restarts too: a new run starts above every
+ * generation found in the directory. */
+
+/* Opens shard k's store in dir (which must exist), writing its first log
+ * segment at generation gen, or, when gen is 0, at one above the highest
+ * generation of any shard's file in dir. Returns 0 and *out, or -errno
+ * (-EEXIST if that segment already exists). The caller closes *out. */
+int store_file_open(const char *dir, unsigned shard, uint64_t gen, store **out);
+
+/* The generation store_file_open's first segment got. */
+uint64_t store_file_first_gen(const store *s);
+
+/* Lists dir's journal files for recovery: every file of every shard that no
+ * snapshot supersedes, in replay order (generation, snapshot before log,
+ * shard), fed to fn. *names_out receives a malloc'ed, NULL-terminated array
+ * of every journal file name found (superseded ones and stale .tmp files
+ * included) for store_file_retire, and *next_gen one above the highest
+ * generation seen (1 for an empty dir). Returns 0, -errno, or fn's value;
+ * err (errlen bytes) names the file on an I/O error. */
+int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char ***names_out,
+                    uint64_t *next_gen, char *err, size_t errlen);
+
+/* Deletes the named files from dir (missing ones are fine) and syncs the
+ * directory. Returns 0 or the first -errno. */
+int store_file_retire(const char *dir, char *const *names);
+
+/* Test hook: makes the next install_snapshot stop as a crash would, leaving
+ * the files as they are at that point, and return -EINTR. */
+typedef enum {
+    STORE_FAULT_NONE,
+    STORE_FAULT_BEFORE_RENAME, /* snapshot written and synced as *.tmp, not renamed */
+    STORE_FAULT_BEFORE_UNLINK, /* snapshot renamed, superseded files not deleted */
+} store_fault;
+void store_file_set_fault(store *s, store_fault f);
+
+/* Frees a names array from store_file_load (NULL is fine). */
+void store_file_names_free(char **names);
+
+#endif
