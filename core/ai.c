@@ -20,26 +20,32 @@ static unsigned ways_at_least(int need)
     return w;
 }
 
-/* E[max(0, NdD6 - armour)] by exact convolution (N <= SHIPS_MAX_DICE). */
+/* E[max(0, N d6 - armour)] (N <= SHIPS_MAX_DICE). The sum is at least N, so
+ * armour <= N needs no distribution; otherwise an exact convolution. */
 static double expected_excess(unsigned n, unsigned armour)
 {
-    uint32_t cnt[6 * SHIPS_MAX_DICE + 1], nxt[6 * SHIPS_MAX_DICE + 1];
-    memset(cnt, 0, sizeof cnt);
-    cnt[0] = 1;
-    for (unsigned d = 0; d < n; d++) {
-        memset(nxt, 0, sizeof nxt);
-        for (unsigned s = 0; s <= 6 * d; s++)
-            if (cnt[s])
-                for (unsigned f = 1; f <= 6; f++)
-                    nxt[s + f] += cnt[s];
-        memcpy(cnt, nxt, sizeof cnt);
+    if (armour <= n)
+        return 3.5 * n - armour;
+    if (armour >= 6 * n)
+        return 0;
+    uint32_t cnt[6 * SHIPS_MAX_DICE + 1] = {1};
+    for (unsigned d = 1; d <= n; d++) {
+        /* sums of d dice from sums of d-1: a sliding window of six */
+        for (unsigned s = 6 * d; s >= d; s--) {
+            uint32_t w = 0;
+            for (unsigned f = 1; f <= 6 && f <= s; f++)
+                w += cnt[s - f];
+            cnt[s] = w;
+        }
+        for (unsigned s = 0; s < d; s++)
+            cnt[s] = 0;
     }
-    double total = 0, outcomes = 1;
+    uint64_t total = 0, outcomes = 1;
     for (unsigned d = 0; d < n; d++)
         outcomes *= 6;
     for (unsigned s = armour + 1; s <= 6 * n; s++)
-        total += (double)cnt[s] * (double)(s - armour);
-    return total / outcomes;
+        total += (uint64_t)cnt[s] * (s - armour);
+    return (double)total / (double)outcomes;
 }
 
 static bool weapon_ready(const ships_weapon *w)
