@@ -15,7 +15,7 @@ enum kind {
     K_BOOL,
     K_TEXT,    /* UTF-8 text without control characters, length in [min, max], NUL-terminated */
     K_KEY,     /* identifier [a-z0-9_]{1,PROTO_SHIP_MAX} */
-    K_ENUM,    /* one of names[0..max], stored as uint8 */
+    K_ENUM,    /* one of names[min..max], stored as uint8 (its index) */
     K_TOKEN,   /* bin of exactly PROTO_TOKEN_LEN bytes */
     K_WINNER,  /* nil (stored -1) or 0..1, int8 */
     K_UARR,    /* array of exactly `cap` unsigned integers of `size` bytes in [min, max] */
@@ -44,10 +44,10 @@ struct fieldset {
 static const char *const band_n[] = {"adjacent", "close", "short", "medium", "long", "very_long", "distant"};
 static const char *const loc_n[] = {"sensors", "power_plant", "fuel", "weapon", "armour", "hull",
                                     "m_drive", "cargo", "j_drive", "crew", "computer"};
-static const char *const reason_n[] = {"destroyed", "forfeit", "timeout", "disconnect", "draw",
+static const char *const reason_n[] = {NULL, "destroyed", "forfeit", "timeout", "disconnect", "draw",
                                        "abandoned", "shutdown"};
 static const char *const vs_n[] = {"ai", "player"};
-static const char *const react_n[] = {"pd", "sand"};
+static const char *const wkind_n[] = {"laser", "missile", "gun", "rack", "sand"};
 static const char *const phase_n[] = {"waiting", "running", "ended"};
 
 #define SZ(T, m) ((uint8_t)sizeof(((T *)0)->m))
@@ -56,7 +56,7 @@ static const char *const phase_n[] = {"waiting", "running", "ended"};
 #define B(k, T, m) {.key = k, .kind = K_BOOL, .flags = F_REQ, .off = offsetof(T, m)}
 #define TXT(k, T, m, lo, fl) {.key = k, .kind = K_TEXT, .flags = fl, .off = offsetof(T, m), .min = lo, .max = sizeof(((T *)0)->m) - 1}
 #define KEY(k, T, m, fl) {.key = k, .kind = K_KEY, .flags = fl, .off = offsetof(T, m)}
-#define EN(k, T, m, tab) {.key = k, .kind = K_ENUM, .flags = F_REQ, .off = offsetof(T, m), .max = sizeof tab / sizeof tab[0] - 1, .names = tab}
+#define EN(k, T, m, tab) {.key = k, .kind = K_ENUM, .flags = F_REQ, .off = offsetof(T, m), .min = tab[0] ? 0 : 1, .max = sizeof tab / sizeof tab[0] - 1, .names = tab}
 #define TOK(k, T, m) {.key = k, .kind = K_TOKEN, .flags = F_REQ, .off = offsetof(T, m)}
 #define UARR(k, T, m, lo, hi) {.key = k, .kind = K_UARR, .flags = F_REQ, .off = offsetof(T, m), .size = SZ(T, m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .min = lo, .max = hi}
 #define OARR(k, T, m, c, s) {.key = k, .kind = K_OBJARR, .flags = F_REQ, .off = offsetof(T, m), .cnt = c, .esize = sizeof(((T *)0)->m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .sub = &s}
@@ -64,35 +64,29 @@ static const char *const phase_n[] = {"waiting", "running", "ended"};
 
 /* ---- nested objects ---- */
 static const field weapon_f[] = {
-    KEY("k", struct proto_weapon, key, F_REQ),
+    TXT("name", struct proto_weapon, name, 0, F_REQ),
+    EN("kind", struct proto_weapon, kind, wkind_n),
     U("d", struct proto_weapon, dice, 0, 12, F_REQ),
     I("a", struct proto_weapon, ammo, -1, 32767, F_REQ),
 };
 static const fieldset weapon_fs = FS(weapon_f);
-static const field crit_f[] = {
-    EN("loc", struct proto_crit, loc, loc_n),
-    U("sev", struct proto_crit, sev, 1, 6, F_REQ),
-};
-static const fieldset crit_fs = FS(crit_f);
 static const field ship_f[] = {
     KEY("type", struct proto_ship, type, F_REQ),
+    TXT("name", struct proto_ship, name, 0, F_REQ),
     U("hull", struct proto_ship, hull, 0, 65535, F_REQ),
     U("hmax", struct proto_ship, hull_max, 1, 65535, F_REQ),
     U("arm", struct proto_ship, armour, 0, 255, F_REQ),
-    U("pilot", struct proto_ship, pilot, 0, 255, F_REQ),
+    I("pilot", struct proto_ship, pilot, -3, 15, F_REQ),
     U("thr", struct proto_ship, thrust, 0, 255, F_REQ),
-    B("rack", struct proto_ship, has_rack),
-    U("msl", struct proto_ship, missiles, 0, 255, F_REQ),
-    B("sc", struct proto_ship, has_sand),
-    U("sand", struct proto_ship, sand, 0, 255, F_REQ),
     OARR("w", struct proto_ship, weapons, offsetof(struct proto_ship, nweapons), weapon_fs),
-    OARR("crit", struct proto_ship, crits, offsetof(struct proto_ship, ncrits), crit_fs),
+    UARR("crit", struct proto_ship, crits, 0, 255),
 };
 static const fieldset ship_fs = FS(ship_f);
 static const field missile_f[] = {
     U("id", struct proto_missile, id, 1, UINT32_MAX, F_REQ),
     U("own", struct proto_missile, owner, 0, 1, F_REQ),
     EN("band", struct proto_missile, band, band_n),
+    B("pd", struct proto_missile, pd_tried),
 };
 static const fieldset missile_fs = FS(missile_f);
 
@@ -128,7 +122,6 @@ static const fieldset req_fs[PROTO_T_REQ_LAST + 1] = {
 #define RID_EV {.key = "rid", .kind = K_RID, .flags = F_OPT, .off = offsetof(EV, rid)}
 #define BID_EV U("bid", EV, bid, 1, INT64_MAX, F_REQ)
 #define SEQ_EV U("seq", EV, seq, 1, UINT32_MAX, F_REQ)
-#define CRITS(T, m, n) OARR("crit", EV, u.T.m, offsetof(EV, u.T.n), crit_fs)
 static const field welcome_f[] = {
     RID_EV, U("v", EV, u.welcome.version, 1, 65535, F_REQ), TXT("srv", EV, u.welcome.server, 0, F_REQ),
     U("frame", EV, u.welcome.max_frame, PROTO_FRAME_MIN_MAX, PROTO_FRAME_HARD_MAX, F_REQ),
@@ -146,13 +139,16 @@ static const field created_f[] = {RID_EV, BID_EV, U("seat", EV, u.created.seat, 
 static const field started_f[] = {
     RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.started.seat, 0, 1, F_REQ), TOK("tok", EV, u.started.token),
     EN("band", EV, u.started.band, band_n), U("first", EV, u.started.first, 0, 1, F_REQ),
-    OARR("ships", EV, u.started.ships, NOCNT, ship_fs),
+    U("rlimit", EV, u.started.round_limit, 1, 65535, F_REQ), OARR("ships", EV, u.started.ships, NOCNT, ship_fs),
 };
 static const field state_f[] = {
     RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.state.seat, 0, PROTO_SEAT_SPECTATOR, F_REQ),
     EN("phase", EV, u.state.phase, phase_n), EN("band", EV, u.state.band, band_n),
-    U("round", EV, u.state.round, 0, 65535, F_REQ), U("active", EV, u.state.active, 0, 1, F_REQ),
-    U("acted", EV, u.state.acted, 0, 3, F_REQ), U("turn_ms", EV, u.state.turn_ms, 0, UINT32_MAX, F_REQ),
+    U("round", EV, u.state.round, 0, 65535, F_REQ), U("rlimit", EV, u.state.round_limit, 1, 65535, F_REQ),
+    U("active", EV, u.state.active, 0, 1, F_REQ), U("acted", EV, u.state.acted, 0, 3, F_REQ),
+    U("sandu", EV, u.state.sand_used, 0, 3, F_REQ), U("away", EV, u.state.away, 0, 3, F_REQ),
+    UARR("sbonus", EV, u.state.sand_bonus, 0, 255), UARR("tmo", EV, u.state.timeouts, 0, 255),
+    U("turn_ms", EV, u.state.turn_ms, 0, UINT32_MAX, F_REQ),
     OARR("ships", EV, u.state.ships, NOCNT, ship_fs),
     OARR("msl", EV, u.state.missiles, offsetof(EV, u.state.nmissiles), missile_fs),
 };
@@ -163,27 +159,39 @@ static const field round_f[] = {RID_EV, BID_EV, SEQ_EV, U("round", EV, u.round.r
 static const field attack_f[] = {
     RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.attack.seat, 0, 1, F_REQ),
     U("w", EV, u.attack.weapon, 0, PROTO_MAX_WEAPONS - 1, F_REQ), UARR("dice", EV, u.attack.dice, 1, 6),
-    I("total", EV, u.attack.total, -100, 100, F_REQ), B("hit", EV, u.attack.hit),
+    I("total", EV, u.attack.total, -100, 100, F_REQ), I("eff", EV, u.attack.effect, -100, 100, F_REQ),
+    B("hit", EV, u.attack.hit), B("sand", EV, u.attack.sand),
     U("dmg", EV, u.attack.damage, 0, 65535, F_REQ), U("hull", EV, u.attack.hull, 0, 65535, F_REQ),
-    CRITS(attack, crits, ncrits),
+};
+static const field crit_f[] = {
+    RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.crit.seat, 0, 1, F_REQ), EN("loc", EV, u.crit.loc, loc_n),
+    U("sev", EV, u.crit.sev, 1, 6, F_REQ), B("crew", EV, u.crit.crew),
+    U("extra", EV, u.crit.extra, 0, 65535, F_REQ), U("hull", EV, u.crit.hull, 0, 65535, F_REQ),
 };
 static const field mlaunch_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.mlaunch.seat, 0, 1, F_REQ),
                                   U("mid", EV, u.mlaunch.missile, 1, UINT32_MAX, F_REQ),
                                   EN("band", EV, u.mlaunch.band, band_n), U("left", EV, u.mlaunch.left, 0, 255, F_REQ)};
-static const field mmove_f[] = {RID_EV, BID_EV, SEQ_EV, U("mid", EV, u.mmove.missile, 1, UINT32_MAX, F_REQ),
+static const field mmove_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.mmove.seat, 0, 1, F_REQ),
+                                U("mid", EV, u.mmove.missile, 1, UINT32_MAX, F_REQ),
                                 EN("band", EV, u.mmove.band, band_n)};
 static const field mhit_f[] = {
-    RID_EV, BID_EV, SEQ_EV, U("mid", EV, u.mhit.missile, 1, UINT32_MAX, F_REQ),
-    U("target", EV, u.mhit.target, 0, 1, F_REQ), UARR("dice", EV, u.mhit.dice, 1, 6),
+    RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.mhit.seat, 0, 1, F_REQ),
+    U("mid", EV, u.mhit.missile, 1, UINT32_MAX, F_REQ), UARR("dice", EV, u.mhit.dice, 1, 6),
     U("dmg", EV, u.mhit.damage, 0, 65535, F_REQ), U("hull", EV, u.mhit.hull, 0, 65535, F_REQ),
-    CRITS(mhit, crits, ncrits),
 };
-static const field react_f[] = {
-    RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.react.seat, 0, 1, F_REQ), EN("kind", EV, u.react.kind, react_n),
-    U("mid", EV, u.react.missile, 0, UINT32_MAX, F_OPT), UARR("dice", EV, u.react.dice, 1, 6),
-    I("total", EV, u.react.total, -100, 100, F_REQ), B("ok", EV, u.react.ok),
-    U("bonus", EV, u.react.bonus, 0, 255, F_REQ), U("left", EV, u.react.left, 0, 255, F_REQ),
+static const field pd_result_f[] = {
+    RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.pd_result.seat, 0, 1, F_REQ),
+    U("mid", EV, u.pd_result.missile, 1, UINT32_MAX, F_REQ), UARR("dice", EV, u.pd_result.dice, 1, 6),
+    I("total", EV, u.pd_result.total, -100, 100, F_REQ), B("ok", EV, u.pd_result.ok),
 };
+static const field sand_result_f[] = {
+    RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.sand_result.seat, 0, 1, F_REQ),
+    UARR("dice", EV, u.sand_result.dice, 1, 6), I("total", EV, u.sand_result.total, -100, 100, F_REQ),
+    B("ok", EV, u.sand_result.ok), U("bonus", EV, u.sand_result.bonus, 0, 255, F_REQ),
+    U("left", EV, u.sand_result.left, 0, 255, F_REQ),
+};
+static const field timeout_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.timeout.seat, 0, 1, F_REQ),
+                                  U("n", EV, u.timeout.count, 1, 255, F_REQ)};
 static const field ended_f[] = {
     RID_EV, BID_EV, SEQ_EV, {.key = "winner", .kind = K_WINNER, .flags = F_REQ, .off = offsetof(EV, u.ended.winner)},
     EN("reason", EV, u.ended.reason, reason_n), UARR("hull", EV, u.ended.hull, 0, 65535),
@@ -206,7 +214,9 @@ static const fieldset evt_fs[EVI(PROTO_T_EVT_LAST) + 1] = {
     [EVI(PROTO_T_STATE)] = FS(state_f),     [EVI(PROTO_T_TURN)] = FS(turn_f),
     [EVI(PROTO_T_ROUND)] = FS(round_f),     [EVI(PROTO_T_ATTACK)] = FS(attack_f),
     [EVI(PROTO_T_MLAUNCH)] = FS(mlaunch_f), [EVI(PROTO_T_MMOVE)] = FS(mmove_f),
-    [EVI(PROTO_T_MHIT)] = FS(mhit_f),       [EVI(PROTO_T_REACT)] = FS(react_f),
+    [EVI(PROTO_T_MHIT)] = FS(mhit_f),       [EVI(PROTO_T_PD_RESULT)] = FS(pd_result_f),
+    [EVI(PROTO_T_SAND_RESULT)] = FS(sand_result_f), [EVI(PROTO_T_CRIT)] = FS(crit_f),
+    [EVI(PROTO_T_TIMEOUT)] = FS(timeout_f),
     [EVI(PROTO_T_ENDED)] = FS(ended_f),     [EVI(PROTO_T_AWAY)] = FS(away_f),
     [EVI(PROTO_T_BACK)] = FS(back_f),       [EVI(PROTO_T_LEFT)] = FS(left_f),
     [EVI(PROTO_T_ERROR)] = FS(error_f),
@@ -397,7 +407,7 @@ static proto_error dec_value(const field *f, mp_cur *c, uint8_t *base, int depth
             if (f->kind == K_ERRNAME)
                 return PROTO_E_OK; /* the number is authoritative; the name is for humans */
         } else {
-            for (int k = 0; k <= f->max; k++)
+            for (int k = (int)f->min; k <= f->max; k++)
                 if (strlen(f->names[k]) == it.n && memcmp(f->names[k], it.p, it.n) == 0) {
                     *dst = (uint8_t)k;
                     return PROTO_E_OK;
@@ -689,7 +699,7 @@ static proto_error enc_value(const field *f, msgpack_packer *pk, const uint8_t *
     }
     case K_ENUM: {
         uint8_t v = *src;
-        if (v > f->max)
+        if (v < f->min || v > f->max)
             return PROTO_E_BAD_FIELD;
         rc = msgpack_pack_str_with_body(pk, f->names[v], strlen(f->names[v]));
         break;

@@ -31,12 +31,11 @@
 #define PROTO_MAX_DEPTH 8        /* msgpack nesting, top map = 1; deeper is PROTO_E_TOO_DEEP */
 #define PROTO_KEY_MAX 16         /* longest map key we look at; longer keys are unknown keys */
 #define PROTO_NAME_MAX 32        /* hello client name, welcome server name (bytes, UTF-8) */
-#define PROTO_SHIP_MAX 32        /* ship type key and weapon key: [a-z0-9_]{1,32} */
+#define PROTO_SHIP_MAX 32        /* ship type key: [a-z0-9_]{1,32} */
+#define PROTO_LABEL_MAX 32       /* display names of ships and weapons (bytes, UTF-8) */
 #define PROTO_ERRMSG_MAX 200     /* error message for humans (bytes, UTF-8) */
 #define PROTO_TOKEN_LEN 16       /* resume token: bin 16 */
-#define PROTO_MAX_WEAPONS 24     /* weapons per ship; weapon index is 0..PROTO_MAX_WEAPONS-1 */
-#define PROTO_MAX_SHIP_CRITS 16  /* criticals listed per ship in a full state */
-#define PROTO_MAX_HIT_CRITS 8    /* criticals caused by one attack or missile strike */
+#define PROTO_MAX_WEAPONS 16     /* weapons per ship; weapon index is 0..PROTO_MAX_WEAPONS-1 */
 #define PROTO_MAX_MISSILES 32    /* missiles in flight listed in a full state */
 #define PROTO_SEATS 2
 #define PROTO_SEAT_SPECTATOR 2   /* "seat" of a full state sent to a spectator */
@@ -75,13 +74,16 @@ typedef enum proto_type {
     PROTO_T_MLAUNCH,      /* "mlaunch"  */
     PROTO_T_MMOVE,        /* "mmove"    */
     PROTO_T_MHIT,         /* "mhit"     */
-    PROTO_T_REACT,        /* "react"    */
+    PROTO_T_PD_RESULT,    /* "pd_result"   */
+    PROTO_T_SAND_RESULT,  /* "sand_result" */
     PROTO_T_ENDED,        /* "ended"    */
     PROTO_T_AWAY,         /* "away"     */
     PROTO_T_BACK,         /* "back"     */
     PROTO_T_LEFT,         /* "left"     */
     PROTO_T_ERROR,        /* "error"    (connection-scoped; carries "bid" when about a battle) */
-    PROTO_T_EVT_LAST = PROTO_T_ERROR,
+    PROTO_T_CRIT,         /* "crit"     */
+    PROTO_T_TIMEOUT,      /* "timeout"  */
+    PROTO_T_EVT_LAST = PROTO_T_TIMEOUT,
 } proto_type;
 
 /* Stable error codes: the number ("code") and the snake_case name ("err") are both on the wire and
@@ -109,7 +111,7 @@ typedef enum proto_type {
     X(PROTO_E_NO_SUCH_SHIP, 27, "no_such_ship")         /* well-formed key, not in ship table */   \
     X(PROTO_E_NOT_YOUR_TURN, 40, "not_your_turn")                                                  \
     X(PROTO_E_ALREADY_ACTED, 41, "already_acted")       /* turn action already taken this round */ \
-    X(PROTO_E_NO_SUCH_WEAPON, 42, "no_such_weapon")     /* index past the ship's weapons */        \
+    X(PROTO_E_NO_SUCH_WEAPON, 42, "no_such_weapon")     /* past the list, or a rack/sandcaster */  \
     X(PROTO_E_OUT_OF_AMMO, 43, "out_of_ammo")           /* weapon, missiles or sand exhausted */   \
     X(PROTO_E_OUT_OF_BAND, 44, "out_of_band")           /* sandcaster beyond Close */              \
     X(PROTO_E_NO_SUCH_MISSILE, 45, "no_such_missile")   /* not in flight or not aimed at you */    \
@@ -124,6 +126,7 @@ typedef enum proto_type {
     X(PROTO_E_BAD_TOKEN, 54, "bad_token")               /* resume: seat/token do not match */      \
     X(PROTO_E_SPECTATORS_FULL, 55, "spectators_full")                                              \
     X(PROTO_E_SEQ_GONE, 56, "seq_gone")                 /* resume: "last" ahead of the battle */   \
+    X(PROTO_E_TOO_MANY_MISSILES, 57, "too_many_missiles") /* launch with the sky full */           \
     X(PROTO_E_SERVER_DRAINING, 80, "server_draining")   /* shutting down: no new battles */        \
     X(PROTO_E_SERVER_BUSY, 81, "server_busy")           /* overload: request refused, retry */     \
     X(PROTO_E_INTERNAL, 82, "internal")
@@ -162,9 +165,9 @@ typedef enum proto_loc {
     PROTO_LOC_COUNT
 } proto_loc;
 
-/* Why a battle ended; wire strings as named. */
+/* Why a battle ended; wire strings as named. 0 is not a reason (numbers match core's by choice). */
 typedef enum proto_reason {
-    PROTO_END_DESTROYED = 0, /* "destroyed": a hull reached 0 */
+    PROTO_END_DESTROYED = 1, /* "destroyed": a hull reached 0 */
     PROTO_END_FORFEIT,       /* "forfeit": a seat sent forfeit */
     PROTO_END_TIMEOUT,       /* "timeout": three turn timers in a row */
     PROTO_END_DISCONNECT,    /* "disconnect": away past the resume window */
@@ -175,7 +178,16 @@ typedef enum proto_reason {
 } proto_reason;
 
 typedef enum proto_vs { PROTO_VS_AI = 0, PROTO_VS_PLAYER, PROTO_VS_COUNT } proto_vs; /* "ai"/"player" */
-typedef enum proto_react_kind { PROTO_REACT_PD = 0, PROTO_REACT_SAND, PROTO_REACT_COUNT } proto_react_kind;
+/* Weapon kinds; wire strings "laser", "missile" (direct fire), "gun", "rack" (launches missiles:
+ * the "missile" request), "sand" (sandcaster: the "sand" reaction). */
+typedef enum proto_wkind {
+    PROTO_WK_LASER = 0,
+    PROTO_WK_MISSILE,
+    PROTO_WK_GUN,
+    PROTO_WK_RACK,
+    PROTO_WK_SAND,
+    PROTO_WK_COUNT
+} proto_wkind;
 typedef enum proto_phase { PROTO_PHASE_WAITING = 0, PROTO_PHASE_RUNNING, PROTO_PHASE_ENDED, PROTO_PHASE_COUNT } proto_phase;
 
 /* ---- client -> server bodies ---- */
@@ -212,24 +224,23 @@ typedef struct proto_request {
 
 /* ---- server -> client bodies ---- */
 struct proto_weapon {
-    char key[PROTO_SHIP_MAX + 1]; /* "k", e.g. "pulse_laser" */
-    uint8_t dice;                 /* "d", damage dice (D6) 0..12 */
-    int16_t ammo;                 /* "a", rounds left, -1 = unlimited */
+    char name[PROTO_LABEL_MAX + 1]; /* "name", display name, e.g. "Pulse Laser" */
+    uint8_t kind;                   /* "kind", proto_wkind */
+    uint8_t dice;                   /* "d", damage dice (D6) 0..12; 0 for rack and sandcaster */
+    int16_t ammo;                   /* "a", rounds/missiles/canisters left, -1 = unlimited */
 };
-struct proto_crit { uint8_t loc; uint8_t sev; }; /* proto_loc, severity 1..6 */
 struct proto_ship {
-    char type[PROTO_SHIP_MAX + 1];
+    char type[PROTO_SHIP_MAX + 1];  /* "type", e.g. "scout" */
+    char name[PROTO_LABEL_MAX + 1]; /* "name", e.g. "Scout" */
     uint16_t hull, hull_max;
-    uint8_t armour, pilot, thrust;
-    uint8_t missiles;            /* missiles left in the rack (0 if none) */
-    uint8_t sand;                /* sandcaster canisters left (0 if none) */
-    bool has_rack, has_sand;     /* whether the ship carries a missile rack / sandcaster */
+    uint8_t armour;
+    int8_t pilot;                   /* -3..15 */
+    uint8_t thrust;
     uint8_t nweapons;
     struct proto_weapon weapons[PROTO_MAX_WEAPONS];
-    uint8_t ncrits;
-    struct proto_crit crits[PROTO_MAX_SHIP_CRITS];
+    uint8_t crits[PROTO_LOC_COUNT]; /* criticals taken per location (full state; 0 in started) */
 };
-struct proto_missile { uint32_t id; uint8_t owner; uint8_t band; };
+struct proto_missile { uint32_t id; uint8_t owner; uint8_t band; bool pd_tried; };
 
 struct proto_welcome {
     uint16_t version;
@@ -251,6 +262,7 @@ struct proto_started {
     uint8_t token[PROTO_TOKEN_LEN];
     uint8_t band;
     uint8_t first;           /* seat that acts first in round 1 */
+    uint16_t round_limit;    /* the battle is a draw when this round ends */
     struct proto_ship ships[PROTO_SEATS];
 };
 struct proto_state {
@@ -258,8 +270,13 @@ struct proto_state {
     uint8_t phase;           /* proto_phase */
     uint8_t band;
     uint16_t round;
+    uint16_t round_limit;
     uint8_t active;          /* seat that may take a turn action */
     uint8_t acted;           /* bit s set: seat s took its turn action this round */
+    uint8_t sand_used;       /* bit s set: seat s used its sandcaster this round */
+    uint8_t away;            /* bit s set: seat s is disconnected (resume window running) */
+    uint8_t sand_bonus[PROTO_SEATS]; /* armour bonus against the next laser hit this round */
+    uint8_t timeouts[PROTO_SEATS];   /* consecutive turn-timer expiries */
     uint32_t turn_ms;        /* time left on the active seat's turn timer */
     struct proto_ship ships[PROTO_SEATS];
     uint8_t nmissiles;
@@ -272,33 +289,39 @@ struct proto_attack {
     uint8_t weapon;
     uint8_t dice[2];
     int16_t total;           /* 2D6 + DMs */
+    int16_t effect;          /* total - 8 */
     bool hit;
+    bool sand;               /* the target's sandcaster bonus absorbed part of it */
     uint16_t damage;         /* hull damage done by the weapon (after armour) */
-    uint16_t hull;           /* target hull after everything, criticals included */
-    uint8_t ncrits;
-    struct proto_crit crits[PROTO_MAX_HIT_CRITS];
+    uint16_t hull;           /* target hull after this attack (criticals follow as "crit") */
+};
+struct proto_crit {
+    uint8_t seat;            /* the ship hit */
+    uint8_t loc;             /* proto_loc */
+    uint8_t sev;             /* severity 1..6 */
+    bool crew;               /* a crew member was injured */
+    uint16_t extra;          /* extra hull damage (hull criticals) */
+    uint16_t hull;           /* hull after it */
 };
 struct proto_mlaunch { uint8_t seat; uint32_t missile; uint8_t band; uint8_t left; };
-struct proto_mmove { uint32_t missile; uint8_t band; };
+struct proto_mmove { uint8_t seat; uint32_t missile; uint8_t band; }; /* seat = launcher */
 struct proto_mhit {
+    uint8_t seat;            /* seat struck */
     uint32_t missile;
-    uint8_t target;          /* seat struck */
     uint8_t dice[4];
     uint16_t damage;
     uint16_t hull;
-    uint8_t ncrits;
-    struct proto_crit crits[PROTO_MAX_HIT_CRITS];
 };
-struct proto_react {
-    uint8_t seat;            /* who reacted */
-    uint8_t kind;            /* proto_react_kind */
-    uint32_t missile;        /* pd only, else 0 */
+struct proto_pd_result { uint8_t seat; uint32_t missile; uint8_t dice[2]; int16_t total; bool ok; };
+struct proto_sand_result {
+    uint8_t seat;
     uint8_t dice[2];
     int16_t total;
-    bool ok;                 /* missile destroyed / sand cloud up */
-    uint8_t bonus;           /* sand: armour bonus, else 0 */
-    uint8_t left;            /* ammunition left for that reaction */
+    bool ok;                 /* the sand cloud is up */
+    uint8_t bonus;           /* armour bonus against the next laser hit this round */
+    uint8_t left;            /* canisters left */
 };
+struct proto_timeout { uint8_t seat; uint8_t count; }; /* consecutive expiries so far */
 struct proto_ended {
     int8_t winner;           /* 0, 1, or -1 = none (draw, abandoned, shutdown): nil on the wire */
     uint8_t reason;          /* proto_reason */
@@ -327,7 +350,10 @@ typedef struct proto_event {
         struct proto_mlaunch mlaunch;
         struct proto_mmove mmove;
         struct proto_mhit mhit;
-        struct proto_react react;
+        struct proto_pd_result pd_result;
+        struct proto_sand_result sand_result;
+        struct proto_crit crit;
+        struct proto_timeout timeout;
         struct proto_ended ended;
         struct proto_seat_ev away;
         struct proto_seat_ev back;
@@ -340,6 +366,7 @@ const char *proto_type_name(int type);
 const char *proto_error_name(int code);
 const char *proto_band_name(int band);
 const char *proto_loc_name(int loc);
+const char *proto_wkind_name(int kind);
 const char *proto_reason_name(int reason);
 
 /* True for request/event types whose message must carry a nonzero "bid". */

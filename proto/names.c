@@ -14,9 +14,10 @@ static const char *const type_names[] = {
     [PROTO_T_UNQUEUED] = "unqueued", [PROTO_T_CREATED] = "created", [PROTO_T_STARTED] = "started",
     [PROTO_T_STATE] = "state",     [PROTO_T_TURN] = "turn",       [PROTO_T_ROUND] = "round",
     [PROTO_T_ATTACK] = "attack",   [PROTO_T_MLAUNCH] = "mlaunch", [PROTO_T_MMOVE] = "mmove",
-    [PROTO_T_MHIT] = "mhit",       [PROTO_T_REACT] = "react",     [PROTO_T_ENDED] = "ended",
+    [PROTO_T_MHIT] = "mhit",       [PROTO_T_PD_RESULT] = "pd_result",
+    [PROTO_T_SAND_RESULT] = "sand_result",                        [PROTO_T_ENDED] = "ended",
     [PROTO_T_AWAY] = "away",       [PROTO_T_BACK] = "back",       [PROTO_T_LEFT] = "left",
-    [PROTO_T_ERROR] = "error",
+    [PROTO_T_ERROR] = "error",     [PROTO_T_CRIT] = "crit",       [PROTO_T_TIMEOUT] = "timeout",
 };
 
 static const char *const band_names[] = {"adjacent", "close", "short", "medium",
@@ -24,7 +25,7 @@ static const char *const band_names[] = {"adjacent", "close", "short", "medium",
 static const char *const loc_names[] = {"sensors", "power_plant", "fuel",  "weapon",
                                         "armour",  "hull",        "m_drive", "cargo",
                                         "j_drive", "crew",        "computer"};
-static const char *const reason_names[] = {"destroyed",  "forfeit",   "timeout", "disconnect",
+static const char *const reason_names[] = {NULL, "destroyed",  "forfeit",   "timeout", "disconnect",
                                            "draw",       "abandoned", "shutdown"};
 
 const char *proto_type_name(int type)
@@ -59,6 +60,12 @@ const char *proto_reason_name(int reason)
     return reason >= 0 && reason < PROTO_END_COUNT ? reason_names[reason] : NULL;
 }
 
+const char *proto_wkind_name(int kind)
+{
+    static const char *const names[] = {"laser", "missile", "gun", "rack", "sand"};
+    return kind >= 0 && kind < PROTO_WK_COUNT ? names[kind] : NULL;
+}
+
 bool proto_type_battle_scoped(int type)
 {
     switch (type) {
@@ -67,8 +74,8 @@ bool proto_type_battle_scoped(int type)
     case PROTO_T_FORFEIT: case PROTO_T_LEAVE:
     case PROTO_T_CREATED: case PROTO_T_STARTED: case PROTO_T_STATE: case PROTO_T_TURN:
     case PROTO_T_ROUND: case PROTO_T_ATTACK: case PROTO_T_MLAUNCH: case PROTO_T_MMOVE:
-    case PROTO_T_MHIT: case PROTO_T_REACT: case PROTO_T_ENDED: case PROTO_T_AWAY:
-    case PROTO_T_BACK: case PROTO_T_LEFT:
+    case PROTO_T_MHIT: case PROTO_T_PD_RESULT: case PROTO_T_SAND_RESULT: case PROTO_T_ENDED:
+    case PROTO_T_AWAY: case PROTO_T_BACK: case PROTO_T_LEFT: case PROTO_T_CRIT: case PROTO_T_TIMEOUT:
         return true;
     default:
         return false;

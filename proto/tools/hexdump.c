@@ -138,9 +138,9 @@ int main(void)
     e.u.attack.dice[0] = 4;
     e.u.attack.dice[1] = 3;
     e.u.attack.total = 9; /* 7 + pilot 2 + Short 0 */
+    e.u.attack.effect = 1;
     e.u.attack.damage = 3; /* say 2D6 = 5, minus armour 2 */
     e.u.attack.hull = 77;
-    e.u.attack.ncrits = 0;
     evt(&e);
     memset(&e, 0, sizeof e);
     e.type = PROTO_T_TURN;
@@ -165,10 +165,10 @@ int main(void)
     e.u.attack.dice[0] = 2;
     e.u.attack.dice[1] = 3;
     e.u.attack.total = 6;
+    e.u.attack.effect = -2;
     e.u.attack.hit = false;
     e.u.attack.damage = 0;
     e.u.attack.hull = 40;
-    e.u.attack.ncrits = 0;
     evt(&e);
     memset(&e, 0, sizeof e);
     e.type = PROTO_T_ROUND;

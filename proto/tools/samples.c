@@ -5,37 +5,39 @@
 
 #define BID 0x1d2c3b4a59687786ULL
 
+static void weapon(struct proto_weapon *w, const char *name, int kind, int dice, int ammo)
+{
+    strcpy(w->name, name);
+    w->kind = (uint8_t)kind;
+    w->dice = (uint8_t)dice;
+    w->ammo = (int16_t)ammo;
+}
+
 void sample_ship(int which, struct proto_ship *s)
 {
     memset(s, 0, sizeof *s);
     if (which == 0) {
         strcpy(s->type, "scout");
+        strcpy(s->name, "Scout");
         s->hull = s->hull_max = 40;
         s->armour = 4;
         s->pilot = 2;
         s->thrust = 2;
-        s->has_rack = s->has_sand = true;
-        s->missiles = 12;
-        s->sand = 20;
-        s->nweapons = 2;
-        strcpy(s->weapons[0].key, "pulse_laser");
-        s->weapons[0].dice = 2;
-        s->weapons[0].ammo = -1;
-        strcpy(s->weapons[1].key, "missiles");
-        s->weapons[1].dice = 4;
-        s->weapons[1].ammo = 6;
+        s->nweapons = 4;
+        weapon(&s->weapons[0], "Pulse Laser", PROTO_WK_LASER, 2, -1);
+        weapon(&s->weapons[1], "Missiles", PROTO_WK_MISSILE, 4, -1);
+        weapon(&s->weapons[2], "Missile Rack", PROTO_WK_RACK, 0, 12);
+        weapon(&s->weapons[3], "Sandcaster", PROTO_WK_SAND, 0, 20);
     } else {
         strcpy(s->type, "free_trader");
+        strcpy(s->name, "Free Trader");
         s->hull = s->hull_max = 80;
         s->armour = 2;
         s->pilot = 1;
         s->thrust = 1;
         s->nweapons = 2;
-        for (int i = 0; i < 2; i++) {
-            strcpy(s->weapons[i].key, "beam_laser");
-            s->weapons[i].dice = 3;
-            s->weapons[i].ammo = -1;
-        }
+        weapon(&s->weapons[0], "Beam Laser", PROTO_WK_LASER, 3, -1);
+        weapon(&s->weapons[1], "Beam Laser", PROTO_WK_LASER, 3, -1);
     }
 }
 
@@ -125,6 +127,7 @@ int sample_event(int type, proto_event *e)
         memcpy(e->u.started.token, token, sizeof token);
         e->u.started.band = PROTO_BAND_SHORT;
         e->u.started.first = 0;
+        e->u.started.round_limit = 100;
         sample_ship(0, &e->u.started.ships[0]);
         sample_ship(1, &e->u.started.ships[1]);
         break;
@@ -134,19 +137,23 @@ int sample_event(int type, proto_event *e)
         s->phase = PROTO_PHASE_RUNNING;
         s->band = PROTO_BAND_LONG;
         s->round = 3;
+        s->round_limit = 100;
         s->active = 0;
         s->acted = 2;
+        s->sand_used = 2;
+        s->away = 1;
+        s->sand_bonus[1] = 5;
+        s->timeouts[0] = 1;
         s->turn_ms = 21500;
         sample_ship(0, &s->ships[0]);
         sample_ship(1, &s->ships[1]);
         s->ships[1].hull = 61;
-        s->ships[1].ncrits = 2;
-        s->ships[1].crits[0] = (struct proto_crit){PROTO_LOC_HULL, 1};
-        s->ships[1].crits[1] = (struct proto_crit){PROTO_LOC_M_DRIVE, 2};
-        s->ships[0].missiles = 10;
+        s->ships[1].crits[PROTO_LOC_HULL] = 1;
+        s->ships[1].crits[PROTO_LOC_M_DRIVE] = 2;
+        s->ships[0].weapons[2].ammo = 10;
         s->nmissiles = 2;
-        s->missiles[0] = (struct proto_missile){1, 0, PROTO_BAND_MEDIUM};
-        s->missiles[1] = (struct proto_missile){2, 0, PROTO_BAND_LONG};
+        s->missiles[0] = (struct proto_missile){1, 0, PROTO_BAND_MEDIUM, true};
+        s->missiles[1] = (struct proto_missile){2, 0, PROTO_BAND_LONG, false};
         break;
     }
     case PROTO_T_TURN: e->u.turn.round = 3; e->u.turn.active = 1; break;
@@ -165,11 +172,10 @@ int sample_event(int type, proto_event *e)
         a->dice[0] = 6;
         a->dice[1] = 5;
         a->total = 13;
+        a->effect = 5;
         a->hit = true;
         a->damage = 9;
         a->hull = 61;
-        a->ncrits = 1;
-        a->crits[0] = (struct proto_crit){PROTO_LOC_HULL, 1};
         break;
     }
     case PROTO_T_MLAUNCH:
@@ -179,27 +185,43 @@ int sample_event(int type, proto_event *e)
         e->u.mlaunch.left = 10;
         break;
     case PROTO_T_MMOVE: e->u.mmove.missile = 1; e->u.mmove.band = PROTO_BAND_SHORT; break;
+    case PROTO_T_CRIT:
+        e->u.crit.seat = 1;
+        e->u.crit.loc = PROTO_LOC_HULL;
+        e->u.crit.sev = 2;
+        e->u.crit.crew = true;
+        e->u.crit.extra = 7;
+        e->u.crit.hull = 39;
+        break;
+    case PROTO_T_TIMEOUT: e->u.timeout.seat = 1; e->u.timeout.count = 2; break;
     case PROTO_T_MHIT: {
         struct proto_mhit *m = &e->u.mhit;
         m->missile = 1;
-        m->target = 1;
+        m->seat = 1;
         m->dice[0] = 3; m->dice[1] = 4; m->dice[2] = 6; m->dice[3] = 2;
         m->damage = 15;
         m->hull = 46;
-        m->ncrits = 1;
-        m->crits[0] = (struct proto_crit){PROTO_LOC_CARGO, 1};
         break;
     }
-    case PROTO_T_REACT: {
-        struct proto_react *x = &e->u.react;
+    case PROTO_T_PD_RESULT: {
+        struct proto_pd_result *x = &e->u.pd_result;
         x->seat = 1;
-        x->kind = PROTO_REACT_PD;
         x->missile = 2;
         x->dice[0] = 4;
         x->dice[1] = 5;
         x->total = 9;
         x->ok = true;
-        x->left = 0;
+        break;
+    }
+    case PROTO_T_SAND_RESULT: {
+        struct proto_sand_result *x = &e->u.sand_result;
+        x->seat = 1;
+        x->dice[0] = 6;
+        x->dice[1] = 3;
+        x->total = 9;
+        x->ok = true;
+        x->bonus = 4;
+        x->left = 19;
         break;
     }
     case PROTO_T_ENDED:

@@ -79,19 +79,23 @@ static void test_max_state_fits_default_frame(void **state)
         struct proto_ship *sh = &e.u.state.ships[s];
         memset(sh->type, 'x', PROTO_SHIP_MAX);
         sh->type[PROTO_SHIP_MAX] = '\0';
+        memset(sh->name, 'N', PROTO_LABEL_MAX);
+        sh->name[PROTO_LABEL_MAX] = '\0';
+        sh->hull = sh->hull_max = 65535;
         sh->nweapons = PROTO_MAX_WEAPONS;
         for (int w = 0; w < PROTO_MAX_WEAPONS; w++) {
-            strcpy(sh->weapons[w].key, "particle_beam");
+            memset(sh->weapons[w].name, 'W', PROTO_LABEL_MAX);
+            sh->weapons[w].name[PROTO_LABEL_MAX] = '\0';
+            sh->weapons[w].kind = PROTO_WK_MISSILE;
             sh->weapons[w].dice = 12;
             sh->weapons[w].ammo = 32767;
         }
-        sh->ncrits = PROTO_MAX_SHIP_CRITS;
-        for (int c = 0; c < PROTO_MAX_SHIP_CRITS; c++)
-            sh->crits[c] = (struct proto_crit){PROTO_LOC_POWER_PLANT, 6};
+        for (int c = 0; c < PROTO_LOC_COUNT; c++)
+            sh->crits[c] = 255;
     }
     e.u.state.nmissiles = PROTO_MAX_MISSILES;
     for (int m = 0; m < PROTO_MAX_MISSILES; m++)
-        e.u.state.missiles[m] = (struct proto_missile){UINT32_MAX - (uint32_t)m, 1, PROTO_BAND_VERY_LONG};
+        e.u.state.missiles[m] = (struct proto_missile){UINT32_MAX - (uint32_t)m, 1, PROTO_BAND_VERY_LONG, true};
     size_t len;
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
     assert_true(len - 4 <= PROTO_FRAME_DEFAULT_MAX);
@@ -171,9 +175,9 @@ static void test_wrong_types(void **state)
     static const uint8_t w_flt[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
                                     0xa1, 'w', 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0};
     assert_int_equal(dec_req(w_flt, sizeof w_flt, &err), PROTO_E_BAD_FIELD);
-    /* w = 24: one past PROTO_MAX_WEAPONS - 1 */
+    /* w = PROTO_MAX_WEAPONS: one past the largest index */
     static const uint8_t w_big[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
-                                    0xa1, 'w', 24};
+                                    0xa1, 'w', PROTO_MAX_WEAPONS};
     assert_int_equal(dec_req(w_big, sizeof w_big, &err), PROTO_E_BAD_FIELD);
     /* w = 1 written as int16 and as uint64: any integer format is accepted */
     static const uint8_t w_i16[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'b', 'i', 'd', 0x05,
@@ -312,7 +316,7 @@ static void test_hostile_counts(void **state)
     assert_int_equal(dec_req(arr32, sizeof arr32, &err), PROTO_E_TOO_MANY);
     static const uint8_t map16[] = {0xde, 0x00, 0x04, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g'};
     assert_int_equal(dec_req(map16, sizeof map16, &err), PROTO_E_TOO_MANY);
-    /* an honest but over-bound count: 25 weapons on a ship, in a full state event */
+    /* an honest but over-bound count: PROTO_MAX_WEAPONS + 1 weapons on a ship, in a started event */
     static proto_event e, out;
     sample_event(PROTO_T_STARTED, &e);
     e.u.started.ships[0].nweapons = PROTO_MAX_WEAPONS + 1;
@@ -322,7 +326,8 @@ static void test_hostile_counts(void **state)
     for (int w = 0; w < PROTO_MAX_WEAPONS; w++)
         e.u.started.ships[0].weapons[w] = e.u.started.ships[0].weapons[0];
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
-    /* Patch the array header 0xdc 00 18 ("w": 24 elements) to claim 25 and append one more weapon. */
+    /* Patch the array header ("w": fixarray of 16 is 0xdc 00 10) to claim one more element, and
+     * insert a copy of the first weapon map after it. */
     uint8_t *body = buf + 4;
     size_t blen = len - 4;
     size_t at = 0;
@@ -332,11 +337,11 @@ static void test_hostile_counts(void **state)
     assert_true(at + 3 < blen);
     assert_int_equal(body[at + 4], PROTO_MAX_WEAPONS);
     body[at + 4] = PROTO_MAX_WEAPONS + 1;
-    /* insert a copy of the first weapon map right after the header */
-    /* the first weapon is {"k":"pulse_laser","d":2,"a":-1}: 0x83 + 2+12 + 2+1 + 2+1 = 21 bytes */
-    size_t wstart = at + 5, wlen = 21;
+    size_t wstart = at + 5;
+    mp_cur wc = {body + wstart, body + blen};
+    assert_int_equal(mp_skip(&wc, 1, PROTO_MAX_DEPTH), PROTO_E_OK);
+    size_t wlen = (size_t)(wc.p - (body + wstart));
     memmove(body + wstart + wlen, body + wstart, blen - wstart);
-    memcpy(body + wstart, body + wstart + wlen, wlen);
     blen += wlen;
     proto_derr derr;
     assert_int_equal(proto_decode_event(body, blen, &out, &derr), PROTO_E_TOO_MANY);
