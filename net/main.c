@@ -3,7 +3,9 @@
  * For now the server body is a wait for SIGINT/SIGTERM; the server runtime
  * replaces run_server() with the network thread and shards. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
