@@ -47,6 +47,9 @@ static mbedtls_ctr_drbg_context g_drbg;
 static char g_cert[PEM_CAP], g_key[PEM_CAP], g_other_key[PEM_CAP];
 static mbedtls_x509_crt g_ca;
 static tls_ctx *g_ctx;
+/* What duo_new() connects to and trusts; normally g_ctx and g_ca. */
+static tls_ctx *g_srv_ctx;
+static mbedtls_x509_crt *g_trust;
 
 static int make_key(mbedtls_pk_context *pk)
 {
@@ -109,6 +112,8 @@ static int group_setup(void **state)
         fprintf(stderr, "tls_ctx_new_pem: %s\n", err);
         return -1;
     }
+    g_srv_ctx = g_ctx;
+    g_trust = &g_ca;
     return 0;
 }
 
@@ -159,7 +164,7 @@ static struct duo *duo_new(int max_minor, const int *suites)
 {
     struct duo *d = calloc(1, sizeof *d);
     assert_non_null(d);
-    d->srv = tls_conn_new(g_ctx);
+    d->srv = tls_conn_new(g_srv_ctx);
     assert_non_null(d->srv);
     mbedtls_ssl_init(&d->cli);
     mbedtls_ssl_config_init(&d->cli_conf);
@@ -168,7 +173,7 @@ static struct duo *duo_new(int max_minor, const int *suites)
                                                  MBEDTLS_SSL_PRESET_DEFAULT), 0);
     mbedtls_ssl_conf_rng(&d->cli_conf, mbedtls_ctr_drbg_random, &g_drbg);
     mbedtls_ssl_conf_authmode(&d->cli_conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&d->cli_conf, &g_ca, NULL);
+    mbedtls_ssl_conf_ca_chain(&d->cli_conf, g_trust, NULL);
     mbedtls_ssl_conf_min_version(&d->cli_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_1);
     mbedtls_ssl_conf_max_version(&d->cli_conf, MBEDTLS_SSL_MAJOR_VERSION_3, max_minor);
@@ -528,6 +533,46 @@ static void test_ctx_from_files_and_errors(void **state)
     free(cert); free(key); free(other); free(junk);
 }
 
+/* scripts/gen-dev-cert's pair loads and verifies for a client that trusts it (skipped
+ * without openssl or outside ctest, which sets BATTLED_SOURCE_DIR). */
+static void test_dev_cert_script(void **state)
+{
+    const char *src = getenv("BATTLED_SOURCE_DIR");
+    if (!src || system("command -v openssl > /dev/null 2>&1") != 0) {
+        print_message("needs openssl and BATTLED_SOURCE_DIR (run through ctest)\n");
+        skip();
+    }
+    char dir[] = "/tmp/battled-test-devcert-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[1024], cert[600], key[600];
+    snprintf(cmd, sizeof cmd, "'%s/scripts/gen-dev-cert' '%s/tls' > /dev/null", src, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cert, sizeof cert, "%s/tls/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/tls/key.pem", dir);
+    char err[TLS_ERR_MAX];
+    tls_ctx *ctx = tls_ctx_new(cert, key, err, sizeof err);
+    if (!ctx)
+        fail_msg("tls_ctx_new on gen-dev-cert output: %s", err);
+    mbedtls_x509_crt trust;
+    mbedtls_x509_crt_init(&trust);
+    assert_int_equal(mbedtls_x509_crt_parse_file(&trust, cert), 0);
+    g_srv_ctx = ctx;
+    g_trust = &trust;
+    struct duo *d = duo_new(MBEDTLS_SSL_MINOR_VERSION_3, NULL);
+    handshake(d, PIPE_CAP); /* includes: the client verified the certificate for localhost */
+    assert_non_null(strstr(tls_conn_ciphersuite(d->srv), "ECDSA"));
+    duo_free(d);
+    g_srv_ctx = g_ctx;
+    g_trust = &g_ca;
+    mbedtls_x509_crt_free(&trust);
+    tls_ctx_free(ctx);
+    /* A second run without --force must refuse to overwrite the key. */
+    snprintf(cmd, sizeof cmd, "'%s/scripts/gen-dev-cert' '%s/tls' > /dev/null 2>&1", src, dir);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Per-connection memory, measured through malloc's own accounting (glibc only: the
  * sanitizer allocators do not feed mallinfo2, so there it is skipped). */
 static void test_memory_per_connection(void **state)
@@ -584,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_close_notify_both_ways),
         cmocka_unit_test(test_tampered_record),
         cmocka_unit_test(test_ctx_from_files_and_errors),
+        cmocka_unit_test(test_dev_cert_script),
         cmocka_unit_test(test_memory_per_connection),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
