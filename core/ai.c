@@ -20,31 +20,88 @@ static unsigned ways_at_least(int need)
     return w;
 }
 
+/* Ways for n d6 (row n, 0..SHIPS_MAX_DICE) to sum to s (column s): the
+ * distribution of a damage roll, generated once by convolution. */
+_Static_assert(SHIPS_MAX_DICE == 8, "sum_ways was generated for 8 dice");
+static const uint32_t sum_ways[SHIPS_MAX_DICE + 1][6 * SHIPS_MAX_DICE + 1] = {
+    {
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 1, 1, 1, 1, 1, 1, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 1, 2, 3, 4, 5, 6, 5, 4,
+        3, 2, 1, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 1, 3, 6, 10, 15, 21, 25,
+        27, 27, 25, 21, 15, 10, 6, 3, 1, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 0, 1, 4, 10, 20, 35, 56,
+        80, 104, 125, 140, 146, 140, 125, 104, 80, 56,
+        35, 20, 10, 4, 1, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 0, 0, 1, 5, 15, 35, 70,
+        126, 205, 305, 420, 540, 651, 735, 780, 780, 735,
+        651, 540, 420, 305, 205, 126, 70, 35, 15, 5,
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 0, 0, 0, 1, 6, 21, 56,
+        126, 252, 456, 756, 1161, 1666, 2247, 2856, 3431, 3906,
+        4221, 4332, 4221, 3906, 3431, 2856, 2247, 1666, 1161, 756,
+        456, 252, 126, 56, 21, 6, 1, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 0, 0, 0, 0, 1, 7, 28,
+        84, 210, 462, 917, 1667, 2807, 4417, 6538, 9142, 12117,
+        15267, 18327, 20993, 22967, 24017, 24017, 22967, 20993, 18327, 15267,
+        12117, 9142, 6538, 4417, 2807, 1667, 917, 462, 210, 84,
+        28, 7, 1, 0, 0, 0, 0, 0, 0,
+    },
+    {
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 8,
+        36, 120, 330, 792, 1708, 3368, 6147, 10480, 16808, 25488,
+        36688, 50288, 65808, 82384, 98813, 113688, 125588, 133288, 135954, 133288,
+        125588, 113688, 98813, 82384, 65808, 50288, 36688, 25488, 16808, 10480,
+        6147, 3368, 1708, 792, 330, 120, 36, 8, 1,
+    },
+};
+
 /* E[max(0, N d6 - armour)] (N <= SHIPS_MAX_DICE). The sum is at least N, so
- * armour <= N needs no distribution; otherwise an exact convolution. */
+ * armour <= N needs no distribution. */
 static double expected_excess(unsigned n, unsigned armour)
 {
     if (armour <= n)
         return 3.5 * n - armour;
     if (armour >= 6 * n)
         return 0;
-    uint32_t cnt[6 * SHIPS_MAX_DICE + 1] = {1};
-    for (unsigned d = 1; d <= n; d++) {
-        /* sums of d dice from sums of d-1: a sliding window of six */
-        for (unsigned s = 6 * d; s >= d; s--) {
-            uint32_t w = 0;
-            for (unsigned f = 1; f <= 6 && f <= s; f++)
-                w += cnt[s - f];
-            cnt[s] = w;
-        }
-        for (unsigned s = 0; s < d; s++)
-            cnt[s] = 0;
-    }
     uint64_t total = 0, outcomes = 1;
     for (unsigned d = 0; d < n; d++)
         outcomes *= 6;
     for (unsigned s = armour + 1; s <= 6 * n; s++)
-        total += (uint64_t)cnt[s] * (s - armour);
+        total += (uint64_t)sum_ways[n][s] * (s - armour);
     return (double)total / (double)outcomes;
 }
 
