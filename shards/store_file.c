@@ -36,6 +36,7 @@ typedef struct store_file {
     uint64_t prev_epoch;
     bool dir_dirty;    /* a segment was created since the last directory sync */
     uint64_t snap_gen; /* generation of this run's snapshot, 0 for none */
+    uint64_t clean_from; /* lowest generation whose superseded files may remain (compactor) */
 } store_file;
 
 static int fsync_errno(int fd)
@@ -284,7 +285,8 @@ static int sf_install_snapshot(store *s, const store_cut *cut, const void *buf, 
         unlinkat(f->dirfd, tmp, 0);
         return rc;
     }
-    if (atomic_exchange(&f->fault, STORE_FAULT_NONE) == STORE_FAULT_BEFORE_RENAME)
+    int fault = STORE_FAULT_BEFORE_RENAME;
+    if (atomic_compare_exchange_strong(&f->fault, &fault, STORE_FAULT_NONE))
         return -EINTR;
     if (renameat(f->dirfd, tmp, f->dirfd, fin) != 0) {
         rc = -errno;
@@ -296,24 +298,25 @@ static int sf_install_snapshot(store *s, const store_cut *cut, const void *buf, 
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&f->mu);
-    uint64_t old = f->snap_gen;
     f->snap_gen = cut->gen;
     f->rotated = f->rotated >= cut->bytes ? f->rotated - cut->bytes : 0;
     pthread_mutex_unlock(&f->mu);
-    if (atomic_load(&f->fault) == STORE_FAULT_BEFORE_UNLINK) {
-        atomic_store(&f->fault, STORE_FAULT_NONE);
+    fault = STORE_FAULT_BEFORE_UNLINK;
+    if (atomic_compare_exchange_strong(&f->fault, &fault, STORE_FAULT_NONE))
         return 0;
-    }
     /* Superseded files are dead weight from here on; a crash before they go
      * is harmless because the loader skips what a snapshot supersedes. */
-    if (old && old != cut->gen) {
-        name_snap(name, f->shard, cut->base, old, false);
-        unlinkat(f->dirfd, name, 0);
-    }
-    for (uint64_t g = old ? old : cut->base; g < cut->gen; g++) {
+    bool clean = true;
+    for (uint64_t g = f->clean_from; g < cut->gen; g++) {
         name_log(name, f->shard, g);
-        unlinkat(f->dirfd, name, 0);
+        if (unlinkat(f->dirfd, name, 0) != 0 && errno != ENOENT)
+            clean = false;
+        name_snap(name, f->shard, cut->base, g, false);
+        if (unlinkat(f->dirfd, name, 0) != 0 && errno != ENOENT)
+            clean = false;
     }
+    if (clean)
+        f->clean_from = cut->gen;
     return 0;
 }
 
@@ -571,7 +574,7 @@ int store_file_open(const char *dir, unsigned shard, uint64_t gen, store **out)
     f->base.ops = &store_file_ops;
     f->fd = f->prev_fd = f->dirfd = -1;
     f->shard = shard;
-    f->run_base = f->cur_gen = gen;
+    f->run_base = f->cur_gen = f->clean_from = gen;
     pthread_mutex_init(&f->mu, NULL);
     int rc = 0;
     if (!(f->dir = strdup(dir)))

@@ -159,7 +159,7 @@ static void test_torn_tail_every_offset(void **state)
     make_dir(dir, sizeof dir);
     write_sample(dir, 3, path, sizeof path);
     /* Append one more action of battle 3 by hand and find its extent. */
-    uint8_t *d;
+    uint8_t *d = NULL;
     long n = slurp(path, &d);
     assert_true(n > 0);
     uint8_t rec[128], pl[64];
@@ -229,7 +229,7 @@ static void test_corrupt_middle(void **state)
     char dir[256], path[300];
     make_dir(dir, sizeof dir);
     write_sample(dir, 4, path, sizeof path);
-    uint8_t *d;
+    uint8_t *d = NULL;
     long n = slurp(path, &d);
     size_t offs[64];
     size_t nrec = record_offsets(d, (size_t)n, offs, 64);

@@ -23,7 +23,7 @@ typedef struct warn_log {
     uint64_t last_offset;
 } warn_log;
 
-static void warn_rec(void *ctx, const char *msg, const char *file, uint64_t off, uint64_t id)
+static inline void warn_rec(void *ctx, const char *msg, const char *file, uint64_t off, uint64_t id)
 {
     (void)id;
     warn_log *w = ctx;
@@ -37,7 +37,7 @@ static void warn_rec(void *ctx, const char *msg, const char *file, uint64_t off,
     w->last_offset = off;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+static inline int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
     (void)sb;
     (void)flag;
@@ -45,13 +45,13 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
     return remove(p);
 }
 
-static void rm_rf(const char *dir)
+static inline void rm_rf(const char *dir)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A fresh directory under $TMPDIR (or /tmp); the caller removes it. */
-static void make_dir(char *out, size_t n)
+static inline void make_dir(char *out, size_t n)
 {
     const char *t = getenv("TMPDIR");
     snprintf(out, n, "%s/journal-test-XXXXXX", t && *t ? t : "/tmp");
@@ -62,7 +62,7 @@ static void make_dir(char *out, size_t n)
 }
 
 /* Payload for (id, seq): [id, seq, "<pad bytes>"] as msgpack, pad < 32. */
-static size_t mk_payload(uint8_t *p, uint64_t id, uint64_t seq, unsigned pad)
+static inline size_t mk_payload(uint8_t *p, uint64_t id, uint64_t seq, unsigned pad)
 {
     size_t n = 0;
     p[n++] = 0x93;
@@ -80,7 +80,7 @@ static size_t mk_payload(uint8_t *p, uint64_t id, uint64_t seq, unsigned pad)
 }
 
 /* Checks a loaded battle: created payload for (id, 0) and actions 1..nactions. */
-static int battle_matches(const journal_battle *b, uint64_t id, size_t nactions)
+static inline int battle_matches(const journal_battle *b, uint64_t id, size_t nactions)
 {
     uint8_t want[64];
     if (!b || b->id != id || b->nactions != nactions || b->created.seq != 0)
@@ -98,28 +98,28 @@ static int battle_matches(const journal_battle *b, uint64_t id, size_t nactions)
     return 1;
 }
 
-static int append_created(journal *j, uint64_t id)
+static inline int append_created(journal *j, uint64_t id)
 {
     uint8_t p[64];
     size_t n = mk_payload(p, id, 0, (unsigned)id);
     return journal_append(j, JOURNAL_REC_CREATED, id, 0, p, n);
 }
 
-static int append_action(journal *j, uint64_t id, uint64_t seq)
+static inline int append_action(journal *j, uint64_t id, uint64_t seq)
 {
     uint8_t p[64];
     size_t n = mk_payload(p, id, seq, (unsigned)(id + seq - 1));
     return journal_append(j, JOURNAL_REC_ACTION, id, seq, p, n);
 }
 
-static int append_ended(journal *j, uint64_t id)
+static inline int append_ended(journal *j, uint64_t id)
 {
     static const uint8_t nil = 0xc0;
     return journal_append(j, JOURNAL_REC_ENDED, id, 0, &nil, 1);
 }
 
 /* Reads a whole file; the caller frees *out. Returns its size or -1. */
-static long slurp(const char *path, uint8_t **out)
+static inline long slurp(const char *path, uint8_t **out)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -134,7 +134,7 @@ static long slurp(const char *path, uint8_t **out)
     return n;
 }
 
-static int spit(const char *path, const uint8_t *d, size_t n)
+static inline int spit(const char *path, const uint8_t *d, size_t n)
 {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -145,7 +145,7 @@ static int spit(const char *path, const uint8_t *d, size_t n)
 }
 
 /* Number of files in dir whose name ends with suffix. */
-static int count_files(const char *dir, const char *suffix)
+static inline int count_files(const char *dir, const char *suffix)
 {
     DIR *d = opendir(dir);
     int n = 0;
