@@ -1,0 +1,437 @@
+/* shards: the shard threads, their loops and rings, and the network thread's side of the API
+ * (see shard.h). Game logic lives in game.c; this file only moves messages and time.
+ *
+ * One loop pass of a shard:
+ *   async callback   drains up to SHARD_INBOX_BUDGET inbox messages into game_handle, re-signalling
+ *                    itself when it stops on the budget;
+ *   timer callback   runs due battle deadlines (game_tick);
+ *   check callback   (after every poll) flushes the outbox backlog, re-arms the timer to the
+ *                    earliest deadline, tells the net thread about a drained-after-full inbox, and
+ *                    wakes the net thread once if anything was committed: fence, then wake_net. */
+#include "shards/shard.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "shards/game.h"
+#include "shards/outbox.h"
+#include "shards/ring.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define SHARD_INBOX_BUDGET 1024  /* inbox messages per async callback before yielding the loop */
+#define SHARD_BACKLOG_RETRY_MS 1 /* retry interval while output is parked */
+
+struct shard;
+static void on_retry(uv_timer_t *t);
+
+RING_DEFINE(shard_inring, shard_in)
+RING_DEFINE(shard_outring, shard_out)
+
+struct shard {
+    unsigned idx;
+    struct shards *owner;
+    pthread_t thread;
+    bool thread_started;
+    uv_loop_t loop;
+    uv_async_t wake;   /* inbox has messages */
+    uv_timer_t timer;  /* earliest battle deadline */
+    uv_timer_t retry;  /* parked output */
+    uv_check_t check;  /* end of each loop pass */
+    uint64_t timer_due; /* deadline the timer is armed for, GAME_NO_DEADLINE = stopped */
+    bool stopping;
+    bool closed; /* handles closed: the loop is ending */
+
+    struct shard_inring inbox;
+    struct shard_outring outbox;
+    struct outbox out;
+    struct game *game;
+
+    _Atomic bool inbox_blocked; /* net found the inbox full and waits for room */
+    _Atomic bool exited;        /* the thread left its loop */
+    bool dirty;                 /* net side: pushed since the last flush */
+
+    struct shard_stats stats;
+};
+
+struct shards {
+    unsigned n;
+    struct shards_opts opts;
+    battled_config cfg;
+    struct shard *shard; /* n of them, cache-line aligned */
+};
+
+static void stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static struct shard_out *out_reserve(void *ring)
+{
+    return shard_outring_reserve(ring);
+}
+
+static void out_commit(void *ring)
+{
+    shard_outring_commit(ring);
+}
+
+static unsigned low_free(const struct shard *sh)
+{
+    return shard_inring_capacity(&sh->inbox) / SHARD_INBOX_LOW_FREE_DIV;
+}
+
+/* ---- shard thread ----------------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm_timer(struct shard *sh)
+{
+    uint64_t d = sh->stopping ? GAME_NO_DEADLINE : game_next_deadline(sh->game);
+    if (d == sh->timer_due)
+        return;
+    sh->timer_due = d;
+    if (d == GAME_NO_DEADLINE) {
+        uv_timer_stop(&sh->timer);
+        return;
+    }
+    uint64_t now = uv_now(&sh->loop);
+    uv_timer_start(&sh->timer, on_timer, d > now ? d - now : 0, 0);
+}
+
+static void close_all(struct shard *sh)
+{
+    uv_close((uv_handle_t *)&sh->wake, NULL);
+    uv_close((uv_handle_t *)&sh->timer, NULL);
+    uv_close((uv_handle_t *)&sh->retry, NULL);
+    uv_close((uv_handle_t *)&sh->check, NULL);
+}
+
+/* End of a unit of work: park or publish output, wake the net thread once, re-arm the timer. Runs
+ * from the check phase (after inbox callbacks) and at the end of timer callbacks, because a timer
+ * runs before the poll and its output must not wait for the next event. */
+static void pass_end(struct shard *sh)
+{
+    if (sh->closed)
+        return;
+    outbox_flush(&sh->out);
+    if (outbox_pending(&sh->out)) {
+        if (!uv_is_active((uv_handle_t *)&sh->retry))
+            uv_timer_start(&sh->retry, on_retry, SHARD_BACKLOG_RETRY_MS, SHARD_BACKLOG_RETRY_MS);
+    } else if (uv_is_active((uv_handle_t *)&sh->retry)) {
+        uv_timer_stop(&sh->retry);
+    }
+    bool wake = outbox_take_committed(&sh->out);
+    if (atomic_load_explicit(&sh->inbox_blocked, memory_order_acquire) &&
+        shard_inring_capacity(&sh->inbox) - shard_inring_count(&sh->inbox) >= low_free(sh)) {
+        atomic_store_explicit(&sh->inbox_blocked, false, memory_order_relaxed);
+        wake = true; /* the net thread resumes reading on its next pass */
+    }
+    if (wake && sh->owner->opts.wake_net) {
+        ring_fence();
+        sh->owner->opts.wake_net(sh->owner->opts.wake_arg);
+        stat_add(&sh->stats.net_wakes, 1);
+    }
+    if (sh->stopping) {
+        /* Output that did not fit is dropped: the net thread is shutting down too. */
+        sh->closed = true;
+        close_all(sh);
+        return;
+    }
+    arm_timer(sh);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct shard *sh = t->data;
+    uint64_t now = uv_now(&sh->loop);
+    if (sh->timer_due != GAME_NO_DEADLINE && now > sh->timer_due) {
+        uint64_t lag_us = (now - sh->timer_due) * 1000;
+        if (lag_us > atomic_load_explicit(&sh->stats.loop_lag_us_max, memory_order_relaxed))
+            atomic_store_explicit(&sh->stats.loop_lag_us_max, lag_us, memory_order_relaxed);
+    }
+    sh->timer_due = GAME_NO_DEADLINE;
+    game_tick(sh->game, now);
+    pass_end(sh);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct shard *sh = a->data;
+    stat_add(&sh->stats.wakeups, 1);
+    uint64_t now = uv_now(&sh->loop);
+    unsigned n = 0;
+    struct shard_in m;
+    while (n < SHARD_INBOX_BUDGET && shard_inring_pop(&sh->inbox, &m)) {
+        n++;
+        if (m.kind == SHARD_IN_STOP) {
+            sh->stopping = true;
+            continue;
+        }
+        if (!sh->stopping)
+            game_handle(sh->game, &m, now);
+    }
+    stat_add(&sh->stats.inbox_msgs, n);
+    if (n == SHARD_INBOX_BUDGET)
+        uv_async_send(&sh->wake); /* libuv cleared the pending flag before calling us */
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    pass_end(t->data);
+}
+
+static void on_check(uv_check_t *c)
+{
+    pass_end(c->data);
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *sh = arg;
+    char name[LOG_THREAD_NAME_MAX];
+    snprintf(name, sizeof name, "shard-%u", sh->idx);
+    log_set_thread_name(name);
+    uv_run(&sh->loop, UV_RUN_DEFAULT);
+    atomic_store_explicit(&sh->exited, true, memory_order_release);
+    return NULL;
+}
+
+/* ---- setup ------------------------------------------------------------------------------------ */
+
+unsigned shards_count_for(const battled_config *cfg)
+{
+    int64_t n = cfg->server.shards;
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores > 1 ? cores - 1 : 1;
+    }
+    return n > SHARD_MAX_SHARDS ? SHARD_MAX_SHARDS : (unsigned)n;
+}
+
+static uint32_t clamp_u32(int64_t v)
+{
+    return v < 0 ? 0 : (v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
+}
+
+static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned slots)
+{
+    sh->idx = idx;
+    sh->owner = s;
+    sh->timer_due = GAME_NO_DEADLINE;
+    atomic_init(&sh->inbox_blocked, false);
+    atomic_init(&sh->exited, false);
+    if (shard_inring_init(&sh->inbox, slots) != 0 || shard_outring_init(&sh->outbox, slots) != 0)
+        return -1;
+    outbox_init(&sh->out, out_reserve, out_commit, &sh->outbox, &sh->stats);
+    sh->game = malloc(sizeof *sh->game);
+    if (!sh->game)
+        return -1;
+    const battled_config *c = &s->cfg;
+    struct game_cfg gc = {
+        .turn_timer_ms = clamp_u32(c->game.turn_timer_ms),
+        .resume_window_ms = clamp_u32(c->game.resume_window_ms),
+        .idle_battle_ms = clamp_u32(c->game.idle_battle_ms),
+        .finished_keep_ms = clamp_u32(c->game.finished_keep_ms),
+        .ai_think_ms = clamp_u32(c->game.ai_think_ms),
+        .max_spectators = clamp_u32(c->game.max_spectators),
+        .round_limit = (uint16_t)(c->game.round_limit < 0 ? 0
+                                  : c->game.round_limit > BATTLE_MAX_ROUND_LIMIT ? BATTLE_MAX_ROUND_LIMIT
+                                                                                 : c->game.round_limit),
+        .ships = s->opts.ships,
+    };
+    if (game_init(sh->game, &gc, &sh->out, &sh->stats) != 0) {
+        free(sh->game);
+        sh->game = NULL;
+        return -1;
+    }
+    if (uv_loop_init(&sh->loop) != 0) {
+        game_free(sh->game);
+        free(sh->game);
+        sh->game = NULL;
+        return -1;
+    }
+    uv_async_init(&sh->loop, &sh->wake, on_wake);
+    uv_timer_init(&sh->loop, &sh->timer);
+    uv_timer_init(&sh->loop, &sh->retry);
+    uv_check_init(&sh->loop, &sh->check);
+    sh->wake.data = sh->timer.data = sh->retry.data = sh->check.data = sh;
+    uv_check_start(&sh->check, on_check);
+    uv_unref((uv_handle_t *)&sh->check);
+    return 0;
+}
+
+static void shard_destroy(struct shard *sh)
+{
+    if (sh->game) {
+        /* Handles are closed by the thread; a shard that never ran closes them here. */
+        if (!sh->thread_started) {
+            close_all(sh);
+            uv_run(&sh->loop, UV_RUN_DEFAULT);
+        }
+        uv_loop_close(&sh->loop);
+        game_free(sh->game);
+        free(sh->game);
+        sh->game = NULL;
+    }
+    struct shard_out m;
+    if (sh->outbox.buf)
+        while (shard_outring_pop(&sh->outbox, &m))
+            if (m.kind == SHARD_OUT_SEND_HEAP)
+                free(m.u.heap.ptr);
+    outbox_free(&sh->out);
+    shard_inring_destroy(&sh->inbox);
+    shard_outring_destroy(&sh->outbox);
+}
+
+static void destroy_all(struct shards *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        shard_destroy(&s->shard[i]);
+    free(s->shard);
+    free(s);
+}
+
+struct shards *shards_start(const struct shards_opts *opts)
+{
+    if (!opts || !opts->cfg || !opts->ships) {
+        log_error("shards_start needs a config and a ship table");
+        return NULL;
+    }
+    unsigned slots = (unsigned)opts->cfg->server.ring_slots;
+    if (!ring_slots_ok(slots)) {
+        log_error("server.ring_slots must be a power of two", "value",
+                  LOG_I64(opts->cfg->server.ring_slots));
+        return NULL;
+    }
+    struct shards *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->opts = *opts;
+    s->cfg = *opts->cfg;
+    s->opts.cfg = &s->cfg;
+    unsigned n = shards_count_for(&s->cfg);
+    s->shard = aligned_alloc(64, ((n * sizeof *s->shard + 63) / 64) * 64);
+    if (!s->shard) {
+        free(s);
+        return NULL;
+    }
+    memset(s->shard, 0, n * sizeof *s->shard);
+    for (unsigned i = 0; i < n; i++) {
+        s->n = i + 1;
+        if (shard_init(s, &s->shard[i], i, slots) != 0) {
+            log_error("shard setup failed", "shard", LOG_U64(i));
+            destroy_all(s);
+            return NULL;
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (pthread_create(&s->shard[i].thread, NULL, shard_main, &s->shard[i]) != 0) {
+            log_error("cannot start shard thread", "shard", LOG_U64(i));
+            for (unsigned k = 0; k < i; k++) {
+                struct shard_in stop = {.kind = SHARD_IN_STOP};
+                while (!shard_inring_push(&s->shard[k].inbox, &stop))
+                    sched_yield();
+                ring_fence();
+                uv_async_send(&s->shard[k].wake);
+                pthread_join(s->shard[k].thread, NULL);
+            }
+            destroy_all(s);
+            return NULL;
+        }
+        s->shard[i].thread_started = true;
+    }
+    log_info("shards started", "shards", LOG_U64(n), "ring_slots", LOG_U64(slots));
+    return s;
+}
+
+unsigned shards_count(const struct shards *s)
+{
+    return s->n;
+}
+
+/* ---- network thread side ---------------------------------------------------------------------- */
+
+bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg)
+{
+    struct shard *sh = &s->shard[shard];
+    if (!shard_inring_push(&sh->inbox, msg)) {
+        stat_add(&sh->stats.inbox_full, 1);
+        atomic_store_explicit(&sh->inbox_blocked, true, memory_order_release);
+        sh->dirty = true; /* what is queued still needs its wake */
+        return false;
+    }
+    sh->dirty = true;
+    return true;
+}
+
+unsigned shards_inbox_free(const struct shards *s, unsigned shard)
+{
+    const struct shard *sh = &s->shard[shard];
+    return shard_inring_capacity(&sh->inbox) - shard_inring_count(&sh->inbox);
+}
+
+bool shards_inbox_ready(const struct shards *s, unsigned shard)
+{
+    return shards_inbox_free(s, shard) >= low_free(&s->shard[shard]);
+}
+
+void shards_flush(struct shards *s)
+{
+    bool fenced = false;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct shard *sh = &s->shard[i];
+        if (!sh->dirty)
+            continue;
+        if (!fenced) {
+            ring_fence();
+            fenced = true;
+        }
+        sh->dirty = false;
+        uv_async_send(&sh->wake);
+    }
+}
+
+bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out)
+{
+    return shard_outring_pop(&s->shard[shard].outbox, out);
+}
+
+const struct shard_stats *shards_stats(const struct shards *s, unsigned shard)
+{
+    return &s->shard[shard].stats;
+}
+
+void shards_stop(struct shards *s)
+{
+    if (!s)
+        return;
+    struct shard_in stop;
+    memset(&stop, 0, sizeof stop);
+    stop.kind = SHARD_IN_STOP;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct shard *sh = &s->shard[i];
+        /* A full inbox drains on its own; keep emptying the outbox so the shard never waits on us. */
+        while (!shard_inring_push(&sh->inbox, &stop)) {
+            ring_fence();
+            uv_async_send(&sh->wake);
+            struct shard_out m;
+            while (shard_outring_pop(&sh->outbox, &m))
+                if (m.kind == SHARD_OUT_SEND_HEAP)
+                    free(m.u.heap.ptr);
+            sched_yield();
+        }
+        ring_fence();
+        uv_async_send(&sh->wake);
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        struct shard *sh = &s->shard[i];
+        pthread_join(sh->thread, NULL);
+    }
+    destroy_all(s);
+}
