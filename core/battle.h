@@ -246,6 +246,7 @@ typedef struct {
     battle_state s;
     battle_event history[BATTLE_HISTORY];
 } battle;
+_Static_assert(sizeof(battle) <= BATTLE_SIZE_MAX, "a battle must fit in 1 KiB");
 
 /* ---- full-state view (watch / resume) ----------------------------------- */
 typedef struct {
@@ -272,8 +273,8 @@ typedef struct {
 /* Initialises *b from setup and writes the opening event (STARTED, seq 1)
  * into out (cap >= BATTLE_MAX_EVENTS_PER_APPLY) and the history. *nev gets the
  * count. Returns BATTLE_OK, BATTLE_ERR_BAD_SETUP (band, option or ship out of
- * range; *b untouched) or BATTLE_ERR_BUFFER. out may be NULL only with cap 0,
- * which is refused; use battle_create_quiet() when no output is wanted. */
+ * range; *b untouched) or BATTLE_ERR_BUFFER (out NULL or cap too small).
+ * battle_create_quiet() needs no buffer. */
 battle_err battle_create(battle *b, const battle_setup *setup, battle_event *out, size_t cap,
                          size_t *nev);
 /* Same as battle_create without an output buffer (history still holds STARTED). */
@@ -298,7 +299,7 @@ battle_err battle_replay(const battle_setup *setup, const battle_action *actions
                          battle *out, size_t *failed_at);
 
 /* Copies the kept events with seq > after_seq, oldest first, into out (at
- * most cap; pass cap >= BATTLE_HISTORY to get all). Returns the number copied
+ * most cap, which must be >= 1; pass cap >= BATTLE_HISTORY to get all). Returns the number copied
  * (0 when the caller is up to date), or -1 when some event after after_seq is
  * no longer kept or after_seq is in the future: send the full state then. */
 int battle_history_since(const battle *b, uint32_t after_seq, battle_event *out, size_t cap);
