@@ -17,9 +17,10 @@
  *         buf += k; len -= k;
  *         while ((n = tls_conn_read(c, out, sizeof out)) > 0) handle(out, n);
  *         if (n < 0) { flush pending; close; }       // n == 0: needs more ciphertext
+ *         if (k == 0) { keep buf/len; pause reading; break; }  // see tls_conn_feed()
  *     }
  *     flush tls_conn_pending() to the socket after every call that may produce output
- *     (feed, read, write, close_notify): handshake replies and alerts appear there.
+ *     (feed, read, write, close_notify, consume): handshake replies and alerts appear there.
  */
 #ifndef BATTLED_NET_TLS_H
 #define BATTLED_NET_TLS_H
@@ -76,7 +77,10 @@ void tls_conn_free(tls_conn *c);
 /* Takes up to len bytes of ciphertext read from the socket and, while the handshake is
  * in progress, advances it. Returns how many bytes it took (less than len when its
  * buffer of TLS_CONN_IN_CAP is full: call tls_conn_read() until it returns 0, then feed
- * the rest), or a negative enum tls_err. */
+ * the rest), or a negative enum tls_err. Taking 0 of len > 0 even after reading means
+ * the connection waits for its pending output to be sent (a handshake flight larger than
+ * TLS_CONN_OUT_CAP): keep the bytes, stop reading the socket, and resume after
+ * tls_conn_consume(). */
 long tls_conn_feed(tls_conn *c, const void *buf, size_t len);
 
 /* Decrypts into out (at most cap bytes). Returns the number of plaintext bytes (> 0),
@@ -102,7 +106,8 @@ int tls_conn_close_notify(tls_conn *c);
 size_t tls_conn_pending(const tls_conn *c, const void **ptr);
 
 /* Releases the first n bytes of the pending output (the socket took them). n larger than
- * what is pending releases everything. */
+ * what is pending releases everything. A handshake that stopped on a full output buffer
+ * goes on here, so check tls_conn_pending() (and tls_conn_failed()) again afterwards. */
 void tls_conn_consume(tls_conn *c, size_t n);
 
 /* True once the handshake has completed (and stays true until the connection fails). */

@@ -60,7 +60,11 @@ static int make_key(mbedtls_pk_context *pk)
                                mbedtls_ctr_drbg_random, &g_drbg);
 }
 
-/* A self-signed ECDSA P-256 certificate for CN=localhost and its key, as PEM. */
+static char g_big_cert[4 * PEM_CAP + 16384];
+
+/* A self-signed ECDSA P-256 certificate for CN=localhost and its key, as PEM; also the same
+ * key in a certificate padded with a 10 KB private extension, whose Certificate message
+ * cannot fit in TLS_CONN_OUT_CAP. */
 static int make_cert(void)
 {
     mbedtls_pk_context key, other;
@@ -85,6 +89,14 @@ static int make_cert(void)
                                   mbedtls_ctr_drbg_random, &g_drbg) != 0 ||
         mbedtls_pk_write_key_pem(&key, (unsigned char *)g_key, sizeof g_key) != 0 ||
         mbedtls_pk_write_key_pem(&other, (unsigned char *)g_other_key, sizeof g_other_key) != 0)
+        goto out;
+    static const unsigned char oid[] = {0x2B, 0x06, 0x01, 0x04, 0x01, 0x86, 0x8D, 0x1F, 0x01};
+    static unsigned char pad[10000];
+    memset(pad, 'p', sizeof pad);
+    if (mbedtls_x509write_crt_set_extension(&crt, (const char *)oid, sizeof oid, 0, pad,
+                                            sizeof pad) != 0 ||
+        mbedtls_x509write_crt_pem(&crt, (unsigned char *)g_big_cert, sizeof g_big_cert,
+                                  mbedtls_ctr_drbg_random, &g_drbg) != 0)
         goto out;
     r = 0;
 out:
@@ -533,6 +545,38 @@ static void test_ctx_from_files_and_errors(void **state)
     free(cert); free(key); free(other); free(junk);
 }
 
+/* A handshake flight larger than the pending-output buffer: the handshake stops on a full
+ * buffer and must go on when tls_conn_consume() makes room, since the client is waiting for
+ * us and will send nothing that could drive it through feed or read. */
+static void test_flight_larger_than_output_buffer(void **state)
+{
+    char err[TLS_ERR_MAX];
+    tls_ctx *ctx = tls_ctx_new_pem(g_big_cert, strlen(g_big_cert), g_key, strlen(g_key), err,
+                                   sizeof err);
+    if (!ctx)
+        fail_msg("big certificate: %s", err);
+    mbedtls_x509_crt trust;
+    mbedtls_x509_crt_init(&trust);
+    assert_int_equal(mbedtls_x509_crt_parse(&trust, (const unsigned char *)g_big_cert,
+                                            strlen(g_big_cert) + 1), 0);
+    assert_true(trust.raw.len > TLS_CONN_OUT_CAP);
+    g_srv_ctx = ctx;
+    g_trust = &trust;
+    for (int round = 0; round < 2; round++) {
+        /* Whole chunks, then a socket that takes 100 bytes per write. */
+        struct duo *d = duo_new(MBEDTLS_SSL_MINOR_VERSION_3, NULL);
+        handshake(d, round == 0 ? PIPE_CAP : 100);
+        assert_int_equal(mbedtls_ssl_write(&d->cli, (const unsigned char *)"ping", 4), 4);
+        pump(d, PIPE_CAP);
+        assert_int_equal(d->srv_rx_len, 4);
+        duo_free(d);
+    }
+    g_srv_ctx = g_ctx;
+    g_trust = &g_ca;
+    mbedtls_x509_crt_free(&trust);
+    tls_ctx_free(ctx);
+}
+
 /* scripts/gen-dev-cert's pair loads and verifies for a client that trusts it (skipped
  * without openssl or outside ctest, which sets BATTLED_SOURCE_DIR). */
 static void test_dev_cert_script(void **state)
@@ -629,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_close_notify_both_ways),
         cmocka_unit_test(test_tampered_record),
         cmocka_unit_test(test_ctx_from_files_and_errors),
+        cmocka_unit_test(test_flight_larger_than_output_buffer),
         cmocka_unit_test(test_dev_cert_script),
         cmocka_unit_test(test_memory_per_connection),
     };
