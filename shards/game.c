@@ -789,6 +789,12 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
                    sb->id);
         return;
     }
+    int held = seat_of(sb, conn);
+    if (held >= 0 && held != seat) { /* one connection, both seats: every event would come twice */
+        send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you hold the other seat", r->has_rid, r->rid,
+                   sb->id);
+        return;
+    }
     if (sb->phase != GAME_WAITING && rs->last > battle_last_seq(&sb->b)) {
         send_error(g, conn, PROTO_E_SEQ_GONE, "last is ahead of the battle", r->has_rid, r->rid, sb->id);
         return;

@@ -686,6 +686,74 @@ static void test_bad_ring_size(void **state)
     assert_null(shards_start(&o));
 }
 
+static void test_ai_think_delay(void **state)
+{
+    battled_config c;
+    h_config(&c, 1);
+    c.game.ai_think_ms = 40;
+    struct harness *h = start(&c);
+    uint64_t bid = 0xd1;
+    h_create(h, bid, SHARD_CREATE_SOLO, A, 0, "brick", "brick", PROTO_BAND_SHORT);
+    assert_true(h_wait(h, A, PROTO_T_STARTED, 0) >= 0);
+    size_t mark = h->nrx;
+    uint64_t t0 = clock_mono_ms();
+    end_turn(h, A, bid, 0);
+    assert_true(h_wait(h, A, PROTO_T_TURN, mark) >= 0); /* now the AI's turn */
+    long r = h_wait(h, A, PROTO_T_ROUND, mark);         /* the AI acted, after thinking */
+    assert_true(r >= 0);
+    assert_true(clock_mono_ms() - t0 >= 40);
+    h_stop(h);
+}
+
+static void test_inbox_full_then_ready(void **state)
+{
+    battled_config c;
+    h_config(&c, 1);
+    c.server.ring_slots = 64;
+    struct harness *h = start(&c);
+    struct shard_in m = {.kind = SHARD_IN_HEARTBEAT};
+    unsigned pushed = 0;
+    while (shards_push(h->s, 0, &m)) /* no flush yet: the shard has not been woken */
+        pushed++;
+    assert_int_equal(pushed, 63); /* 64 slots hold 63 */
+    assert_int_equal(shards_inbox_free(h->s, 0), 0);
+    assert_false(shards_inbox_ready(h->s, 0));
+    assert_int_equal(atomic_load(&shards_stats(h->s, 0)->inbox_full), 1);
+    unsigned wakes_before = atomic_load(&h->wakes);
+    shards_flush(h->s);
+    uint64_t until = clock_mono_ms() + H_WAIT_MS;
+    while (!shards_inbox_ready(h->s, 0) || atomic_load(&h->wakes) == wakes_before) {
+        assert_true(clock_mono_ms() < until);
+        h_nap();
+    }
+    h_settle(h);
+    long n = 0;
+    for (size_t i = 0; i < h->nctl; i++)
+        n += h->ctl[i].m.kind == SHARD_OUT_HEARTBEAT;
+    assert_int_equal(n, pushed);
+    h_stop(h);
+}
+
+static void test_resume_other_seat_refused(void **state)
+{
+    battled_config c;
+    h_config(&c, 1);
+    struct harness *h = start(&c);
+    uint64_t bid = 0xd2;
+    uint8_t tok[2][16];
+    matched(h, bid, "brick", tok);
+    size_t mark = h->nrx;
+    resume(h, A, bid, 1, tok[1], 1, 0);
+    expect_error(h, A, mark, PROTO_E_ALREADY_IN_BATTLE);
+    /* B still holds seat 1 */
+    mark = h->nrx;
+    end_turn(h, A, bid, 0);
+    assert_true(h_wait(h, B, PROTO_T_TURN, mark) >= 0);
+    end_turn(h, B, bid, 0);
+    assert_true(h_wait(h, A, PROTO_T_ROUND, mark) >= 0);
+    h_stop(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +770,9 @@ int main(void)
         cmocka_unit_test(test_heartbeat_and_list),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_bad_ring_size),
+        cmocka_unit_test(test_ai_think_delay),
+        cmocka_unit_test(test_inbox_full_then_ready),
+        cmocka_unit_test(test_resume_other_seat_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
