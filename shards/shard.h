@@ -20,14 +20,46 @@
  * Overload:
  * - Inbox full: shards_push returns false (counter inbox_full). The network thread stops reading the
  *   connections whose frames go there (uv_read_stop, keeping the pending frame) and resumes them when
- *   shards_inbox_free() is back above SHARD_INBOX_LOW_FREE; a shard that drains an inbox that was
- *   found full wakes the net thread once it is that far down, so the resume never waits on traffic.
+ *   shards_inbox_ready() (free slots >= capacity / SHARD_INBOX_LOW_FREE_DIV); a shard that drains an
+ *   inbox that was found full wakes the net thread once it is that far down, so the resume never
+ *   waits on other traffic.
  * - Outbox full: the shard keeps the rest of its output in a bounded per-shard backlog (FIFO, message
  *   order per connection preserved) and retries on every pass (counter outbox_backlog_msgs). Past
- *   SHARD_BACKLOG_MAX messages it drops further frames for a connection and closes it once room
- *   returns (counter outbox_overflow); the client resumes with its seat token and gets what it missed.
- * - Per battle: spectators capped by game.max_spectators (error spectators_full); battles per shard
- *   capped by SHARD_MAX_BATTLES (error server_full).
+ *   SHARD_BACKLOG_MAX frames it drops further frames for that connection and sends SHARD_OUT_CLOSE
+ *   for it as soon as there is room (counter outbox_overflow); the client resumes with its seat token
+ *   and gets what it missed. Control messages (SEAT, HEARTBEAT, LIST_*, STOPPED) have a reserve of
+ *   SHARD_BACKLOG_RESERVE more entries (shards/outbox.h), since the net thread's books rely on them.
+ * - Per battle: spectators capped by game.max_spectators (error spectators_full); battles (live and
+ *   kept) per shard capped by SHARD_MAX_BATTLES (error server_busy).
+ *
+ * Seats (SHARD_OUT_SEAT): +1 when a connection gets a seat or a spectator place, -1 when it loses it
+ * (leave, takeover by a resuming connection, and for everyone at once when the battle ends: the seats
+ * of a finished battle are released immediately, though the battle is kept game.finished_keep_ms so a
+ * seat's token can still fetch how it ended). No -1 is sent for a connection the net thread reported
+ * gone. The net thread sends one SHARD_IN_CONN_GONE per (connection, battle) it holds a +1 for.
+ *
+ * Replies (each echoes the request's rid on the requester's first copy; a refusal is an "error" with
+ * the request's rid and the battle id):
+ *   create  PRIVATE: "created" (seat 0, token). MATCHED, SOLO: "started" to each seat (own seat and
+ *           token). draining: server_draining; unknown ship: no_such_ship; id in use: internal.
+ *   join    "started" to both seats; battle_full, already_in_battle, no_such_ship, server_draining.
+ *   watch   "state" (seat 2) and a spectator place; not_started for a battle still waiting; a battle
+ *           kept after its end gets the "state" but no place.
+ *   resume  the events after "last" from the battle's history, else (nothing missed, or history cut)
+ *           a "state"; a waiting battle answers "created" again; a finished one answers without
+ *           giving the seat back. A connection still holding the seat gets "left" and loses it.
+ *   fire, missile, pd, sand, end, forfeit: the resulting events to everyone, or the engine's refusal.
+ *   leave   "left"; leaving a running battle forfeits it first, leaving a waiting one disposes it.
+ * Every event of a battle carries the engine's sequence number 1:1 (shards/events.h).
+ *
+ * Admin listing: SHARD_IN_LIST is answered through the outbox (up to SHARD_LIST_MAX rows, then an
+ * END with the total). Chosen over a shared seqlock'd summary because it needs no shared memory and
+ * reads a consistent view on the owning thread; the admin endpoint is rare and may wait a pass.
+ *
+ * Big frames: events are encoded once per broadcast into the shard's scratch buffer and copied into
+ * each recipient's slot. Frames over SHARD_OUT_INLINE bytes ("started" and "state", about 450-600
+ * bytes with two ships, sent once per seat per battle, on watch and on some resumes) are malloc'ed as
+ * SHARD_OUT_SEND_HEAP and freed by the net thread; every in-battle event fits a slot (under 100 B).
  *
  * Requests travel decoded: the net thread decodes each frame with proto/ and copies the plain decoded
  * struct into the slot, so a shard never parses bytes from the network. */
@@ -72,11 +104,11 @@ static inline unsigned shard_of(uint64_t battle_id, unsigned nshards)
 enum shard_in_kind {
     SHARD_IN_REQUEST = 1, /* a decoded battle-scoped request (join, watch, resume, fire, ...) */
     SHARD_IN_CREATE,      /* lobby matched a pair, or a private/solo create: make battle_id */
-    SHARD_IN_CONN_GONE,   /* conn closed: its place in battle_id goes away (resume window starts) */
+    SHARD_IN_CONN_GONE,   /* conn closed: its place in battle_id goes (a seat: away, resume window) */
     SHARD_IN_DRAIN,       /* refuse new battles; end the rest as "server shutdown" at the deadline */
     SHARD_IN_HEARTBEAT,   /* readiness probe: answer SHARD_OUT_HEARTBEAT with the same token */
     SHARD_IN_LIST,        /* admin: list live battles (SHARD_OUT_LIST_ROW..., SHARD_OUT_LIST_END) */
-    SHARD_IN_STOP,        /* leave the loop after flushing output */
+    SHARD_IN_STOP,        /* leave the loop after flushing what fits (shards_stop sends it) */
 };
 
 enum shard_create_mode {
@@ -124,7 +156,7 @@ enum shard_out_kind {
     SHARD_OUT_HEARTBEAT, /* answer to SHARD_IN_HEARTBEAT (u.token) */
     SHARD_OUT_LIST_ROW,  /* one live battle (u.row) for SHARD_IN_LIST */
     SHARD_OUT_LIST_END,  /* end of a listing (u.list_end) */
-    SHARD_OUT_STOPPED,   /* the shard has ended every battle (drain) or is leaving its loop (stop) */
+    SHARD_OUT_STOPPED,   /* after SHARD_IN_DRAIN: no running or waiting battle is left */
 };
 
 enum shard_seat_role {
