@@ -66,10 +66,11 @@ static void unlink_entry(lobby *l, lobby_entry *e)
     l->spare = e;
 }
 
-static void fill_player(lobby_player *p, uint64_t conn, uint32_t rid, uint8_t band, const char *ship,
+static void fill_player(lobby_player *p, uint64_t conn, bool has_rid, uint32_t rid, uint8_t band, const char *ship,
                         uint64_t waited)
 {
     p->conn = conn;
+    p->has_rid = has_rid;
     p->rid = rid;
     p->band = band;
     strcpy(p->ship, ship);
@@ -77,7 +78,7 @@ static void fill_player(lobby_player *p, uint64_t conn, uint32_t rid, uint8_t ba
 }
 
 lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
-                         const char *ship, uint32_t rid, uint64_t now_ms, lobby_player *first,
+                         const char *ship, bool has_rid, uint32_t rid, uint64_t now_ms, lobby_player *first,
                          lobby_player *second)
 {
     if (band >= LOBBY_BANDS)
@@ -89,9 +90,9 @@ lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8
     for (lobby_entry *w = l->q_head[band]; w; w = w->next) {
         if (w->conn == conn)
             continue; /* never pair a connection with itself */
-        fill_player(first, w->conn, w->rid, band, w->ship,
+        fill_player(first, w->conn, w->has_rid, w->rid, band, w->ship,
                     now_ms > w->enqueued_ms ? now_ms - w->enqueued_ms : 0);
-        fill_player(second, conn, rid, band, ship, 0);
+        fill_player(second, conn, has_rid, rid, band, ship, 0);
         unlink_entry(l, w);
         l->matches++;
         return LOBBY_MATCHED;
@@ -102,6 +103,7 @@ lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8
         return LOBBY_ENOMEM;
     e->conn = conn;
     e->rid = rid;
+    e->has_rid = has_rid;
     e->band = band;
     e->enqueued_ms = now_ms;
     memcpy(e->ship, ship, slen + 1);
@@ -120,6 +122,11 @@ lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8
         e->cnext->cprev = e;
     *conn_list = e;
     return LOBBY_QUEUED;
+}
+
+void lobby_remove(lobby *l, lobby_entry *e)
+{
+    unlink_entry(l, e);
 }
 
 size_t lobby_cancel(lobby *l, lobby_entry **conn_list)

@@ -14,6 +14,7 @@
 #ifndef BATTLED_NET_LOBBY_H
 #define BATTLED_NET_LOBBY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,8 @@ struct lobby_entry {
     lobby_entry **owner;            /* the connection's list head */
     uint64_t conn;
     uint64_t enqueued_ms;
-    uint32_t rid;                   /* request id to echo */
+    uint32_t rid;                   /* request id to echo, when has_rid */
+    bool has_rid;
     uint8_t band;
     char ship[LOBBY_SHIP_MAX + 1];
 };
@@ -36,6 +38,7 @@ struct lobby_entry {
 /* One side of a match, copied out of the queue. */
 typedef struct {
     uint64_t conn;
+    bool has_rid;
     uint32_t rid;
     uint8_t band;
     char ship[LOBBY_SHIP_MAX + 1];
@@ -68,8 +71,11 @@ typedef enum {
  * from another connection. conn_list is conn's list head (conn owns it; it must outlive the entries).
  * waiting_conn_list_of is not needed: the matched entry unlinks itself from its owner's list. */
 lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
-                         const char *ship, uint32_t rid, uint64_t now_ms, lobby_player *first,
+                         const char *ship, bool has_rid, uint32_t rid, uint64_t now_ms, lobby_player *first,
                          lobby_player *second);
+
+/* Removes one queued entry (from its band queue and its owner's list). */
+void lobby_remove(lobby *l, lobby_entry *e);
 
 /* Removes every entry of the connection whose list head is conn_list; returns how many. */
 size_t lobby_cancel(lobby *l, lobby_entry **conn_list);

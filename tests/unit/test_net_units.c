@@ -69,9 +69,9 @@ static void test_lobby_fifo_by_band(void **state)
     lobby_init(&l);
     lobby_entry *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL;
     lobby_player a, b;
-    assert_int_equal(lobby_queue(&l, 1, &c1, 2, "scout", 11, 100, &a, &b), LOBBY_QUEUED);
-    assert_int_equal(lobby_queue(&l, 2, &c2, 3, "scout", 12, 110, &a, &b), LOBBY_QUEUED);
-    assert_int_equal(lobby_queue(&l, 3, &c3, 2, "free_trader", 13, 120, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(lobby_queue(&l, 1, &c1, 2, "scout", true, 11, 100, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 2, &c2, 3, "scout", true, 12, 110, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 3, &c3, 2, "free_trader", true, 13, 120, &a, &b), LOBBY_MATCHED);
     /* conn 3 met conn 1 (same band, first come), not conn 2 (other band). */
     assert_int_equal(a.conn, 1);
     assert_int_equal(a.rid, 11);
@@ -83,7 +83,7 @@ static void test_lobby_fifo_by_band(void **state)
     assert_null(c3);
     assert_int_equal(lobby_waiting(&l, 2), 0);
     assert_int_equal(lobby_waiting(&l, 3), 1);
-    assert_int_equal(lobby_queue(&l, 4, &c4, 3, "seeker", 14, 130, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(lobby_queue(&l, 4, &c4, 3, "seeker", true, 14, 130, &a, &b), LOBBY_MATCHED);
     assert_int_equal(a.conn, 2);
     assert_int_equal(b.conn, 4);
     assert_int_equal(l.matches, 2);
@@ -98,10 +98,10 @@ static void test_lobby_arrival_order_not_conn_order(void **state)
     lobby_entry *lists[4] = {0};
     lobby_player a, b;
     /* Connection 9 (newest) queues first; connection 1 second; 5 third: 5 meets 9. */
-    assert_int_equal(lobby_queue(&l, 9, &lists[0], 0, "scout", 0, 0, &a, &b), LOBBY_QUEUED);
-    assert_int_equal(lobby_queue(&l, 1, &lists[1], 0, "scout", 0, 1, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(lobby_queue(&l, 9, &lists[0], 0, "scout", true, 0, 0, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 1, &lists[1], 0, "scout", true, 0, 1, &a, &b), LOBBY_MATCHED);
     assert_int_equal(a.conn, 9);
-    assert_int_equal(lobby_queue(&l, 5, &lists[2], 0, "scout", 0, 2, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 5, &lists[2], 0, "scout", true, 0, 2, &a, &b), LOBBY_QUEUED);
     assert_int_equal(lobby_waiting(&l, 0), 1);
     lobby_destroy(&l);
 }
@@ -113,10 +113,10 @@ static void test_lobby_never_self_and_cancel(void **state)
     lobby_init(&l);
     lobby_entry *c1 = NULL, *c2 = NULL;
     lobby_player a, b;
-    assert_int_equal(lobby_queue(&l, 1, &c1, 4, "scout", 1, 0, &a, &b), LOBBY_QUEUED);
-    assert_int_equal(lobby_queue(&l, 1, &c1, 4, "scout", 2, 0, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 1, &c1, 4, "scout", true, 1, 0, &a, &b), LOBBY_QUEUED);
+    assert_int_equal(lobby_queue(&l, 1, &c1, 4, "scout", true, 2, 0, &a, &b), LOBBY_QUEUED);
     assert_int_equal(lobby_waiting(&l, 4), 2);
-    assert_int_equal(lobby_queue(&l, 2, &c2, 4, "scout", 3, 0, &a, &b), LOBBY_MATCHED);
+    assert_int_equal(lobby_queue(&l, 2, &c2, 4, "scout", true, 3, 0, &a, &b), LOBBY_MATCHED);
     assert_int_equal(a.conn, 1);
     assert_int_equal(a.rid, 1);
     assert_non_null(c1);
@@ -125,8 +125,8 @@ static void test_lobby_never_self_and_cancel(void **state)
     assert_int_equal(lobby_waiting(&l, 4), 0);
     assert_int_equal(lobby_cancel(&l, &c1), 0);
     /* Bad inputs change nothing. */
-    assert_int_equal(lobby_queue(&l, 3, &c2, LOBBY_BANDS, "scout", 0, 0, &a, &b), LOBBY_EBAND);
-    assert_int_equal(lobby_queue(&l, 3, &c2, 0, "a_ship_key_that_is_far_too_long_xx", 0, 0, &a, &b),
+    assert_int_equal(lobby_queue(&l, 3, &c2, LOBBY_BANDS, "scout", true, 0, 0, &a, &b), LOBBY_EBAND);
+    assert_int_equal(lobby_queue(&l, 3, &c2, 0, "a_ship_key_that_is_far_too_long_xx", true, 0, 0, &a, &b),
                      LOBBY_ESHIP);
     assert_null(c2);
     lobby_destroy(&l);
@@ -143,10 +143,10 @@ static void test_lobby_many_entries_reuse_pool(void **state)
      * with each other, and another connection takes them oldest first. */
     for (int round = 0; round < 2; round++) {
         for (uint32_t i = 0; i < 3 * LOBBY_BLOCK; i++)
-            assert_int_equal(lobby_queue(&l, 7, &mine, 1, "scout", i, i, &a, &b), LOBBY_QUEUED);
+            assert_int_equal(lobby_queue(&l, 7, &mine, 1, "scout", true, i, i, &a, &b), LOBBY_QUEUED);
         assert_int_equal(lobby_waiting(&l, 1), 3 * LOBBY_BLOCK);
         for (uint32_t i = 0; i < 10; i++) {
-            assert_int_equal(lobby_queue(&l, 8, &other, 1, "seeker", 0, 5000, &a, &b), LOBBY_MATCHED);
+            assert_int_equal(lobby_queue(&l, 8, &other, 1, "seeker", true, 0, 5000, &a, &b), LOBBY_MATCHED);
             assert_int_equal(a.conn, 7);
             assert_int_equal(a.rid, i);
         }

@@ -1,0 +1,160 @@
+/* net_int: what the network thread's files (server.c, conn.c, route.c) share. Not a public API:
+ * nothing outside net/ includes it. Everything here runs on the network thread only. */
+#ifndef BATTLED_NET_NET_INT_H
+#define BATTLED_NET_NET_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/ships.h"
+#include "net/conntab.h"
+#include "net/lobby.h"
+#include "net/netstats.h"
+#include "net/outq.h"
+#include "net/ratelimit.h"
+#include "net/server.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+#include "shards/shard.h"
+#include "util/config.h"
+
+#define NET_READ_BUF (64u * 1024)  /* one shared read buffer: every read is processed before the next */
+#define NET_WRITE_BUFS 8           /* chunks handed to one write */
+#define NET_OUT_SPARE 4096         /* spare output chunks kept in the pool (16 MiB) */
+#define NET_CLOSE_LINGER_MS 2000   /* a closing connection may flush this long */
+#define NET_REPLY_MAX 512          /* frames the network thread encodes itself (welcome, errors) */
+#define NET_ID_BATCH 32            /* battle ids drawn from getrandom at a time */
+#define NET_LAG_PERIOD_MS 250      /* loop-lag probe period */
+
+enum conn_state {
+    CONN_HELLO = 0, /* waiting for hello */
+    CONN_OPEN,      /* hello done */
+    CONN_CLOSING,   /* no more input; flushing output, then uv_close */
+    CONN_CLOSED,    /* uv_close called; waiting for its callback */
+};
+
+enum conn_list_id { LIST_NONE = 0, LIST_HELLO, LIST_IDLE, LIST_CLOSING, LIST_COUNT };
+
+typedef struct conn conn;
+
+/* One battle where the connection holds places (seats or spectator), from SHARD_OUT_SEAT. */
+typedef struct {
+    uint64_t bid;
+    uint32_t count;
+} conn_seat;
+
+struct conn {
+    uv_tcp_t tcp; /* tcp.data = this */
+    server *srv;
+    conn_id id;   /* 0 for a refused connection (never in the table) */
+    uint8_t state;
+    uint8_t list;           /* which timeout list holds it */
+    uint8_t close_reason;
+    bool reading;           /* uv_read_start in effect */
+    bool paused;            /* reads stopped: a shard inbox was full */
+    bool writing;           /* a uv_write is in flight */
+    bool dirty;             /* on the flush list */
+    uint64_t last_ms;       /* last frame (or accept) time, for the timeout lists */
+    conn *lprev, *lnext;    /* timeout list links */
+    conn *dnext;            /* flush list link */
+    conn *pprev, *pnext;    /* a shard's paused list */
+    frame_reader fr;
+    ratelimit_bucket rl;
+    lobby_entry *lobby;     /* this connection's queue entries */
+    uint32_t nqueued;
+    uint32_t nplaces;       /* seats + spectator places, summed over `seats` */
+    conn_seat *seats;
+    uint32_t nseats, seats_cap;
+    /* Overload: the message that found its shard's inbox full, and the input behind it. */
+    struct shard_in *pending;
+    unsigned pending_shard;
+    uint8_t *stash;
+    uint32_t stash_len, stash_off;
+    outq out;
+    size_t wbytes;          /* bytes in the write in flight */
+    uv_write_t wreq;
+};
+
+/* A FIFO of messages the network thread could not push yet and must not lose (connection gone,
+ * drain): bounded by the connections that can produce them. */
+typedef struct {
+    struct shard_in *q;
+    uint32_t head, count, cap;
+} ctl_queue;
+
+struct server {
+    battled_config cfg;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_tcp_t listener;
+    uv_async_t wake;        /* shards -> net */
+    uv_async_t drain_async; /* main -> net */
+    uv_prepare_t prepare;   /* once per loop pass: flush output, wake shards, resume paused conns */
+    uv_timer_t sweep;       /* timeout lists */
+    uv_timer_t lag;         /* loop-lag probe */
+    uv_timer_t drain_timer; /* drain deadlines */
+    uint64_t lag_expect_ns;
+    uint16_t port;
+    bool listening;
+    int exit_code;
+
+    struct shards *shards;
+    unsigned nshards;
+    ships_table *ships;
+    conntab conns;
+    lobby lobby;
+    outq_pool pool;
+    net_stats stats;
+    ratelimit_cfg rl;
+    uint64_t timeout_ms[LIST_COUNT];
+    conn *lhead[LIST_COUNT], *ltail[LIST_COUNT];
+    conn *dirty;            /* flush list */
+    conn **paused;          /* per shard: connections waiting for its inbox */
+    ctl_queue *ctl;         /* per shard */
+    unsigned npaused;       /* connections paused in all */
+    uint8_t *kdirty;        /* per shard: pushed to since the last prepare (for wakeups_sent) */
+    unsigned conn_objs;     /* connection structs alive, closing ones included */
+    uint8_t rbuf[NET_READ_BUF];
+    uint64_t ids[NET_ID_BATCH];
+    unsigned nids;
+
+    /* drain */
+    _Atomic int drain_requests; /* set by server_drain from any thread */
+    _Atomic int finished;       /* the network thread left its loop */
+    int drain_phase;            /* 0 running, 1 shards draining, 2 flushing, 3 stopping */
+    unsigned stopped;           /* shards that reported SHARD_OUT_STOPPED */
+};
+
+/* conn.c */
+void conn_accept(server *s);
+void conn_input(conn *c, const uint8_t *data, size_t len);
+/* Queues a complete frame for c (copied). Cuts c off when its unsent output passes output_cap. */
+void conn_send(conn *c, const void *frame, size_t len);
+/* Starts closing c. flush: let queued output leave first (bounded by NET_CLOSE_LINGER_MS). */
+void conn_close(conn *c, net_close_reason why, bool flush);
+void conn_touch(conn *c);
+void conn_set_list(conn *c, enum conn_list_id list);
+void conn_flush_dirty(server *s);
+void conn_sweep(server *s);
+void conn_resume_paused(server *s);
+void conn_seat_change(conn *c, uint64_t bid, int delta);
+
+/* route.c */
+/* Handles one decoded-or-not frame body. Returns false when the connection must stop processing
+ * input for now (paused on a full inbox, or closing). */
+bool route_frame(conn *c, const uint8_t *body, uint32_t len);
+/* Pushes msg to shard k for c; on a full inbox parks it on c and pauses c. false when parked. */
+bool route_push(conn *c, unsigned k, const struct shard_in *msg);
+/* Encodes and queues an error reply. */
+void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint32_t rid, uint64_t bid);
+void route_event(conn *c, const proto_event *ev);
+
+/* server.c */
+/* Queues msg for shard k, never losing it (ctl queue when the inbox is full). */
+void server_push_ctl(server *s, unsigned k, const struct shard_in *msg);
+uint64_t server_new_battle_id(server *s);
+bool server_draining(const server *s);
+void server_mark_pushed(server *s, unsigned k);
+
+#endif

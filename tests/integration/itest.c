@@ -1,0 +1,356 @@
+/* itest: integration-test helpers; see itest.h. */
+#include "tests/integration/itest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static const char *g_bin = "battled";
+static int g_shards = 1;
+
+void itest_init(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc)
+            g_shards = atoi(argv[++i]);
+        else
+            g_bin = argv[i];
+    }
+    if (g_shards < 1)
+        g_shards = 1;
+    /* A server that dies mid-write must not kill the test with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int itest_shards(void)
+{
+    return g_shards;
+}
+
+uint64_t itest_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void itest_dump_log(const itest_server *s)
+{
+    FILE *f = fopen(s->log, "r");
+    if (!f)
+        return;
+    fprintf(stderr, "---- battled log (%s) ----\n", s->log);
+    char line[1200];
+    while (fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fprintf(stderr, "---- end of log ----\n");
+    fclose(f);
+}
+
+static bool reap(itest_server *s, int wait_ms)
+{
+    uint64_t end = itest_now_ms() + (uint64_t)wait_ms;
+    for (;;) {
+        if (s->exited)
+            return true;
+        pid_t r = waitpid(s->pid, &s->status, WNOHANG);
+        if (r == s->pid) {
+            s->exited = 1;
+            return true;
+        }
+        if (itest_now_ms() >= end)
+            return false;
+        nap_ms(5);
+    }
+}
+
+bool itest_start(itest_server *s, const char *const *sets)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/battled-it-XXXXXX");
+    if (!mkdtemp(s->dir)) {
+        perror("mkdtemp");
+        return false;
+    }
+    snprintf(s->log, sizeof s->log, "%s/battled.log", s->dir);
+    char port_file[200], set_port[240], set_shards[64];
+    snprintf(port_file, sizeof port_file, "%s/port", s->dir);
+    snprintf(set_port, sizeof set_port, "server.port_file=%s", port_file);
+    snprintf(set_shards, sizeof set_shards, "server.shards=%d", g_shards);
+
+    const char *argv[8 + 2 * (ITEST_MAX_SETS + 8)];
+    int n = 0;
+    argv[n++] = g_bin;
+    argv[n++] = "-c";
+    argv[n++] = "config.toml";
+    const char *std_sets[] = {
+        "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=",
+        "ratelimit.actions_per_sec=0", "log.level=debug", NULL,
+    };
+    for (int i = 0; std_sets[i]; i++) {
+        argv[n++] = "--set";
+        argv[n++] = std_sets[i];
+    }
+    for (int i = 0; sets && sets[i] && i < ITEST_MAX_SETS; i++) {
+        argv[n++] = "--set";
+        argv[n++] = sets[i];
+    }
+    argv[n] = NULL;
+
+    s->pid = fork();
+    if (s->pid < 0) {
+        perror("fork");
+        return false;
+    }
+    if (s->pid == 0) {
+        const char *src = getenv("BATTLED_SOURCE_DIR");
+        if (src && chdir(src) != 0)
+            _exit(126);
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execv(g_bin, (char *const *)argv);
+        _exit(127);
+    }
+
+    uint64_t end = itest_now_ms() + ITEST_START_MS;
+    while (itest_now_ms() < end) {
+        FILE *f = fopen(port_file, "r");
+        if (f) {
+            unsigned port = 0;
+            int ok = fscanf(f, "%u", &port);
+            fclose(f);
+            if (ok == 1 && port > 0 && port < 65536) {
+                s->port = (uint16_t)port;
+                return true;
+            }
+        }
+        if (reap(s, 0)) {
+            fprintf(stderr, "battled exited early (status %d)\n", s->status);
+            itest_dump_log(s);
+            return false;
+        }
+        nap_ms(5);
+    }
+    fprintf(stderr, "battled did not write its port file in time\n");
+    itest_dump_log(s);
+    return false;
+}
+
+int itest_stop(itest_server *s, int sig, int wait_ms)
+{
+    if (!s->exited)
+        kill(s->pid, sig);
+    if (!reap(s, wait_ms)) {
+        kill(s->pid, SIGKILL);
+        reap(s, 5000);
+        return -1;
+    }
+    if (WIFEXITED(s->status))
+        return WEXITSTATUS(s->status);
+    return -2;
+}
+
+void itest_cleanup(itest_server *s)
+{
+    if (s->pid > 0 && !s->exited) {
+        kill(s->pid, SIGKILL);
+        reap(s, 5000);
+    }
+    if (getenv("ITEST_KEEP")) { /* debugging: keep the directory and the server's log */
+        fprintf(stderr, "itest: kept %s\n", s->dir);
+        return;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/port", s->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/port.tmp", s->dir);
+    unlink(path);
+    unlink(s->log);
+    rmdir(s->dir);
+}
+
+pc_conn *itest_connect(const itest_server *s)
+{
+    pc_conn *c = pc_connect("127.0.0.1", s->port, ITEST_WAIT_MS, 0);
+    if (!c)
+        fail_msg("cannot connect to 127.0.0.1:%u: %s", s->port, strerror(errno));
+    return c;
+}
+
+pc_conn *itest_client(const itest_server *s, const char *name)
+{
+    pc_conn *c = itest_connect(s);
+    assert_true(pc_hello(c, name) > 0);
+    proto_event ev;
+    itest_expect(c, PROTO_T_WELCOME, &ev);
+    assert_int_equal(ev.u.welcome.version, PROTO_VERSION);
+    return c;
+}
+
+void itest_expect(pc_conn *c, int type, proto_event *ev)
+{
+    int r = pc_recv_type(c, type, ev, ITEST_WAIT_MS);
+    if (r != 1)
+        fail_msg("waiting for \"%s\": %s", proto_type_name(type),
+                 r == 0 ? "timed out" : "connection closed");
+    if (ev->type == PROTO_T_ERROR && type != PROTO_T_ERROR)
+        fail_msg("waiting for \"%s\": got error %s (%s)", proto_type_name(type),
+                 proto_error_name(ev->u.error.code), ev->u.error.msg);
+}
+
+void itest_next(pc_conn *c, proto_event *ev)
+{
+    int r = pc_recv(c, ev, ITEST_WAIT_MS);
+    if (r != 1)
+        fail_msg("waiting for any event: %s", r == 0 ? "timed out" : "connection closed");
+}
+
+void itest_expect_error(pc_conn *c, proto_error code, proto_event *ev)
+{
+    itest_expect(c, PROTO_T_ERROR, ev);
+    if (ev->u.error.code != code)
+        fail_msg("expected error %s, got %s (%s)", proto_error_name(code),
+                 proto_error_name(ev->u.error.code), ev->u.error.msg);
+}
+
+void itest_expect_silence(pc_conn *c, int ms)
+{
+    proto_event ev;
+    int r = pc_recv(c, &ev, ms);
+    if (r == 1)
+        fail_msg("expected silence, got \"%s\"", proto_type_name(ev.type));
+    if (r < 0)
+        fail_msg("expected silence, but the connection closed");
+}
+
+bool itest_wait_closed(pc_conn *c, int ms)
+{
+    uint64_t end = itest_now_ms() + (uint64_t)ms;
+    while (itest_now_ms() < end) {
+        proto_event ev;
+        int r = pc_recv(c, &ev, (int)(end - itest_now_ms()) + 1);
+        if (r < 0)
+            return true;
+    }
+    return false;
+}
+
+bool itest_track(itest_player *p, const proto_event *ev)
+{
+    if (ev->type == PROTO_T_ERROR) {
+        if (ev->bid == p->bid || ev->bid == 0)
+            fail_msg("seat %d of battle %llu: error %s (%s)", p->seat, (unsigned long long)p->bid,
+                     proto_error_name(ev->u.error.code), ev->u.error.msg);
+        return false;
+    }
+    if (!proto_type_battle_scoped(ev->type) || ev->bid != p->bid)
+        return false;
+    if (ev->seq) {
+        if (p->nseq >= ITEST_MAX_EVENTS)
+            fail_msg("too many events");
+        p->seqs[p->nseq] = ev->seq;
+        p->types[p->nseq] = ev->type;
+        p->nseq++;
+    }
+    switch (ev->type) {
+    case PROTO_T_STARTED:
+        p->active = ev->u.started.first;
+        p->round = 1;
+        break;
+    case PROTO_T_TURN:
+        p->active = ev->u.turn.active;
+        p->round = ev->u.turn.round;
+        break;
+    case PROTO_T_ROUND:
+        p->active = ev->u.round.active;
+        p->round = ev->u.round.round;
+        break;
+    case PROTO_T_STATE:
+        p->active = ev->u.state.active;
+        p->round = ev->u.state.round;
+        /* A turn action this round already taken shows in `acted`. */
+        if (p->seat >= 0 && p->seat < 2 && (ev->u.state.acted >> p->seat) & 1)
+            p->fired_round = p->round;
+        if (ev->u.state.phase == PROTO_PHASE_ENDED)
+            p->ended = true;
+        break;
+    case PROTO_T_ENDED:
+        p->ended = true;
+        p->end = *ev;
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+void itest_until(itest_player *p, int type, proto_event *ev)
+{
+    for (;;) {
+        itest_next(p->c, ev);
+        if (itest_track(p, ev) && ev->type == type)
+            return;
+    }
+}
+
+void itest_act(itest_player *p)
+{
+    if (!p || p->ended || p->seat < 0 || p->active != p->seat || p->round == 0 ||
+        p->fired_round == p->round)
+        return;
+    p->fired_round = p->round;
+    p->actions++;
+    assert_true(pc_fire(p->c, p->bid, 0) > 0);
+}
+
+void itest_play(itest_player *a, itest_player *b, int deadline_ms)
+{
+    uint64_t end = itest_now_ms() + (uint64_t)deadline_ms;
+    itest_player *ps[2] = {a, b};
+    itest_act(a);
+    itest_act(b);
+    while ((a && !a->ended) || (b && !b->ended)) {
+        if (itest_now_ms() >= end)
+            fail_msg("battle %llu did not end within %d ms",
+                     (unsigned long long)(a ? a->bid : b->bid), deadline_ms);
+        for (int i = 0; i < 2; i++) {
+            itest_player *p = ps[i];
+            if (!p || p->ended)
+                continue;
+            proto_event ev;
+            int r = pc_recv(p->c, &ev, 2);
+            if (r < 0)
+                fail_msg("seat %d: connection closed mid-battle", p->seat);
+            if (r == 1) {
+                itest_track(p, &ev);
+                itest_act(p);
+            }
+        }
+    }
+}

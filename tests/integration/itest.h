@@ -1,0 +1,101 @@
+/* itest: helpers for the integration tests, which run the REAL battled binary.
+ *
+ * Each test starts its own server on 127.0.0.1 port 0 (server.port_file tells the port), talks to it
+ * with proto's blocking client library (proto/client/pc.h), and stops it with a signal. Every wait is
+ * a poll for a condition with a deadline, never a bare sleep. The binary and the shard count come
+ * from the command line that ctest passes: `test_it_x BATTLED_BINARY --shards N`; the server runs in
+ * $BATTLED_SOURCE_DIR so it finds config.toml and data/ships.toml. Server logs go to a file in the
+ * test's temporary directory and are printed when a test fails (itest_dump_log). */
+#ifndef BATTLED_TESTS_ITEST_H
+#define BATTLED_TESTS_ITEST_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/client/pc.h"
+#include "proto/msg.h"
+
+#define ITEST_WAIT_MS 5000   /* default deadline for one expected message */
+#define ITEST_START_MS 10000 /* deadline for the port file to appear */
+#define ITEST_MAX_SETS 24
+
+typedef struct {
+    pid_t pid;
+    uint16_t port;
+    char dir[128];
+    char log[160];
+    int exited;   /* waitpid done */
+    int status;   /* its raw status when exited */
+} itest_server;
+
+/* Parses argv (binary path, --shards N); call first from main. */
+void itest_init(int argc, char **argv);
+/* Shard count of this run (1 or 4). */
+int itest_shards(void);
+
+/* Starts battled with the standard test settings plus `sets` ("section.key=value", NULL-terminated,
+ * may be NULL); returns false (after printing the log) when it did not come up. */
+bool itest_start(itest_server *s, const char *const *sets);
+/* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the
+ * server is then killed) or -2 when it died of a signal. */
+int itest_stop(itest_server *s, int sig, int wait_ms);
+/* Kills the server if still running and removes its temporary directory. */
+void itest_cleanup(itest_server *s);
+void itest_dump_log(const itest_server *s);
+
+/* Connects (fails the test if it cannot). */
+pc_conn *itest_connect(const itest_server *s);
+/* Connects and completes hello -> welcome. */
+pc_conn *itest_client(const itest_server *s, const char *name);
+
+/* Waits for the next event of `type` (others are skipped; an error event is returned too) and fails
+ * the test when none comes within ITEST_WAIT_MS or an error arrives instead. */
+void itest_expect(pc_conn *c, int type, proto_event *ev);
+/* Waits for the next event of any type; fails the test on timeout or close. */
+void itest_next(pc_conn *c, proto_event *ev);
+/* Waits for an error event with `code` (other events are skipped) and fails the test otherwise. */
+void itest_expect_error(pc_conn *c, proto_error code, proto_event *ev);
+/* Fails the test if any event arrives within ms. */
+void itest_expect_silence(pc_conn *c, int ms);
+/* Waits up to ms for the server to close c (pc_recv returning -1); other events are skipped. */
+bool itest_wait_closed(pc_conn *c, int ms);
+
+/* Monotonic milliseconds. */
+uint64_t itest_now_ms(void);
+
+/* A battle as one player sees it: every event with a sequence number, in arrival order. */
+#define ITEST_MAX_EVENTS 4096
+typedef struct {
+    pc_conn *c;
+    uint64_t bid;
+    int seat;
+    uint8_t token[PROTO_TOKEN_LEN];
+    int active;       /* seat allowed to act now */
+    uint32_t round;   /* current round (0 before the start) */
+    uint32_t fired_round; /* last round this side took its turn action */
+    bool ended;
+    proto_event end;
+    uint32_t nseq;
+    uint32_t seqs[ITEST_MAX_EVENTS];
+    uint8_t types[ITEST_MAX_EVENTS];
+    uint32_t actions; /* turn actions this side sent */
+} itest_player;
+
+/* Records a battle event into p (seq, type; turn/round/started update `active`, ended sets ended).
+ * Returns true if ev belonged to p's battle. Fails the test on an error event for that battle. */
+bool itest_track(itest_player *p, const proto_event *ev);
+
+/* Reads p's connection, tracking every event of p's battle, until an event of `type` for that
+ * battle arrives (left in *ev); fails the test on timeout, close or an error for the battle. */
+void itest_until(itest_player *p, int type, proto_event *ev);
+
+/* Takes one turn action (fire weapon 0) if it is p's turn and p has not acted this round. */
+void itest_act(itest_player *p);
+
+/* Plays both seats of one battle (weapon 0 whenever it is a seat's turn) until it ends or
+ * deadline_ms passes; fails the test on any error. Either player may be NULL (an AI seat). */
+void itest_play(itest_player *a, itest_player *b, int deadline_ms);
+
+#endif

@@ -1,0 +1,326 @@
+/* Integration: the network thread's guards, through the real battled binary: rate limit, idle and
+ * hello timeouts, hostile frames (garbage, oversized, wrong types) that must not disturb other
+ * battles, out-of-turn actions, and the connection cap. Run with --shards 1 and --shards 4. */
+#include <arpa/inet.h>
+#include <msgpack.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/itest.h"
+
+#define BATTLE_MS 20000
+
+static void start(itest_server *s, const char *const *sets)
+{
+    if (!itest_start(s, sets))
+        fail_msg("battled did not start");
+}
+
+static void stop(itest_server *s)
+{
+    int rc = itest_stop(s, SIGTERM, 10000);
+    if (rc != 0)
+        itest_dump_log(s);
+    itest_cleanup(s);
+    assert_int_equal(rc, 0);
+}
+
+/* One frame: 4-byte big-endian length, then body. */
+static void send_frame(pc_conn *c, const void *body, uint32_t len)
+{
+    uint8_t hdr[4];
+    uint32_t be = htonl(len);
+    memcpy(hdr, &be, 4);
+    assert_int_equal(pc_send_raw(c, hdr, 4), 0);
+    if (len)
+        assert_int_equal(pc_send_raw(c, body, len), 0);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void player_init(itest_player *p, pc_conn *c)
+{
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->seat = -1;
+    p->active = -1;
+}
+
+static void private_pair(const itest_server *srv, itest_player *a, itest_player *b)
+{
+    proto_event ev;
+    player_init(a, itest_client(srv, "host"));
+    player_init(b, itest_client(srv, "guest"));
+    assert_true(pc_create(a->c, "scout", PROTO_BAND_ADJACENT, PROTO_VS_PLAYER, "") > 0);
+    itest_expect(a->c, PROTO_T_CREATED, &ev);
+    assert_true(pc_join(b->c, ev.bid, "free_trader") > 0);
+    itest_expect(b->c, PROTO_T_STARTED, &ev);
+    b->bid = ev.bid;
+    b->seat = ev.u.started.seat;
+    itest_track(b, &ev);
+    itest_expect(a->c, PROTO_T_STARTED, &ev);
+    a->bid = ev.bid;
+    a->seat = ev.u.started.seat;
+    itest_track(a, &ev);
+}
+
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    itest_server srv;
+    static const char *const sets[] = {"ratelimit.actions_per_sec=2", "ratelimit.burst=4",
+                                       "ratelimit.abuse_refusals=10", NULL};
+    start(&srv, sets);
+    proto_event ev;
+    pc_conn *c = itest_client(&srv, "spammer");
+    /* Eight actions at once: the burst of four passes (to a shard, which knows no such battle),
+     * the rest are refused softly with rate_limited and their request ids. */
+    int64_t rids[8];
+    for (int i = 0; i < 8; i++)
+        rids[i] = pc_fire(c, 0x1234, 0);
+    int passed = 0, limited = 0;
+    for (int i = 0; i < 8; i++) {
+        itest_expect(c, PROTO_T_ERROR, &ev);
+        if (ev.u.error.code == PROTO_E_NO_SUCH_BATTLE)
+            passed++;
+        else if (ev.u.error.code == PROTO_E_RATE_LIMITED)
+            limited++;
+        assert_true(ev.has_rid);
+        assert_true(ev.rid >= (uint32_t)rids[0] && ev.rid <= (uint32_t)rids[7]);
+    }
+    assert_int_equal(passed, 4);
+    assert_int_equal(limited, 4);
+    /* Soft: the connection still works. */
+    assert_true(pc_ping(c, 7) > 0);
+    itest_expect(c, PROTO_T_PONG, &ev);
+    assert_int_equal(ev.u.pong.ts, 7);
+    /* Persistent abuse (10 refusals within 10 s) disconnects. */
+    for (int i = 0; i < 10; i++)
+        pc_fire(c, 0x1234, 0);
+    assert_true(itest_wait_closed(c, ITEST_WAIT_MS));
+    pc_close(c);
+    /* Others are unaffected. */
+    pc_conn *d = itest_client(&srv, "polite");
+    pc_close(d);
+    stop(&srv);
+}
+
+static void test_idle_and_hello_timeouts(void **state)
+{
+    (void)state;
+    itest_server srv;
+    static const char *const sets[] = {"server.idle_timeout_ms=1000", "server.hello_timeout_ms=300",
+                                       NULL};
+    start(&srv, sets);
+    proto_event ev;
+    /* Pings keep a connection alive well past the idle timeout... */
+    pc_conn *c = itest_client(&srv, "pinger");
+    uint64_t t0 = itest_now_ms();
+    while (itest_now_ms() - t0 < 2500) {
+        assert_true(pc_ping(c, 1) > 0);
+        itest_expect(c, PROTO_T_PONG, &ev);
+        itest_expect_silence(c, 100);
+    }
+    /* ...and silence ends it. */
+    uint64_t t1 = itest_now_ms();
+    assert_true(itest_wait_closed(c, 4000));
+    assert_true(itest_now_ms() - t1 >= 800);
+    pc_close(c);
+    /* No hello in time: told why, then closed. */
+    pc_conn *h = itest_connect(&srv);
+    itest_expect_error(h, PROTO_E_NOT_HELLO_FIRST, &ev);
+    assert_true(itest_wait_closed(h, 3000));
+    pc_close(h);
+    /* A request before hello is refused (and the connection may still say hello). */
+    pc_conn *e = itest_connect(&srv);
+    assert_true(pc_ping(e, 1) > 0);
+    itest_expect_error(e, PROTO_E_NOT_HELLO_FIRST, &ev);
+    assert_true(pc_hello(e, "late") > 0);
+    itest_expect(e, PROTO_T_WELCOME, &ev);
+    assert_true(pc_hello(e, "again") > 0);
+    itest_expect_error(e, PROTO_E_ALREADY_HELLO, &ev);
+    pc_close(e);
+    stop(&srv);
+}
+
+static void test_hostile_frames_do_not_disturb_battles(void **state)
+{
+    (void)state;
+    itest_server srv;
+    static const char *const sets[] = {"server.max_frame=256", NULL};
+    start(&srv, sets);
+    proto_event ev;
+    itest_player a, b;
+    private_pair(&srv, &a, &b);
+    /* Take the first turn, then let the attackers loose while the battle waits on seat 1. */
+    assert_true(pc_fire(a.c, a.bid, 0) > 0);
+    a.fired_round = 1;
+
+    pc_conn *x = itest_client(&srv, "attacker");
+    /* Garbage body: bad msgpack, the stream stays in step and usable. */
+    static const uint8_t garbage[] = {0xc1, 0xff, 0x00, 0x13, 0x37};
+    send_frame(x, garbage, sizeof garbage);
+    itest_expect_error(x, PROTO_E_BAD_MSGPACK, &ev);
+    /* Not a map. */
+    static const uint8_t arr[] = {0x92, 0x01, 0x02};
+    send_frame(x, arr, sizeof arr);
+    itest_expect_error(x, PROTO_E_NOT_A_MAP, &ev);
+    /* Wrong-typed field: "bid" as a string, with a request id that must be echoed. */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "t");
+    pack_str(&pk, "fire");
+    pack_str(&pk, "rid");
+    msgpack_pack_uint32(&pk, 4242);
+    pack_str(&pk, "bid");
+    pack_str(&pk, "not a number");
+    send_frame(x, sb.data, (uint32_t)sb.size);
+    itest_expect_error(x, PROTO_E_BAD_FIELD, &ev);
+    assert_true(ev.has_rid);
+    assert_int_equal(ev.rid, 4242);
+    /* Unknown type, and a server->client type sent by a client. */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "t");
+    pack_str(&pk, "launch_nukes");
+    send_frame(x, sb.data, (uint32_t)sb.size);
+    itest_expect_error(x, PROTO_E_UNKNOWN_TYPE, &ev);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 1);
+    pack_str(&pk, "t");
+    pack_str(&pk, "welcome");
+    send_frame(x, sb.data, (uint32_t)sb.size);
+    itest_expect_error(x, PROTO_E_UNKNOWN_TYPE, &ev);
+    /* A map claiming 2^32-1 entries in 5 bytes. */
+    static const uint8_t huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    send_frame(x, huge, sizeof huge);
+    itest_expect(x, PROTO_T_ERROR, &ev);
+    /* Actions on the battle by a stranger. */
+    assert_true(pc_fire(x, a.bid, 0) > 0);
+    itest_expect_error(x, PROTO_E_NOT_IN_BATTLE, &ev);
+    assert_true(pc_ping(x, 99) > 0);
+    itest_expect(x, PROTO_T_PONG, &ev);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* Oversized length prefix: frame_too_large, then the stream is closed. */
+    pc_conn *y = itest_client(&srv, "oversize");
+    uint8_t hdr[4] = {0, 0, 0x10, 0}; /* 4096 > max_frame 256 */
+    assert_int_equal(pc_send_raw(y, hdr, 4), 0);
+    itest_expect_error(y, PROTO_E_FRAME_TOO_LARGE, &ev);
+    assert_true(itest_wait_closed(y, 3000));
+    /* Zero length: bad_frame, closed. */
+    pc_conn *z = itest_client(&srv, "zero");
+    uint8_t zero[4] = {0, 0, 0, 0};
+    assert_int_equal(pc_send_raw(z, zero, 4), 0);
+    itest_expect_error(z, PROTO_E_BAD_FRAME, &ev);
+    assert_true(itest_wait_closed(z, 3000));
+
+    /* The battle went on untouched and ends normally. */
+    itest_play(&a, &b, BATTLE_MS);
+    assert_int_equal(a.end.u.ended.reason, PROTO_END_DESTROYED);
+    for (uint32_t i = 1; i < a.nseq; i++)
+        assert_int_equal(a.seqs[i], a.seqs[i - 1] + 1);
+    pc_close(x);
+    pc_close(y);
+    pc_close(z);
+    pc_close(a.c);
+    pc_close(b.c);
+    stop(&srv);
+}
+
+static void test_out_of_turn_actions(void **state)
+{
+    (void)state;
+    itest_server srv;
+    start(&srv, NULL);
+    proto_event ev;
+    itest_player a, b;
+    private_pair(&srv, &a, &b);
+    assert_int_equal(a.seat, 0);
+    /* Round 1 belongs to seat 0: seat 1 may not take a turn action. */
+    int64_t rid = pc_fire(b.c, b.bid, 0);
+    itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
+    assert_int_equal(ev.rid, (uint32_t)rid);
+    assert_int_equal(ev.bid, b.bid);
+    rid = pc_end(b.c, b.bid);
+    itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
+    /* Seat 0 acts once; a second turn action in the same round is refused. */
+    assert_true(pc_end(a.c, a.bid) > 0);
+    a.fired_round = 1;
+    itest_until(&a, PROTO_T_TURN, &ev);
+    assert_int_equal(a.active, 1);
+    rid = pc_fire(a.c, a.bid, 0);
+    itest_expect(a.c, PROTO_T_ERROR, &ev);
+    assert_true(ev.u.error.code == PROTO_E_NOT_YOUR_TURN || ev.u.error.code == PROTO_E_ALREADY_ACTED);
+    assert_int_equal(ev.rid, (uint32_t)rid);
+    /* A weapon the ship does not have. */
+    itest_until(&b, PROTO_T_TURN, &ev);
+    rid = pc_fire(b.c, b.bid, 23);
+    itest_expect_error(b.c, PROTO_E_NO_SUCH_WEAPON, &ev);
+    itest_play(&a, &b, BATTLE_MS);
+    pc_close(a.c);
+    pc_close(b.c);
+    stop(&srv);
+}
+
+static void test_connection_cap(void **state)
+{
+    (void)state;
+    itest_server srv;
+    static const char *const sets[] = {"server.max_connections=3", NULL};
+    start(&srv, sets);
+    proto_event ev;
+    pc_conn *c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = itest_client(&srv, "ok");
+    /* The fourth is refused with an error frame, then closed; the others are untouched. */
+    pc_conn *x = itest_connect(&srv);
+    itest_expect_error(x, PROTO_E_SERVER_BUSY, &ev);
+    assert_true(itest_wait_closed(x, 3000));
+    pc_close(x);
+    assert_true(pc_ping(c[0], 5) > 0);
+    itest_expect(c[0], PROTO_T_PONG, &ev);
+    /* A freed place is available again. */
+    pc_close(c[2]);
+    uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
+    pc_conn *y = NULL;
+    while (!y && itest_now_ms() < end) {
+        y = itest_connect(&srv);
+        assert_true(pc_hello(y, "again") > 0);
+        if (pc_recv(y, &ev, ITEST_WAIT_MS) == 1 && ev.type == PROTO_T_WELCOME)
+            break;
+        pc_close(y);
+        y = NULL;
+    }
+    assert_non_null(y);
+    pc_close(y);
+    pc_close(c[0]);
+    pc_close(c[1]);
+    stop(&srv);
+}
+
+int main(int argc, char **argv)
+{
+    itest_init(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_idle_and_hello_timeouts),
+        cmocka_unit_test(test_hostile_frames_do_not_disturb_battles),
+        cmocka_unit_test(test_out_of_turn_actions),
+        cmocka_unit_test(test_connection_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
