@@ -56,7 +56,8 @@ static const char *const phase_n[] = {"waiting", "running", "ended"};
 #define B(k, T, m) {.key = k, .kind = K_BOOL, .flags = F_REQ, .off = offsetof(T, m)}
 #define TXT(k, T, m, lo, fl) {.key = k, .kind = K_TEXT, .flags = fl, .off = offsetof(T, m), .min = lo, .max = sizeof(((T *)0)->m) - 1}
 #define KEY(k, T, m, fl) {.key = k, .kind = K_KEY, .flags = fl, .off = offsetof(T, m)}
-#define EN(k, T, m, tab) {.key = k, .kind = K_ENUM, .flags = F_REQ, .off = offsetof(T, m), .min = tab[0] ? 0 : 1, .max = sizeof tab / sizeof tab[0] - 1, .names = tab}
+#define ENF(k, T, m, tab, lo) {.key = k, .kind = K_ENUM, .flags = F_REQ, .off = offsetof(T, m), .min = lo, .max = sizeof tab / sizeof tab[0] - 1, .names = tab}
+#define EN(k, T, m, tab) ENF(k, T, m, tab, 0)
 #define TOK(k, T, m) {.key = k, .kind = K_TOKEN, .flags = F_REQ, .off = offsetof(T, m)}
 #define UARR(k, T, m, lo, hi) {.key = k, .kind = K_UARR, .flags = F_REQ, .off = offsetof(T, m), .size = SZ(T, m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .min = lo, .max = hi}
 #define OARR(k, T, m, c, s) {.key = k, .kind = K_OBJARR, .flags = F_REQ, .off = offsetof(T, m), .cnt = c, .esize = sizeof(((T *)0)->m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .sub = &s}
@@ -194,7 +195,7 @@ static const field timeout_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.timeou
                                   U("n", EV, u.timeout.count, 1, 255, F_REQ)};
 static const field ended_f[] = {
     RID_EV, BID_EV, SEQ_EV, {.key = "winner", .kind = K_WINNER, .flags = F_REQ, .off = offsetof(EV, u.ended.winner)},
-    EN("reason", EV, u.ended.reason, reason_n), UARR("hull", EV, u.ended.hull, 0, 65535),
+    ENF("reason", EV, u.ended.reason, reason_n, 1) /* 0 is not a reason */, UARR("hull", EV, u.ended.hull, 0, 65535),
     U("rounds", EV, u.ended.rounds, 0, 65535, F_REQ),
 };
 static const field away_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.away.seat, 0, 1, F_REQ)};
@@ -707,9 +708,11 @@ static proto_error enc_value(const field *f, msgpack_packer *pk, const uint8_t *
     case K_ERRNAME: {
         uint16_t code;
         memcpy(&code, src, 2);
+        /* A gateway may relay a code from a newer server: it keeps its number, and its name reads
+         * "unknown" (clients act on the number; the name is for people). */
         const char *name = proto_error_name(code);
         if (!name)
-            return PROTO_E_BAD_FIELD;
+            name = "unknown";
         rc = msgpack_pack_str_with_body(pk, name, strlen(name));
         break;
     }

@@ -28,7 +28,11 @@ static int reserve(frame_reader *r)
 {
     if (r->cap >= r->need)
         return 0;
+    /* Small frames get a 64-byte floor so a stream of tiny split frames does not realloc each time,
+     * but never past max: the reader's footprint is bounded by the setting. */
     uint32_t cap = r->need < 64 ? 64 : r->need;
+    if (cap > r->max)
+        cap = r->max;
     uint8_t *nb = realloc(r->buf, cap);
     if (!nb)
         return -1;

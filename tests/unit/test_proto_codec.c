@@ -135,8 +135,14 @@ static void test_encode_refuses_bad_struct(void **state)
     assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_UNKNOWN_TYPE);
     proto_event e;
     sample_event(PROTO_T_ERROR, &e);
-    e.u.error.code = 999;
+    e.u.error.code = 0; /* 0 is "ok", never an error */
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_BAD_FIELD);
+    /* a code from a newer server passes through with its number */
+    e.u.error.code = 999;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    proto_event back;
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &back, NULL), PROTO_E_OK);
+    assert_int_equal(back.u.error.code, 999);
 }
 
 static void test_truncated_every_prefix(void **state)
