@@ -28,11 +28,6 @@ static void fill_ship(const ships_ship *st, uint16_t hull, const uint8_t *crits,
             out->crits[l] = crits[l];
 }
 
-void events_table_ship(const ships_ship *s, struct proto_ship *out)
-{
-    fill_ship(s, s->hull, NULL, out);
-}
-
 static void view_ship(const battle_ship *bs, struct proto_ship *out)
 {
     fill_ship(&bs->stats, bs->hull, bs->crits, out);

@@ -21,9 +21,6 @@ bool events_xlate(const battle *b, uint64_t bid, const battle_event *e, proto_ev
  * on the active seat's turn timer (0 when off or over). */
 void events_state(const battle *b, uint64_t bid, uint8_t seat, uint32_t turn_ms, proto_event *pe);
 
-/* A ship description of a table ship, undamaged (waiting battles, which have no engine state yet). */
-void events_table_ship(const ships_ship *s, struct proto_ship *out);
-
 /* The protocol error for an engine refusal, and a short text for humans. */
 proto_error events_err(battle_err e);
 const char *events_err_text(battle_err e);

@@ -55,6 +55,10 @@ static inline void ring_fence(void)
 }
 #endif
 
+/* The generated functions are static inline in the file that expands RING_DEFINE; clang warns about
+ * unused ones there, and a ring user needs only some of them. */
+#define RING_FN static inline __attribute__((unused))
+
 static inline bool ring_slots_ok(unsigned slots)
 {
     return slots >= 2 && slots <= RING_MAX_SLOTS && (slots & (slots - 1)) == 0;
@@ -70,43 +74,43 @@ static inline bool ring_slots_ok(unsigned slots)
         ck_ring_t ck;                                                                              \
         struct type *buf;                                                                          \
     };                                                                                             \
-    static inline int name##_init(struct name *r, unsigned slots)                                  \
+    RING_FN int name##_init(struct name *r, unsigned slots)                                        \
     {                                                                                              \
         r->buf = NULL;                                                                             \
         if (!ring_slots_ok(slots))                                                                 \
             return -1;                                                                             \
-        r->buf = (struct type *)calloc(slots, sizeof(struct type));                               \
+        r->buf = (struct type *)calloc(slots, sizeof(struct type));                                \
         if (!r->buf)                                                                               \
             return -1;                                                                             \
         ck_ring_init(&r->ck, slots);                                                               \
         return 0;                                                                                  \
     }                                                                                              \
-    static inline void name##_destroy(struct name *r)                                              \
+    RING_FN void name##_destroy(struct name *r)                                                    \
     {                                                                                              \
         free(r->buf);                                                                              \
         r->buf = NULL;                                                                             \
     }                                                                                              \
-    static inline struct type *name##_reserve(struct name *r)                                      \
+    RING_FN struct type *name##_reserve(struct name *r)                                            \
     {                                                                                              \
         return ck_ring_enqueue_reserve_spsc_##name(&r->ck, r->buf);                                \
     }                                                                                              \
-    static inline void name##_commit(struct name *r)                                               \
+    RING_FN void name##_commit(struct name *r)                                                     \
     {                                                                                              \
         ck_ring_enqueue_commit_spsc(&r->ck);                                                       \
     }                                                                                              \
-    static inline bool name##_push(struct name *r, const struct type *v)                           \
+    RING_FN bool name##_push(struct name *r, const struct type *v)                                 \
     {                                                                                              \
         return ck_ring_enqueue_spsc_##name(&r->ck, r->buf, (struct type *)v);                      \
     }                                                                                              \
-    static inline bool name##_pop(struct name *r, struct type *out)                                \
+    RING_FN bool name##_pop(struct name *r, struct type *out)                                      \
     {                                                                                              \
         return ck_ring_dequeue_spsc_##name(&r->ck, r->buf, out);                                   \
     }                                                                                              \
-    static inline unsigned name##_count(const struct name *r)                                      \
+    RING_FN unsigned name##_count(const struct name *r)                                            \
     {                                                                                              \
         return ck_ring_size(&r->ck);                                                               \
     }                                                                                              \
-    static inline unsigned name##_capacity(const struct name *r)                                   \
+    RING_FN unsigned name##_capacity(const struct name *r)                                         \
     {                                                                                              \
         return ck_ring_capacity(&r->ck) - 1;                                                       \
     }
@@ -124,12 +128,12 @@ static inline bool ring_slots_ok(unsigned slots)
         _Alignas(64) unsigned mask;                                                                \
         struct type *buf;                                                                          \
     };                                                                                             \
-    static inline int name##_init(struct name *r, unsigned slots)                                  \
+    RING_FN int name##_init(struct name *r, unsigned slots)                                        \
     {                                                                                              \
         r->buf = NULL;                                                                             \
         if (!ring_slots_ok(slots))                                                                 \
             return -1;                                                                             \
-        r->buf = (struct type *)calloc(slots, sizeof(struct type));                               \
+        r->buf = (struct type *)calloc(slots, sizeof(struct type));                                \
         if (!r->buf)                                                                               \
             return -1;                                                                             \
         atomic_init(&r->head, 0);                                                                  \
@@ -139,12 +143,12 @@ static inline bool ring_slots_ok(unsigned slots)
         r->mask = slots - 1;                                                                       \
         return 0;                                                                                  \
     }                                                                                              \
-    static inline void name##_destroy(struct name *r)                                              \
+    RING_FN void name##_destroy(struct name *r)                                                    \
     {                                                                                              \
         free(r->buf);                                                                              \
         r->buf = NULL;                                                                             \
     }                                                                                              \
-    static inline struct type *name##_reserve(struct name *r)                                      \
+    RING_FN struct type *name##_reserve(struct name *r)                                            \
     {                                                                                              \
         unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);                         \
         if (((t + 1) & r->mask) == (r->head_cache & r->mask)) {                                    \
@@ -154,12 +158,12 @@ static inline bool ring_slots_ok(unsigned slots)
         }                                                                                          \
         return &r->buf[t & r->mask];                                                               \
     }                                                                                              \
-    static inline void name##_commit(struct name *r)                                               \
+    RING_FN void name##_commit(struct name *r)                                                     \
     {                                                                                              \
         unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);                         \
         atomic_store_explicit(&r->tail, t + 1, memory_order_release);                              \
     }                                                                                              \
-    static inline bool name##_push(struct name *r, const struct type *v)                           \
+    RING_FN bool name##_push(struct name *r, const struct type *v)                                 \
     {                                                                                              \
         struct type *slot = name##_reserve(r);                                                     \
         if (!slot)                                                                                 \
@@ -168,7 +172,7 @@ static inline bool ring_slots_ok(unsigned slots)
         name##_commit(r);                                                                          \
         return true;                                                                               \
     }                                                                                              \
-    static inline bool name##_pop(struct name *r, struct type *out)                                \
+    RING_FN bool name##_pop(struct name *r, struct type *out)                                      \
     {                                                                                              \
         unsigned h = atomic_load_explicit(&r->head, memory_order_relaxed);                         \
         if (h == r->tail_cache) {                                                                  \
@@ -180,13 +184,13 @@ static inline bool ring_slots_ok(unsigned slots)
         atomic_store_explicit(&r->head, h + 1, memory_order_release);                              \
         return true;                                                                               \
     }                                                                                              \
-    static inline unsigned name##_count(const struct name *r)                                      \
+    RING_FN unsigned name##_count(const struct name *r)                                            \
     {                                                                                              \
         unsigned h = atomic_load_explicit(&((struct name *)r)->head, memory_order_acquire);        \
         unsigned t = atomic_load_explicit(&((struct name *)r)->tail, memory_order_acquire);        \
         return (t - h) & r->mask;                                                                  \
     }                                                                                              \
-    static inline unsigned name##_capacity(const struct name *r)                                   \
+    RING_FN unsigned name##_capacity(const struct name *r)                                         \
     {                                                                                              \
         return r->mask;                                                                            \
     }
