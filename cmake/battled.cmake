@@ -24,6 +24,11 @@ endif()
 if(BATTLED_FUZZ AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "BATTLED_FUZZ needs clang: configure with CC=clang")
 endif()
+if(BATTLED_FUZZ)
+  # Coverage instrumentation for every library the targets link, not only the
+  # target files: without it libFuzzer explores blind.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
