@@ -101,6 +101,14 @@ uint64_t store_file_first_gen(const store *s);
 int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char ***names_out,
                     uint64_t *next_gen, char *err, size_t errlen);
 
+/* Takes an exclusive lock on <dir>/LOCK (created if missing) so that two
+ * processes never write one journal directory: a second battled started on
+ * the same directory gets -EWOULDBLOCK. The lock lives as long as *fd_out is
+ * open (close it at exit, or let the process end). Call once per process,
+ * before journal_load: flock locks conflict between descriptors even in one
+ * process. Returns 0 or -errno. */
+int store_file_lock(const char *dir, int *fd_out);
+
 /* Deletes the named files from dir (missing ones are fine) and syncs the
  * directory. Returns 0 or the first -errno. */
 int store_file_retire(const char *dir, char *const *names);

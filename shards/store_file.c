@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -537,6 +538,23 @@ int store_file_retire(const char *dir, char *const *names)
     int r = fsync_errno(dirfd);
     close(dirfd);
     return rc ? rc : r;
+}
+
+int store_file_lock(const char *dir, int *fd_out)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/LOCK", dir) >= sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+        close(fd);
+        return e;
+    }
+    *fd_out = fd;
+    return 0;
 }
 
 /* ---- open ------------------------------------------------------------------ */

@@ -2,7 +2,9 @@
  * per-battle replay rules, over one to eight segments.
  *
  * Input: one flags byte, then segments separated by "JSEG". Flag bit 0 turns
- * on skip_damaged; bit 1+i makes segment i a snapshot instead of a log.
+ * on skip_damaged; bit 1+i (i < 6) makes segment i a snapshot instead of a
+ * log; bit 7 rewrites every record's checksum to match its body first, so the
+ * fuzzer reaches the body decoder and replay rules without forging CRCs.
  *
  * Beyond "no crash, no leak", it checks what recovery relies on: every battle
  * returned has actions numbered on from its created record, every payload is
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shards/crc32c.h"
 #include "shards/journal.h"
 #include "shards/journal_codec.h"
 
@@ -46,10 +49,43 @@ static bool same_rec(const journal_rec *a, const journal_rec *b)
            a->payload_len == b->payload_len && memcmp(a->payload, b->payload, a->payload_len) == 0;
 }
 
+/* Walks a segment's length prefixes and rewrites each record's CRC. */
+static void fix_crcs(uint8_t *seg, size_t len)
+{
+    size_t off = 0;
+    while (len - off >= 8) {
+        size_t body = (size_t)seg[off] << 24 | (size_t)seg[off + 1] << 16 |
+                      (size_t)seg[off + 2] << 8 | seg[off + 3];
+        if (body > len - off - 8)
+            return;
+        uint32_t c = crc32c(seg + off + 8, body);
+        seg[off + 4] = (uint8_t)(c >> 24);
+        seg[off + 5] = (uint8_t)(c >> 16);
+        seg[off + 6] = (uint8_t)(c >> 8);
+        seg[off + 7] = (uint8_t)c;
+        off += 8 + body;
+    }
+}
+
+static int run(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    if (!(data[0] & 0x80))
+        return run(data, size);
+    uint8_t *copy = malloc(size);
+    if (!copy)
+        return 0;
+    memcpy(copy, data, size);
+    int rc = run(copy, size);
+    free(copy);
+    return rc;
+}
+
+static int run(const uint8_t *data, size_t size)
+{
     uint8_t flags = data[0];
     const uint8_t *segs[FUZZ_SEGMENTS_MAX];
     size_t lens[FUZZ_SEGMENTS_MAX];
@@ -66,8 +102,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     segs[n] = data + start;
     lens[n] = size - start;
     n++;
-    for (size_t i = 0; i < n; i++)
-        is_log[i] = i >= 7 || !(flags & (2u << i));
+    for (size_t i = 0; i < n; i++) {
+        is_log[i] = i >= 6 || !(flags & (2u << i));
+        if (flags & 0x80)
+            fix_crcs((uint8_t *)segs[i], lens[i]); /* run() got a private copy */
+    }
 
     journal_load_opts lo = {.skip_damaged = flags & 1, .warn = quiet};
     journal_set *set;

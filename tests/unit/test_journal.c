@@ -468,6 +468,27 @@ static void test_append_validation(void **state)
     rm_rf(dir);
 }
 
+/* Two processes never share a journal directory. */
+static void test_dir_lock(void **state)
+{
+    (void)state;
+    char dir[256];
+    make_dir(dir, sizeof dir);
+    int fd, fd2;
+    assert_int_equal(store_file_lock(dir, &fd), 0);
+    assert_int_equal(store_file_lock(dir, &fd2), -EWOULDBLOCK);
+    close(fd);
+    assert_int_equal(store_file_lock(dir, &fd2), 0);
+    close(fd2);
+    /* The LOCK file is no journal file: loading ignores it. */
+    journal_set *set;
+    journal_error err;
+    assert_int_equal(journal_load(dir, NULL, &set, &err), 0);
+    assert_int_equal(journal_set_count(set), 0);
+    journal_set_free(set);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_tail_is_damage),
         cmocka_unit_test(test_several_shards_and_reshard),
         cmocka_unit_test(test_append_validation),
+        cmocka_unit_test(test_dir_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
