@@ -100,15 +100,15 @@ int sample_event(int type, proto_event *e)
         e->has_rid = true;
         e->rid = 10;
         w->version = PROTO_VERSION;
-        strcpy(w->server, "battled/0.1.0");
+        strcpy(w->server, "battled"); /* the server's defaults (config.toml) */
         w->max_frame = PROTO_FRAME_DEFAULT_MAX;
         w->max_seats = 64;
-        w->max_watch = 16;
-        w->rate = 20;
-        w->burst = 40;
+        w->max_watch = 64;
+        w->rate = 2;
+        w->burst = 4;
         w->turn_ms = 30000;
-        w->resume_ms = 60000;
-        w->idle_ms = 300000;
+        w->resume_ms = 30000;
+        w->idle_ms = 30000;
         break;
     }
     case PROTO_T_PONG: e->has_rid = true; e->rid = 20; e->u.pong.ts = 1764303300123ULL; break;
