@@ -80,7 +80,8 @@ struct store {
  *                                    supersedes (they may be deleted)
  * <dir>/shard-...tmp                 a snapshot being written; ignored
  * Generations only grow, across restarts too: a new run starts above every
- * generation found in the directory. */
+ * generation found in the directory. Files are created 0600: created records
+ * hold seat tokens, which are secrets. */
 
 /* Opens shard k's store in dir (which must exist), writing its first log
  * segment at generation gen, or, when gen is 0, at one above the highest

@@ -156,7 +156,7 @@ static int open_log(store_file *f, uint64_t gen)
 {
     char name[STORE_NAME_MAX];
     name_log(name, f->shard, gen);
-    int fd = openat(f->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    int fd = openat(f->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     return fd < 0 ? -errno : fd;
 }
 
@@ -275,7 +275,7 @@ static int sf_install_snapshot(store *s, const store_cut *cut, const void *buf, 
     char tmp[STORE_NAME_MAX], fin[STORE_NAME_MAX], name[STORE_NAME_MAX];
     name_snap(tmp, f->shard, cut->base, cut->gen, true);
     name_snap(fin, f->shard, cut->base, cut->gen, false);
-    int fd = openat(f->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = openat(f->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     int rc = write_all(fd, buf, len);
@@ -545,7 +545,7 @@ int store_file_lock(const char *dir, int *fd_out)
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/LOCK", dir) >= sizeof path)
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -109,6 +109,9 @@ static void test_round_trip_every_type(void **state)
     char dir[256], path[300];
     make_dir(dir, sizeof dir);
     write_sample(dir, 4, path, sizeof path);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 077, 0); /* seat tokens inside: owner only */
     journal_set *set;
     journal_error err;
     warn_log w = {0};
