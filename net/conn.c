@@ -184,6 +184,10 @@ void conn_flush_dirty(server *s)
         s->dirty = c->dnext;
         c->dnext = NULL;
         c->dirty = false;
+        if (c->state == CONN_FREED) {
+            free(c);
+            continue;
+        }
         conn_flush(c);
     }
     NET_STAT_SET(&s->stats, out_chunks, s->pool.allocated);
@@ -293,6 +297,7 @@ void conn_resume_paused(server *s)
                 break;
             server_mark_pushed(s, k);
             NET_STAT_ADD(&s->stats, reads_resumed, 1);
+            log_debug("reads resumed", "conn", LOG_U64(c->id), "shard", LOG_U64(k));
             if (c->pending && c->pending->kind == SHARD_IN_REQUEST)
                 NET_STAT_ADD(&s->stats, requests_routed, 1);
             free(c->pending);
@@ -340,6 +345,7 @@ void conn_pause(conn *c, unsigned k, const struct shard_in *msg)
     s->paused[k] = c;
     s->npaused++;
     NET_STAT_ADD(&s->stats, reads_paused, 1);
+    log_debug("inbox full: reads paused", "conn", LOG_U64(c->id), "shard", LOG_U64(k));
     if (c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -396,6 +402,11 @@ static void on_close(uv_handle_t *h)
     if (c->id)
         NET_STAT_ADD(&s->stats, conns_current, (uint64_t)-1);
     s->conn_objs--;
+    if (c->dirty) {
+        /* Still linked on the flush list (singly linked): the next flush unlinks and frees it. */
+        c->state = CONN_FREED;
+        return;
+    }
     free(c);
 }
 

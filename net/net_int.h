@@ -32,6 +32,7 @@ enum conn_state {
     CONN_OPEN,      /* hello done */
     CONN_CLOSING,   /* no more input; flushing output, then uv_close */
     CONN_CLOSED,    /* uv_close called; waiting for its callback */
+    CONN_FREED,     /* closed while on the flush list: conn_flush_dirty frees the struct */
 };
 
 enum conn_list_id { LIST_NONE = 0, LIST_HELLO, LIST_IDLE, LIST_CLOSING, LIST_COUNT };

@@ -593,6 +593,7 @@ int server_wait(server *s)
     /* Anything still open (it should not be) is closed here so the loop can be freed. */
     uv_walk(&s->loop, close_handle, s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
+    conn_flush_dirty(s); /* frees connections closed while on the flush list */
     int rc = uv_loop_close(&s->loop) == 0 ? s->exit_code : 1;
     server_free(s);
     return rc;

@@ -213,29 +213,30 @@ pc_conn *itest_client(const itest_server *s, const char *name)
     return c;
 }
 
-void itest_expect(pc_conn *c, int type, proto_event *ev)
+void itest_expect_at(pc_conn *c, int type, proto_event *ev, const char *file, int line)
 {
     int r = pc_recv_type(c, type, ev, ITEST_WAIT_MS);
     if (r != 1)
-        fail_msg("waiting for \"%s\": %s", proto_type_name(type),
+        fail_msg("%s:%d: waiting for \"%s\": %s", file, line, proto_type_name(type),
                  r == 0 ? "timed out" : "connection closed");
     if (ev->type == PROTO_T_ERROR && type != PROTO_T_ERROR)
-        fail_msg("waiting for \"%s\": got error %s (%s)", proto_type_name(type),
+        fail_msg("%s:%d: waiting for \"%s\": got error %s (%s)", file, line, proto_type_name(type),
                  proto_error_name(ev->u.error.code), ev->u.error.msg);
 }
 
-void itest_next(pc_conn *c, proto_event *ev)
+void itest_next_at(pc_conn *c, proto_event *ev, const char *file, int line)
 {
     int r = pc_recv(c, ev, ITEST_WAIT_MS);
     if (r != 1)
-        fail_msg("waiting for any event: %s", r == 0 ? "timed out" : "connection closed");
+        fail_msg("%s:%d: waiting for any event: %s", file, line,
+                 r == 0 ? "timed out" : "connection closed");
 }
 
-void itest_expect_error(pc_conn *c, proto_error code, proto_event *ev)
+void itest_expect_error_at(pc_conn *c, proto_error code, proto_event *ev, const char *file, int line)
 {
-    itest_expect(c, PROTO_T_ERROR, ev);
+    itest_expect_at(c, PROTO_T_ERROR, ev, file, line);
     if (ev->u.error.code != code)
-        fail_msg("expected error %s, got %s (%s)", proto_error_name(code),
+        fail_msg("%s:%d: expected error %s, got %s (%s)", file, line, proto_error_name(code),
                  proto_error_name(ev->u.error.code), ev->u.error.msg);
 }
 
@@ -310,10 +311,10 @@ bool itest_track(itest_player *p, const proto_event *ev)
     return true;
 }
 
-void itest_until(itest_player *p, int type, proto_event *ev)
+void itest_until_at(itest_player *p, int type, proto_event *ev, const char *file, int line)
 {
     for (;;) {
-        itest_next(p->c, ev);
+        itest_next_at(p->c, ev, file, line);
         if (itest_track(p, ev) && ev->type == type)
             return;
     }

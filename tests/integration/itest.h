@@ -52,11 +52,14 @@ pc_conn *itest_client(const itest_server *s, const char *name);
 
 /* Waits for the next event of `type` (others are skipped; an error event is returned too) and fails
  * the test when none comes within ITEST_WAIT_MS or an error arrives instead. */
-void itest_expect(pc_conn *c, int type, proto_event *ev);
+void itest_expect_at(pc_conn *c, int type, proto_event *ev, const char *file, int line);
+#define itest_expect(c, t, ev) itest_expect_at(c, t, ev, __FILE__, __LINE__)
 /* Waits for the next event of any type; fails the test on timeout or close. */
-void itest_next(pc_conn *c, proto_event *ev);
+void itest_next_at(pc_conn *c, proto_event *ev, const char *file, int line);
+#define itest_next(c, ev) itest_next_at(c, ev, __FILE__, __LINE__)
 /* Waits for an error event with `code` (other events are skipped) and fails the test otherwise. */
-void itest_expect_error(pc_conn *c, proto_error code, proto_event *ev);
+void itest_expect_error_at(pc_conn *c, proto_error code, proto_event *ev, const char *file, int line);
+#define itest_expect_error(c, code, ev) itest_expect_error_at(c, code, ev, __FILE__, __LINE__)
 /* Fails the test if any event arrives within ms. */
 void itest_expect_silence(pc_conn *c, int ms);
 /* Waits up to ms for the server to close c (pc_recv returning -1); other events are skipped. */
@@ -89,7 +92,8 @@ bool itest_track(itest_player *p, const proto_event *ev);
 
 /* Reads p's connection, tracking every event of p's battle, until an event of `type` for that
  * battle arrives (left in *ev); fails the test on timeout, close or an error for the battle. */
-void itest_until(itest_player *p, int type, proto_event *ev);
+void itest_until_at(itest_player *p, int type, proto_event *ev, const char *file, int line);
+#define itest_until(p, t, ev) itest_until_at(p, t, ev, __FILE__, __LINE__)
 
 /* Takes one turn action (fire weapon 0) if it is p's turn and p has not acted this round. */
 void itest_act(itest_player *p);

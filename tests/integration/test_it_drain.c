@@ -55,12 +55,14 @@ static void test_drain_ends_battles_as_shutdown(void **state)
      * spectator. */
     pc_conn *told[] = {a, b, s};
     for (int i = 0; i < 3; i++) {
+        itest_expect_error(told[i], PROTO_E_SERVER_DRAINING, &ev);
         do
             itest_expect(told[i], PROTO_T_ENDED, &ev);
         while (ev.bid != bid);
         assert_int_equal(ev.u.ended.reason, PROTO_END_SHUTDOWN);
         assert_int_equal(ev.u.ended.winner, -1);
     }
+    itest_expect_error(solo, PROTO_E_SERVER_DRAINING, &ev);
     do
         itest_expect(solo, PROTO_T_ENDED, &ev);
     while (ev.bid != solo_bid);

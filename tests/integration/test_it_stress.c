@@ -14,9 +14,9 @@
 
 #include "tests/integration/itest.h"
 
-#define GATEWAYS 8
-#define SOLO_PER_GATEWAY 8
-#define PAIRS 16
+#define GATEWAYS 16
+#define SOLO_PER_GATEWAY 16
+#define PAIRS 32
 #define NCONN (GATEWAYS + 2 * PAIRS)
 #define NBATTLE_SEATS (GATEWAYS * SOLO_PER_GATEWAY + 2 * PAIRS)
 #define STRESS_MS 90000
@@ -57,7 +57,7 @@ static void test_many_battles(void **state)
 {
     (void)state;
     itest_server srv;
-    static const char *const sets[] = {"game.ai_think_ms=0", "server.max_seats_per_conn=16", NULL};
+    static const char *const sets[] = {"game.ai_think_ms=0", "server.max_seats_per_conn=32", NULL};
     assert_true(itest_start(&srv, sets));
     pc_conn *c[NCONN];
     for (int i = 0; i < NCONN; i++)
@@ -91,14 +91,20 @@ static void test_many_battles(void **state)
         }
         poll(pfd, NCONN, 20);
     }
+    uint32_t actions = 0, events = 0;
     for (int i = 0; i < g_np; i++) {
         itest_player *p = &g_p[i];
+        actions += p->actions;
+        events += p->nseq;
         assert_true(p->end.u.ended.reason == PROTO_END_DESTROYED ||
                     p->end.u.ended.reason == PROTO_END_DRAW);
         assert_int_equal(p->seqs[0], 1);
         for (uint32_t k = 1; k < p->nseq; k++)
             assert_int_equal(p->seqs[k], p->seqs[k - 1] + 1);
     }
+    /* Every seat took turns: a battle that ended without play would show here. */
+    assert_true(actions >= (uint32_t)g_np);
+    print_message("%d seats, %u turn actions, %u events\n", g_np, actions, events);
     for (int i = 0; i < NCONN; i++)
         pc_close(c[i]);
     int rc = itest_stop(&srv, SIGTERM, 20000);

@@ -1,0 +1,599 @@
+/* Integration: battle-cli, the terminal client, against the real battled binary.
+ *
+ * Each test runs battle-cli as a child process the way a person or a script would: commands on its
+ * stdin (a file or a pipe), readable text on its stdout, which the test reads with deadlines. The
+ * server runs with a rate limit, so the client's own pacing is exercised too.
+ *
+ * Command line (from ctest): test_it_cli BATTLED_BINARY --cli BATTLE_CLI_BINARY [--shards N] */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli/resume.h"
+#include "tests/integration/itest.h"
+
+#define CLI_WAIT_MS 20000   /* one expected line of output */
+#define CLI_BATTLE_MS 60000 /* a whole scripted battle, paced by the rate limit */
+#define OUT_CAP (4u << 20)  /* output kept per child */
+#define MOVES 200           /* scripted turns: more than a battle at adjacent ever needs */
+
+static const char *g_cli = "battle-cli";
+static itest_server g_srv;
+static char g_dir[128];
+
+/* ---- a battle-cli child ---- */
+
+typedef struct {
+    pid_t pid;
+    int in;        /* its stdin (pipe mode), else -1 */
+    int out;       /* its stdout + stderr */
+    char *buf;
+    size_t len, mark;
+    int status;
+    bool exited;
+} child;
+
+static void child_start(child *c, const char *const *args, const char *stdin_file)
+{
+    memset(c, 0, sizeof *c);
+    c->in = -1;
+    c->buf = malloc(OUT_CAP + 1);
+    assert_non_null(c->buf);
+    c->buf[0] = '\0';
+    int inp[2] = {-1, -1}, outp[2];
+    assert_int_equal(pipe(outp), 0);
+    if (!stdin_file)
+        assert_int_equal(pipe(inp), 0);
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = g_cli;
+    for (int i = 0; args && args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    c->pid = fork();
+    assert_true(c->pid >= 0);
+    if (c->pid == 0) {
+        int fd = stdin_file ? open(stdin_file, O_RDONLY) : inp[0];
+        if (fd < 0)
+            _exit(126);
+        dup2(fd, 0);
+        dup2(outp[1], 1);
+        dup2(outp[1], 2);
+        signal(SIGPIPE, SIG_DFL);
+        execv(g_cli, (char *const *)argv);
+        _exit(127);
+    }
+    close(outp[1]);
+    c->out = outp[0];
+    fcntl(c->out, F_SETFL, fcntl(c->out, F_GETFL) | O_NONBLOCK);
+    if (!stdin_file) {
+        close(inp[0]);
+        c->in = inp[1];
+    }
+}
+
+/* Reads what the child printed, waiting up to ms. Returns false at EOF. */
+static bool child_read(child *c, int ms)
+{
+    struct pollfd p = {.fd = c->out, .events = POLLIN};
+    if (poll(&p, 1, ms) <= 0)
+        return true;
+    char tmp[8192];
+    ssize_t n = read(c->out, tmp, sizeof tmp);
+    if (n == 0)
+        return false;
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    size_t room = OUT_CAP - c->len;
+    size_t take = (size_t)n < room ? (size_t)n : room;
+    memcpy(c->buf + c->len, tmp, take);
+    c->len += take;
+    c->buf[c->len] = '\0';
+    return true;
+}
+
+static void child_dump(const child *c)
+{
+    fprintf(stderr, "---- battle-cli output (%zu bytes) ----\n%s\n---- end ----\n", c->len, c->buf);
+}
+
+/* Waits until the output after the mark holds needle; the mark moves past it. */
+static void child_expect(child *c, const char *needle, int ms)
+{
+    uint64_t end = itest_now_ms() + (uint64_t)ms;
+    for (;;) {
+        char *hit = strstr(c->buf + c->mark, needle);
+        if (hit) {
+            c->mark = (size_t)(hit - c->buf) + strlen(needle);
+            return;
+        }
+        uint64_t now = itest_now_ms();
+        if (now >= end || !child_read(c, (int)(end - now) < 50 ? (int)(end - now) : 50)) {
+            if (strstr(c->buf + c->mark, needle))
+                continue;
+            child_dump(c);
+            itest_dump_log(&g_srv);
+            fail_msg("battle-cli never printed \"%s\"", needle);
+        }
+    }
+}
+
+static void child_send(child *c, const char *fmt, ...)
+{
+    char line[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof line);
+    assert_int_equal(write(c->in, line, (size_t)n), n);
+}
+
+/* Closes stdin (if piped), reads to EOF and reaps; returns the exit code (-1 for a signal). */
+static int child_finish(child *c, int ms)
+{
+    if (c->in >= 0) {
+        close(c->in);
+        c->in = -1;
+    }
+    uint64_t end = itest_now_ms() + (uint64_t)ms;
+    while (child_read(c, 50))
+        if (itest_now_ms() >= end) {
+            child_dump(c);
+            kill(c->pid, SIGKILL);
+            fail_msg("battle-cli did not finish within %d ms", ms);
+        }
+    assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
+    c->exited = true;
+    return WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
+}
+
+static void child_free(child *c)
+{
+    if (c->in >= 0)
+        close(c->in);
+    if (!c->exited && c->pid > 0) {
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, &c->status, 0);
+    }
+    close(c->out);
+    free(c->buf);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static void refute(const child *c, const char *needle)
+{
+    if (strstr(c->buf, needle)) {
+        child_dump(c);
+        fail_msg("battle-cli printed \"%s\"", needle);
+    }
+}
+
+/* The turns of a scripted player: wait for the turn, then act; varied so every action is used. */
+static void write_moves(FILE *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "wait turn 20\n");
+        switch (i % 5) {
+        case 1: fprintf(f, "missile\n"); break;
+        case 3: fprintf(f, "sand\nfire 1\n"); break;
+        default: fprintf(f, "fire 0\n"); break;
+        }
+    }
+}
+
+static void path_in_dir(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", g_dir, name);
+}
+
+static const char *port_str(void)
+{
+    static char p[8];
+    snprintf(p, sizeof p, "%u", (unsigned)g_srv.port);
+    return p;
+}
+
+/* ---- suite ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/battle-cli-it-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    /* A real rate limit (after itest's "off"): the client must pace itself, never be refused. */
+    static const char *const sets[] = {"game.ai_think_ms=0", "game.turn_timer_ms=20000",
+                                       "ratelimit.actions_per_sec=20", "ratelimit.burst=2", NULL};
+    return itest_start(&g_srv, sets) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = itest_stop(&g_srv, SIGTERM, 10000);
+    if (rc != 0)
+        itest_dump_log(&g_srv);
+    itest_cleanup(&g_srv);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+    return rc == 0 ? 0 : -1;
+}
+
+/* A solo battle against the server's captain, played to the end from a script on stdin. */
+static void test_solo_battle_from_a_script(void **state)
+{
+    (void)state;
+    char script[200];
+    path_in_dir(script, sizeof script, "solo.txt");
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    fprintf(f, "# a solo battle, as a person would type it\n"
+               "create scout adjacent vs ai free_trader\nwait start\n");
+    write_moves(f, MOVES);
+    fprintf(f, "wait end 30\nstatus\nquit\n");
+    fclose(f);
+
+    child c;
+    const char *args[] = {"--port", port_str(), "--name", "solo", NULL};
+    child_start(&c, args, script);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    child_expect(&c, "started at Adjacent range", CLI_WAIT_MS);
+    child_expect(&c, "You: Scout (seat 0)", CLI_WAIT_MS);
+    child_expect(&c, "Enemy: Free Trader (seat 1)", CLI_WAIT_MS);
+    child_expect(&c, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    /* Both sides acted and the player's turn actions all landed on its turn. */
+    assert_true(count(c.buf, "You fire") >= 1);
+    assert_true(count(c.buf, "Enemy fires") >= 1);
+    assert_true(count(c.buf, "--- Round ") >= 1);
+    refute(&c, "not_your_turn");
+    refute(&c, "already_acted");
+    refute(&c, "rate_limited");
+    refute(&c, "Connection lost");
+    child_free(&c);
+}
+
+/* Nonsense from the keyboard gets a clear message each time; the client keeps going. */
+static void test_bad_input_gets_clear_errors(void **state)
+{
+    (void)state;
+    child c;
+    const char *args[] = {"--port", port_str(), NULL};
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    static const struct {
+        const char *line, *says;
+    } cases[] = {
+        {"blah", "unknown command 'blah'"},
+        {"fire banana", "fire takes a weapon number 0..15"},
+        {"fire 99", "fire takes a weapon number 0..15"},
+        {"fire -1", "fire takes a weapon number"},
+        {"queue", "usage: queue <ship> <band>"},
+        {"queue scout nowhere", "'nowhere' is not a range band"},
+        {"create scout close vs robots", "'robots': create ... vs ai or vs player"},
+        {"join 0 scout", "'0' is not a battle id"},
+        {"join 18446744073709551616 scout", "is not a battle id"},
+        {"join 12 Scout!", "is not a ship name"},
+        {"watch abc", "'abc' is not a battle id"},
+        {"pd #x", "pd takes a missile id"},
+        {"resume 1 2 00", "'2' is not a seat"},
+        {"resume 1 0 xyz", "is not a resume token"},
+        {"wait forever", "'forever': wait for turn, start or end"},
+        {"a b c d e f g h i j", "too many words"},
+        {"fire\x01", "unexpected byte 0x01"},
+        {"fire \xc3\xa9", "unexpected byte 0xc3"},
+        {"fire", "you are not in a battle"},
+        {"sand", "you are not in a battle"},
+        {"cancel", "you are not in the queue"},
+        {"leave", "you are not in a battle"},
+        {"resume", "no battle to resume"},
+        {"wait turn 1", "wait: no battle to wait for"},
+        {"watch 12345", "no_such_battle"},
+        {"join 12345 scout", "no_such_battle"},
+        {"queue nosuchship close", "no_such_ship"},
+        {"help fire", "fire [<weapon>]"},
+        {"ping", "pong"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        child_send(&c, "%s\n", cases[i].line);
+        child_expect(&c, cases[i].says, CLI_WAIT_MS);
+    }
+    /* Over-long lines: one within the input buffer, one far past it. */
+    char longline[6000];
+    memset(longline, 'x', sizeof longline);
+    longline[300] = '\0';
+    child_send(&c, "%s\n", longline);
+    child_expect(&c, "line too long", CLI_WAIT_MS);
+    longline[sizeof longline - 1] = '\0';
+    child_send(&c, "%s\n", longline);
+    child_expect(&c, "line too long", CLI_WAIT_MS);
+    /* Still alive and answering. */
+    child_send(&c, "status\n");
+    child_expect(&c, "No battle.", CLI_WAIT_MS);
+    child_send(&c, "quit\n");
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    child_free(&c);
+}
+
+/* The first process dies mid-battle; a second one takes the seat back from the resume file and
+ * plays to the end, without showing again what the first one showed. */
+static void test_resume_from_a_new_process(void **state)
+{
+    (void)state;
+    char rfile[200], script[200];
+    path_in_dir(rfile, sizeof rfile, "resume.rec");
+    path_in_dir(script, sizeof script, "after.txt");
+
+    child a;
+    const char *args_a[] = {"--port", port_str(), "--resume-file", rfile, NULL};
+    child_start(&a, args_a, NULL);
+    child_expect(&a, "Connected to battled", CLI_WAIT_MS);
+    child_send(&a, "create scout adjacent vs ai free_trader\n");
+    child_expect(&a, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(&a, "fire 0\n");
+    child_expect(&a, "Round 2", CLI_WAIT_MS);
+    child_expect(&a, "Round 2: your turn", CLI_WAIT_MS);
+    kill(a.pid, SIGKILL);
+    child_finish(&a, CLI_WAIT_MS);
+
+    cli_resume rec;
+    char err[300];
+    assert_int_equal(cli_resume_load(rfile, &rec, err, sizeof err), 0);
+    assert_int_equal(rec.port, g_srv.port);
+    assert_int_equal(rec.seat, 0);
+    assert_true(rec.last > 1);
+
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    write_moves(f, MOVES);
+    fprintf(f, "wait end 30\nquit\n");
+    fclose(f);
+    child b;
+    const char *args_b[] = {"--resume-file", rfile, NULL}; /* host and port come from the file */
+    child_start(&b, args_b, script);
+    child_expect(&b, "taking it back", CLI_WAIT_MS);
+    child_expect(&b, "Resuming battle", CLI_WAIT_MS);
+    child_expect(&b, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(&b, CLI_WAIT_MS), 0);
+    refute(&b, "started at"); /* the first process showed the start; the replay was quiet */
+    refute(&b, "(disconnect)");
+    refute(&b, "not_your_turn");
+    refute(&b, "bad_token");
+    assert_true(count(b.buf, "You fire") >= 1);
+    struct stat st;
+    assert_int_not_equal(stat(rfile, &st), 0); /* the record goes when the battle ends */
+    child_free(&a);
+    child_free(&b);
+}
+
+/* ---- a TCP proxy whose connections the test can cut, to drop battle-cli's connection ---- */
+
+typedef struct {
+    int lfd;
+    uint16_t port;
+    int ctl[2];           /* a byte on ctl[1] cuts the current pair; 'q' stops */
+    pthread_t th;
+    int cuts;
+} proxy;
+
+static void *proxy_main(void *arg)
+{
+    proxy *px = arg;
+    int down = -1, up = -1;
+    for (;;) {
+        struct pollfd p[4] = {{.fd = px->ctl[0], .events = POLLIN}, {.fd = px->lfd, .events = POLLIN},
+                              {.fd = down, .events = POLLIN}, {.fd = up, .events = POLLIN}};
+        if (poll(p, 4, 1000) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents) {
+            char ch = 0;
+            if (read(px->ctl[0], &ch, 1) != 1 || ch == 'q')
+                break;
+            if (down >= 0) {
+                close(down);
+                close(up);
+                down = up = -1;
+                px->cuts++;
+            }
+            continue;
+        }
+        if (p[1].revents && down < 0) {
+            down = accept(px->lfd, NULL, NULL);
+            if (down >= 0) {
+                struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_srv.port)};
+                sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                up = socket(AF_INET, SOCK_STREAM, 0);
+                if (up < 0 || connect(up, (struct sockaddr *)&sa, sizeof sa) != 0) {
+                    close(down);
+                    if (up >= 0)
+                        close(up);
+                    down = up = -1;
+                }
+            }
+        }
+        for (int i = 2; i < 4 && down >= 0; i++) {
+            if (!p[i].revents)
+                continue;
+            char buf[16384];
+            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            int to = p[i].fd == down ? up : down;
+            if (n <= 0 || write(to, buf, (size_t)n) != n) {
+                close(down);
+                close(up);
+                down = up = -1;
+            }
+        }
+    }
+    if (down >= 0) {
+        close(down);
+        close(up);
+    }
+    return NULL;
+}
+
+static void proxy_start(proxy *px)
+{
+    memset(px, 0, sizeof *px);
+    px->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(px->lfd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(px->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(px->lfd, 8), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(px->lfd, (struct sockaddr *)&sa, &sl), 0);
+    px->port = ntohs(sa.sin_port);
+    assert_int_equal(pipe(px->ctl), 0);
+    assert_int_equal(pthread_create(&px->th, NULL, proxy_main, px), 0);
+}
+
+static void proxy_send(proxy *px, char ch)
+{
+    assert_int_equal(write(px->ctl[1], &ch, 1), 1);
+}
+
+static void proxy_stop(proxy *px)
+{
+    proxy_send(px, 'q');
+    pthread_join(px->th, NULL);
+    close(px->lfd);
+    close(px->ctl[0]);
+    close(px->ctl[1]);
+}
+
+/* The connection drops mid-battle: battle-cli reconnects by itself, resumes, misses nothing and
+ * shows nothing twice. */
+static void test_reconnects_after_a_drop(void **state)
+{
+    (void)state;
+    proxy px;
+    proxy_start(&px);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)px.port);
+    child c;
+    const char *args[] = {"--port", port, "--retries", "5", NULL};
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    child_send(&c, "create scout adjacent vs ai free_trader\n");
+    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(&c, "fire 0\n");
+    child_expect(&c, "Round 2: your turn", CLI_WAIT_MS);
+    proxy_send(&px, 'x'); /* cut */
+    child_expect(&c, "Connection lost", CLI_WAIT_MS);
+    child_expect(&c, "Resuming battle", CLI_WAIT_MS);
+    for (int i = 0; i < MOVES; i++)
+        child_send(&c, "wait turn 20\nfire 0\n");
+    child_send(&c, "wait end 30\nquit\n");
+    child_expect(&c, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    proxy_stop(&px);
+    assert_int_equal(px.cuts, 1);
+    assert_int_equal(count(c.buf, "started at"), 1);
+    assert_int_equal(count(c.buf, "--- Round 2 ---"), 1); /* the replay skipped what was seen */
+    refute(&c, "not_your_turn");
+    refute(&c, "bad_token");
+    refute(&c, "Giving up");
+    child_free(&c);
+}
+
+/* A spectator sees a battle played by someone else from where it joined to the end. */
+static void test_watch_a_battle(void **state)
+{
+    (void)state;
+    proto_event ev;
+    pc_conn *p = itest_client(&g_srv, "player");
+    assert_true(pc_create(p, "free_trader", PROTO_BAND_ADJACENT, PROTO_VS_AI, "scout") > 0);
+    itest_expect(p, PROTO_T_STARTED, &ev);
+    uint64_t bid = ev.bid;
+    int seat = ev.u.started.seat, active = ev.u.started.first;
+
+    child c;
+    const char *args[] = {"--port", port_str(), NULL};
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    child_send(&c, "watch %llu\nwait end 60\nstatus\nquit\n", (unsigned long long)bid);
+    child_expect(&c, "Watching battle", CLI_WAIT_MS);
+
+    /* Play the seat: weapon 0 whenever it is ours, slowly enough for the rate limit. */
+    uint64_t end = itest_now_ms() + CLI_BATTLE_MS;
+    uint16_t acted_round = 0, round = 1;
+    bool over = false;
+    while (!over && itest_now_ms() < end) {
+        if (active == seat && acted_round != round) {
+            acted_round = round;
+            assert_true(pc_fire(p, bid, 0) > 0);
+        }
+        int r = pc_recv(p, &ev, 100);
+        assert_true(r >= 0);
+        if (r == 0)
+            continue;
+        if (ev.type == PROTO_T_TURN) {
+            active = ev.u.turn.active;
+            round = ev.u.turn.round;
+        } else if (ev.type == PROTO_T_ROUND) {
+            active = ev.u.round.active;
+            round = ev.u.round.round;
+        } else if (ev.type == PROTO_T_ENDED) {
+            over = true;
+        } else if (ev.type == PROTO_T_ERROR && ev.u.error.code == PROTO_E_RATE_LIMITED) {
+            acted_round = 0; /* try again */
+        }
+    }
+    assert_true(over);
+    child_expect(&c, "=== Battle over", CLI_WAIT_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    assert_true(count(c.buf, "Seat 0 (Free Trader) fires") + count(c.buf, "Seat 1 (Scout) fires") >= 1);
+    refute(&c, "You fire");
+    pc_close(p);
+    child_free(&c);
+}
+
+int main(int argc, char **argv)
+{
+    /* Our own option first; the rest is itest's (server binary, --shards). */
+    char *rest[16];
+    int n = 0;
+    for (int i = 0; i < argc && n < 15; i++) {
+        if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
+            g_cli = argv[++i];
+        else
+            rest[n++] = argv[i];
+    }
+    rest[n] = NULL;
+    itest_init(n, rest);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_solo_battle_from_a_script),
+        cmocka_unit_test(test_bad_input_gets_clear_errors),
+        cmocka_unit_test(test_resume_from_a_new_process),
+        cmocka_unit_test(test_reconnects_after_a_drop),
+        cmocka_unit_test(test_watch_a_battle),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
