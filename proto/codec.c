@@ -819,8 +819,23 @@ proto_error proto_encode_error(uint8_t *buf, size_t cap, proto_error code, const
         size_t n = strnlen(msg, PROTO_ERRMSG_MAX);
         while (n > 0 && n < strlen(msg) && ((uint8_t)msg[n] & 0xc0) == 0x80)
             n--; /* do not cut a UTF-8 sequence in half */
-        memcpy(ev.u.error.msg, msg, n);
-        ev.u.error.msg[n] = '\0';
+        /* Messages may quote client bytes: anything that is not printable UTF-8 becomes '?', so the
+         * error is always sendable. */
+        char *out = ev.u.error.msg;
+        size_t i = 0;
+        while (i < n) {
+            const uint8_t *c = (const uint8_t *)msg + i;
+            size_t clen = *c < 0x80 ? 1 : *c >= 0xf0 ? 4 : *c >= 0xe0 ? 3 : 2;
+            if (i + clen > n || !text_ok(c, clen)) {
+                *out++ = '?';
+                i++;
+            } else {
+                memcpy(out, c, clen);
+                out += clen;
+                i += clen;
+            }
+        }
+        *out = '\0';
     }
     return proto_encode_event(buf, cap, &ev, len);
 }

@@ -41,8 +41,9 @@ proto_error proto_encode_request(uint8_t *buf, size_t cap, const proto_request *
 proto_error proto_encode_event(uint8_t *buf, size_t cap, const proto_event *e, size_t *len);
 
 /* Convenience for server replies: encodes an "error" event with code, its name, msg (may be NULL,
- * truncated to PROTO_ERRMSG_MAX bytes at a UTF-8 boundary), the request id when has_rid, and the
- * battle id when bid != 0. Same returns as proto_encode_event. */
+ * truncated to PROTO_ERRMSG_MAX bytes at a UTF-8 boundary; bytes that are not printable UTF-8 become
+ * '?', so quoting client input is safe), the request id when has_rid, and the battle id when
+ * bid != 0. Same returns as proto_encode_event. */
 proto_error proto_encode_error(uint8_t *buf, size_t cap, proto_error code, const char *msg,
                                bool has_rid, uint32_t rid, uint64_t bid, size_t *len);
 

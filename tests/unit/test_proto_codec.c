@@ -409,6 +409,11 @@ static void test_error_event_and_names(void **state)
     assert_int_equal(e.rid, 77);
     assert_int_equal(e.bid, 0);
     assert_int_equal(strlen(e.u.error.msg), PROTO_ERRMSG_MAX - 1);
+    /* client bytes quoted in a message: control characters and broken UTF-8 become '?' */
+    assert_int_equal(proto_encode_error(buf, sizeof buf, PROTO_E_BAD_FIELD, "key \"a\n\xff\xc3\xa9\xe2\x82\"",
+                                        false, 0, 0, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &e, NULL), PROTO_E_OK);
+    assert_string_equal(e.u.error.msg, "key \"a??\xc3\xa9??\"");
     assert_int_equal(proto_encode_error(buf, sizeof buf, PROTO_E_INTERNAL, NULL, false, 0, 3, &len), PROTO_E_OK);
     assert_int_equal(proto_decode_event(buf + 4, len - 4, &e, NULL), PROTO_E_OK);
     assert_false(e.has_rid);
