@@ -53,7 +53,8 @@ static int tokenize(const char *line, tokens *tk, char *err, size_t errlen)
     size_t i = 0;
     while (i < len) {
         unsigned char ch = (unsigned char)line[i];
-        if (ch == '#')
+        /* '#' starts a comment, except "#12", the way missile ids are printed */
+        if (ch == '#' && !(i + 1 < len && isdigit((unsigned char)line[i + 1])))
             break;
         if (ch == ' ' || ch == '\t') {
             i++;
@@ -69,7 +70,7 @@ static int tokenize(const char *line, tokens *tk, char *err, size_t errlen)
             return -1;
         }
         size_t w = 0;
-        while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '#') {
+        while (i < len && line[i] != ' ' && line[i] != '\t') {
             ch = (unsigned char)line[i];
             if (ch < 0x20 || ch > 0x7e) {
                 snprintf(err, errlen, "unexpected byte 0x%02x at column %zu: commands are plain ASCII",

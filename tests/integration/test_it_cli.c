@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -228,6 +229,7 @@ static int setup(void **state)
         return -1;
     /* A real rate limit (after itest's "off"): the client must pace itself, never be refused. */
     static const char *const sets[] = {"game.ai_think_ms=0", "game.turn_timer_ms=20000",
+                                       "server.drain_timeout_ms=2000",
                                        "ratelimit.actions_per_sec=20", "ratelimit.burst=2", NULL};
     return itest_start(&g_srv, sets) ? 0 : -1;
 }
@@ -302,7 +304,9 @@ static void test_bad_input_gets_clear_errors(void **state)
         {"join 18446744073709551616 scout", "is not a battle id"},
         {"join 12 Scout!", "is not a ship name"},
         {"watch abc", "'abc' is not a battle id"},
-        {"pd #x", "pd takes a missile id"},
+        {"pd x", "pd takes a missile id"},
+        {"pd #3x", "pd takes a missile id"},
+        {"pd #3 # a comment", "you are not in a battle"},
         {"resume 1 2 00", "'2' is not a seat"},
         {"resume 1 0 xyz", "is not a resume token"},
         {"wait forever", "'forever': wait for turn, start or end"},
@@ -548,10 +552,13 @@ static void test_watch_a_battle(void **state)
     while (!over && itest_now_ms() < end) {
         if (active == seat && acted_round != round) {
             acted_round = round;
+            struct timespec pace = {.tv_nsec = 60 * 1000000L}; /* under the 20/s rate limit */
+            nanosleep(&pace, NULL);
             assert_true(pc_fire(p, bid, 0) > 0);
         }
         int r = pc_recv(p, &ev, 100);
-        assert_true(r >= 0);
+        if (r < 0)
+            fail_msg("the player's connection closed: %s", strerror(errno));
         if (r == 0)
             continue;
         if (ev.type == PROTO_T_TURN) {
