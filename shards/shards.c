@@ -127,7 +127,10 @@ static void pass_end(struct shard *sh)
         uv_timer_stop(&sh->retry);
     }
     bool wake = outbox_take_committed(&sh->out);
-    if (atomic_load_explicit(&sh->inbox_blocked, memory_order_acquire) &&
+    /* Pairs with shards_push: it sets the flag and then looks at the ring again, we freed slots
+     * and then look at the flag; with a full fence on each side one of us sees the other. */
+    ring_fence();
+    if (atomic_load_explicit(&sh->inbox_blocked, memory_order_seq_cst) &&
         shard_inring_capacity(&sh->inbox) - shard_inring_count(&sh->inbox) >= low_free(sh)) {
         atomic_store_explicit(&sh->inbox_blocked, false, memory_order_relaxed);
         wake = true; /* the net thread resumes reading on its next pass */
@@ -360,14 +363,17 @@ unsigned shards_count(const struct shards *s)
 bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg)
 {
     struct shard *sh = &s->shard[shard];
-    if (!shard_inring_push(&sh->inbox, msg)) {
-        stat_add(&sh->stats.inbox_full, 1);
-        atomic_store_explicit(&sh->inbox_blocked, true, memory_order_release);
-        sh->dirty = true; /* what is queued still needs its wake */
-        return false;
-    }
-    sh->dirty = true;
-    return true;
+    sh->dirty = true; /* on failure too: what is queued still needs its wake */
+    if (shard_inring_push(&sh->inbox, msg))
+        return true;
+    /* Announce that we wait for room, then look again: the shard may have drained the ring
+     * after our first look but before it could see the flag (see pass_end). */
+    atomic_store_explicit(&sh->inbox_blocked, true, memory_order_seq_cst);
+    ring_fence();
+    if (shard_inring_push(&sh->inbox, msg))
+        return true; /* the flag stays set: at worst one extra wake */
+    stat_add(&sh->stats.inbox_full, 1);
+    return false;
 }
 
 unsigned shards_inbox_free(const struct shards *s, unsigned shard)
