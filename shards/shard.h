@@ -12,7 +12,8 @@
  * Wakeups: the producer commits to the ring, issues a seq_cst fence, then uv_async_send on the
  * consumer's loop. The network thread marks shards dirty in shards_push and wakes each dirty shard
  * once from shards_flush (call it from a uv_prepare_t, i.e. once per loop pass). A shard wakes the net
- * thread through opts.wake_net at most once per shard loop pass, after its last commit of the pass.
+ * thread through opts.wake_net once per batch of work (an inbox drain, a timer tick, a backlog
+ * retry) that committed anything, after its last commit of the batch.
  * Each consumer drains until empty, or re-signals itself when it stops on a budget (libuv coalesces
  * sends and clears the pending flag before the callback runs, so a budget stop without a re-signal
  * would strand messages).
