@@ -488,11 +488,16 @@ static battle_err act(struct game *g, struct game_battle *sb, uint8_t kind, uint
  * its think deadline. Then queues the battle's next deadline. */
 static void settle(struct game *g, struct game_battle *sb)
 {
-    for (int steps = 0; sb->phase == GAME_RUNNING && steps < GAME_AI_STEPS_MAX; steps++) {
+    for (int steps = 0; sb->phase == GAME_RUNNING; steps++) {
         int ai = sb->seat[0].ai ? 0 : (sb->seat[1].ai ? 1 : -1);
         battle_action a;
         if (ai < 0 || !battle_ai_choose(&sb->b, ai, &a))
             break;
+        if (steps == GAME_AI_STEPS_MAX) { /* the rest on the next tick: never starve the loop */
+            if (sb->ai_deadline == GAME_NO_DEADLINE)
+                sb->ai_deadline = g->now;
+            break;
+        }
         if (g->cfg.ai_think_ms) {
             if (sb->ai_deadline == GAME_NO_DEADLINE)
                 sb->ai_deadline = g->now + g->cfg.ai_think_ms;
