@@ -7,6 +7,7 @@
  * every connection with new output once (one writev each), and wakes each dirty shard once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,6 +455,8 @@ static void net_thread(void *arg)
 {
     server *s = arg;
     log_set_thread_name("net");
+    /* The OS name too, so top -H and the allocation test can tell this thread apart. */
+    pthread_setname_np(pthread_self(), "battled-net");
     uv_run(&s->loop, UV_RUN_DEFAULT);
     atomic_store(&s->finished, 1);
 }

@@ -35,7 +35,8 @@ void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
 int itest_shards(void);
 
-/* Starts battled with the standard test settings plus `sets` ("section.key=value", NULL-terminated,
+/* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
+ * count, admin off, rate limit off, debug logs, drain_timeout_ms 500; a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
  * may be NULL); returns false (after printing the log) when it did not come up. */
 bool itest_start(itest_server *s, const char *const *sets);
 /* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the

@@ -406,6 +406,78 @@ static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
     stop(&srv);
 }
 
+/* Frames may arrive in any pieces: one byte at a time, and several frames in one write. */
+static void test_split_and_batched_frames(void **state)
+{
+    (void)state;
+    itest_server srv;
+    start(&srv, NULL);
+    proto_event ev;
+    pc_conn *c = itest_connect(&srv);
+    proto_request r;
+    memset(&r, 0, sizeof r);
+    r.type = PROTO_T_HELLO;
+    r.u.hello.version = PROTO_VERSION;
+    strcpy(r.u.hello.name, "slow");
+    uint8_t buf[256];
+    size_t len = 0;
+    assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_OK);
+    for (size_t i = 0; i < len; i++) {
+        assert_int_equal(pc_send_raw(c, buf + i, 1), 0);
+        if (i % 4 == 0)
+            itest_expect_silence(c, 5);
+    }
+    itest_expect(c, PROTO_T_WELCOME, &ev);
+    /* Three pings in one write come back as three pongs, in order. */
+    size_t off = 0;
+    for (uint64_t ts = 1; ts <= 3; ts++) {
+        memset(&r, 0, sizeof r);
+        r.type = PROTO_T_PING;
+        r.u.ping.ts = ts;
+        assert_int_equal(proto_encode_request(buf + off, sizeof buf - off, &r, &len), PROTO_E_OK);
+        off += len;
+    }
+    assert_int_equal(pc_send_raw(c, buf, off), 0);
+    for (uint64_t ts = 1; ts <= 3; ts++) {
+        itest_expect(c, PROTO_T_PONG, &ev);
+        assert_int_equal(ev.u.pong.ts, ts);
+    }
+    pc_close(c);
+    stop(&srv);
+}
+
+/* Seats, spectator places and queue entries together are capped per connection. */
+static void test_seat_cap(void **state)
+{
+    (void)state;
+    itest_server srv;
+    static const char *const sets[] = {"server.max_seats_per_conn=2", NULL};
+    start(&srv, sets);
+    proto_event ev;
+    pc_conn *c = itest_client(&srv, "greedy");
+    assert_true(pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "") > 0);
+    itest_expect(c, PROTO_T_CREATED, &ev);
+    assert_true(pc_queue(c, "scout", PROTO_BAND_LONG) > 0);
+    itest_expect(c, PROTO_T_QUEUED, &ev);
+    int64_t rid = pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_AI, "");
+    itest_expect_error(c, PROTO_E_TOO_MANY_SEATS, &ev);
+    assert_int_equal(ev.rid, (uint32_t)rid);
+    assert_true(pc_queue(c, "scout", PROTO_BAND_CLOSE) > 0);
+    itest_expect_error(c, PROTO_E_TOO_MANY_SEATS, &ev);
+    /* Leaving the queue frees a place. */
+    assert_true(pc_cancel(c) > 0);
+    itest_expect(c, PROTO_T_UNQUEUED, &ev);
+    assert_true(pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_AI, "") > 0);
+    itest_expect(c, PROTO_T_STARTED, &ev);
+    /* An unknown ship is refused before anyone is matched with it. */
+    pc_conn *d = itest_client(&srv, "typo");
+    assert_true(pc_queue(d, "scoot", PROTO_BAND_LONG) > 0);
+    itest_expect_error(d, PROTO_E_NO_SUCH_SHIP, &ev);
+    pc_close(d);
+    pc_close(c);
+    stop(&srv);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -416,6 +488,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_out_of_turn_actions),
         cmocka_unit_test(test_connection_cap),
         cmocka_unit_test(test_full_inbox_pauses_without_loss),
+        cmocka_unit_test(test_split_and_batched_frames),
+        cmocka_unit_test(test_seat_cap),
         cmocka_unit_test(test_output_cap_cuts_a_client_that_does_not_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,3 +5,14 @@ battled_add_test(NAME test_net_units
                          ${CMAKE_SOURCE_DIR}/net/ratelimit.c ${CMAKE_SOURCE_DIR}/net/lobby.c
                          ${CMAKE_SOURCE_DIR}/net/conntab.c ${CMAKE_SOURCE_DIR}/net/outq.c
                  LIBS PkgConfig::LIBUV LABELS unit TIMEOUT 60)
+
+# No allocation per message in the steady state: the real server in-process, its allocations
+# counted through -Wl,--wrap, the client in a forked child (see the test's header comment).
+if(TARGET battled_client)
+  battled_add_test(NAME test_net_nomalloc
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_nomalloc.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_net battled_client LABELS unit TIMEOUT 120)
+  target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
+                      -Wl,--wrap=realloc)
+endif()
