@@ -873,9 +873,9 @@ static void on_leave(struct game *g, struct game_battle *sb, conn_id conn, const
 
 static void record_latency(struct game *g, uint64_t ns)
 {
-    uint64_t us16 = ns / 16000; /* bucket i: below 16 us * 2^i */
+    uint64_t us = ns / 1000; /* bucket i: below 2^i us */
     unsigned b = 0;
-    while (b + 1 < SHARD_LATENCY_BUCKETS && us16 >= (1ull << b))
+    while (b + 1 < SHARD_LATENCY_BUCKETS && us >= (1ull << b))
         b++;
     stat_add(&g->stats->action_latency[b], 1);
 }

@@ -219,7 +219,7 @@ enum shard_end_reason {
 
 #define SHARD_ACTION_KINDS (PROTO_T_REQ_LAST + 1) /* requests by proto_type */
 #define SHARD_ERROR_CODES 100 /* error replies by proto_error code (codes are below 100) */
-#define SHARD_LATENCY_BUCKETS 12   /* action latency: bucket i counts < 2^i * 16 us; last: the rest */
+#define SHARD_LATENCY_BUCKETS 16   /* action latency: bucket i counts < 2^i us; last: the rest */
 
 /* Read by any thread with relaxed loads; written only by the owning shard (net writes inbox_full). */
 struct shard_stats {

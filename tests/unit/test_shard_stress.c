@@ -271,6 +271,23 @@ static void test_many_battles(void **state)
         wakes += atomic_load(&s->net_wakes);
         resumes += atomic_load(&s->resumes);
     }
+    uint64_t lat[SHARD_LATENCY_BUCKETS] = {0}, nlat = 0;
+    for (unsigned i = 0; i < STRESS_SHARDS; i++)
+        for (int k = 0; k < SHARD_LATENCY_BUCKETS; k++) {
+            lat[k] += atomic_load(&shards_stats(st->h->s, i)->action_latency[k]);
+            nlat += atomic_load(&shards_stats(st->h->s, i)->action_latency[k]);
+        }
+    uint64_t acc = 0;
+    int p50 = -1, p99 = -1;
+    for (int k = 0; k < SHARD_LATENCY_BUCKETS; k++) {
+        acc += lat[k];
+        if (p50 < 0 && acc * 2 >= nlat)
+            p50 = k;
+        if (p99 < 0 && acc * 100 >= nlat * 99)
+            p99 = k;
+    }
+    print_message("%llu actions applied: p50 below %u us, p99 below %u us (apply + encode + queue)\n",
+                  (unsigned long long)nlat, 1u << p50, 1u << p99);
     assert_int_equal(started, STRESS_BATTLES);
     assert_int_equal(fin, STRESS_BATTLES);
     assert_int_equal(live, 0);
