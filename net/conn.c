@@ -71,6 +71,12 @@ void conn_sweep(server *s)
                 uv_close((uv_handle_t *)&c->tcp, on_close);
                 continue;
             }
+            if (c->paused) {
+                /* Waiting on a full inbox is the server's doing, not idleness. */
+                c->last_ms = now;
+                conn_set_list(c, (enum conn_list_id)l);
+                continue;
+            }
             if (l == LIST_HELLO)
                 route_error(c, PROTO_E_NOT_HELLO_FIRST, "no hello in time", false, 0, 0);
             conn_close(c, why[l], l == LIST_HELLO);
@@ -325,8 +331,6 @@ void conn_resume_paused(server *s)
     }
 }
 
-/* Called by route_push when shard k's inbox is full: park msg on c and stop reading c. */
-void conn_pause(conn *c, unsigned k, const struct shard_in *msg);
 void conn_pause(conn *c, unsigned k, const struct shard_in *msg)
 {
     server *s = c->srv;
@@ -350,8 +354,6 @@ void conn_pause(conn *c, unsigned k, const struct shard_in *msg)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
-    /* A paused client is waiting on us, not idle. */
-    conn_set_list(c, LIST_NONE);
 }
 
 /* ---- seats ---------------------------------------------------------------------------------- */

@@ -140,6 +140,8 @@ void conn_flush_dirty(server *s);
 void conn_sweep(server *s);
 void conn_resume_paused(server *s);
 void conn_seat_change(conn *c, uint64_t bid, int delta);
+/* Parks msg (shard k's inbox was full) on c and stops reading c until conn_resume_paused. */
+void conn_pause(conn *c, unsigned k, const struct shard_in *msg);
 
 /* route.c */
 /* Handles one decoded-or-not frame body. Returns false when the connection must stop processing

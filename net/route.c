@@ -8,8 +8,6 @@
 #include "proto/codec.h"
 #include "util/log.h"
 
-void conn_pause(conn *c, unsigned k, const struct shard_in *msg);
-
 void route_event(conn *c, const proto_event *ev)
 {
     uint8_t buf[NET_REPLY_MAX];

@@ -124,12 +124,40 @@ static void test_running_battle_may_finish_during_drain(void **state)
     itest_cleanup(&srv);
 }
 
+/* A second signal hurries the drain: running battles end as shutdown at once, not at the deadline. */
+static void test_second_signal_hurries(void **state)
+{
+    (void)state;
+    itest_server srv;
+    static const char *const sets[] = {"server.drain_timeout_ms=60000", NULL};
+    assert_true(itest_start(&srv, sets));
+    proto_event ev;
+    pc_conn *a = itest_client(&srv, "a");
+    assert_true(pc_create(a, "scout", PROTO_BAND_SHORT, PROTO_VS_AI, "") > 0);
+    itest_expect(a, PROTO_T_STARTED, &ev);
+    uint64_t t0 = itest_now_ms();
+    kill(srv.pid, SIGTERM);
+    itest_expect_error(a, PROTO_E_SERVER_DRAINING, &ev);
+    kill(srv.pid, SIGINT);
+    itest_expect(a, PROTO_T_ENDED, &ev);
+    assert_int_equal(ev.u.ended.reason, PROTO_END_SHUTDOWN);
+    assert_true(itest_wait_closed(a, ITEST_WAIT_MS));
+    int rc = itest_stop(&srv, 0, 10000);
+    if (rc != 0)
+        itest_dump_log(&srv);
+    assert_int_equal(rc, 0);
+    assert_true(itest_now_ms() - t0 < 10000);
+    pc_close(a);
+    itest_cleanup(&srv);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drain_ends_battles_as_shutdown),
         cmocka_unit_test(test_running_battle_may_finish_during_drain),
+        cmocka_unit_test(test_second_signal_hurries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
