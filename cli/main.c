@@ -70,6 +70,7 @@ typedef struct app {
     int64_t act_rid;         /* turn action sent, its effect not seen yet */
     int64_t req_rid;         /* queue/create/join/watch/resume sent, no reply yet */
     int64_t resume_rid;
+    bool show_status;        /* a resume was answered: show where the battle stands */
     /* script waits */
     bool waiting;
     uint8_t wait_for;
@@ -77,6 +78,15 @@ typedef struct app {
     bool quit;
     int exit_code;
 } app;
+
+/* Ctrl-C, a closed terminal or a kill: leave through the loop, so the person learns how to
+ * take the seat back. */
+static volatile sig_atomic_t g_stop;
+
+static void on_stop_signal(int sig)
+{
+    g_stop = sig;
+}
 
 static int64_t now_ms(void)
 {
@@ -321,8 +331,10 @@ static void on_event(app *a, const proto_event *ev)
     }
     if (reply && (int64_t)ev->rid == a->req_rid)
         a->req_rid = -1;
-    if (reply && (int64_t)ev->rid == a->resume_rid)
+    if (reply && (int64_t)ev->rid == a->resume_rid) {
         a->resume_rid = -1;
+        a->show_status = true;
+    }
     bool was_ended = v->phase == CLI_PH_ENDED;
     if (!cli_view_event(v, ev))
         return;
@@ -344,8 +356,13 @@ static void read_socket(app *a)
     proto_event ev;
     while (a->c) {
         int rc = pc_recv(a->c, &ev, 0);
-        if (rc == 0)
+        if (rc == 0) {
+            if (a->show_status) { /* after the whole replay, not in the middle of it */
+                a->show_status = false;
+                cli_view_status(&a->v);
+            }
             return;
+        }
         if (rc < 0) {
             proto_error pe = pc_last_error(a->c);
             char why[96];
@@ -694,6 +711,12 @@ static int poll_timeout(const app *a)
 static void loop(app *a)
 {
     while (!a->quit) {
+        if (g_stop) {
+            fprintf(stdout, "\nInterrupted.\n");
+            print_resume_hint(a);
+            a->exit_code = 130;
+            break;
+        }
         connect_step(a);
         run_lines(a);
         fflush(stdout);
@@ -804,6 +827,13 @@ int main(int argc, char **argv)
         a.name = user && *user && strlen(user) <= PROTO_NAME_MAX ? user : "battle-cli";
     }
     signal(SIGPIPE, SIG_IGN); /* a dead connection is an EPIPE we handle, not a signal */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: poll returns EINTR and the loop sees it */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     a.in_fd = STDIN_FILENO;
