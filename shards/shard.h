@@ -287,7 +287,8 @@ bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out);
 
 /* Sends SHARD_IN_STOP to every shard (retrying while an inbox is full), joins the threads, frees
  * everything left in the rings (heap frames included) and s. Battles still running are dropped
- * without events: drain first for a graceful end. */
+ * without events: drain first for a graceful end. opts.wake_net may be called until this returns,
+ * so keep what it signals (the net loop's uv_async_t) open until then. */
 void shards_stop(struct shards *s);
 
 /* A shard's counters; valid until shards_stop. */
