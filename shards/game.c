@@ -520,7 +520,7 @@ static const ships_ship *ship_at(const struct game *g, uint8_t idx)
 static int find_ship(const struct game *g, const char *key)
 {
     const ships_table *t = g->cfg.ships;
-    if (t->count == 0)
+    if (t->count == 0 || !memchr(key, 0, PROTO_SHIP_MAX + 1)) /* keys come in fixed arrays */
         return -1;
     if (!key[0])
         return 0;
