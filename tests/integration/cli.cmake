@@ -6,5 +6,4 @@ if(TARGET battle-cli AND TARGET battled)
     LIBS battled_cli battled_client Threads::Threads
     LABELS integration TIMEOUT 300
     ARGS $<TARGET_FILE:battled> --cli $<TARGET_FILE:battle-cli> --shards 1)
-  add_dependencies(test_it_cli battle-cli battled)
 endif()

@@ -397,6 +397,78 @@ static void test_resume_from_a_new_process(void **state)
     child_free(&b);
 }
 
+static void write_player_script(const char *path, const char *opening)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\nwait start 30\n", opening);
+    write_moves(f, MOVES);
+    fprintf(f, "wait end 30\nquit\n");
+    fclose(f);
+}
+
+/* Two people: one creates a private battle, the other joins it by the id the first was shown. */
+static void test_private_battle_between_two_terminals(void **state)
+{
+    (void)state;
+    child host;
+    const char *args[] = {"--port", port_str(), NULL};
+    child_start(&host, args, NULL);
+    child_send(&host, "create scout adjacent\n");
+    child_expect(&host, "Your opponent types: join ", CLI_WAIT_MS);
+    unsigned long long bid = 0;
+    assert_int_equal(sscanf(host.buf + host.mark, "%llu", &bid), 1);
+    assert_true(bid > 0);
+    child_send(&host, "wait start 30\n");
+    for (int i = 0; i < MOVES; i++)
+        child_send(&host, "wait turn 20\nfire\n");
+    child_send(&host, "wait end 30\nquit\n");
+
+    char script[200], opening[64];
+    path_in_dir(script, sizeof script, "guest.txt");
+    snprintf(opening, sizeof opening, "join %llu free_trader", bid);
+    write_player_script(script, opening);
+    child guest;
+    child_start(&guest, args, script);
+    child_expect(&guest, "You: Free Trader (seat 1)", CLI_WAIT_MS);
+    child_expect(&host, "You: Scout (seat 0)", CLI_WAIT_MS);
+    child_expect(&guest, "=== Battle over", CLI_BATTLE_MS);
+    child_expect(&host, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(&guest, CLI_WAIT_MS), 0);
+    assert_int_equal(child_finish(&host, CLI_WAIT_MS), 0);
+    /* One won and one lost (or both drew), and each saw the other's shots. */
+    size_t wins = count(host.buf, "YOU WIN") + count(guest.buf, "YOU WIN");
+    size_t draws = count(host.buf, "no winner");
+    assert_true(wins == 1 || draws == 1);
+    assert_true(count(host.buf, "Enemy fires") >= 1 && count(guest.buf, "Enemy fires") >= 1);
+    refute(&host, "not_your_turn");
+    refute(&guest, "not_your_turn");
+    child_free(&host);
+    child_free(&guest);
+}
+
+/* Two strangers queue for the same band and meet; one forfeits. */
+static void test_matchmaking_and_forfeit(void **state)
+{
+    (void)state;
+    child a, b;
+    const char *args[] = {"--port", port_str(), NULL};
+    child_start(&a, args, NULL);
+    child_send(&a, "queue seeker long\n");
+    child_expect(&a, "Queued with a seeker for a battle at Long range", CLI_WAIT_MS);
+    child_start(&b, args, NULL);
+    child_send(&b, "queue scout long\nwait start 30\nforfeit\nwait end 30\nquit\n");
+    child_expect(&a, "started at Long range", CLI_WAIT_MS);
+    child_expect(&b, "you lose (forfeit)", CLI_WAIT_MS);
+    child_expect(&a, "YOU WIN (forfeit)", CLI_WAIT_MS);
+    child_send(&a, "status\nquit\n");
+    child_expect(&a, "over", CLI_WAIT_MS);
+    assert_int_equal(child_finish(&a, CLI_WAIT_MS), 0);
+    assert_int_equal(child_finish(&b, CLI_WAIT_MS), 0);
+    child_free(&a);
+    child_free(&b);
+}
+
 /* ---- a TCP proxy whose connections the test can cut, to drop battle-cli's connection ---- */
 
 typedef struct {
@@ -598,6 +670,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_solo_battle_from_a_script),
         cmocka_unit_test(test_bad_input_gets_clear_errors),
+        cmocka_unit_test(test_private_battle_between_two_terminals),
+        cmocka_unit_test(test_matchmaking_and_forfeit),
         cmocka_unit_test(test_resume_from_a_new_process),
         cmocka_unit_test(test_reconnects_after_a_drop),
         cmocka_unit_test(test_watch_a_battle),
