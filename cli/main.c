@@ -333,7 +333,7 @@ static void on_event(app *a, const proto_event *ev)
         a->req_rid = -1;
     if (reply && (int64_t)ev->rid == a->resume_rid) {
         a->resume_rid = -1;
-        a->show_status = true;
+        a->show_status = ev->type != PROTO_T_STATE; /* a full state prints itself */
     }
     bool was_ended = v->phase == CLI_PH_ENDED;
     if (!cli_view_event(v, ev))
@@ -648,8 +648,13 @@ static void run_lines(app *a)
         size_t used = nl ? len + 1 : len;
         memmove(a->inbuf, a->inbuf + used, a->inlen - used);
         a->inlen -= used;
-        if (a->echo && (rc != 0 || cmd.verb != CLI_NONE))
+        if (a->echo && (rc != 0 || cmd.verb != CLI_NONE)) {
+            /* Control bytes stay off the terminal: a hostile script must not drive it. */
+            for (size_t i = 0; i < len && i < CLI_LINE_MAX; i++)
+                if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+                    line[i] = '?';
             fprintf(stdout, "> %.*s\n", CLI_LINE_MAX, line);
+        }
         if (rc != 0)
             fprintf(stdout, "error: %s\n", err);
         else

@@ -76,6 +76,26 @@ int64_t cli_view_incoming(const cli_view *v)
     return best < 0 ? -1 : (int64_t)v->missiles[best].id;
 }
 
+/* Server strings reach a terminal: control bytes (escape sequences) become '?'. UTF-8 passes. */
+static void scrub(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
+static void scrub_ships(struct proto_ship ships[PROTO_SEATS])
+{
+    for (int i = 0; i < PROTO_SEATS; i++) {
+        scrub(ships[i].type);
+        scrub(ships[i].name);
+        if (ships[i].nweapons > PROTO_MAX_WEAPONS)
+            ships[i].nweapons = PROTO_MAX_WEAPONS;
+        for (int w = 0; w < ships[i].nweapons; w++)
+            scrub(ships[i].weapons[w].name);
+    }
+}
+
 /* ---- naming: "You"/"Enemy" for a seat, "Seat 0 (Scout)" for a spectator ---- */
 
 static bool mine(const cli_view *v, int seat)
@@ -302,6 +322,7 @@ static void on_started(cli_view *v, const proto_event *ev)
     v->active = st->first & 1;
     v->have_ships = true;
     memcpy(v->ships, st->ships, sizeof v->ships);
+    scrub_ships(v->ships);
     v->last_seq = ev->seq;
     v->queued = false;
     fprintf(v->out, "Battle %llu started at %s range (draw after round %u). You are seat %u.\n",
@@ -330,6 +351,7 @@ static void on_state(cli_view *v, const proto_event *ev)
     v->active = st->active & 1;
     v->have_ships = true;
     memcpy(v->ships, st->ships, sizeof v->ships);
+    scrub_ships(v->ships);
     v->nmissiles = st->nmissiles <= PROTO_MAX_MISSILES ? st->nmissiles : PROTO_MAX_MISSILES;
     memcpy(v->missiles, st->missiles, v->nmissiles * sizeof v->missiles[0]);
     v->last_seq = ev->seq;
@@ -517,7 +539,10 @@ static bool numbered(const proto_event *ev)
 static void print_error(cli_view *v, const proto_event *ev)
 {
     const char *name = proto_error_name(ev->u.error.code);
-    fprintf(v->out, "error: %s", ev->u.error.msg[0] ? ev->u.error.msg : "refused");
+    char msg[sizeof ev->u.error.msg];
+    snprintf(msg, sizeof msg, "%s", ev->u.error.msg[0] ? ev->u.error.msg : "refused");
+    scrub(msg);
+    fprintf(v->out, "error: %s", msg);
     fprintf(v->out, " [%s", name ? name : "unknown");
     if (ev->bid)
         fprintf(v->out, ", battle %llu", (unsigned long long)ev->bid);
@@ -539,21 +564,29 @@ static bool apply(cli_view *v, const proto_event *ev)
         v->dirty = true;
     }
     switch (ev->type) {
-    case PROTO_T_WELCOME:
+    case PROTO_T_WELCOME: {
+        char server[sizeof ev->u.welcome.server];
+        snprintf(server, sizeof server, "%s", ev->u.welcome.server);
+        scrub(server);
         v->turn_ms = ev->u.welcome.turn_ms;
         v->resume_ms = ev->u.welcome.resume_ms;
         fprintf(v->out, "Connected to %s (protocol %u; turns last %u s). Type 'help' for commands.\n",
-                ev->u.welcome.server, ev->u.welcome.version, (unsigned)(ev->u.welcome.turn_ms / 1000));
+                server, ev->u.welcome.version, (unsigned)(ev->u.welcome.turn_ms / 1000));
         break;
+    }
     case PROTO_T_PONG:
         fprintf(v->out, "pong\n");
         break;
-    case PROTO_T_QUEUED:
+    case PROTO_T_QUEUED: {
+        char ship[sizeof ev->u.queued.ship];
+        snprintf(ship, sizeof ship, "%s", ev->u.queued.ship);
+        scrub(ship);
         v->queued = true;
         fprintf(v->out, "Queued with a %s for a battle at %s range; waiting for an opponent "
                         "('cancel' to leave the queue).\n",
-                ev->u.queued.ship, band_label(ev->u.queued.band));
+                ship, band_label(ev->u.queued.band));
         break;
+    }
     case PROTO_T_UNQUEUED:
         v->queued = false;
         fprintf(v->out, "You left the queue.\n");

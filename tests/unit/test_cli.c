@@ -380,6 +380,29 @@ static void test_view_spectator_and_quiet_replay(void **state)
     viewer_close(&w);
 }
 
+/* Strings from the server never put control bytes (terminal escapes) on the screen. */
+static void test_view_scrubs_server_strings(void **state)
+{
+    (void)state;
+    viewer w;
+    viewer_open(&w);
+    proto_event ev = started(5, 0);
+    snprintf(ev.u.started.ships[1].name, sizeof ev.u.started.ships[1].name, "Evil\x1b[2J");
+    snprintf(ev.u.started.ships[1].weapons[0].name, sizeof ev.u.started.ships[1].weapons[0].name, "Gun\x07");
+    cli_view_event(&w.v, &ev);
+    ev = event(PROTO_T_ERROR, 5, 0);
+    ev.u.error.code = 9999; /* a code this client does not know */
+    snprintf(ev.u.error.msg, sizeof ev.u.error.msg, "bad\rthing\x1b]0;title\x07");
+    cli_view_event(&w.v, &ev);
+    const char *t = viewer_text(&w);
+    assert_null(strchr(t, 0x1b));
+    assert_null(strchr(t, 0x07));
+    assert_null(strchr(t, '\r'));
+    assert_non_null(strstr(t, "Evil?[2J"));
+    assert_non_null(strstr(t, "error: bad?thing?]0;title? [unknown, battle 5]"));
+    viewer_close(&w);
+}
+
 /* ---- resume record ---- */
 
 static void write_file(const char *path, const char *text)
@@ -458,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_bands_and_tokens),
         cmocka_unit_test(test_view_tells_a_battle),
         cmocka_unit_test(test_view_spectator_and_quiet_replay),
+        cmocka_unit_test(test_view_scrubs_server_strings),
         cmocka_unit_test(test_resume_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
