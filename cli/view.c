@@ -299,7 +299,10 @@ static void turn_hint(const cli_view *v)
         fprintf(v->out, "Round %u: enemy's turn.\n", v->round);
         return;
     }
-    fprintf(v->out, "Round %u: your turn (fire [n], missile, end", v->round);
+    fprintf(v->out, "Round %u: your turn", v->round);
+    if (v->turn_ms)
+        fprintf(v->out, ", %u s", (unsigned)((v->turn_ms + 999) / 1000));
+    fprintf(v->out, " (fire [n], missile, end");
     if (cli_view_incoming(v) >= 0)
         fprintf(v->out, "; incoming: pd %lld", (long long)cli_view_incoming(v));
     fprintf(v->out, ").\n");
