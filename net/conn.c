@@ -60,8 +60,9 @@ void conn_sweep(server *s)
 {
     uint64_t now = uv_now(&s->loop);
     static const net_close_reason why[LIST_COUNT] = {
-        [LIST_HELLO] = NET_CLOSE_HELLO, [LIST_IDLE] = NET_CLOSE_IDLE, [LIST_CLOSING] = NET_CLOSE_ERROR};
-    for (int l = LIST_HELLO; l < LIST_COUNT; l++) {
+        [LIST_TLS] = NET_CLOSE_TLS, [LIST_HELLO] = NET_CLOSE_HELLO, [LIST_IDLE] = NET_CLOSE_IDLE,
+        [LIST_CLOSING] = NET_CLOSE_ERROR};
+    for (int l = LIST_TLS; l < LIST_COUNT; l++) {
         while (s->lhead[l] && now - s->lhead[l]->last_ms >= s->timeout_ms[l]) {
             conn *c = s->lhead[l];
             if (l == LIST_CLOSING) {
@@ -79,6 +80,7 @@ void conn_sweep(server *s)
             }
             if (l == LIST_HELLO)
                 route_error(c, PROTO_E_NOT_HELLO_FIRST, "no hello in time", false, 0, 0);
+            /* No handshake, no way to tell a TLS client why: just close. */
             conn_close(c, why[l], l == LIST_HELLO);
             if (c->list == (uint8_t)l) /* conn_close always moves it; guard against a loop anyway */
                 list_unlink(c);
@@ -97,7 +99,7 @@ static void mark_dirty(conn *c)
     c->srv->dirty = c;
 }
 
-void conn_send(conn *c, const void *frame, size_t len)
+void conn_out_append(conn *c, const void *bytes, size_t len)
 {
     server *s = c->srv;
     if (c->state >= CONN_CLOSED)
@@ -111,12 +113,22 @@ void conn_send(conn *c, const void *frame, size_t len)
         conn_close(c, NET_CLOSE_OUTPUT_CAP, false);
         return;
     }
-    if (outq_append(&c->out, &s->pool, frame, len) != 0) {
+    if (outq_append(&c->out, &s->pool, bytes, len) != 0) {
         conn_close(c, NET_CLOSE_ERROR, false);
         return;
     }
-    NET_STAT_ADD(&s->stats, frames_out, 1);
     mark_dirty(c);
+}
+
+void conn_send(conn *c, const void *frame, size_t len)
+{
+    if (c->state >= CONN_CLOSED)
+        return;
+    NET_STAT_ADD(&c->srv->stats, frames_out, 1);
+    if (c->tls)
+        conn_tls_send(c, frame, len);
+    else
+        conn_out_append(c, frame, len);
 }
 
 static void conn_flush(conn *c);
@@ -191,7 +203,7 @@ void conn_flush_dirty(server *s)
         c->dnext = NULL;
         c->dirty = false;
         if (c->state == CONN_FREED) {
-            free(c);
+            conn_free_struct(c);
             continue;
         }
         conn_flush(c);
@@ -228,6 +240,32 @@ static void stash_rest(conn *c, const uint8_t *data, size_t len)
     }
     memcpy(c->stash, data, len);
     c->stash_len = (uint32_t)len;
+}
+
+static void stash_append(conn *c, const uint8_t *data, size_t len)
+{
+    /* TLS only: plaintext decrypted after the connection paused joins the stash. */
+    uint32_t keep = c->stash_len - c->stash_off;
+    uint8_t *n = malloc((size_t)keep + len);
+    if (!n) {
+        conn_close(c, NET_CLOSE_ERROR, false);
+        return;
+    }
+    if (keep)
+        memcpy(n, c->stash + c->stash_off, keep);
+    memcpy(n + keep, data, len);
+    free(c->stash);
+    c->stash = n;
+    c->stash_off = 0;
+    c->stash_len = keep + (uint32_t)len;
+}
+
+void conn_deliver(conn *c, const uint8_t *data, size_t len)
+{
+    if (c->paused)
+        stash_append(c, data, len);
+    else
+        conn_input(c, data, len);
 }
 
 void conn_input(conn *c, const uint8_t *data, size_t len)
@@ -275,7 +313,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     NET_STAT_ADD(&s->stats, bytes_in, (uint64_t)nread);
-    conn_input(c, s->rbuf, (size_t)nread);
+    if (c->tls)
+        conn_tls_input(c, s->rbuf, (size_t)nread);
+    else
+        conn_input(c, s->rbuf, (size_t)nread);
 }
 
 static void paused_unlink(conn *c)
@@ -292,6 +333,16 @@ static void paused_unlink(conn *c)
     c->pprev = c->pnext = NULL;
     c->paused = false;
     s->npaused--;
+}
+
+void conn_read_start(conn *c)
+{
+    if (c->paused || c->hs_deferred || c->reading || c->state > CONN_OPEN)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = true;
+    else
+        conn_close(c, NET_CLOSE_ERROR, false);
 }
 
 void conn_resume_paused(server *s)
@@ -321,12 +372,7 @@ void conn_resume_paused(server *s)
                     c->stash_len = c->stash_off = 0;
                 }
             }
-            if (!c->paused && c->state <= CONN_OPEN && !c->reading) {
-                if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-                    c->reading = true;
-                else
-                    conn_close(c, NET_CLOSE_ERROR, false);
-            }
+            conn_read_start(c);
         }
     }
 }
@@ -392,10 +438,22 @@ void conn_seat_change(conn *c, uint64_t bid, int delta)
 
 /* ---- accept and close ----------------------------------------------------------------------- */
 
+void conn_free_struct(conn *c)
+{
+    /* Still linked on a singly linked list (flush, deferred handshakes): its walk frees it. */
+    if (c->dirty || c->hs_deferred)
+        return;
+    free(c);
+}
+
 static void on_close(uv_handle_t *h)
 {
     conn *c = h->data;
     server *s = c->srv;
+    tls_conn_free(c->tls);
+    c->tls = NULL;
+    free(c->cstash);
+    c->cstash = NULL;
     outq_clear(&c->out, &s->pool);
     frame_reader_free(&c->fr);
     free(c->seats);
@@ -404,12 +462,8 @@ static void on_close(uv_handle_t *h)
     if (c->id)
         NET_STAT_ADD(&s->stats, conns_current, (uint64_t)-1);
     s->conn_objs--;
-    if (c->dirty) {
-        /* Still linked on the flush list (singly linked): the next flush unlinks and frees it. */
-        c->state = CONN_FREED;
-        return;
-    }
-    free(c);
+    c->state = CONN_FREED;
+    conn_free_struct(c);
 }
 
 void conn_close(conn *c, net_close_reason why, bool flush)
@@ -449,6 +503,8 @@ void conn_close(conn *c, net_close_reason why, bool flush)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
+    if (flush && c->tls)
+        conn_tls_close_notify(c);
     if (flush && c->out.bytes) {
         c->last_ms = uv_now(&s->loop);
         conn_set_list(c, LIST_CLOSING);
@@ -477,7 +533,7 @@ static conn *conn_new(server *s)
     return c;
 }
 
-void conn_accept(server *s)
+void conn_accept(server *s, bool tls)
 {
     conn *c = conn_new(s);
     if (!c) {
@@ -485,7 +541,8 @@ void conn_accept(server *s)
         log_warn("accept: out of memory");
         return;
     }
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+    uv_stream_t *l = (uv_stream_t *)(tls ? &s->tls_listener : &s->listener);
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
         c->state = CONN_CLOSED;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
@@ -494,21 +551,26 @@ void conn_accept(server *s)
     c->last_ms = uv_now(&s->loop);
     c->id = conntab_add(&s->conns, c);
     if (!c->id) {
-        /* Over server.max_connections: say so, then close. */
+        /* Over server.max_connections: say so (in clear text only: a TLS client would need a
+         * handshake first, which is the cost the cap avoids), then close. */
         NET_STAT_ADD(&s->stats, conns_refused, 1);
         c->state = CONN_OPEN;
-        route_error(c, PROTO_E_SERVER_BUSY, "too many connections", false, 0, 0);
+        if (!tls)
+            route_error(c, PROTO_E_SERVER_BUSY, "too many connections", false, 0, 0);
         conn_close(c, NET_CLOSE_ERROR, true);
         return;
+    }
+    if (tls) {
+        c->tls = tls_conn_new(s->tls);
+        if (!c->tls) {
+            conn_close(c, NET_CLOSE_ERROR, false);
+            return;
+        }
     }
     NET_STAT_ADD(&s->stats, conns_total, 1);
     NET_STAT_ADD(&s->stats, conns_current, 1);
     ratelimit_init(&c->rl, &s->rl, c->last_ms);
     c->state = CONN_HELLO;
-    conn_set_list(c, LIST_HELLO);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-        conn_close(c, NET_CLOSE_ERROR, false);
-        return;
-    }
-    c->reading = true;
+    conn_set_list(c, tls ? LIST_TLS : LIST_HELLO);
+    conn_read_start(c);
 }

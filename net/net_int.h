@@ -9,6 +9,7 @@
 
 #include "core/ships.h"
 #include "net/conntab.h"
+#include "net/tls.h"
 #include "net/lobby.h"
 #include "net/netstats.h"
 #include "net/outq.h"
@@ -26,6 +27,7 @@
 #define NET_REPLY_MAX 512          /* frames the network thread encodes itself (welcome, errors) */
 #define NET_ID_BATCH 32            /* battle ids drawn from getrandom at a time */
 #define NET_LAG_PERIOD_MS 250      /* loop-lag probe period */
+#define NET_TLS_PLAIN 16384        /* plaintext taken from TLS per call (one record at most) */
 
 enum conn_state {
     CONN_HELLO = 0, /* waiting for hello */
@@ -35,7 +37,8 @@ enum conn_state {
     CONN_FREED,     /* closed while on the flush list: conn_flush_dirty frees the struct */
 };
 
-enum conn_list_id { LIST_NONE = 0, LIST_HELLO, LIST_IDLE, LIST_CLOSING, LIST_COUNT };
+/* Timeout lists: TLS handshake (tls.handshake_timeout_ms), waiting for hello, open (idle), closing. */
+enum conn_list_id { LIST_NONE = 0, LIST_TLS, LIST_HELLO, LIST_IDLE, LIST_CLOSING, LIST_COUNT };
 
 typedef struct conn conn;
 
@@ -75,6 +78,13 @@ struct conn {
     outq out;
     size_t wbytes;          /* bytes in the write in flight */
     uv_write_t wreq;
+    /* TLS (NULL on the plain listener). Ciphertext read while handshakes were over the per-pass
+     * cap waits in cstash; the connection is then on the server's deferred list. */
+    tls_conn *tls;
+    uint8_t *cstash;
+    uint32_t cstash_len;
+    bool hs_deferred;
+    conn *hnext;
 };
 
 /* A FIFO of messages the network thread could not push yet and must not lose (connection gone,
@@ -89,6 +99,12 @@ struct server {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
+    uv_tcp_t tls_listener;
+    bool tls_listening;
+    tls_ctx *tls;
+    unsigned hs_pass;       /* handshake steps this loop pass (tls.max_handshakes_per_pass) */
+    conn *hs_head, *hs_tail; /* connections whose handshake input waits for the next pass */
+    uint8_t pbuf[NET_TLS_PLAIN];
     uv_async_t wake;        /* shards -> net */
     uv_async_t drain_async; /* main -> net */
     uv_prepare_t prepare;   /* once per loop pass: flush output, wake shards, resume paused conns */
@@ -97,6 +113,8 @@ struct server {
     uv_timer_t drain_timer; /* drain deadlines */
     uint64_t lag_expect_ns;
     uint16_t port;
+    uint16_t tls_port;      /* 0 without TLS */
+    uv_idle_t hs_idle;      /* active while deferred handshakes wait */
     bool listening;
     int exit_code;
 
@@ -128,7 +146,14 @@ struct server {
 };
 
 /* conn.c */
-void conn_accept(server *s);
+void conn_accept(server *s, bool tls);
+/* Reads resume for c (after a pause or a deferred handshake). */
+void conn_read_start(conn *c);
+/* Appends bytes already in wire form to c's output, cutting c off past output_cap. */
+void conn_out_append(conn *c, const void *bytes, size_t len);
+/* Plaintext for c's frame reader: processed now, or kept behind the stash while c is paused. */
+void conn_deliver(conn *c, const uint8_t *data, size_t len);
+void conn_free_struct(conn *c);
 void conn_input(conn *c, const uint8_t *data, size_t len);
 /* Queues a complete frame for c (copied). Cuts c off when its unsent output passes output_cap. */
 void conn_send(conn *c, const void *frame, size_t len);
@@ -142,6 +167,16 @@ void conn_resume_paused(server *s);
 void conn_seat_change(conn *c, uint64_t bid, int delta);
 /* Parks msg (shard k's inbox was full) on c and stops reading c until conn_resume_paused. */
 void conn_pause(conn *c, unsigned k, const struct shard_in *msg);
+
+/* conn_tls.c */
+/* Ciphertext read from c's socket: handshake, decrypt, deliver. */
+void conn_tls_input(conn *c, const uint8_t *data, size_t len);
+/* Encrypts a frame into c's output. */
+void conn_tls_send(conn *c, const void *frame, size_t len);
+/* Queues close_notify before a graceful close. */
+void conn_tls_close_notify(conn *c);
+/* Once per loop pass: resets the handshake budget and feeds deferred handshakes. */
+void conn_tls_pass(server *s);
 
 /* route.c */
 /* Handles one decoded-or-not frame body. Returns false when the connection must stop processing

@@ -24,6 +24,7 @@ typedef enum {
     NET_CLOSE_SHARD,        /* a shard asked for it (SHARD_OUT_CLOSE, e.g. seat taken over) */
     NET_CLOSE_DRAIN,        /* server shutdown */
     NET_CLOSE_ERROR,        /* socket or memory error */
+    NET_CLOSE_TLS,          /* TLS handshake failed or timed out, or a bad record */
     NET_CLOSE_REASONS
 } net_close_reason;
 
@@ -57,6 +58,8 @@ typedef struct net_stats {
     _Atomic uint64_t loop_lag_hist[NET_LAG_BUCKETS];
     _Atomic uint64_t out_chunks;             /* gauge: output pool chunks allocated */
     _Atomic uint64_t draining;               /* gauge: 1 once a drain began */
+    _Atomic uint64_t tls_handshakes;         /* completed */
+    _Atomic uint64_t tls_handshakes_deferred; /* past tls.max_handshakes_per_pass: next pass */
 } net_stats;
 
 /* Names for NET_CLOSE_* in metrics labels ("peer", "idle", ...). */

@@ -23,6 +23,7 @@
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
+    "tls",
 };
 
 const char *net_close_reason_name(int reason)
@@ -192,12 +193,24 @@ static void wake_net(void *arg)
 
 static void begin_stop_phase(server *s);
 
+static void on_hs_idle(uv_idle_t *h)
+{
+    (void)h; /* only keeps the loop from blocking while deferred handshakes wait for a pass */
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
     server *s = h->data;
     if (!s->shards)
         return;
     ctl_flush(s);
+    if (s->tls) {
+        conn_tls_pass(s);
+        if (!s->hs_head && uv_is_active((uv_handle_t *)&s->hs_idle))
+            uv_idle_stop(&s->hs_idle);
+        else if (s->hs_head && !uv_is_active((uv_handle_t *)&s->hs_idle))
+            uv_idle_start(&s->hs_idle, on_hs_idle);
+    }
     if (s->npaused)
         conn_resume_paused(s);
     conn_flush_dirty(s);
@@ -270,6 +283,10 @@ static void begin_drain(server *s)
         uv_close((uv_handle_t *)&s->listener, NULL);
         s->listening = false;
     }
+    if (s->tls_listening) {
+        uv_close((uv_handle_t *)&s->tls_listener, NULL);
+        s->tls_listening = false;
+    }
     /* Queue entries will never be matched now. */
     for (int b = 0; b < LOBBY_BANDS; b++) {
         while (s->lobby.q_head[b]) {
@@ -314,7 +331,8 @@ static void close_handle(uv_handle_t *h, void *arg)
     server *s = arg;
     if (uv_is_closing(h))
         return;
-    if (h->type == UV_TCP && h != (uv_handle_t *)&s->listener) {
+    if (h->type == UV_TCP && h != (uv_handle_t *)&s->listener &&
+        h != (uv_handle_t *)&s->tls_listener) {
         conn *c = h->data;
         conn_close(c, NET_CLOSE_DRAIN, false);
         return;
@@ -385,7 +403,7 @@ static void on_connection(uv_stream_t *l, int status)
         log_warn("accept failed", "error", uv_strerror(status));
         return;
     }
-    conn_accept(s);
+    conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
 }
 
 static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
@@ -410,7 +428,32 @@ static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
     return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-static int write_port_file(const char *path, uint16_t port)
+/* Binds and listens on hostport; *port receives the bound port. 0 or a libuv error. */
+static int listen_on(server *s, uv_tcp_t *t, const char *hostport, uint16_t *port)
+{
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    int r = parse_listen(hostport, &addr);
+    if (r != 0)
+        return r;
+    r = uv_tcp_init(&s->loop, t);
+    if (r != 0)
+        return r;
+    t->data = s;
+    r = uv_tcp_bind(t, (const struct sockaddr *)&addr, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)t, 4096, on_connection);
+    if (r != 0)
+        return r;
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    uv_tcp_getsockname(t, (struct sockaddr *)&bound, &blen);
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    return 0;
+}
+
+static int write_port_file(const char *path, uint16_t port, uint16_t tls_port)
 {
     char tmp[CONFIG_STRING_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -418,6 +461,8 @@ static int write_port_file(const char *path, uint16_t port)
     if (!f)
         return -1;
     fprintf(f, "%u\n", (unsigned)port);
+    if (tls_port)
+        fprintf(f, "%u\n", (unsigned)tls_port);
     if (fclose(f) != 0)
         return -1;
     /* Rename, so whoever polls for the file never reads half of it. */
@@ -463,6 +508,7 @@ static void net_thread(void *arg)
 
 static void server_free(server *s)
 {
+    tls_ctx_free(s->tls);
     if (s->shards)
         shards_stop(s->shards);
     if (s->ctl)
@@ -509,26 +555,29 @@ server *server_start(const battled_config *cfg)
         server_free(s);
         return NULL;
     }
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof addr);
-    int r = parse_listen(cfg->server.listen, &addr);
-    if (r == 0)
-        r = uv_tcp_init(&s->loop, &s->listener);
-    s->listener.data = s;
-    if (r == 0)
-        r = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
+    int r = listen_on(s, &s->listener, cfg->server.listen, &s->port);
     if (r != 0) {
         log_error("cannot listen", "listen", cfg->server.listen, "error", uv_strerror(r));
         goto fail_loop;
     }
     s->listening = true;
-    struct sockaddr_storage bound;
-    int blen = sizeof bound;
-    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
-    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    if (cfg->tls.listen[0]) {
+        char err[TLS_ERR_MAX];
+        s->tls = tls_ctx_new(cfg->tls.cert, cfg->tls.key, err, sizeof err);
+        if (!s->tls) {
+            log_error("cannot set up TLS", "cert", cfg->tls.cert, "key", cfg->tls.key, "error", err);
+            goto fail_loop;
+        }
+        r = listen_on(s, &s->tls_listener, cfg->tls.listen, &s->tls_port);
+        if (r != 0) {
+            log_error("cannot listen", "listen", cfg->tls.listen, "error", uv_strerror(r));
+            goto fail_loop;
+        }
+        s->tls_listening = true;
+        s->timeout_ms[LIST_TLS] = (uint64_t)cfg->tls.handshake_timeout_ms;
+        uv_idle_init(&s->loop, &s->hs_idle);
+        s->hs_idle.data = s;
+    }
 
     uv_async_init(&s->loop, &s->wake, on_wake);
     s->wake.data = s;
@@ -565,7 +614,7 @@ server *server_start(const battled_config *cfg)
     if (!s->paused || !s->ctl || !s->kdirty)
         goto fail_loop;
 
-    if (cfg->server.port_file[0] && write_port_file(cfg->server.port_file, s->port) != 0) {
+    if (cfg->server.port_file[0] && write_port_file(cfg->server.port_file, s->port, s->tls_port) != 0) {
         log_error("cannot write port file", "file", cfg->server.port_file, "error",
                   strerror(errno));
         goto fail_loop;
@@ -574,8 +623,8 @@ server *server_start(const battled_config *cfg)
         log_error("cannot start the network thread");
         goto fail_loop;
     }
-    log_info("listening", "listen", cfg->server.listen, "port", LOG_U64(s->port), "shards",
-             LOG_U64(s->nshards));
+    log_info("listening", "listen", cfg->server.listen, "port", LOG_U64(s->port), "tls_port",
+             LOG_U64(s->tls_port), "shards", LOG_U64(s->nshards));
     return s;
 
 fail_loop:
@@ -605,6 +654,11 @@ int server_wait(server *s)
 uint16_t server_port(const server *s)
 {
     return s->port;
+}
+
+uint16_t server_tls_port(const server *s)
+{
+    return s->tls_port;
 }
 
 const net_stats *server_stats(const server *s)

@@ -1,7 +1,8 @@
 /* server: the battled runtime: one network thread (libuv) in front of N shard threads.
  *
- * server_start binds the game port (server.listen; port 0 picks a free one, written to
- * server.port_file), starts the shards and the network thread, and returns. The network thread owns
+ * server_start binds the game port (server.listen; port 0 picks a free one) and, when tls.listen is
+ * set, the TLS game port, writes them to server.port_file (the port on the first line, the TLS port
+ * on a second line when TLS is on), starts the shards and the network thread, and returns. The network thread owns
  * every socket, the lobby and the connection table; shards own battles (shards/shard.h).
  *
  * Shutdown is a graceful drain: server_drain (from any thread, e.g. main after sigwait) makes the
@@ -40,6 +41,8 @@ int server_wait(server *s);
 
 /* The bound game port (valid after server_start). */
 uint16_t server_port(const server *s);
+/* The bound TLS game port (tls.listen), or 0 when TLS is off. */
+uint16_t server_tls_port(const server *s);
 
 /* The network thread's counters (any thread may read them; valid until server_wait returns). */
 const net_stats *server_stats(const server *s);

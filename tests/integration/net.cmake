@@ -4,11 +4,11 @@
 # (Registered only once battled's main runs the server, so the suite stays green before that.)
 file(READ ${CMAKE_SOURCE_DIR}/net/main.c battled_main_c)
 if(TARGET battled AND TARGET battled_client AND battled_main_c MATCHES "server_run")
-  foreach(t battle guard drain)
+  foreach(t battle guard drain tls)
     battled_add_test(NAME test_it_${t}
                      SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_${t}.c
                              ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                     LIBS battled_client PkgConfig::MSGPACK
+                     LIBS battled_client PkgConfig::MSGPACK battled_mbedtls Threads::Threads
                      LABELS integration TIMEOUT 120
                      ARGS $<TARGET_FILE:battled> --shards 1)
     add_dependencies(test_it_${t} battled)
