@@ -30,6 +30,7 @@
 #define WELCOME_TIMEOUT_MS 5000   /* hello -> welcome */
 #define BACKOFF_FIRST_MS 250      /* first retry after a drop; doubles per attempt */
 #define BACKOFF_MAX_MS 4000
+#define STABLE_MS 10000           /* a connection that lived this long resets the retry count */
 #define PING_DEFAULT_MS 10000     /* keepalive when the server states no idle timeout */
 #define INBUF 4096                /* pending input; a line longer than this is dropped whole */
 #define TICK_MS 1000              /* longest poll sleep: timers are checked at least this often */
@@ -55,8 +56,9 @@ typedef struct app {
     pc_conn *c;
     bool want_conn;
     bool fatal;              /* the server refused us for good (version mismatch) */
-    int attempt;
+    int attempt;             /* failed connects and short-lived connections in a row */
     int64_t next_try;
+    int64_t connected_at;
     int64_t last_send;
     uint32_t ping_ms;
     int64_t user_ping_rid;
@@ -195,6 +197,29 @@ static void rl_reset(app *a, const struct proto_welcome *w)
 
 /* ---- connection ---- */
 
+static int64_t backoff_ms(int attempt)
+{
+    int64_t d = (int64_t)BACKOFF_FIRST_MS << (attempt < 5 ? attempt : 5);
+    return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
+}
+
+/* Counts one more failure; gives up (and says how to resume) past --retries. */
+static bool retry_later(app *a)
+{
+    if (a->fatal || ++a->attempt > a->retries) {
+        fprintf(stdout, "Giving up on %s:%u.\n", a->host, (unsigned)a->port);
+        print_resume_hint(a);
+        a->quit = true;
+        a->exit_code = 1;
+        return false;
+    }
+    int64_t delay = backoff_ms(a->attempt - 1);
+    fprintf(stdout, "Retrying in %.2f s (%d of %d)...\n", (double)delay / 1000.0, a->attempt, a->retries);
+    a->want_conn = true;
+    a->next_try = now_ms() + delay;
+    return true;
+}
+
 static void lost(app *a, const char *why)
 {
     pc_close(a->c);
@@ -203,14 +228,11 @@ static void lost(app *a, const char *why)
     if (a->quit)
         return;
     fprintf(stdout, "Connection lost (%s).\n", why);
-    if (a->fatal) {
-        a->quit = true;
-        a->exit_code = 1;
-        return;
-    }
-    a->want_conn = true;
-    a->attempt = 0;
-    a->next_try = now_ms() + BACKOFF_FIRST_MS;
+    /* A connection that dies young counts as a failed attempt, so a server that accepts and then
+     * drops us cannot keep the client retrying forever. */
+    if (now_ms() - a->connected_at >= STABLE_MS)
+        a->attempt = 0;
+    retry_later(a);
 }
 
 static bool sent(app *a, int64_t rid)
@@ -257,7 +279,7 @@ static bool try_connect(app *a)
         return false;
     }
     a->c = c;
-    a->last_send = now_ms();
+    a->last_send = a->connected_at = now_ms();
     a->ping_ms = ev.u.welcome.idle_ms ? ev.u.welcome.idle_ms / 3 : PING_DEFAULT_MS;
     if (a->ping_ms < 1000)
         a->ping_ms = 1000;
@@ -283,23 +305,11 @@ static void connect_step(app *a)
 {
     if (a->c || !a->want_conn || a->fatal || now_ms() < a->next_try)
         return;
-    if (try_connect(a)) {
-        a->want_conn = false;
-        a->attempt = 0;
+    a->want_conn = false;
+    if (try_connect(a))
         return;
-    }
-    if (a->fatal || ++a->attempt > a->retries) {
-        fprintf(stdout, "Giving up on %s:%u.\n", a->host, (unsigned)a->port);
-        print_resume_hint(a);
-        a->quit = true;
-        a->exit_code = 1;
-        return;
-    }
-    int64_t delay = BACKOFF_FIRST_MS << (a->attempt < 5 ? a->attempt : 5);
-    if (delay > BACKOFF_MAX_MS)
-        delay = BACKOFF_MAX_MS;
-    fprintf(stdout, "Retrying in %.1f s (%d of %d)...\n", (double)delay / 1000.0, a->attempt, a->retries);
-    a->next_try = now_ms() + delay;
+    if (!a->c && !a->want_conn && !a->quit) /* lost() inside try_connect has already counted it */
+        retry_later(a);
 }
 
 /* ---- events ---- */
@@ -498,8 +508,8 @@ static void run_command(app *a, const cli_cmd *cmd)
         a->wait_deadline = now_ms() + (int64_t)cmd->wait_s * 1000;
         return;
     case CLI_PING:
-        if (sent(a, a->user_ping_rid = pc_ping(c, (uint64_t)now_ms())))
-            return;
+        a->user_ping_rid = pc_ping(c, (uint64_t)now_ms());
+        sent(a, a->user_ping_rid);
         return;
     case CLI_QUEUE:
         if (!busy_elsewhere(a, 0))

@@ -654,6 +654,29 @@ static void test_watch_a_battle(void **state)
     child_free(&c);
 }
 
+/* No server: a bounded number of tries, then a clear message and exit status 1. */
+static void test_gives_up_without_a_server(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0); /* a port nobody listens on: bound, then closed */
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)ntohs(sa.sin_port));
+    child c;
+    const char *args[] = {"--port", port, "--retries", "2", NULL};
+    child_start(&c, args, NULL); /* stdin stays open: it must give up by itself */
+    child_expect(&c, "Retrying in", CLI_WAIT_MS);
+    child_expect(&c, "(2 of 2)", CLI_WAIT_MS);
+    child_expect(&c, "Giving up on 127.0.0.1:", CLI_WAIT_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 1);
+    child_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     /* Our own option first; the rest is itest's (server binary, --shards). */
@@ -675,6 +698,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resume_from_a_new_process),
         cmocka_unit_test(test_reconnects_after_a_drop),
         cmocka_unit_test(test_watch_a_battle),
+        cmocka_unit_test(test_gives_up_without_a_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
