@@ -482,6 +482,8 @@ void conn_close(conn *c, net_close_reason why, bool flush)
     c->close_reason = (uint8_t)why;
     if (c->id) {
         NET_STAT_ADD(&s->stats, conns_closed[why], 1);
+        log_debug("connection closing", "conn", LOG_U64(c->id), "reason", net_close_reason_name(why),
+                  "seats", LOG_U64(c->nplaces), "unsent", LOG_U64(c->out.bytes));
         /* From here on, shard output for this id is dropped and counted. */
         conntab_remove(&s->conns, c->id);
         size_t n = lobby_cancel(&s->lobby, &c->lobby);

@@ -351,7 +351,15 @@ static void begin_stop_phase(server *s)
         s->shards = NULL;
     }
     uv_walk(&s->loop, close_handle, s);
-    log_info("stopped", "connections_total", LOG_U64(NET_STAT_GET(&s->stats, conns_total)));
+    const net_stats *st = &s->stats;
+    log_info("stopped", "connections_total", LOG_U64(NET_STAT_GET(st, conns_total)), "refused",
+             LOG_U64(NET_STAT_GET(st, conns_refused)), "frames_in", LOG_U64(NET_STAT_GET(st, frames_in)),
+             "frames_out", LOG_U64(NET_STAT_GET(st, frames_out)), "rate_limited",
+             LOG_U64(NET_STAT_GET(st, ratelimit_refusals)), "output_cap_cuts",
+             LOG_U64(NET_STAT_GET(st, output_cap_cuts)), "inbox_full",
+             LOG_U64(NET_STAT_GET(st, inbox_full)), "dropped_gone",
+             LOG_U64(NET_STAT_GET(st, output_dropped_gone)), "loop_lag_max_us",
+             LOG_U64(NET_STAT_GET(st, loop_lag_max_us)));
 }
 
 static void on_drain_timer(uv_timer_t *t)
