@@ -4,8 +4,9 @@
  * whatever chunks the socket gives; it refuses N == 0 or N > max as soon as the 4 length bytes are
  * known, before any body byte is buffered. When a whole frame lies inside the chunk being fed it is
  * returned in place (no copy); only a frame split across chunks is copied into the reader's buffer,
- * which grows to the size that frame needs (never past max) and is freed again once it exceeds
- * FRAME_KEEP, so an idle connection holds no more than FRAME_KEEP bytes. Single-threaded. */
+ * which grows to the size that frame needs (never past max). A buffer larger than FRAME_KEEP is
+ * freed on the next call after its frame was handed out, so a connection idle between frames holds
+ * at most FRAME_KEEP bytes (none if its frames always arrive whole). Single-threaded. */
 #ifndef BATTLED_PROTO_FRAME_H
 #define BATTLED_PROTO_FRAME_H
 
