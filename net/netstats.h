@@ -37,7 +37,7 @@ typedef struct net_stats {
     _Atomic uint64_t conns_refused;          /* over server.max_connections: error frame then close */
     _Atomic uint64_t conns_closed[NET_CLOSE_REASONS];
     _Atomic uint64_t frames_in;
-    _Atomic uint64_t frames_out;             /* frames handed to the socket layer */
+    _Atomic uint64_t frames_out;             /* messages queued (a shard message may carry several frames) */
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t bytes_out;
     _Atomic uint64_t errors[NET_ERROR_CODES]; /* error replies sent by the net thread, by code */
