@@ -151,6 +151,15 @@ static void set_hull(cli_view *v, int seat, uint16_t hull)
 
 /* ---- missiles in flight ---- */
 
+/* Whose missile: "yours", "incoming", or for a spectator "seat 1's". */
+static const char *owner_label(const cli_view *v, int owner, char buf[NAME_BUF])
+{
+    if (v->role == CLI_ROLE_SEAT)
+        return mine(v, owner) ? "yours" : "incoming";
+    snprintf(buf, NAME_BUF, "seat %d's", owner & 1);
+    return buf;
+}
+
 static struct proto_missile *missile_find(cli_view *v, uint32_t id)
 {
     for (int i = 0; i < v->nmissiles; i++)
@@ -226,8 +235,11 @@ static void status_line(const cli_view *v, int seat)
 {
     char b[NAME_BUF];
     const struct proto_ship *s = &v->ships[seat];
-    fprintf(v->out, "  %-5s %-12s hull %3u/%-3u armour %u", v->role == CLI_ROLE_SEAT ? who(v, seat, b) : "",
-            s->name, s->hull, s->hull_max, s->armour);
+    if (v->role == CLI_ROLE_SEAT)
+        snprintf(b, sizeof b, "%s", seat == v->seat ? "You" : "Enemy");
+    else
+        snprintf(b, sizeof b, "Seat %d", seat);
+    fprintf(v->out, "  %-6s %-12s hull %3u/%-3u armour %u", b, s->name, s->hull, s->hull_max, s->armour);
     int nammo = 0;
     for (int w = 0; w < s->nweapons; w++) {
         const struct proto_weapon *pw = &s->weapons[w];
@@ -277,7 +289,7 @@ void cli_view_status(const cli_view *v)
         for (int i = 0; i < v->nmissiles; i++) {
             const struct proto_missile *m = &v->missiles[i];
             fprintf(v->out, "%s #%u (%s) at %s%s", i ? ";" : "", m->id,
-                    mine(v, m->owner) ? "yours" : v->role == CLI_ROLE_SEAT ? "incoming" : who(v, m->owner, b),
+                    owner_label(v, m->owner, b),
                     band_label(m->band), m->pd_tried ? ", pd tried" : "");
         }
         fputc('\n', v->out);
@@ -427,7 +439,7 @@ static void on_mmove(cli_view *v, const proto_event *ev)
     char b[NAME_BUF];
     missile_add(v, m->missile, m->seat & 1, m->band);
     fprintf(v->out, "Missile #%u (%s) closes to %s range.\n", m->missile,
-            mine(v, m->seat) ? "yours" : v->role == CLI_ROLE_SEAT ? "incoming" : who(v, m->seat, b),
+            owner_label(v, m->seat, b),
             band_label(m->band));
 }
 
