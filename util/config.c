@@ -37,7 +37,7 @@ static const config_entry schema[] = {
         "shard threads; 0 = number of cores minus one, at least 1"),
     INT("server", "max_connections", server.max_connections, 1, 1000000, 100000, 0,
         "open client connections; more are refused"),
-    BYTES("server", "max_frame", server.max_frame, 64, 1 * MIB, 4096,
+    BYTES("server", "max_frame", server.max_frame, 256, 1 * MIB, 4096,
           "largest frame a client may send, in bytes"),
     MS("server", "hello_timeout_ms", server.hello_timeout_ms, 100, 10 * MIN, 10 * SEC,
        "time a new connection has to send hello"),
