@@ -126,6 +126,10 @@ void bb_report_table(FILE *f, const bb_result *r)
             s->last_connect_error ? " (last " : "",
             s->last_connect_error ? uv_err_name(-(int)s->last_connect_error) : "",
             s->last_connect_error ? ")" : "", (unsigned long long)s->disconnects);
+    if (s->disconnects)
+        fprintf(f, "  lost        closed by server %llu  reset %llu  undecodable %llu  other %llu\n",
+                (unsigned long long)s->disc_eof, (unsigned long long)s->disc_reset,
+                (unsigned long long)s->disc_protocol, (unsigned long long)s->disc_other);
     fprintf(f, "  outcomes    seat0 wins %llu  seat1 wins %llu  draws %llu  rounds mean %.1f median %llu "
                "max %llu\n",
             (unsigned long long)s->wins_seat[0], (unsigned long long)s->wins_seat[1],
@@ -260,7 +264,11 @@ static void jrun(FILE *f, const bb_result *r)
     fprintf(f, ",\n  \"connects\": %llu, \"connect_errors\": %llu, \"last_connect_error\": ",
             (unsigned long long)s->connects, (unsigned long long)s->connect_errors);
     jstr(f, s->last_connect_error ? uv_err_name(-(int)s->last_connect_error) : "");
-    fprintf(f, ", \"disconnects\": %llu,\n", (unsigned long long)s->disconnects);
+    fprintf(f, ", \"disconnects\": %llu, \"lost\": {\"closed_by_server\": %llu, \"reset\": %llu, "
+               "\"undecodable\": %llu, \"other\": %llu},\n",
+            (unsigned long long)s->disconnects, (unsigned long long)s->disc_eof,
+            (unsigned long long)s->disc_reset, (unsigned long long)s->disc_protocol,
+            (unsigned long long)s->disc_other);
     fprintf(f, "  \"outcomes\": {\"wins_seat0\": %llu, \"wins_seat1\": %llu, \"draws\": %llu, \"ended\": {",
             (unsigned long long)s->wins_seat[0], (unsigned long long)s->wins_seat[1],
             (unsigned long long)s->draws);

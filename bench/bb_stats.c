@@ -39,6 +39,7 @@ void bb_stats_merge(bb_stats *d, const bb_stats *s)
     for (int i = 0; i < BB_ERR_CODES; i++) ADD(errors[i]);
     ADD(stale); ADD(turn_timeouts); ADD(frames_in); ADD(frames_out);
     ADD(connects); ADD(connect_errors); ADD(disconnects);
+    ADD(disc_eof); ADD(disc_reset); ADD(disc_protocol); ADD(disc_other);
     ADD(conns_open); ADD(battles_running); ADD(seats_waiting);
 #undef ADD
     if (s->srv_welcomed) {

@@ -48,6 +48,7 @@ typedef struct bb_stats {
     uint64_t frames_in, frames_out;
     /* connections */
     uint64_t connects, connect_errors, disconnects, last_connect_error;
+    uint64_t disc_eof, disc_reset, disc_protocol, disc_other; /* why connections were lost */
     /* gauges (current values, not cumulative) */
     uint64_t conns_open, battles_running, seats_waiting;
     /* what the server's welcome said (0 until a welcome arrived) */

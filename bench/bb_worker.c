@@ -621,9 +621,17 @@ static void on_close(pcuv_conn *pc, int why)
         w->st.conns_open--;
     if (w->closing)
         return;
-    if (was_open || c->was_open)
+    if (was_open || c->was_open) {
         w->st.disconnects++;
-    (void)why;
+        if (why == UV_EOF)
+            w->st.disc_eof++; /* the server closed it (output cap, idle, abuse, drain) */
+        else if (why == UV_ECONNRESET || why == UV_EPIPE)
+            w->st.disc_reset++;
+        else if (why > 0)
+            w->st.disc_protocol++; /* the server sent something we could not decode */
+        else
+            w->st.disc_other++;
+    }
     for (uint32_t i = 0; i < c->nseats; i++) {
         bb_seat *s = &c->seats[i];
         s->out_rid = 0;
