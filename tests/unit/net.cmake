@@ -16,3 +16,11 @@ if(TARGET battled_client)
   target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                       -Wl,--wrap=realloc)
 endif()
+
+# The network thread's counters, with the server in-process and a blocking client.
+if(TARGET battled_client)
+  battled_add_test(NAME test_net_stats
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_stats.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_net battled_client LABELS unit TIMEOUT 60)
+endif()
