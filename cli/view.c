@@ -350,11 +350,17 @@ static void on_started(cli_view *v, const proto_event *ev)
 static void on_state(cli_view *v, const proto_event *ev)
 {
     const struct proto_state *st = &ev->u.state;
+    /* A state carries no token: a seat answered with one (a resume) keeps the token it has. */
+    uint8_t token[PROTO_TOKEN_LEN];
+    bool keep = v->bid == ev->bid && v->role == CLI_ROLE_SEAT && st->seat == v->seat;
+    memcpy(token, v->token, sizeof token);
     cli_view_forget(v);
     v->bid = ev->bid;
     if (st->seat < PROTO_SEATS) {
         v->role = CLI_ROLE_SEAT;
         v->seat = st->seat;
+        if (keep)
+            memcpy(v->token, token, sizeof token);
     } else {
         v->role = CLI_ROLE_SPECTATOR;
     }

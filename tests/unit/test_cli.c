@@ -380,6 +380,31 @@ static void test_view_spectator_and_quiet_replay(void **state)
     viewer_close(&w);
 }
 
+/* A resume answered by a full state (history gone) keeps the seat's token for the next resume. */
+static void test_view_state_keeps_the_token(void **state)
+{
+    (void)state;
+    viewer w;
+    viewer_open(&w);
+    uint8_t token[PROTO_TOKEN_LEN];
+    memset(token, 0x5a, sizeof token);
+    cli_view_adopt(&w.v, 8, 1, token, 30);
+    proto_event ev = event(PROTO_T_STATE, 8, 40);
+    ev.u.state.seat = 1;
+    ev.u.state.phase = PROTO_PHASE_RUNNING;
+    ev.u.state.round = 9;
+    ev.u.state.active = 1;
+    ship(&ev.u.state.ships[0], "scout", "Scout", 40);
+    ship(&ev.u.state.ships[1], "scout", "Scout", 40);
+    cli_view_event(&w.v, &ev);
+    assert_true(cli_view_seated(&w.v));
+    assert_true(cli_view_my_turn(&w.v));
+    assert_memory_equal(w.v.token, token, sizeof token);
+    assert_int_equal(w.v.last_seq, 40);
+    assert_non_null(strstr(viewer_text(&w), "Battle 8 as it stands (you are seat 1)"));
+    viewer_close(&w);
+}
+
 /* Strings from the server never put control bytes (terminal escapes) on the screen. */
 static void test_view_scrubs_server_strings(void **state)
 {
@@ -481,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_bands_and_tokens),
         cmocka_unit_test(test_view_tells_a_battle),
         cmocka_unit_test(test_view_spectator_and_quiet_replay),
+        cmocka_unit_test(test_view_state_keeps_the_token),
         cmocka_unit_test(test_view_scrubs_server_strings),
         cmocka_unit_test(test_resume_record),
     };
