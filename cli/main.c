@@ -530,8 +530,12 @@ static void run_command(app *a, const cli_cmd *cmd)
             battle_request(a, pc_join(c, cmd->bid, cmd->ship));
         return;
     case CLI_WATCH:
-        if (!busy_elsewhere(a, cmd->bid))
-            battle_request(a, pc_watch(c, cmd->bid));
+        if (busy_elsewhere(a, cmd->bid))
+            return;
+        if (v->role == CLI_ROLE_SPECTATOR && v->bid != cmd->bid && v->phase == CLI_PH_RUNNING &&
+            !sent(a, pc_leave(c, v->bid))) /* one battle watched at a time: drop the old one */
+            return;
+        battle_request(a, pc_watch(c, cmd->bid));
         return;
     case CLI_RESUME:
         cmd_resume(a, cmd);
