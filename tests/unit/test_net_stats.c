@@ -49,7 +49,8 @@ static int setup(void **state)
     snprintf(ships, sizeof ships, "game.ships_file=%s/data/ships.toml", src ? src : ".");
     const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=2", "admin.listen=",
                           "ratelimit.actions_per_sec=1", "ratelimit.burst=1",
-                          "ratelimit.abuse_refusals=0", "server.max_connections=4", ships};
+                          "ratelimit.abuse_refusals=0", "server.max_connections=4",
+                          "server.drain_timeout_ms=100", ships};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (config_set(&cfg, sets[i], err, sizeof err) != 0)
             return -1;
