@@ -230,6 +230,8 @@ static int setup(void **state)
     /* A real rate limit (after itest's "off"): the client must pace itself, never be refused. */
     static const char *const sets[] = {"game.ai_think_ms=0", "game.turn_timer_ms=20000",
                                        "server.drain_timeout_ms=2000",
+                                       /* short, so the keepalive test needs only seconds */
+                                       "server.idle_timeout_ms=3000",
                                        "ratelimit.actions_per_sec=20", "ratelimit.burst=2", NULL};
     return itest_start(&g_srv, sets) ? 0 : -1;
 }
@@ -654,6 +656,25 @@ static void test_watch_a_battle(void **state)
     child_free(&c);
 }
 
+/* Waiting in the queue sends nothing, yet the connection outlives the server's idle timeout. */
+static void test_keepalive_while_queued(void **state)
+{
+    (void)state;
+    child c;
+    const char *args[] = {"--port", port_str(), NULL};
+    child_start(&c, args, NULL);
+    child_send(&c, "queue patrol_corvette distant\n");
+    child_expect(&c, "Queued with a patrol_corvette", CLI_WAIT_MS);
+    struct timespec idle = {.tv_sec = 5}; /* well past idle_timeout_ms = 3000 */
+    nanosleep(&idle, NULL);
+    child_send(&c, "cancel\n");
+    child_expect(&c, "You left the queue.", CLI_WAIT_MS);
+    child_send(&c, "quit\n");
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    refute(&c, "Connection lost");
+    child_free(&c);
+}
+
 /* No server: a bounded number of tries, then a clear message and exit status 1. */
 static void test_gives_up_without_a_server(void **state)
 {
@@ -698,6 +719,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resume_from_a_new_process),
         cmocka_unit_test(test_reconnects_after_a_drop),
         cmocka_unit_test(test_watch_a_battle),
+        cmocka_unit_test(test_keepalive_while_queued),
         cmocka_unit_test(test_gives_up_without_a_server),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
