@@ -120,6 +120,8 @@ struct server {
 
     struct shards *shards;
     unsigned nshards;
+    server_reply_fn reply_fn; /* admin hook for heartbeat and listing answers */
+    void *reply_arg;
     ships_table *ships;
     conntab conns;
     lobby lobby;

@@ -117,7 +117,7 @@ static void ctl_flush(server *s)
 
 static void begin_flush_phase(server *s);
 
-static void handle_out(server *s, struct shard_out *o)
+static void handle_out(server *s, unsigned k, struct shard_out *o)
 {
     conn *c;
     switch (o->kind) {
@@ -156,7 +156,13 @@ static void handle_out(server *s, struct shard_out *o)
         if (s->drain_phase == 1 && s->stopped >= s->nshards)
             begin_flush_phase(s);
         break;
-    default: /* heartbeats and listings are for the admin endpoint */
+    case SHARD_OUT_HEARTBEAT:
+    case SHARD_OUT_LIST_ROW:
+    case SHARD_OUT_LIST_END:
+        if (s->reply_fn)
+            s->reply_fn(s->reply_arg, k, o);
+        break;
+    default:
         break;
     }
 }
@@ -172,7 +178,7 @@ static void on_wake(uv_async_t *h)
     for (unsigned k = 0; k < s->nshards && s->shards; k++) {
         unsigned n = 0;
         while (n < NET_OUTBOX_BUDGET && shards_pop(s->shards, k, &o)) {
-            handle_out(s, &o);
+            handle_out(s, k, &o);
             n++;
         }
         if (n == NET_OUTBOX_BUDGET)
@@ -672,6 +678,33 @@ uint16_t server_tls_port(const server *s)
 const net_stats *server_stats(const server *s)
 {
     return &s->stats;
+}
+
+uv_loop_t *server_loop(server *s)
+{
+    return &s->loop;
+}
+
+unsigned server_shard_count(const server *s)
+{
+    return s->nshards;
+}
+
+const struct shard_stats *server_shard_stats(const server *s, unsigned k)
+{
+    return s->shards && k < s->nshards ? shards_stats(s->shards, k) : NULL;
+}
+
+void server_set_reply_hook(server *s, server_reply_fn fn, void *arg)
+{
+    s->reply_fn = fn;
+    s->reply_arg = arg;
+}
+
+void server_ask_shard(server *s, unsigned k, const struct shard_in *msg)
+{
+    if (k < s->nshards)
+        server_push_ctl(s, k, msg);
 }
 
 int server_run(const battled_config *cfg, const sigset_t *signals)

@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "net/netstats.h"
 #include "util/config.h"
@@ -46,6 +47,26 @@ uint16_t server_tls_port(const server *s);
 
 /* The network thread's counters (any thread may read them; valid until server_wait returns). */
 const net_stats *server_stats(const server *s);
+
+/* ---- hooks for code that lives on the network thread (the admin endpoint) ---------------- */
+
+struct shard_in;
+struct shard_out;
+struct shard_stats;
+
+/* The network thread's loop, where other listeners (admin HTTP) may live: use it only from the
+ * network thread (its callbacks) or before that thread starts. */
+uv_loop_t *server_loop(server *s);
+/* Number of shards, and one shard's counters (any thread; valid until server_wait returns). */
+unsigned server_shard_count(const server *s);
+const struct shard_stats *server_shard_stats(const server *s, unsigned k);
+/* Network thread only: answers to SHARD_IN_HEARTBEAT and SHARD_IN_LIST (SHARD_OUT_HEARTBEAT,
+ * SHARD_OUT_LIST_ROW, SHARD_OUT_LIST_END) are handed to fn, which must copy what it keeps. */
+typedef void (*server_reply_fn)(void *arg, unsigned shard, const struct shard_out *msg);
+void server_set_reply_hook(server *s, server_reply_fn fn, void *arg);
+/* Network thread only: sends a control message (heartbeat, list) to shard k; never lost (queued
+ * while the inbox is full). */
+void server_ask_shard(server *s, unsigned k, const struct shard_in *msg);
 
 /* The whole lifetime for battled's main: start, wait for a signal in `signals` (which the caller has
  * blocked in every thread), drain on the first, hurry the drain on a second, and return the exit
