@@ -27,6 +27,7 @@ static const char usage[] =
     "  --duration S           run length in seconds, ramp included (default 10)\n"
     "  --max-battles M        stop after M battles ended (default 0: no limit)\n"
     "  --grace S              after the run, wait up to S s for running battles (default 10)\n"
+    "  --warmup S             steady-state latency starts S s after the ramp (default 2)\n"
     "  --battle-timeout S     fail a battle running longer than S s (default 300)\n"
     "  --threads T            event-loop threads (default 1)\n"
     "  --ship KEY             our ship (default scout); --opponent KEY: solo opponent\n"
@@ -53,6 +54,7 @@ void bb_opts_default(bb_opts *o)
     o->ramp = 1000;
     o->duration_s = 10;
     o->grace_s = 10;
+    o->warmup_s = 2;
     o->battle_timeout_s = 300;
     o->threads = 1;
     snprintf(o->ship, sizeof o->ship, "scout");
@@ -264,6 +266,9 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv)
                 return bad(a, v, "expected 0.1..86400 s");
         } else if (strcmp(a, "--grace") == 0) {
             if (parse_double(v, 0, 3600, &o->grace_s) != 0)
+                return bad(a, v, "expected 0..3600 s");
+        } else if (strcmp(a, "--warmup") == 0) {
+            if (parse_double(v, 0, 3600, &o->warmup_s) != 0)
                 return bad(a, v, "expected 0..3600 s");
         } else if (strcmp(a, "--max-battles") == 0) {
             if (parse_u64(v, 0, UINT64_MAX, &u) != 0)

@@ -37,6 +37,7 @@ typedef struct bb_opts {
     double ramp;                   /* battles started per second; 0 = all at once */
     double duration_s;             /* run length, ramp included */
     double grace_s;                /* after the run: wait this long for running battles to end */
+    double warmup_s;               /* steady-state latency counts from ramp end + warmup_s */
     uint64_t max_battles;          /* stop after this many battles ended (0 = no limit) */
     uint32_t battle_timeout_s;     /* a battle running longer is failed (timeout) */
     int threads;                   /* event loops (one thread each) */

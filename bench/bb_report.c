@@ -27,6 +27,10 @@ bb_figures bb_report_figures(const bb_result *r)
     f.p99_ms = ms(bb_hist_quantile(&s->lat_action, 0.99));
     f.p999_ms = ms(bb_hist_quantile(&s->lat_action, 0.999));
     f.max_ms = ms(s->lat_action.count ? s->lat_action.max : 0);
+    f.sp50_ms = ms(bb_hist_quantile(&s->lat_steady, 0.5));
+    f.sp99_ms = ms(bb_hist_quantile(&s->lat_steady, 0.99));
+    f.sp999_ms = ms(bb_hist_quantile(&s->lat_steady, 0.999));
+    f.smax_ms = ms(s->lat_steady.count ? s->lat_steady.max : 0);
     double wall = r->wall_s > 0 ? r->wall_s : 1;
     f.actions_per_s = (double)s->actions / wall;
     f.steady_actions_per_s = r->steady_actions_per_s;
@@ -112,6 +116,10 @@ void bb_report_table(FILE *f, const bb_result *r)
             g.duration_median_s);
     fprintf(f, "  latency     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu actions)\n",
             g.p50_ms, g.p90_ms, g.p99_ms, g.p999_ms, g.max_ms, (unsigned long long)s->lat_action.count);
+    fprintf(f, "  steady      p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms  (%llu actions sent %.0f s after "
+               "the ramp or later)\n",
+            g.sp50_ms, g.sp99_ms, g.sp999_ms, g.smax_ms, (unsigned long long)s->lat_steady.count,
+            o->warmup_s);
     fprintf(f, "  other req   p50 %.3f  p99 %.3f ms (hello/queue/create/join)  match wait p50 %.3f  p99 "
                "%.3f ms\n",
             ms(bb_hist_quantile(&s->lat_other, 0.5)), ms(bb_hist_quantile(&s->lat_other, 0.99)),
@@ -157,16 +165,16 @@ void bb_report_table(FILE *f, const bb_result *r)
 void bb_report_sweep(FILE *f, const bb_result *runs, int nconc, int repeat)
 {
     fprintf(f, "\n| concurrency | success %% | avg battle s | p50 ms | p99 ms | p99.9 ms | max ms | "
-               "actions/s | bench CPU %% | server CPU %% | server RSS MB |\n");
-    fprintf(f, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+               "steady p99 ms | actions/s | bench CPU %% | server CPU %% | server RSS MB |\n");
+    fprintf(f, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     bb_figures g[BB_MAX_REPEAT], med, lo, hi;
     for (int c = 0; c < nconc; c++) {
         for (int i = 0; i < repeat; i++)
             g[i] = bb_report_figures(&runs[c * repeat + i]);
         bb_report_median(g, repeat, &med, &lo, &hi);
-        fprintf(f, "| %u | %.2f | %.2f | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f | ", runs[c * repeat].o.battles,
-                med.success_pct, med.duration_mean_s, med.p50_ms, med.p99_ms, med.p999_ms, med.max_ms,
-                med.steady_actions_per_s, med.bench_cpu_pct);
+        fprintf(f, "| %u | %.2f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f | ",
+                runs[c * repeat].o.battles, med.success_pct, med.duration_mean_s, med.p50_ms, med.p99_ms,
+                med.p999_ms, med.max_ms, med.sp99_ms, med.steady_actions_per_s, med.bench_cpu_pct);
         if (med.srv_cpu_pct >= 0)
             fprintf(f, "%.0f | %.1f |\n", med.srv_cpu_pct, med.srv_rss_peak_mb);
         else
@@ -204,12 +212,14 @@ static void jfigures(FILE *f, const bb_figures *g)
 {
     fprintf(f, "{\"success_pct\": %.4f, \"duration_mean_s\": %.4f, \"duration_median_s\": %.4f, "
                "\"p50_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"p99.9_ms\": %.4f, \"max_ms\": %.4f, "
+               "\"steady_p50_ms\": %.4f, \"steady_p99_ms\": %.4f, \"steady_p99.9_ms\": %.4f, "
+               "\"steady_max_ms\": %.4f, "
                "\"actions_per_s\": %.1f, \"steady_actions_per_s\": %.1f, \"messages_per_s\": %.1f, "
                "\"bench_cpu_pct\": %.1f, \"server_cpu_pct\": %.1f, \"server_rss_mb\": %.2f, "
                "\"server_rss_peak_mb\": %.2f, \"started\": %.0f, \"finished\": %.0f, \"failed\": %.0f, "
                "\"unfinished\": %.0f}",
             g->success_pct, g->duration_mean_s, g->duration_median_s, g->p50_ms, g->p90_ms, g->p99_ms,
-            g->p999_ms, g->max_ms, g->actions_per_s, g->steady_actions_per_s, g->msgs_per_s,
+            g->p999_ms, g->max_ms, g->sp50_ms, g->sp99_ms, g->sp999_ms, g->smax_ms, g->actions_per_s, g->steady_actions_per_s, g->msgs_per_s,
             g->bench_cpu_pct, g->srv_cpu_pct, g->srv_rss_mb, g->srv_rss_peak_mb, g->started, g->finished,
             g->failed, g->unfinished);
 }
@@ -255,6 +265,8 @@ static void jrun(FILE *f, const bb_result *r)
             (unsigned long long)s->frames_in, (unsigned long long)s->frames_out);
     fprintf(f, "  \"latency_ms\": ");
     jhist_ms(f, &s->lat_action, 1e6);
+    fprintf(f, ",\n  \"steady_latency_ms\": ");
+    jhist_ms(f, &s->lat_steady, 1e6);
     fprintf(f, ",\n  \"other_latency_ms\": ");
     jhist_ms(f, &s->lat_other, 1e6);
     fprintf(f, ",\n  \"match_wait_ms\": ");

@@ -11,7 +11,8 @@
 typedef struct bb_figures {
     double success_pct;      /* finished / (finished + failed); 100 when nothing ended */
     double duration_mean_s, duration_median_s;
-    double p50_ms, p90_ms, p99_ms, p999_ms, max_ms;
+    double p50_ms, p90_ms, p99_ms, p999_ms, max_ms;  /* all actions */
+    double sp50_ms, sp99_ms, sp999_ms, smax_ms;      /* steady state: after ramp + warm-up */
     double actions_per_s, steady_actions_per_s, msgs_per_s;
     double bench_cpu_pct, srv_cpu_pct; /* percent of one core; srv < 0 when unknown */
     double srv_rss_mb, srv_rss_peak_mb; /* < 0 when unknown */

@@ -8,6 +8,7 @@ void bb_stats_reset(bb_stats *s)
 {
     memset(s, 0, sizeof *s);
     bb_hist_reset(&s->lat_action);
+    bb_hist_reset(&s->lat_steady);
     bb_hist_reset(&s->lat_other);
     bb_hist_reset(&s->lat_match);
     bb_hist_reset(&s->duration_ms);
@@ -63,6 +64,7 @@ void bb_stats_merge(bb_stats *d, const bb_stats *s)
         }
     }
     bb_hist_merge(&d->lat_action, &s->lat_action);
+    bb_hist_merge(&d->lat_steady, &s->lat_steady);
     bb_hist_merge(&d->lat_other, &s->lat_other);
     bb_hist_merge(&d->lat_match, &s->lat_match);
     bb_hist_merge(&d->duration_ms, &s->duration_ms);

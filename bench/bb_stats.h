@@ -55,6 +55,7 @@ typedef struct bb_stats {
     uint64_t srv_rate, srv_burst, srv_max_seats, srv_welcomed;
     /* distributions: latencies in ns, durations in ms, rounds as counts */
     bb_hist lat_action;        /* action request -> first reply echoing its rid */
+    bb_hist lat_steady;        /* the same, sent after the ramp and the warm-up */
     bb_hist lat_other;         /* hello/queue/create/join -> first reply */
     bb_hist lat_match;         /* queue/create sent -> "started" (matchmaking wait) */
     bb_hist duration_ms;       /* started -> ended, finished battles */

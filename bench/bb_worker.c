@@ -67,7 +67,6 @@ struct bb_conn {
     uint32_t target;
     uint8_t state;           /* conn_state */
     bool wanted;             /* some seat is activated: keep it connected */
-    bool was_open;
     uint32_t rseq;
     uint64_t retry_at;       /* uv_now ms before which no reconnect is tried */
     uint64_t ping_at;
@@ -86,6 +85,7 @@ struct bb_worker {
     bb_seat *seats;
     uint32_t nseats;
     uint64_t t0;             /* uv_now at start */
+    uint64_t steady_ns;      /* uv_hrtime from which latencies count as steady state */
     uint64_t last_publish, last_scan;
     uint64_t rng;
     int phase_seen;
@@ -490,6 +490,8 @@ static void on_event(pcuv_conn *pc, const proto_event *ev)
                 req_class = s->out_class;
                 if (req_class != BB_ACT_NONE) {
                     bb_hist_add(&w->st.lat_action, lat);
+                    if (s->out_ns >= w->steady_ns)
+                        bb_hist_add(&w->st.lat_steady, lat);
                     w->st.actions++;
                     if (req_class == BB_ACT_TURN)
                         w->st.turn_actions++;
@@ -579,7 +581,6 @@ static void conn_open(bb_conn *c)
 {
     bb_worker *w = c->w;
     c->state = CONN_OPEN;
-    c->was_open = true;
     w->st.connects++;
     w->st.conns_open++;
     c->ping_at = uv_now(&w->loop) + BB_PING_MS;
@@ -613,7 +614,7 @@ static void on_close(pcuv_conn *pc, int why)
 {
     bb_conn *c = pcuv_user(pc);
     bb_worker *w = c->w;
-    bool was_open = c->state == CONN_OPEN;
+    bool was_open = c->state == CONN_OPEN, was_up = c->state >= CONN_HELLO;
     c->pc = NULL;
     c->state = CONN_DOWN;
     c->retry_at = uv_now(&w->loop) + BB_RECONNECT_MS;
@@ -621,7 +622,7 @@ static void on_close(pcuv_conn *pc, int why)
         w->st.conns_open--;
     if (w->closing)
         return;
-    if (was_open || c->was_open) {
+    if (was_up) { /* a refused connect is a connect error, not a lost connection */
         w->st.disconnects++;
         if (why == UV_EOF)
             w->st.disc_eof++; /* the server closed it (output cap, idle, abuse, drain) */
@@ -892,6 +893,8 @@ int bb_worker_start(bb_worker *w)
 {
     uv_update_time(&w->loop);
     w->t0 = uv_now(&w->loop);
+    double ramp_s = w->o->ramp > 0 ? (double)w->o->battles / w->o->ramp : 0;
+    w->steady_ns = uv_hrtime() + (uint64_t)((ramp_s + w->o->warmup_s) * 1e9);
     w->last_publish = w->last_scan = w->t0;
     uv_timer_start(&w->tick, on_tick, 0, BB_TICK_MS);
     return pthread_create(&w->th, NULL, worker_main, w);

@@ -174,17 +174,18 @@ def write_svg(path, panels):
 
 
 def table(paths):
-    print("| scenario | battles | success % | p50 ms | p99 ms | p99.9 ms | max ms | actions/s | "
-          "bench CPU % | server CPU % | server RSS MB (peak) | runs |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | battles | success % | p50 ms | p99 ms | p99.9 ms | max ms | steady p99 ms | "
+          "steady p99.9 ms | actions/s | bench CPU % | server CPU % | server RSS MB (peak) | runs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for p in paths:
         rep = json.load(open(p))
         for row in rep.get("summary", []):
             m = row["median"]
             run = rep["runs"][0]
-            print("| %s | %d | %.2f | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f | %s | %s | %d |" % (
+            print("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f | %s | %s | %d |" % (
                 run.get("label") or p, row["concurrency"], m["success_pct"], m["p50_ms"], m["p99_ms"],
-                m["p99.9_ms"], m["max_ms"], m["steady_actions_per_s"], m["bench_cpu_pct"],
+                m["p99.9_ms"], m["max_ms"], m.get("steady_p99_ms", 0), m.get("steady_p99.9_ms", 0),
+                m["steady_actions_per_s"], m["bench_cpu_pct"],
                 "%.0f" % m["server_cpu_pct"] if m["server_cpu_pct"] >= 0 else "-",
                 "%.1f" % m["server_rss_peak_mb"] if m["server_rss_peak_mb"] >= 0 else "-", row["runs"]))
 
