@@ -738,7 +738,10 @@ static void loop(app *a)
         }
         connect_step(a);
         run_lines(a);
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            a->exit_code = 1; /* nobody reads us any more (a closed pipe): stop playing blind */
+            break;
+        }
         if (a->quit)
             break;
         struct pollfd p[2];
