@@ -1,6 +1,8 @@
 /* game: one shard's battles (see game.h). */
 #include "shards/game.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,6 +348,56 @@ static void send_started(struct game *g, struct game_battle *sb, proto_event *pe
             send_state(g, sb, g->spec[i].c[k], PROTO_SEAT_SPECTATOR, false, 0);
 }
 
+/* ---- journal ---------------------------------------------------------------------------------- */
+
+static const ships_ship *ship_at(const struct game *g, uint8_t idx);
+
+/* A battle's setup as recovery needs it. setup NULL: a private battle still waiting for seat 1. A
+ * record the journal cannot take is counted there (journal_stats) and logged by it. */
+static void j_created(struct game *g, struct game_battle *sb, const battle_setup *setup)
+{
+    if (!g->jn)
+        return;
+    struct persist_created c;
+    memset(&c, 0, sizeof c);
+    c.ai_seat = sb->seat[0].ai ? 0 : (sb->seat[1].ai ? 1 : -1);
+    for (int s = 0; s < 2; s++) {
+        c.has_token[s] = sb->seat[s].taken && !sb->seat[s].ai;
+        if (c.has_token[s])
+            memcpy(c.token[s], sb->seat[s].token, SHARD_TOKEN_BYTES);
+    }
+    if (setup) {
+        c.phase = PERSIST_RUNNING;
+        c.setup = *setup;
+        c.has_ship[0] = c.has_ship[1] = true;
+    } else {
+        c.phase = PERSIST_WAITING;
+        c.setup.band = sb->band;
+        c.setup.ship[0] = *ship_at(g, sb->seat[0].ship);
+        c.has_ship[0] = true;
+    }
+    size_t len = persist_encode_created(g->jbuf, sizeof g->jbuf, &c);
+    sb->jseq = 0;
+    if (len == 0 || journal_append(g->jn, JOURNAL_REC_CREATED, sb->id, 0, g->jbuf, len) == -EINVAL)
+        log_error("journal: battle setup not recorded", "battle", LOG_U64(sb->id));
+}
+
+static void j_action(struct game *g, struct game_battle *sb, const battle_action *a)
+{
+    if (!g->jn)
+        return;
+    uint8_t buf[PERSIST_ACTION_MAX];
+    size_t len = persist_encode_action(buf, a);
+    journal_append(g->jn, JOURNAL_REC_ACTION, sb->id, ++sb->jseq, buf, len);
+}
+
+static void j_ended(struct game *g, struct game_battle *sb)
+{
+    static const uint8_t nil = 0xc0;
+    if (g->jn)
+        journal_append(g->jn, JOURNAL_REC_ENDED, sb->id, sb->jseq, &nil, 1);
+}
+
 /* ---- battle lifecycle ------------------------------------------------------------------------- */
 
 static unsigned end_index(unsigned core_reason)
@@ -393,6 +445,7 @@ static void release_all(struct game *g, struct game_battle *sb)
 static void battle_finished(struct game *g, struct game_battle *sb)
 {
     stat_add(&g->stats->battles_ended[end_index(battle_reason(&sb->b))], 1);
+    j_ended(g, sb);
     release_all(g, sb);
     sb->phase = GAME_ENDED;
     sb->turn_deadline = sb->ai_deadline = GAME_NO_DEADLINE;
@@ -421,6 +474,7 @@ static void dispose_waiting(struct game *g, struct game_battle *sb, uint8_t wire
         send_seat(g, c, sb->id, SHARD_ROLE_SEAT0, -1);
     }
     stat_add(&g->stats->battles_ended[end_idx], 1);
+    j_ended(g, sb);
     g->nwaiting--;
     pool_release(g, sb);
     update_live(g);
@@ -476,6 +530,7 @@ static battle_err act(struct game *g, struct game_battle *sb, uint8_t kind, uint
     battle_err e = battle_apply(&sb->b, &a, g->ev, BATTLE_MAX_EVENTS_PER_APPLY, &nev);
     if (e != BATTLE_OK)
         return e;
+    j_action(g, sb, &a);
     publish(g, sb, g->ev, nev, requester, has_rid, rid);
     if (battle_is_over(&sb->b))
         battle_finished(g, sb);
@@ -558,6 +613,7 @@ static bool start_battle(struct game *g, struct game_battle *sb, unsigned announ
         log_error("battle_create refused", "battle", LOG_U64(sb->id), "err", battle_err_name(e));
         return false;
     }
+    j_created(g, sb, &setup);
     sb->phase = GAME_RUNNING;
     sb->last_action_ms = g->now;
     g->nrunning++;
@@ -614,6 +670,9 @@ static void on_create(struct game *g, const struct shard_in *m)
     } else if (g->draining) {
         err = PROTO_E_SERVER_DRAINING;
         why = "the server is shutting down: no new battles";
+    } else if (g->refuse_new) {
+        err = PROTO_E_SERVER_BUSY;
+        why = "the battle journal cannot be written: no new battles for now";
     } else if (m->battle_id == 0 || lookup(g, m->battle_id)) {
         err = PROTO_E_INTERNAL;
         why = "battle id collision";
@@ -666,6 +725,7 @@ static void on_create(struct game *g, const struct shard_in *m)
             pe.u.created.seat = 0;
             pe.u.created.band = sb->band;
             memcpy(pe.u.created.token, sb->seat[0].token, SHARD_TOKEN_BYTES);
+            j_created(g, sb, NULL);
             send_event(g, c->conn[0], &pe);
             schedule(g, sb);
             return;
@@ -698,6 +758,12 @@ static void on_join(struct game *g, struct game_battle *sb, conn_id conn, const 
     if (g->draining) {
         send_error(g, conn, PROTO_E_SERVER_DRAINING, "the server is shutting down: no new battles",
                    r->has_rid, r->rid, sb->id);
+        return;
+    }
+    if (g->refuse_new) {
+        send_error(g, conn, PROTO_E_SERVER_BUSY,
+                   "the battle journal cannot be written: no new battles for now", r->has_rid, r->rid,
+                   sb->id);
         return;
     }
     int ship = find_ship(g, r->u.join.ship);
@@ -822,9 +888,16 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
     }
     if (old != conn) {
         gs->conn = 0; /* the resumer gets "back" with the rest of what it missed, not twice */
-        if (gs->away && sb->phase == GAME_RUNNING)
+        if (gs->away && sb->phase == GAME_RUNNING && !gs->silent)
             act(g, sb, BATTLE_ACT_SEAT_BACK, seat, 0, 0, false, 0);
-        gs->away = false;
+        gs->away = gs->silent = false;
+        /* After a restart the other seat may still be away without the engine knowing: tell it
+         * now, so the resumer learns it from the events it missed, as after a disconnect. */
+        struct game_seat *other = &sb->seat[1 - seat];
+        if (other->silent && sb->phase == GAME_RUNNING) {
+            other->silent = false;
+            act(g, sb, BATTLE_ACT_SEAT_AWAY, (uint8_t)(1 - seat), 0, 0, false, 0);
+        }
         gs->conn = conn;
         send_seat(g, conn, sb->id, seat, +1);
         stat_add(&g->stats->resumes, 1);
@@ -1104,7 +1177,7 @@ static void due(struct game *g, struct game_battle *sb)
     }
     for (int s = 0; s < 2 && sb->phase == GAME_RUNNING; s++)
         if (sb->seat[s].away && sb->seat[s].resume_deadline <= now) {
-            sb->seat[s].away = false;
+            sb->seat[s].away = sb->seat[s].silent = false;
             act(g, sb, BATTLE_ACT_SEAT_GONE, (uint8_t)s, 0, 0, false, 0);
         }
     if (sb->phase == GAME_RUNNING && sb->turn_deadline <= now) {
@@ -1151,6 +1224,95 @@ uint64_t game_next_deadline(const struct game *g)
     if (g->draining && g->nrunning > 0)
         d = min64(d, g->drain_deadline);
     return d;
+}
+
+/* ---- recovery --------------------------------------------------------------------------------- */
+
+static int restore_fail(char *why, size_t whylen, const char *msg)
+{
+    snprintf(why, whylen, "%s", msg);
+    return -1;
+}
+
+/* The ship table index of a recovered ship, by key; the first ship when the table has no longer
+ * got it (a running battle plays its own copy anyway). */
+static uint8_t restore_ship_idx(const struct game *g, const ships_ship *s, bool *found)
+{
+    char key[PROTO_SHIP_MAX + 1];
+    memset(key, 0, sizeof key);
+    snprintf(key, sizeof key, "%s", s->key);
+    int i = key[0] ? find_ship(g, key) : -1;
+    *found = i >= 0;
+    return (uint8_t)(i >= 0 ? i : 0);
+}
+
+int game_restore(struct game *g, uint64_t id, const struct persist_created *c,
+                 const battle_action *acts, size_t n, uint64_t now, char *why, size_t whylen)
+{
+    g->now = now;
+    if (id == 0 || lookup(g, id))
+        return restore_fail(why, whylen, "battle id 0 or already restored");
+    bool found[2] = {false, false};
+    uint8_t ship[2] = {0, 0};
+    for (int s = 0; s < 2; s++)
+        if (c->has_ship[s])
+            ship[s] = restore_ship_idx(g, &c->setup.ship[s], &found[s]);
+    if (c->phase == PERSIST_WAITING && !found[0])
+        return restore_fail(why, whylen, "waiting battle's ship is not in the ship table");
+    struct game_battle *sb = pool_alloc(g);
+    if (!sb)
+        return restore_fail(why, whylen, "too many battles on this shard");
+    if (btable_put(&g->ids, id, sb->idx) != 0) {
+        pool_release(g, sb);
+        return restore_fail(why, whylen, "out of memory");
+    }
+    sb->id = id;
+    sb->band = c->setup.band;
+    sb->created_ms = sb->last_action_ms = now;
+    if (c->phase == PERSIST_RUNNING) {
+        size_t failed = 0;
+        battle_err e = battle_replay(&c->setup, acts, n, &sb->b, &failed);
+        if (e != BATTLE_OK) {
+            pool_release(g, sb);
+            snprintf(why, whylen, "replay refused action %zu of %zu: %s", failed, n,
+                     battle_err_name(e));
+            return -1;
+        }
+        if (battle_is_over(&sb->b)) {
+            pool_release(g, sb);
+            return 1;
+        }
+    }
+    battle_view v;
+    if (c->phase == PERSIST_RUNNING)
+        battle_view_fill(&sb->b, &v);
+    for (int s = 0; s < 2; s++) {
+        struct game_seat *gs = &sb->seat[s];
+        gs->ai = c->ai_seat == s;
+        gs->taken = c->has_token[s] || gs->ai;
+        gs->ship = ship[s];
+        if (c->has_token[s]) {
+            memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
+            gs->away = true;
+            gs->resume_deadline = now + g->cfg.resume_window_ms;
+            gs->silent = c->phase == PERSIST_RUNNING && !v.away[s];
+        }
+    }
+    sb->jseq = n;
+    if (c->phase == PERSIST_WAITING) {
+        sb->phase = GAME_WAITING;
+        g->nwaiting++;
+    } else {
+        sb->phase = GAME_RUNNING;
+        g->nrunning++;
+        arm_turn(g, sb);
+        if (c->ai_seat >= 0)
+            sb->ai_deadline = now + g->cfg.ai_think_ms;
+    }
+    stat_add(&g->stats->battles_recovered, 1);
+    update_live(g);
+    schedule(g, sb);
+    return 0;
 }
 
 /* ---- setup ------------------------------------------------------------------------------------ */

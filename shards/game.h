@@ -16,7 +16,9 @@
 #include "core/battle.h"
 #include "core/ships.h"
 #include "shards/btable.h"
+#include "shards/journal.h"
 #include "shards/outbox.h"
+#include "shards/persist.h"
 #include "shards/shard.h"
 #include "shards/srand.h"
 #include "shards/theap.h"
@@ -46,6 +48,7 @@ struct game_seat {
     uint8_t token[SHARD_TOKEN_BYTES];
     bool ai;            /* played by the server's opponent */
     bool away;          /* a player held it and its connection went */
+    bool silent;        /* away since a restart and the engine not told yet (game_restore) */
     bool taken;         /* someone (player or AI) has this seat */
     uint8_t ship;       /* index into the ship table */
 };
@@ -66,6 +69,7 @@ struct game_battle {
     uint64_t turn_deadline;      /* GAME_NO_DEADLINE = none */
     uint64_t ai_deadline;
     uint64_t keep_deadline;
+    uint64_t jseq;               /* actions journaled since the battle's CREATED record */
     struct game_seat seat[2];
     battle b;                    /* engine state (valid from RUNNING on) */
 };
@@ -97,9 +101,13 @@ struct game {
     bool stopped_sent;
     uint64_t drain_deadline;
 
+    journal *jn;     /* this shard's journal (persistence.enabled), NULL when off */
+    bool refuse_new; /* the journal is failing: no new battles (set by shards.c every pass) */
+
     battle_event ev[BATTLE_MAX_EVENTS_PER_APPLY];
     battle_event hist[BATTLE_HISTORY + 1];
     uint8_t scratch[GAME_SCRATCH];
+    uint8_t jbuf[PERSIST_CREATED_MAX];
 };
 
 /* Initialises g (big: allocate it). 0, or -1 when out of memory or no randomness. */
@@ -116,5 +124,17 @@ void game_tick(struct game *g, uint64_t now);
 
 /* The earliest pending deadline, or GAME_NO_DEADLINE. */
 uint64_t game_next_deadline(const struct game *g);
+
+/* Puts back a battle recovered from the journal (before the shard runs; g->jn is still NULL, so
+ * nothing is journaled and nothing is sent). A running battle is rebuilt by battle_replay from
+ * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
+ * fresh resume window (as after a disconnect), the turn timer restarts from now and the server's
+ * opponent acts on its next deadline. The engine is not told the seats went away until one of
+ * them resumes, so a spectator sees the battle exactly as it was before the restart. Returns 0;
+ * 1 when the battle turns out to be over already (nothing restored); -1 with a reason in why when
+ * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
+ * duplicate id, no memory). */
+int game_restore(struct game *g, uint64_t id, const struct persist_created *c,
+                 const battle_action *acts, size_t n, uint64_t now, char *why, size_t whylen);
 
 #endif

@@ -10,6 +10,11 @@
  *   struct type *name_reserve(struct name *r)        producer: the next free slot to fill in place, or
  *                                                    NULL when full. Nothing is visible until commit.
  *   void  name_commit(struct name *r)                producer: publish the slot from the last reserve.
+ *   struct type *name_reserve_at(struct name *r, unsigned k)
+ *                                                    producer: the k-th slot past the published tail
+ *                                                    (k slots filled but held back), or NULL when full.
+ *   void  name_commit_n(struct name *r, unsigned k)  producer: publish k held slots at once (the shard
+ *                                                    holds a pass's output until its journal is written).
  *   bool  name_push(struct name *r, const struct type *v)   producer: copy v in; false when full.
  *   bool  name_pop(struct name *r, struct type *out) consumer: copy the oldest value out; false when
  *                                                    empty.
@@ -98,6 +103,19 @@ static inline bool ring_slots_ok(unsigned slots)
     {                                                                                              \
         ck_ring_enqueue_commit_spsc(&r->ck);                                                       \
     }                                                                                              \
+    RING_FN struct type *name##_reserve_at(struct name *r, unsigned k)                             \
+    {                                                                                              \
+        unsigned c = ck_pr_load_uint(&r->ck.c_head);                                               \
+        unsigned t = r->ck.p_tail + k;                                                             \
+        if (((t + 1) & r->ck.mask) == (c & r->ck.mask))                                            \
+            return NULL;                                                                           \
+        return &r->buf[t & r->ck.mask];                                                            \
+    }                                                                                              \
+    RING_FN void name##_commit_n(struct name *r, unsigned k)                                       \
+    {                                                                                              \
+        ck_pr_fence_store();                                                                       \
+        ck_pr_store_uint(&r->ck.p_tail, r->ck.p_tail + k);                                         \
+    }                                                                                              \
     RING_FN bool name##_push(struct name *r, const struct type *v)                                 \
     {                                                                                              \
         return ck_ring_enqueue_spsc_##name(&r->ck, r->buf, (struct type *)v);                      \
@@ -162,6 +180,21 @@ static inline bool ring_slots_ok(unsigned slots)
     {                                                                                              \
         unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);                         \
         atomic_store_explicit(&r->tail, t + 1, memory_order_release);                              \
+    }                                                                                              \
+    RING_FN struct type *name##_reserve_at(struct name *r, unsigned k)                             \
+    {                                                                                              \
+        unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed) + k;                     \
+        if (((t + 1) & r->mask) == (r->head_cache & r->mask)) {                                    \
+            r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);                  \
+            if (((t + 1) & r->mask) == (r->head_cache & r->mask))                                  \
+                return NULL;                                                                       \
+        }                                                                                          \
+        return &r->buf[t & r->mask];                                                               \
+    }                                                                                              \
+    RING_FN void name##_commit_n(struct name *r, unsigned k)                                       \
+    {                                                                                              \
+        unsigned t = atomic_load_explicit(&r->tail, memory_order_relaxed);                         \
+        atomic_store_explicit(&r->tail, t + k, memory_order_release);                              \
     }                                                                                              \
     RING_FN bool name##_push(struct name *r, const struct type *v)                                 \
     {                                                                                              \

@@ -242,6 +242,16 @@ struct shard_stats {
     _Atomic uint64_t resumes;             /* seats taken back by token */
     _Atomic uint64_t takeovers;           /* resumes that displaced a still-open connection */
     _Atomic uint64_t action_latency[SHARD_LATENCY_BUCKETS];
+    /* persistence (shards/journal.h; all 0 when persistence.enabled is off) */
+    _Atomic uint64_t battles_recovered;   /* battles put back from the journal at start */
+    _Atomic uint64_t journal_degraded;    /* 1 while the journal fails: new battles are refused */
+    _Atomic uint64_t journal_records;     /* records appended */
+    _Atomic uint64_t journal_bytes;       /* bytes written */
+    _Atomic uint64_t journal_syncs;       /* fdatasyncs done */
+    _Atomic uint64_t journal_write_errors;
+    _Atomic uint64_t journal_sync_errors;
+    _Atomic uint64_t journal_records_dropped; /* lost while degraded (the journal then stops) */
+    _Atomic uint64_t journal_compactions;
 };
 
 /* ---- the runtime ----------------------------------------------------------------------------- */
@@ -263,7 +273,17 @@ struct shards_opts {
 unsigned shards_count_for(const battled_config *cfg);
 
 /* Creates the rings and starts the shard threads. Returns NULL on failure (logged): bad ring size,
- * no memory or no thread. The caller owns the result and ends it with shards_stop. */
+ * no memory or no thread.
+ * With persistence.enabled it first recovers (docs/ARCHITECTURE.md, "Persistence"): it creates
+ * persistence.dir if missing (one level), locks it (a second battled on the same directory fails
+ * to start), ignores SIGXFSZ for the process (a file-size limit then fails the write with EFBIG,
+ * which the journal handles, instead of killing the server), reads every journal there, rebuilds
+ * each unfinished battle on the shard that owns it under the current shard count, writes them
+ * again as each shard's first snapshot and deletes the old files. Damage in the middle of a file
+ * fails the start (logged with file and offset) unless persistence.skip_damaged. Every shard then
+ * journals its battles, writing each loop pass's records before that pass's output is published.
+ * The caller owns the result and ends it with shards_stop (which closes the journals: flush,
+ * sync). */
 struct shards *shards_start(const struct shards_opts *opts);
 
 /* Number of shards running. */
@@ -290,6 +310,10 @@ bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out);
  * without events: drain first for a graceful end. opts.wake_net may be called until this returns,
  * so keep what it signals (the net loop's uv_async_t) open until then. */
 void shards_stop(struct shards *s);
+
+/* True while some shard's journal fails (a full disk, a failing write or sync): those shards refuse
+ * new battles with server_busy and readiness should report not ready. Any thread. */
+bool shards_degraded(const struct shards *s);
 
 /* A shard's counters; valid until shards_stop. */
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);

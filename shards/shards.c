@@ -5,9 +5,15 @@
  *   async callback   drains up to SHARD_INBOX_BUDGET inbox messages into game_handle, re-signalling
  *                    itself when it stops on the budget;
  *   timer callback   runs due battle deadlines (game_tick);
- *   check callback   (after every poll) flushes the outbox backlog, re-arms the timer to the
- *                    earliest deadline, tells the net thread about a drained-after-full inbox, and
- *                    wakes the net thread once if anything was committed: fence, then wake_net. */
+ *   check callback   (after every poll) writes the pass's journal records (persistence), flushes
+ *                    the outbox backlog, re-arms the timer to the earliest deadline, tells the net
+ *                    thread about a drained-after-full inbox, and wakes the net thread once if
+ *                    anything was committed: fence, then wake_net.
+ *
+ * Journal before output: while a shard journals, its outbound ring slots are filled but held back
+ * (ring reserve_at / commit_n) until journal_flush has returned at the end of the pass, so no event
+ * leaves before the record of the action that made it is written (and, under fsync=always,
+ * synced). One write per pass carries all the pass's records (group commit). */
 #include "shards/shard.h"
 
 #include <pthread.h>
@@ -19,7 +25,9 @@
 #include <uv.h>
 
 #include "shards/game.h"
+#include "shards/journal.h"
 #include "shards/outbox.h"
+#include "shards/recover.h"
 #include "shards/ring.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -43,6 +51,7 @@ struct shard {
     uv_timer_t timer;  /* earliest battle deadline */
     uv_timer_t retry;  /* parked output */
     uv_check_t check;  /* end of each loop pass */
+    uv_timer_t jretry; /* while the journal is degraded: a pass at least every JOURNAL_RETRY_MS */
     uint64_t timer_due; /* deadline the timer is armed for, GAME_NO_DEADLINE = stopped */
     bool stopping;
     bool closed; /* handles closed: the loop is ending */
@@ -51,6 +60,8 @@ struct shard {
     struct shard_outring outbox;
     struct outbox out;
     struct game *game;
+    journal *jn;   /* persistence: this shard's journal, else NULL */
+    unsigned held; /* outbound slots filled but not yet published (journal before output) */
 
     _Atomic bool inbox_blocked; /* net found the inbox full and waits for room */
     _Atomic bool exited;        /* the thread left its loop */
@@ -63,6 +74,7 @@ struct shards {
     unsigned n;
     struct shards_opts opts;
     battled_config cfg;
+    int lock_fd;         /* persistence.dir's LOCK, -1 when none */
     struct shard *shard; /* n of them, cache-line aligned */
 };
 
@@ -71,14 +83,42 @@ static void stat_add(_Atomic uint64_t *c, uint64_t n)
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-static struct shard_out *out_reserve(void *ring)
+static struct shard_out *out_reserve(void *arg)
 {
-    return shard_outring_reserve(ring);
+    struct shard *sh = arg;
+    return sh->jn ? shard_outring_reserve_at(&sh->outbox, sh->held) : shard_outring_reserve(&sh->outbox);
 }
 
-static void out_commit(void *ring)
+static void out_commit(void *arg)
 {
-    shard_outring_commit(ring);
+    struct shard *sh = arg;
+    if (sh->jn)
+        sh->held++;
+    else
+        shard_outring_commit(&sh->outbox);
+}
+
+/* Writes the pass's journal records, then lets its output go. */
+static void journal_pass(struct shard *sh)
+{
+    journal_flush(sh->jn);
+    int e = 0;
+    bool degraded = journal_degraded(sh->jn, &e);
+    sh->game->refuse_new = degraded;
+    journal_stats js = journal_get_stats(sh->jn);
+    struct shard_stats *st = &sh->stats;
+    atomic_store_explicit(&st->journal_degraded, degraded, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_records, js.records, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_bytes, js.bytes, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_syncs, js.syncs, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_write_errors, js.write_errors, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
+    if (degraded && !uv_is_active((uv_handle_t *)&sh->jretry))
+        uv_timer_start(&sh->jretry, on_retry, JOURNAL_RETRY_MS, JOURNAL_RETRY_MS);
+    else if (!degraded && uv_is_active((uv_handle_t *)&sh->jretry))
+        uv_timer_stop(&sh->jretry);
 }
 
 static unsigned low_free(const struct shard *sh)
@@ -110,6 +150,7 @@ static void close_all(struct shard *sh)
     uv_close((uv_handle_t *)&sh->timer, NULL);
     uv_close((uv_handle_t *)&sh->retry, NULL);
     uv_close((uv_handle_t *)&sh->check, NULL);
+    uv_close((uv_handle_t *)&sh->jretry, NULL);
 }
 
 /* End of a unit of work: park or publish output, wake the net thread once, re-arm the timer. Runs
@@ -119,7 +160,13 @@ static void pass_end(struct shard *sh)
 {
     if (sh->closed)
         return;
+    if (sh->jn)
+        journal_pass(sh);
     outbox_flush(&sh->out);
+    if (sh->held) {
+        shard_outring_commit_n(&sh->outbox, sh->held);
+        sh->held = 0;
+    }
     if (outbox_pending(&sh->out)) {
         if (!uv_is_active((uv_handle_t *)&sh->retry))
             uv_timer_start(&sh->retry, on_retry, SHARD_BACKLOG_RETRY_MS, SHARD_BACKLOG_RETRY_MS);
@@ -231,7 +278,7 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     atomic_init(&sh->exited, false);
     if (shard_inring_init(&sh->inbox, slots) != 0 || shard_outring_init(&sh->outbox, slots) != 0)
         return -1;
-    outbox_init(&sh->out, out_reserve, out_commit, &sh->outbox, &sh->stats);
+    outbox_init(&sh->out, out_reserve, out_commit, sh, &sh->stats);
     sh->game = malloc(sizeof *sh->game);
     if (!sh->game)
         return -1;
@@ -263,7 +310,8 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     uv_timer_init(&sh->loop, &sh->timer);
     uv_timer_init(&sh->loop, &sh->retry);
     uv_check_init(&sh->loop, &sh->check);
-    sh->wake.data = sh->timer.data = sh->retry.data = sh->check.data = sh;
+    uv_timer_init(&sh->loop, &sh->jretry);
+    sh->wake.data = sh->timer.data = sh->retry.data = sh->check.data = sh->jretry.data = sh;
     uv_check_start(&sh->check, on_check);
     uv_unref((uv_handle_t *)&sh->check);
     return 0;
@@ -278,6 +326,14 @@ static void shard_destroy(struct shard *sh)
             uv_run(&sh->loop, UV_RUN_DEFAULT);
         }
         uv_loop_close(&sh->loop);
+        if (sh->jn) {
+            sh->game->jn = NULL;
+            int rc = journal_close(sh->jn);
+            if (rc != 0)
+                log_error("journal: final flush failed", "shard", LOG_U64(sh->idx), "error",
+                          strerror(-rc));
+            sh->jn = NULL;
+        }
         game_free(sh->game);
         free(sh->game);
         sh->game = NULL;
@@ -296,8 +352,29 @@ static void destroy_all(struct shards *s)
 {
     for (unsigned i = 0; i < s->n; i++)
         shard_destroy(&s->shard[i]);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s->shard);
     free(s);
+}
+
+/* Recovery and journals (shards/recover.h), before any shard thread runs. */
+static int persist_start(struct shards *s)
+{
+    struct game **games = malloc(s->n * sizeof *games);
+    journal **jn = malloc(s->n * sizeof *jn);
+    int rc = -1;
+    if (games && jn) {
+        for (unsigned i = 0; i < s->n; i++)
+            games[i] = s->shard[i].game;
+        uv_update_time(&s->shard[0].loop);
+        rc = recover_run(&s->cfg, s->n, games, uv_now(&s->shard[0].loop), jn, &s->lock_fd, NULL);
+        for (unsigned i = 0; rc == 0 && i < s->n; i++)
+            s->shard[i].jn = jn[i];
+    }
+    free(games);
+    free(jn);
+    return rc;
 }
 
 struct shards *shards_start(const struct shards_opts *opts)
@@ -316,6 +393,7 @@ struct shards *shards_start(const struct shards_opts *opts)
     if (!s)
         return NULL;
     s->opts = *opts;
+    s->lock_fd = -1;
     s->cfg = *opts->cfg;
     s->opts.cfg = &s->cfg;
     unsigned n = shards_count_for(&s->cfg);
@@ -332,6 +410,10 @@ struct shards *shards_start(const struct shards_opts *opts)
             destroy_all(s);
             return NULL;
         }
+    }
+    if (s->cfg.persistence.enabled && persist_start(s) != 0) {
+        destroy_all(s);
+        return NULL;
     }
     for (unsigned i = 0; i < n; i++) {
         if (pthread_create(&s->shard[i].thread, NULL, shard_main, &s->shard[i]) != 0) {
@@ -406,6 +488,14 @@ void shards_flush(struct shards *s)
 bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out)
 {
     return shard_outring_pop(&s->shard[shard].outbox, out);
+}
+
+bool shards_degraded(const struct shards *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (atomic_load_explicit(&s->shard[i].stats.journal_degraded, memory_order_relaxed))
+            return true;
+    return false;
 }
 
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard)

@@ -1,0 +1,187 @@
+/* recover: persistence at start (see recover.h and journal.h's startup contract). */
+#include "shards/recover.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shards/persist.h"
+#include "shards/shard.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static void on_warn(void *ctx, const char *msg, const char *file, uint64_t offset, uint64_t battle_id)
+{
+    (void)ctx;
+    log_warn(msg, "file", file, "offset", LOG_U64(offset), "battle", LOG_U64(battle_id));
+}
+
+static journal_sync_policy policy_of(int fsync)
+{
+    switch (fsync) {
+    case CONFIG_FSYNC_ALWAYS: return JOURNAL_SYNC_ALWAYS;
+    case CONFIG_FSYNC_NO: return JOURNAL_SYNC_NO;
+    default: return JOURNAL_SYNC_EVERYSEC;
+    }
+}
+
+/* Decodes one recovered battle and puts it on its shard. 0 restored, 1 over, -1 bad (why). */
+static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, battle_action **acts,
+                       size_t *acts_cap, char *why, size_t whylen)
+{
+    struct persist_created c;
+    if (persist_decode_created(jb->created.payload, jb->created.payload_len, &c, why, whylen) != 0)
+        return -1;
+    if (c.phase == PERSIST_WAITING && jb->nactions > 0) {
+        snprintf(why, whylen, "a waiting battle has actions");
+        return -1;
+    }
+    if (jb->nactions > *acts_cap) {
+        size_t cap = jb->nactions * 2;
+        battle_action *a = realloc(*acts, cap * sizeof *a);
+        if (!a) {
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        *acts = a;
+        *acts_cap = cap;
+    }
+    for (size_t i = 0; i < jb->nactions; i++)
+        if (persist_decode_action(jb->actions[i].payload, jb->actions[i].payload_len, &(*acts)[i]) !=
+            0) {
+            snprintf(why, whylen, "action %zu is malformed", i);
+            return -1;
+        }
+    return game_restore(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
+}
+
+int recover_run(const battled_config *cfg, unsigned n, struct game *const *games, uint64_t now,
+                journal **jn, int *lock_fd, struct recover_result *res)
+{
+    uint64_t t0 = clock_mono_ns();
+    struct recover_result r;
+    memset(&r, 0, sizeof r);
+    const char *dir = cfg->persistence.dir;
+    for (unsigned k = 0; k < n; k++)
+        jn[k] = NULL;
+    *lock_fd = -1;
+    /* A file-size limit must fail a write (EFBIG, handled as a full disk), not kill the server. */
+    signal(SIGXFSZ, SIG_IGN);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("persistence.dir cannot be created", "dir", dir, "error", strerror(errno));
+        return -1;
+    }
+    int rc = store_file_lock(dir, lock_fd);
+    if (rc != 0) {
+        log_error(rc == -EWOULDBLOCK ? "persistence.dir is in use by another battled"
+                                     : "persistence.dir cannot be locked",
+                  "dir", dir, "error", strerror(-rc));
+        return -1;
+    }
+    journal_load_opts lo = {.skip_damaged = cfg->persistence.skip_damaged, .warn = on_warn};
+    journal_set *set = NULL;
+    journal_error err;
+    if (journal_load(dir, &lo, &set, &err) != 0) {
+        log_error("journal cannot be read: not starting (persistence.skip_damaged=true skips damaged "
+                  "battles)",
+                  "dir", dir, "file", err.file, "offset", LOG_U64(err.offset), "battle",
+                  LOG_U64(err.battle_id), "error", err.msg);
+        goto fail;
+    }
+    size_t nb = journal_set_count(set);
+    r.battles = nb;
+    const journal_battle **mine = malloc((nb ? nb : 1) * sizeof *mine);
+    size_t *count = calloc(n, sizeof *count);
+    unsigned *owner = malloc((nb ? nb : 1) * sizeof *owner);
+    battle_action *acts = NULL;
+    size_t acts_cap = 0;
+    bool ok = mine && count && owner;
+    if (!ok)
+        log_error("recovery: out of memory");
+    for (size_t i = 0; ok && i < nb; i++) {
+        const journal_battle *jb = journal_set_battle(set, i);
+        unsigned k = shard_of(jb->id, n);
+        char why[160] = "";
+        int rr = restore_one(games[k], jb, now, &acts, &acts_cap, why, sizeof why);
+        owner[i] = n; /* not kept */
+        if (rr == 0) {
+            owner[i] = k;
+            count[k]++;
+            r.restored++;
+        } else if (rr == 1) {
+            r.over++;
+        } else if (cfg->persistence.skip_damaged) {
+            r.skipped++;
+            log_warn("journal: battle cannot be rebuilt, skipped", "battle", LOG_U64(jb->id),
+                     "error", why);
+        } else {
+            log_error("journal: battle cannot be rebuilt: not starting (persistence.skip_damaged="
+                      "true skips it)",
+                      "dir", dir, "battle", LOG_U64(jb->id), "error", why);
+            ok = false;
+        }
+    }
+    free(acts);
+    /* Each shard's share, grouped, then written as its first snapshot. */
+    size_t at = 0;
+    for (unsigned k = 0; ok && k < n; k++) {
+        const journal_battle **part = mine + at;
+        size_t m = 0;
+        for (size_t i = 0; i < nb; i++)
+            if (owner[i] == k)
+                part[m++] = journal_set_battle(set, i);
+        at += m;
+        journal_opts jo = {
+            .dir = dir,
+            .shard = k,
+            .first_gen = journal_set_next_gen(set),
+            .policy = policy_of(cfg->persistence.fsync),
+            .compact_bytes = (uint64_t)cfg->persistence.compact_bytes,
+            .warn = on_warn,
+        };
+        if (journal_open(&jo, part, m, &jn[k], &err) != 0) {
+            log_error("journal cannot be opened: not starting", "dir", dir, "shard", LOG_U64(k),
+                      "error", err.msg);
+            ok = false;
+        }
+    }
+    if (ok && journal_set_retire(set, &err) != 0) {
+        log_error("old journal files cannot be deleted: not starting", "dir", dir, "file", err.file,
+                  "error", err.msg);
+        ok = false;
+    }
+    journal_load_stats ls = journal_set_stats(set);
+    free(mine);
+    free(count);
+    free(owner);
+    journal_set_free(set);
+    if (!ok)
+        goto fail;
+    for (unsigned k = 0; k < n; k++)
+        games[k]->jn = jn[k];
+    r.ms = (clock_mono_ns() - t0) / 1000000;
+    log_info("journal recovered", "dir", dir, "battles", LOG_U64(r.restored), "over",
+             LOG_U64(r.over), "skipped", LOG_U64(r.skipped + ls.skipped_battles), "files",
+             LOG_U64(ls.files), "records", LOG_U64(ls.records), "bytes", LOG_U64(ls.bytes),
+             "torn_tails", LOG_U64(ls.torn_tails), "ms", LOG_U64(r.ms), "fsync",
+             journal_sync_policy_name(policy_of(cfg->persistence.fsync)));
+    if (res)
+        *res = r;
+    return 0;
+
+fail:
+    for (unsigned k = 0; k < n; k++) {
+        if (jn[k])
+            journal_close(jn[k]);
+        jn[k] = NULL;
+        games[k]->jn = NULL;
+    }
+    if (*lock_fd >= 0)
+        close(*lock_fd);
+    *lock_fd = -1;
+    return -1;
+}

@@ -1,0 +1,31 @@
+/* recover: persistence at start (shards_start calls it before any shard thread runs): lock the
+ * data directory, load every journal, rebuild each unfinished battle on the shard that owns it now,
+ * open each shard's journal with its battles as the first snapshot, and retire the old files. */
+#ifndef BATTLED_SHARDS_RECOVER_H
+#define BATTLED_SHARDS_RECOVER_H
+
+#include <stdint.h>
+
+#include "shards/game.h"
+#include "shards/journal.h"
+#include "util/config.h"
+
+struct recover_result {
+    uint64_t battles;  /* unfinished battles found */
+    uint64_t restored; /* put back on a shard */
+    uint64_t skipped;  /* left out (damaged, skip_damaged on) */
+    uint64_t over;     /* found over on replay: dropped */
+    uint64_t ms;       /* wall time of the whole recovery */
+};
+
+/* Runs recovery for n shards whose games are games[0..n) (initialised, not running); now is the
+ * shards' loop clock (ms), from which resume windows and turn timers restart. On success
+ * returns 0, jn[k] holds shard k's open journal (the caller closes it with journal_close) and
+ * *lock_fd the directory lock (the caller closes it at exit). On failure returns -1 after logging
+ * why (file and offset for damage); nothing is left open and the files are untouched except for a
+ * snapshot already written (harmless: a later start reads the same battles from it). res may be
+ * NULL. */
+int recover_run(const battled_config *cfg, unsigned n, struct game *const *games, uint64_t now,
+                journal **jn, int *lock_fd, struct recover_result *res);
+
+#endif
