@@ -94,7 +94,10 @@ int journal_sync_policy_parse(const char *s, journal_sync_policy *out)
 static void jwarn(journal *j, const char *msg, int e)
 {
     char line[160];
-    snprintf(line, sizeof line, "%s: %s", msg, strerror(e));
+    if (e)
+        snprintf(line, sizeof line, "%s: %s", msg, strerror(e));
+    else
+        snprintf(line, sizeof line, "%s", msg);
     j->warn(j->warn_ctx, line, "", 0, 0);
 }
 
