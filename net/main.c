@@ -1,8 +1,8 @@
 /* battled: command line, configuration and process lifetime.
  *
- * For now the server body is a wait for SIGINT/SIGTERM; the server runtime
- * replaces run_server() with the network thread and shards. */
-#include <errno.h>
+ * main parses the command line, loads the configuration, blocks SIGINT and SIGTERM in every thread
+ * and hands over to server_run (net/server.h): the network thread and the shards run until the first
+ * signal, which starts a graceful drain; a second signal hurries it. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/server.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -38,26 +39,14 @@ static void usage(FILE *out)
             "  --version           print the version and exit\n"
             "  -h, --help          print this help and exit\n"
             "\n"
-            "Logs go to stderr as logfmt. SIGINT or SIGTERM shuts the server down.\n"
+            "Logs go to stderr as logfmt. SIGINT or SIGTERM drains the server: no new\n"
+            "battles, running ones may finish within server.drain_timeout_ms and are\n"
+            "then ended as \"shutdown\"; a second signal hurries the drain.\n"
             "\n"
             "Exit status:\n"
             "  0  clean shutdown, or --check-config, --help, --version succeeded\n"
             "  1  runtime failure (for example the port cannot be bound)\n"
             "  2  bad command line or invalid configuration (message on stderr)\n");
-}
-
-/* Blocks until SIGINT or SIGTERM. The signals are blocked in every thread
- * (set before any thread starts), so sigwait is the only receiver. */
-static int wait_for_signal(const sigset_t *set)
-{
-    for (;;) {
-        int sig = 0;
-        int rc = sigwait(set, &sig);
-        if (rc == 0)
-            return sig;
-        if (rc != EINTR)
-            return -1;
-    }
 }
 
 static void log_effective(const battled_config *c)
@@ -82,13 +71,7 @@ static void log_effective(const battled_config *c)
 static int run_server(const battled_config *c, const sigset_t *set)
 {
     log_effective(c);
-    int sig = wait_for_signal(set);
-    if (sig < 0) {
-        log_error("sigwait failed", "error", strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    return EXIT_OK;
+    return server_run(c, set);
 }
 
 int main(int argc, char **argv)
