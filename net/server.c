@@ -334,16 +334,27 @@ static void begin_flush_phase(server *s)
 
 static void close_handle(uv_handle_t *h, void *arg)
 {
-    server *s = arg;
-    if (uv_is_closing(h))
-        return;
-    if (h->type == UV_TCP && h != (uv_handle_t *)&s->listener &&
-        h != (uv_handle_t *)&s->tls_listener) {
-        conn *c = h->data;
-        conn_close(c, NET_CLOSE_DRAIN, false);
-        return;
-    }
-    uv_close(h, NULL);
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void close_now(conn *c, void *arg)
+{
+    (void)arg;
+    conn_close(c, NET_CLOSE_DRAIN, false);
+}
+
+/* Closes every handle on the loop: connections first, through conn_close (they own memory), found
+ * in the table or on the closing list, then whatever else is open (our listeners, timers and
+ * asyncs, and any listener another module put on this loop) with no callback. Walking the loop for
+ * connections instead would have to guess which TCP handles are ours. */
+static void close_all(server *s)
+{
+    each_conn(s, close_now, NULL);
+    while (s->lhead[LIST_CLOSING])
+        conn_close(s->lhead[LIST_CLOSING], NET_CLOSE_DRAIN, false);
+    uv_walk(&s->loop, close_handle, s);
 }
 
 static void begin_stop_phase(server *s)
@@ -356,7 +367,7 @@ static void begin_stop_phase(server *s)
         shards_stop(s->shards);
         s->shards = NULL;
     }
-    uv_walk(&s->loop, close_handle, s);
+    close_all(s);
     const net_stats *st = &s->stats;
     log_info("stopped", "connections_total", LOG_U64(NET_STAT_GET(st, conns_total)), "refused",
              LOG_U64(NET_STAT_GET(st, conns_refused)), "frames_in", LOG_U64(NET_STAT_GET(st, frames_in)),
@@ -646,7 +657,7 @@ fail_loop:
         shards_stop(s->shards);
         s->shards = NULL;
     }
-    uv_walk(&s->loop, close_handle, s);
+    close_all(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
     server_free(s);
@@ -657,7 +668,7 @@ int server_wait(server *s)
 {
     uv_thread_join(&s->thread);
     /* Anything still open (it should not be) is closed here so the loop can be freed. */
-    uv_walk(&s->loop, close_handle, s);
+    close_all(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     conn_flush_dirty(s); /* frees connections closed while on the flush list */
     int rc = uv_loop_close(&s->loop) == 0 ? s->exit_code : 1;
