@@ -137,7 +137,8 @@ static void test_idle_and_hello_timeouts(void **state)
     /* ...and silence ends it. */
     uint64_t t1 = itest_now_ms();
     assert_true(itest_wait_closed(c, 4000));
-    assert_true(itest_now_ms() - t1 >= 800);
+    /* The last ping left at most a round trip plus 100 ms before t1: allow for a slow machine. */
+    assert_true(itest_now_ms() - t1 >= 500);
     pc_close(c);
     /* No hello in time: told why, then closed. */
     pc_conn *h = itest_connect(&srv);
