@@ -28,6 +28,7 @@
 #define NET_ID_BATCH 32            /* battle ids drawn from getrandom at a time */
 #define NET_LAG_PERIOD_MS 250      /* loop-lag probe period */
 #define NET_TLS_PLAIN 16384        /* plaintext taken from TLS per call (one record at most) */
+#define NET_LISTEN_BACKLOG 4096    /* pending connections the kernel may hold per listener */
 
 enum conn_state {
     CONN_HELLO = 0, /* waiting for hello */

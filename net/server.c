@@ -97,6 +97,7 @@ void server_push_ctl(server *s, unsigned k, const struct shard_in *msg)
         server_mark_pushed(s, k);
         return;
     }
+    NET_STAT_ADD(&s->stats, ctl_parked, 1);
     if (!ctl_append(q, msg))
         log_error("control message lost: out of memory", "shard", LOG_U64(k));
 }
@@ -467,7 +468,7 @@ static int listen_on(server *s, uv_tcp_t *t, const char *hostport, uint16_t *por
     t->data = s;
     r = uv_tcp_bind(t, (const struct sockaddr *)&addr, 0);
     if (r == 0)
-        r = uv_listen((uv_stream_t *)t, 4096, on_connection);
+        r = uv_listen((uv_stream_t *)t, NET_LISTEN_BACKLOG, on_connection);
     if (r != 0)
         return r;
     struct sockaddr_storage bound;
