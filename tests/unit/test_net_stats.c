@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "net/server.h"
+#include "proto/codec.h"
 #include "tests/integration/itest.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -153,6 +154,25 @@ static void test_policy_counters(void **state)
     WAIT_STAT(conns_refused, ref0 + 1);
     for (int i = 0; i < n; i++)
         pc_close(x[i]);
+    /* Replies for a connection that has gone are dropped and counted: a client that fires a
+     * burst of requests and hangs up at once cannot receive the answers still in the shards. */
+    uint64_t gone0 = NET_STAT_GET(st(), output_dropped_gone);
+    pc_conn *q = itest_client(&g_fake, "hangup");
+    enum { N = 5000 };
+    static uint8_t burst[N * 32];
+    size_t off = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        proto_request r;
+        memset(&r, 0, sizeof r);
+        r.type = PROTO_T_WATCH; /* not rate limited: every one reaches a shard */
+        r.bid = 0x77 + i;
+        size_t len = 0;
+        assert_int_equal(proto_encode_request(burst + off, sizeof burst - off, &r, &len), PROTO_E_OK);
+        off += len;
+    }
+    assert_int_equal(pc_send_raw(q, burst, off), 0);
+    pc_close(q);
+    WAIT_STAT(output_dropped_gone, gone0 + 1);
     /* The loop-lag probe runs. */
     WAIT_STAT(loop_lag_hist[0], 1);
     pc_close(c);
