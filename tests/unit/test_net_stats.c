@@ -157,6 +157,7 @@ static void test_policy_counters(void **state)
     /* Replies for a connection that has gone are dropped and counted: a client that fires a
      * burst of requests and hangs up at once cannot receive the answers still in the shards. */
     uint64_t gone0 = NET_STAT_GET(st(), output_dropped_gone);
+    uint64_t wake0 = NET_STAT_GET(st(), wakeups_sent), routed1 = NET_STAT_GET(st(), requests_routed);
     pc_conn *q = itest_client(&g_fake, "hangup");
     enum { N = 5000 };
     static uint8_t burst[N * 32];
@@ -173,6 +174,11 @@ static void test_policy_counters(void **state)
     assert_int_equal(pc_send_raw(q, burst, off), 0);
     pc_close(q);
     WAIT_STAT(output_dropped_gone, gone0 + 1);
+    /* No wakeup storm: the shards were woken once per loop pass, not once per request. */
+    WAIT_STAT(requests_routed, routed1 + N);
+    uint64_t wakes = NET_STAT_GET(st(), wakeups_sent) - wake0;
+    print_message("%d requests routed with %llu shard wakeups\n", N, (unsigned long long)wakes);
+    assert_true(wakes * 10 < N);
     /* The loop-lag probe runs. */
     WAIT_STAT(loop_lag_hist[0], 1);
     pc_close(c);
