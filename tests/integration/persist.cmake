@@ -1,0 +1,17 @@
+# Persistence end to end (owner: persist): SIGKILL the real battled in the middle of many battles,
+# restart it (also with another shard count) and check every unfinished battle is back as it was;
+# torn tail, damage in the middle, and a file-size limit on the server process. Registered once
+# battled's main runs the server, like net.cmake's tests.
+file(READ ${CMAKE_SOURCE_DIR}/net/main.c battled_main_c_persist)
+if(TARGET battled AND TARGET battled_client AND battled_main_c_persist MATCHES "server_run")
+  battled_add_test(NAME test_it_persist
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_persist.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_client PkgConfig::MSGPACK Threads::Threads
+                   LABELS integration TIMEOUT 240
+                   ARGS $<TARGET_FILE:battled> --shards 1)
+  add_dependencies(test_it_persist battled)
+  add_test(NAME test_it_persist_shards4 COMMAND test_it_persist $<TARGET_FILE:battled> --shards 4)
+  set_tests_properties(test_it_persist_shards4 PROPERTIES LABELS integration TIMEOUT 240
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()

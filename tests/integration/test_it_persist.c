@@ -1,0 +1,555 @@
+/* Integration: battles survive a SIGKILL of the real server (persistence.enabled).
+ *
+ * Many battles (player against player and against the server's AI) are played a few rounds; then
+ * every battle is looked at by a spectator (a digest of its full state), half of them get a burst
+ * of actions that is still in flight when the server is killed with SIGKILL. After a restart on the
+ * same data directory (also with another shard count) every unfinished battle is back: the quiet
+ * ones exactly as the spectator saw them before the kill, the others at least as far as any of its
+ * players had been told (no event that left the server is lost); the players resume with their
+ * tokens and the events they missed, and play to the end. Also: a torn tail is cut, damage in the
+ * middle stops the start (and skip_damaged starts anyway), and a file-size limit on the server
+ * process (a full disk) refuses new battles while running ones go on. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/itest.h"
+
+#define NPVP 12          /* battles between two clients */
+#define NSOLO 8          /* battles against the server's AI */
+#define NB (NPVP + NSOLO)
+#define ROUNDS 3         /* rounds played before the look */
+#define PLAY_MS 60000    /* to play a battle to its end after the restart */
+
+struct bt {
+    itest_player a, b; /* b unused (NULL seat) for a solo battle */
+    bool solo;
+    bool burst;        /* got actions in flight at the kill */
+    bool ended_before; /* its players saw it end before the kill */
+    uint64_t digest;
+    uint32_t seq;
+};
+
+static struct bt g_b[NB];
+static char g_pdir[64];
+static char g_set_dir[160];
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+static void pdir_make(void)
+{
+    snprintf(g_pdir, sizeof g_pdir, "/tmp/battled-persist-XXXXXX");
+    assert_non_null(mkdtemp(g_pdir));
+    snprintf(g_set_dir, sizeof g_set_dir, "persistence.dir=%s", g_pdir);
+}
+
+static void pdir_remove(void)
+{
+    DIR *d = opendir(g_pdir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/%s", g_pdir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(g_pdir);
+}
+
+/* Starts the server on the persistence dir with fsync policy and shard count (0 = the run's). */
+static bool start(itest_server *s, const char *fsync, int shards, bool skip_damaged)
+{
+    static char set_fsync[64], set_shards[64];
+    snprintf(set_fsync, sizeof set_fsync, "persistence.fsync=%s", fsync);
+    snprintf(set_shards, sizeof set_shards, "server.shards=%d", shards ? shards : itest_shards());
+    const char *sets[] = {"persistence.enabled=true", g_set_dir, set_fsync, set_shards,
+                          "game.ai_think_ms=0", "game.turn_timer_ms=60000",
+                          "game.resume_window_ms=60000", "server.drain_timeout_ms=200",
+                          "log.level=info", skip_damaged ? "persistence.skip_damaged=true" : NULL,
+                          NULL};
+    return itest_start(s, sets);
+}
+
+static void player_init(itest_player *p, pc_conn *c)
+{
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->seat = -1;
+    p->active = -1;
+}
+
+static void take_started(itest_player *p, const proto_event *ev)
+{
+    assert_int_equal(ev->type, PROTO_T_STARTED);
+    p->bid = ev->bid;
+    p->seat = ev->u.started.seat;
+    memcpy(p->token, ev->u.started.token, PROTO_TOKEN_LEN);
+    assert_true(itest_track(p, ev));
+}
+
+static void open_battle(const itest_server *s, struct bt *b, bool solo)
+{
+    proto_event ev;
+    memset(b, 0, sizeof *b);
+    b->solo = solo;
+    player_init(&b->a, itest_client(s, "a"));
+    if (solo) {
+        assert_true(pc_create(b->a.c, "free_trader", PROTO_BAND_LONG, PROTO_VS_AI, "free_trader") > 0);
+        itest_expect(b->a.c, PROTO_T_STARTED, &ev);
+        take_started(&b->a, &ev);
+        return;
+    }
+    assert_true(pc_create(b->a.c, "free_trader", PROTO_BAND_LONG, PROTO_VS_PLAYER, "") > 0);
+    itest_expect(b->a.c, PROTO_T_CREATED, &ev);
+    uint64_t bid = ev.bid;
+    player_init(&b->b, itest_client(s, "b"));
+    assert_true(pc_join(b->b.c, bid, "free_trader") > 0);
+    itest_expect(b->b.c, PROTO_T_STARTED, &ev);
+    take_started(&b->b, &ev);
+    itest_expect(b->a.c, PROTO_T_STARTED, &ev);
+    take_started(&b->a, &ev);
+}
+
+static itest_player *pb(struct bt *b)
+{
+    return b->solo ? NULL : &b->b;
+}
+
+static bool over(const struct bt *b)
+{
+    return b->a.ended || (!b->solo && b->b.ended);
+}
+
+/* Plays until round `until` begins (or the battle ends), every action answered. */
+static void advance(struct bt *b, uint32_t until)
+{
+    itest_player *ps[2] = {&b->a, pb(b)};
+    uint64_t end = itest_now_ms() + 20000;
+    while (!over(b) && b->a.round < until) {
+        assert_true(itest_now_ms() < end);
+        for (int i = 0; i < 2; i++) {
+            itest_player *p = ps[i];
+            if (!p || p->ended)
+                continue;
+            itest_act(p);
+            proto_event ev;
+            int r = pc_recv(p->c, &ev, 2);
+            assert_true(r >= 0);
+            if (r == 1)
+                itest_track(p, &ev);
+        }
+    }
+    /* both seats have heard everything: nothing more comes without an action */
+    for (int i = 0; i < 2; i++) {
+        itest_player *p = ps[i];
+        proto_event ev;
+        while (p && pc_recv(p->c, &ev, 50) == 1)
+            itest_track(p, &ev);
+    }
+}
+
+/* FNV-1a over everything a full state says but the time left on the turn timer (which a restart
+ * restarts): the battle as a client sees it, and its sequence number. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *x = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ x[i]) * 0x100000001b3ull;
+    return h;
+}
+#define FNV(h, x) ((h) = fnv((h), &(x), sizeof(x)))
+
+static uint64_t state_digest(const proto_event *e)
+{
+    const struct proto_state *s = &e->u.state;
+    uint64_t h = 0xcbf29ce484222325ull;
+    FNV(h, e->seq);
+    FNV(h, s->phase);
+    FNV(h, s->band);
+    FNV(h, s->round);
+    FNV(h, s->round_limit);
+    FNV(h, s->active);
+    FNV(h, s->acted);
+    FNV(h, s->sand_used);
+    FNV(h, s->away);
+    FNV(h, s->sand_bonus);
+    FNV(h, s->timeouts);
+    for (int k = 0; k < PROTO_SEATS; k++) {
+        const struct proto_ship *sh = &s->ships[k];
+        h = fnv(h, sh->type, strlen(sh->type));
+        FNV(h, sh->hull);
+        FNV(h, sh->hull_max);
+        FNV(h, sh->armour);
+        FNV(h, sh->nweapons);
+        for (int w = 0; w < sh->nweapons; w++)
+            FNV(h, sh->weapons[w].ammo);
+        FNV(h, sh->crits);
+    }
+    FNV(h, s->nmissiles);
+    for (int m = 0; m < s->nmissiles; m++) {
+        FNV(h, s->missiles[m].id);
+        FNV(h, s->missiles[m].owner);
+        FNV(h, s->missiles[m].band);
+        FNV(h, s->missiles[m].pd_tried);
+    }
+    return h;
+}
+
+/* A spectator's look: 1 and the state's digest and seq, or 0 when the server knows no such battle. */
+static int look(pc_conn *w, uint64_t bid, uint64_t *digest, uint32_t *seq)
+{
+    assert_true(pc_watch(w, bid) > 0);
+    proto_event ev;
+    for (;;) {
+        itest_next(w, &ev);
+        if (ev.type == PROTO_T_ERROR && ev.bid == bid) {
+            assert_int_equal(ev.u.error.code, PROTO_E_NO_SUCH_BATTLE);
+            return 0;
+        }
+        if (ev.type == PROTO_T_STATE && ev.bid == bid)
+            break;
+    }
+    *digest = state_digest(&ev);
+    *seq = ev.seq;
+    assert_true(pc_leave(w, bid) > 0);
+    do
+        itest_next(w, &ev);
+    while (!(ev.type == PROTO_T_LEFT && ev.bid == bid));
+    return 1;
+}
+
+/* Reads what the dead server sent before it died (until the connection closes). */
+static void drain_dead(itest_player *p)
+{
+    proto_event ev;
+    int r;
+    while (p && p->c && (r = pc_recv(p->c, &ev, 2000)) != -1 && r != 0)
+        itest_track(p, &ev);
+    if (p && p->c) {
+        pc_close(p->c);
+        p->c = NULL;
+    }
+}
+
+static uint32_t last_seq(const itest_player *p)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 0; p && i < p->nseq; i++)
+        if (p->seqs[i] > m)
+            m = p->seqs[i];
+    return m;
+}
+
+/* A player comes back on a new connection with its token and what it last saw. */
+static void come_back(const itest_server *s, itest_player *p)
+{
+    if (!p)
+        return;
+    p->c = itest_client(s, "back");
+    uint32_t last = last_seq(p);
+    assert_true(pc_resume(p->c, p->bid, (uint8_t)p->seat, p->token, last) > 0);
+    /* the answer: the missed events, or a state when there were none */
+    proto_event ev;
+    uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
+    for (;;) {
+        assert_true(itest_now_ms() < end);
+        int r = pc_recv(p->c, &ev, 100);
+        assert_true(r >= 0);
+        if (r == 0)
+            break; /* the events came, nothing more for now */
+        if (itest_track(p, &ev) && ev.type == PROTO_T_STATE)
+            break;
+    }
+    /* An action sent just before the kill that never made it must be sent again; one that did
+     * moved the turn on (the missed events or the state say so). */
+    p->fired_round = 0;
+}
+
+/* ---- the kill -------------------------------------------------------------------------------- */
+
+static void kill_and_recover(const char *fsync, int shards_after)
+{
+    pdir_make();
+    itest_server s1, s2;
+    assert_true(start(&s1, fsync, 0, false));
+    for (int i = 0; i < NB; i++)
+        open_battle(&s1, &g_b[i], i >= NPVP);
+    for (uint32_t r = 2; r <= ROUNDS; r++)
+        for (int i = 0; i < NB; i++)
+            advance(&g_b[i], r);
+
+    pc_conn *w = itest_client(&s1, "spectator");
+    for (int i = 0; i < NB; i++) {
+        struct bt *b = &g_b[i];
+        b->ended_before = over(b);
+        if (!b->ended_before)
+            assert_int_equal(look(w, b->a.bid, &b->digest, &b->seq), 1);
+    }
+    /* in flight at the kill: every seat whose turn it is acts, nobody waits for the answer */
+    for (int i = 1; i < NB; i += 2) {
+        struct bt *b = &g_b[i];
+        if (b->ended_before)
+            continue;
+        b->burst = true;
+        itest_act(&b->a);
+        itest_act(pb(b));
+    }
+    assert_int_equal(itest_stop(&s1, SIGKILL, 5000), -2);
+    pc_close(w);
+    for (int i = 0; i < NB; i++) {
+        drain_dead(&g_b[i].a);
+        drain_dead(pb(&g_b[i]));
+    }
+    itest_cleanup(&s1);
+
+    assert_true(start(&s2, fsync, shards_after, false));
+    w = itest_client(&s2, "spectator");
+    int back = 0;
+    for (int i = 0; i < NB; i++) {
+        struct bt *b = &g_b[i];
+        uint64_t d;
+        uint32_t seq;
+        int found = look(w, b->a.bid, &d, &seq);
+        if (b->ended_before) {
+            assert_int_equal(found, 0); /* an ended battle is not recovered */
+            continue;
+        }
+        if (over(b)) { /* the burst ended it: it may be back only if its end was not journaled */
+            continue;
+        }
+        assert_int_equal(found, 1);
+        back++;
+        if (!b->burst) {
+            if (d != b->digest)
+                fail_msg("battle %llu: state after the restart differs (seq %u, was %u)",
+                         (unsigned long long)b->a.bid, seq, b->seq);
+        } else {
+            /* nothing a player was told is lost */
+            uint32_t seen = last_seq(&b->a) > last_seq(pb(b)) ? last_seq(&b->a) : last_seq(pb(b));
+            assert_true(seq >= seen);
+            assert_true(seq >= b->seq);
+        }
+    }
+    assert_true(back >= NB / 2);
+    int bursts = 0;
+    for (int i = 0; i < NB; i++)
+        bursts += g_b[i].burst;
+    printf("fsync=%s: %d of %d battles back after SIGKILL (%d had actions in flight)\n", fsync, back,
+           NB, bursts);
+    pc_close(w);
+
+    /* everybody resumes and plays to the end */
+    for (int i = 0; i < NB; i++) {
+        struct bt *b = &g_b[i];
+        if (b->ended_before || over(b))
+            continue;
+        come_back(&s2, &b->a);
+        come_back(&s2, pb(b));
+        itest_play(&b->a, pb(b), PLAY_MS);
+        assert_true(b->a.ended);
+    }
+    for (int i = 0; i < NB; i++) {
+        if (g_b[i].a.c)
+            pc_close(g_b[i].a.c);
+        if (!g_b[i].solo && g_b[i].b.c)
+            pc_close(g_b[i].b.c);
+    }
+    int rc = itest_stop(&s2, SIGTERM, 10000);
+    if (rc != 0)
+        itest_dump_log(&s2);
+    assert_int_equal(rc, 0);
+    itest_cleanup(&s2);
+    pdir_remove();
+}
+
+static void test_kill_always(void **state)
+{
+    (void)state;
+    kill_and_recover("always", 0);
+}
+
+static void test_kill_everysec_reshard(void **state)
+{
+    (void)state;
+    kill_and_recover("everysec", itest_shards() == 1 ? 3 : 1);
+}
+
+/* ---- damage --------------------------------------------------------------------------------- */
+
+static void largest(const char *suffix, char *out, size_t cap)
+{
+    DIR *d = opendir(g_pdir);
+    assert_non_null(d);
+    struct dirent *e;
+    off_t best = -1;
+    out[0] = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name), m = strlen(suffix);
+        if (n < m || strcmp(e->d_name + n - m, suffix) != 0)
+            continue;
+        char p[512];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", g_pdir, e->d_name);
+        if (stat(p, &st) == 0 && st.st_size > best) {
+            best = st.st_size;
+            snprintf(out, cap, "%s", p);
+        }
+    }
+    closedir(d);
+}
+
+static bool log_has(const itest_server *s, const char *needle)
+{
+    FILE *f = fopen(s->log, "r");
+    if (!f)
+        return false;
+    char line[2048];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+static void test_torn_tail_and_corrupt_middle(void **state)
+{
+    (void)state;
+    pdir_make();
+    itest_server s;
+    assert_true(start(&s, "always", 0, false));
+    for (int i = 0; i < 4; i++) {
+        open_battle(&s, &g_b[i], false);
+        advance(&g_b[i], 2);
+    }
+    assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2);
+    itest_cleanup(&s);
+    for (int i = 0; i < 4; i++) {
+        pc_close(g_b[i].a.c);
+        pc_close(g_b[i].b.c);
+    }
+
+    /* a crash mid-write leaves half a record: cut with a warning, the battles are back */
+    char path[512];
+    largest(".log", path, sizeof path);
+    assert_true(path[0]);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    static const uint8_t torn[] = {0, 0, 1, 0, 9, 9, 9, 9, 0x84};
+    assert_int_equal(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
+    close(fd);
+    assert_true(start(&s, "always", 0, false));
+    assert_true(log_has(&s, "torn tail cut"));
+    pc_conn *w = itest_client(&s, "w");
+    uint64_t d;
+    uint32_t seq;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(look(w, g_b[i].a.bid, &d, &seq), 1);
+    pc_close(w);
+    assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2);
+    itest_cleanup(&s);
+
+    /* damage inside a snapshot (the recovered battles live there now): no start, file and offset
+     * named; with skip_damaged the damaged battle is left out and the server starts */
+    largest(".snap", path, sizeof path);
+    assert_true(path[0]);
+    fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t byte;
+    assert_int_equal(pread(fd, &byte, 1, 30), 1);
+    byte ^= 0xff;
+    assert_int_equal(pwrite(fd, &byte, 1, 30), 1);
+    close(fd);
+    assert_false(start(&s, "always", 0, false));
+    assert_true(log_has(&s, "journal cannot be read"));
+    assert_true(log_has(&s, ".snap offset 0"));
+    itest_stop(&s, SIGKILL, 5000);
+    assert_true(s.exited && WIFEXITED(s.status) && WEXITSTATUS(s.status) != 0);
+    itest_cleanup(&s);
+    assert_true(start(&s, "always", 0, true));
+    assert_true(log_has(&s, "damaged battle skipped"));
+    w = itest_client(&s, "w");
+    int back = 0;
+    for (int i = 0; i < 4; i++)
+        back += look(w, g_b[i].a.bid, &d, &seq);
+    assert_int_equal(back, 3);
+    pc_close(w);
+    assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
+    itest_cleanup(&s);
+    pdir_remove();
+}
+
+/* ---- a full disk ------------------------------------------------------------------------------ */
+
+static void test_file_size_limit(void **state)
+{
+    (void)state;
+    pdir_make();
+    itest_server s;
+    assert_true(start(&s, "everysec", 0, false));
+    open_battle(&s, &g_b[0], false);
+    advance(&g_b[0], 2);
+
+    /* the server may write no file past 8 KiB from now on: each shard's log soon passes it */
+    struct rlimit lim = {.rlim_cur = 8 * 1024, .rlim_max = RLIM_INFINITY};
+    struct rlimit old;
+    assert_int_equal(prlimit(s.pid, RLIMIT_FSIZE, NULL, &old), 0);
+    lim.rlim_max = old.rlim_max;
+    assert_int_equal(prlimit(s.pid, RLIMIT_FSIZE, &lim, NULL), 0);
+
+    pc_conn *c = itest_client(&s, "creator");
+    bool refused = false;
+    for (int i = 0; i < 1000 && !refused; i++) {
+        assert_true(pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "") > 0);
+        proto_event ev;
+        itest_next(c, &ev);
+        if (ev.type == PROTO_T_ERROR) {
+            assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
+            refused = true;
+        } else {
+            assert_int_equal(ev.type, PROTO_T_CREATED);
+            assert_true(pc_leave(c, ev.bid) > 0); /* one seat at a time */
+            do
+                itest_next(c, &ev);
+            while (ev.type != PROTO_T_LEFT);
+        }
+    }
+    assert_true(refused);
+    assert_true(log_has(&s, "journal: write failed"));
+    /* the running battle goes on: its players are answered and it can be played to the end */
+    itest_play(&g_b[0].a, &g_b[0].b, PLAY_MS);
+    assert_true(g_b[0].a.ended && g_b[0].b.ended);
+    assert_false(s.exited); /* SIGXFSZ did not kill it */
+    pc_close(c);
+    pc_close(g_b[0].a.c);
+    pc_close(g_b[0].b.c);
+    assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
+    itest_cleanup(&s);
+    pdir_remove();
+}
+
+int main(int argc, char **argv)
+{
+    itest_init(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kill_always),
+        cmocka_unit_test(test_kill_everysec_reshard),
+        cmocka_unit_test(test_torn_tail_and_corrupt_middle),
+        cmocka_unit_test(test_file_size_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
