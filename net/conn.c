@@ -307,7 +307,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     server *s = c->srv;
     (void)buf;
     if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? NET_CLOSE_PEER : NET_CLOSE_ERROR, false);
+        /* EOF may be a half-close by a client that still reads: let queued replies leave. */
+        conn_close(c, nread == UV_EOF ? NET_CLOSE_PEER : NET_CLOSE_ERROR, nread == UV_EOF);
         return;
     }
     if (nread == 0)

@@ -3,6 +3,7 @@
  * battles, out-of-turn actions, and the connection cap. Run with --shards 1 and --shards 4. */
 #include <arpa/inet.h>
 #include <msgpack.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -443,6 +444,14 @@ static void test_split_and_batched_frames(void **state)
         itest_expect(c, PROTO_T_PONG, &ev);
         assert_int_equal(ev.u.pong.ts, ts);
     }
+    /* A client that half-closes after its requests still gets the replies, then the close. */
+    assert_int_equal(pc_send_raw(c, buf, off), 0);
+    assert_int_equal(shutdown(pc_fd(c), SHUT_WR), 0);
+    for (uint64_t ts = 1; ts <= 3; ts++) {
+        itest_expect(c, PROTO_T_PONG, &ev);
+        assert_int_equal(ev.u.pong.ts, ts);
+    }
+    assert_true(itest_wait_closed(c, ITEST_WAIT_MS));
     pc_close(c);
     stop(&srv);
 }
