@@ -48,18 +48,23 @@ static char g_set_dir[160];
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
-static void pdir_make(void)
+static int pdir_make(void **state)
 {
+    (void)state;
     snprintf(g_pdir, sizeof g_pdir, "/tmp/battled-persist-XXXXXX");
-    assert_non_null(mkdtemp(g_pdir));
+    if (!mkdtemp(g_pdir))
+        return -1;
     snprintf(g_set_dir, sizeof g_set_dir, "persistence.dir=%s", g_pdir);
+    return 0;
 }
 
-static void pdir_remove(void)
+/* Teardown: runs after a failed test too, so no data directory is left behind. */
+static int pdir_remove(void **state)
 {
+    (void)state;
     DIR *d = opendir(g_pdir);
     if (!d)
-        return;
+        return 0;
     struct dirent *e;
     char p[512];
     while ((e = readdir(d)))
@@ -69,6 +74,7 @@ static void pdir_remove(void)
         }
     closedir(d);
     rmdir(g_pdir);
+    return 0;
 }
 
 /* Starts the server on the persistence dir with fsync policy and shard count (0 = the run's). */
@@ -284,7 +290,6 @@ static void come_back(const itest_server *s, itest_player *p)
 
 static void kill_and_recover(const char *fsync, int shards_after)
 {
-    pdir_make();
     itest_server s1, s2;
     assert_true(start(&s1, fsync, 0, false));
     for (int i = 0; i < NB; i++)
@@ -374,7 +379,6 @@ static void kill_and_recover(const char *fsync, int shards_after)
         itest_dump_log(&s2);
     assert_int_equal(rc, 0);
     itest_cleanup(&s2);
-    pdir_remove();
 }
 
 static void test_kill_always(void **state)
@@ -429,7 +433,6 @@ static bool log_has(const itest_server *s, const char *needle)
 static void test_torn_tail_and_corrupt_middle(void **state)
 {
     (void)state;
-    pdir_make();
     itest_server s;
     assert_true(start(&s, "always", 0, false));
     for (int i = 0; i < 4; i++) {
@@ -490,7 +493,6 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     pc_close(w);
     assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
     itest_cleanup(&s);
-    pdir_remove();
 }
 
 /* ---- a full disk ------------------------------------------------------------------------------ */
@@ -498,7 +500,6 @@ static void test_torn_tail_and_corrupt_middle(void **state)
 static void test_file_size_limit(void **state)
 {
     (void)state;
-    pdir_make();
     itest_server s;
     assert_true(start(&s, "everysec", 0, false));
     open_battle(&s, &g_b[0], false);
@@ -539,17 +540,16 @@ static void test_file_size_limit(void **state)
     pc_close(g_b[0].b.c);
     assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
     itest_cleanup(&s);
-    pdir_remove();
 }
 
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kill_always),
-        cmocka_unit_test(test_kill_everysec_reshard),
-        cmocka_unit_test(test_torn_tail_and_corrupt_middle),
-        cmocka_unit_test(test_file_size_limit),
+        cmocka_unit_test_setup_teardown(test_kill_always, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_kill_everysec_reshard, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_torn_tail_and_corrupt_middle, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_file_size_limit, pdir_make, pdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
