@@ -122,6 +122,7 @@ struct server {
     struct shards *shards;
     unsigned nshards;
     server_reply_fn reply_fn; /* admin hook for heartbeat and listing answers */
+    struct admin *admin;      /* the admin listener (net/admin.h); NULL when admin.listen is "" */
     void *reply_arg;
     ships_table *ships;
     conntab conns;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/admin.h"
 #include "net/net_int.h"
 #include "proto/codec.h"
 #include "util/log.h"
@@ -352,6 +353,8 @@ static void close_now(conn *c, void *arg)
  * connections instead would have to guess which TCP handles are ours. */
 static void close_all(server *s)
 {
+    admin_close(s->admin); /* first, so its connections are closed with their callbacks */
+    s->admin = NULL;
     each_conn(s, close_now, NULL);
     while (s->lhead[LIST_CLOSING])
         conn_close(s->lhead[LIST_CLOSING], NET_CLOSE_DRAIN, false);
@@ -640,6 +643,9 @@ server *server_start(const battled_config *cfg)
     if (!s->paused || !s->ctl || !s->kdirty)
         goto fail_loop;
 
+    /* Before the game port file: whoever waits for that file finds the admin port file too. */
+    if (admin_start(s, &s->cfg, &s->admin) != 0)
+        goto fail_loop;
     if (cfg->server.port_file[0] && write_port_file(cfg->server.port_file, s->port, s->tls_port) != 0) {
         log_error("cannot write port file", "file", cfg->server.port_file, "error",
                   strerror(errno));

@@ -83,6 +83,8 @@ static const config_entry schema[] = {
 
     STR("admin", "listen", admin.listen, "127.0.0.1:9090", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
         "admin HTTP endpoint as host:port; \"\" disables it"),
+    STR("admin", "port_file", admin.port_file, "", 0,
+        "if set, the bound admin port is written to this file"),
 
     STR("tls", "listen", tls.listen, "", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
         "TLS game port as host:port; \"\" disables TLS"),

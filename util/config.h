@@ -55,6 +55,7 @@ typedef struct battled_config {
     } log;
     struct {
         char listen[CONFIG_STRING_MAX + 1];   /* "" disables */
+        char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
     } admin;
     struct {
         char listen[CONFIG_STRING_MAX + 1];   /* "" disables */

@@ -1,0 +1,325 @@
+/* admin_metrics: the /metrics page (Prometheus text 0.0.4) from the network thread's counters,
+ * every shard's counters, the admin's own probes and the process. O(shards x (action types + error
+ * codes)) per scrape, all relaxed loads; the names are listed in docs/OPERATIONS.md. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "net/admin_int.h"
+#include "net/net_int.h"
+
+#ifndef BATTLED_VERSION
+#define BATTLED_VERSION "0.1.0"
+#endif
+
+#define LD(p) atomic_load_explicit(&(p), memory_order_relaxed)
+
+/* Shard action-latency buckets: bucket i counts latencies below 2^i us (shards/game.c), so its
+ * upper bound is 2^i us; the last bucket is the +Inf one. */
+static const uint64_t action_bounds_us[SHARD_LATENCY_BUCKETS - 1] = {
+    1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+
+static const char *const end_names[SHARD_END_REASONS] = {
+    "destroyed", "forfeit", "disconnect", "timeouts", "draw", "abandoned", "shutdown"};
+
+static void process_metrics(prom_out *o)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        prom_family(o, "process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
+                    "counter");
+        prom_sample_double(o, "process_cpu_seconds_total", NULL, 0, cpu);
+    }
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        unsigned long size = 0, resident = 0;
+        if (fscanf(f, "%lu %lu", &size, &resident) == 2) {
+            long page = sysconf(_SC_PAGESIZE);
+            prom_gauge(o, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                       (double)resident * (double)(page > 0 ? page : 4096));
+            prom_gauge(o, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                       (double)size * (double)(page > 0 ? page : 4096));
+        }
+        fclose(f);
+    }
+}
+
+static void net_metrics(prom_out *o, const net_stats *st)
+{
+    prom_gauge(o, "battled_connections_current", "Open game connections (plain and TLS).",
+               (double)NET_STAT_GET(st, conns_current));
+    prom_counter(o, "battled_connections_accepted_total", "Game connections accepted.",
+                 NET_STAT_GET(st, conns_total));
+    prom_counter(o, "battled_connections_refused_total",
+                 "Game connections refused over server.max_connections.",
+                 NET_STAT_GET(st, conns_refused));
+    prom_family(o, "battled_connections_closed_total", "Game connections closed, by reason.",
+                "counter");
+    for (int r = 0; r < NET_CLOSE_REASONS; r++) {
+        prom_label l = {"reason", net_close_reason_name(r)};
+        prom_sample_u64(o, "battled_connections_closed_total", &l, 1,
+                        NET_STAT_GET(st, conns_closed[r]));
+    }
+    prom_counter(o, "battled_frames_received_total", "Frames read from clients.",
+                 NET_STAT_GET(st, frames_in));
+    prom_counter(o, "battled_frames_sent_total", "Messages queued to clients.",
+                 NET_STAT_GET(st, frames_out));
+    prom_counter(o, "battled_received_bytes_total", "Bytes read from game connections.",
+                 NET_STAT_GET(st, bytes_in));
+    prom_counter(o, "battled_sent_bytes_total", "Bytes queued to game connections.",
+                 NET_STAT_GET(st, bytes_out));
+    prom_counter(o, "battled_ratelimit_refusals_total",
+                 "Actions refused by the per-connection rate limit.",
+                 NET_STAT_GET(st, ratelimit_refusals));
+    prom_counter(o, "battled_output_cap_cuts_total",
+                 "Connections cut off because their unsent output passed server.output_cap.",
+                 NET_STAT_GET(st, output_cap_cuts));
+    prom_counter(o, "battled_output_dropped_gone_total",
+                 "Shard output dropped because its connection had left.",
+                 NET_STAT_GET(st, output_dropped_gone));
+    prom_gauge(o, "battled_lobby_waiting", "Entries in the matchmaking queues.",
+               (double)NET_STAT_GET(st, lobby_waiting));
+    prom_counter(o, "battled_lobby_matches_total", "Pairs matched by the lobby.",
+                 NET_STAT_GET(st, lobby_matches));
+    prom_counter(o, "battled_battles_created_total",
+                 "Battles asked of the shards (matches, private and solo creates).",
+                 NET_STAT_GET(st, battles_created));
+    prom_counter(o, "battled_net_inbox_full_total",
+                 "Pushes that found a shard inbox full (the connection's reads pause).",
+                 NET_STAT_GET(st, inbox_full));
+    prom_counter(o, "battled_net_ctl_parked_total",
+                 "Control messages parked behind a full shard inbox.", NET_STAT_GET(st, ctl_parked));
+    prom_counter(o, "battled_net_reads_paused_total",
+                 "Connections whose reads stopped on a full shard inbox.",
+                 NET_STAT_GET(st, reads_paused));
+    prom_counter(o, "battled_net_reads_resumed_total", "Paused connections resumed.",
+                 NET_STAT_GET(st, reads_resumed));
+    prom_counter(o, "battled_net_wakeups_sent_total",
+                 "Wakeups sent by the network thread to shards.", NET_STAT_GET(st, wakeups_sent));
+    prom_counter(o, "battled_net_wakeups_received_total",
+                 "Wakeups the network thread received from shards.",
+                 NET_STAT_GET(st, outbox_wakeups));
+    prom_counter(o, "battled_tls_handshakes_total", "TLS handshakes completed.",
+                 NET_STAT_GET(st, tls_handshakes));
+    prom_counter(o, "battled_tls_handshakes_deferred_total",
+                 "TLS handshake steps put off to the next loop pass.",
+                 NET_STAT_GET(st, tls_handshakes_deferred));
+    prom_gauge(o, "battled_draining", "1 once a graceful drain began.",
+               (double)NET_STAT_GET(st, draining));
+    prom_gauge(o, "battled_net_loop_lag_max_seconds",
+               "Worst network-loop lag seen since start, in seconds.",
+               (double)NET_STAT_GET(st, loop_lag_max_us) / 1e6);
+}
+
+/* Per-shard samples of one counter or gauge family. */
+#define PER_SHARD(o, name, help, type, field)                                                      \
+    do {                                                                                           \
+        prom_family(o, name, help, type);                                                          \
+        for (unsigned k_ = 0; k_ < n; k_++) {                                                      \
+            prom_label l_ = {"shard", sid[k_]};                                                    \
+            prom_sample_u64(o, name, &l_, 1, LD(ss[k_]->field));                                   \
+        }                                                                                          \
+    } while (0)
+
+static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const *ss, unsigned n,
+                          char (*sid)[8])
+{
+    uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
+    uint64_t ended[SHARD_END_REASONS] = {0};
+    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0;
+    hist_snap lat = {.bounds_us = action_bounds_us, .nbounds = SHARD_LATENCY_BUCKETS - 1};
+    for (unsigned k = 0; k < n; k++) {
+        const struct shard_stats *s = ss[k];
+        live += LD(s->battles_live);
+        started += LD(s->battles_started);
+        recovered += LD(s->battles_recovered);
+        spect += LD(s->spectators);
+        resumes += LD(s->resumes);
+        takeovers += LD(s->takeovers);
+        for (int r = 0; r < SHARD_END_REASONS; r++)
+            ended[r] += LD(s->battles_ended[r]);
+        jdeg += LD(s->journal_degraded) ? 1 : 0;
+        jrec += LD(s->journal_records);
+        jbytes += LD(s->journal_bytes);
+        jsync += LD(s->journal_syncs);
+        jwerr += LD(s->journal_write_errors);
+        jserr += LD(s->journal_sync_errors);
+        jdrop += LD(s->journal_records_dropped);
+        jcomp += LD(s->journal_compactions);
+        for (int b = 0; b < SHARD_LATENCY_BUCKETS; b++)
+            lat.buckets[b] += LD(s->action_latency[b]);
+    }
+    /* The shards count buckets only; the sum is estimated from each bucket's lower edge. */
+    for (int b = 1; b < SHARD_LATENCY_BUCKETS; b++)
+        lat.sum_us += lat.buckets[b] * (1ull << (b - 1));
+
+    prom_gauge(o, "battled_battles_live", "Battles waiting, running or kept after their end.",
+               (double)live);
+    prom_counter(o, "battled_battles_started_total", "Battles started.", started);
+    prom_counter(o, "battled_battles_recovered_total", "Battles put back from the journal at start.",
+                 recovered);
+    prom_family(o, "battled_battles_ended_total", "Battles ended, by reason.", "counter");
+    for (int r = 0; r < SHARD_END_REASONS; r++) {
+        prom_label l = {"reason", end_names[r]};
+        prom_sample_u64(o, "battled_battles_ended_total", &l, 1, ended[r]);
+    }
+    prom_gauge(o, "battled_spectators", "Spectators attached.", (double)spect);
+    prom_counter(o, "battled_resumes_total", "Seats taken back by token.", resumes);
+    prom_counter(o, "battled_takeovers_total", "Resumes that displaced a still-open connection.",
+                 takeovers);
+
+    prom_family(o, "battled_actions_total", "Battle-scoped requests handled by the shards, by type.",
+                "counter");
+    for (int t = 1; t < SHARD_ACTION_KINDS; t++) {
+        const char *name = proto_type_name(t);
+        uint64_t v = 0;
+        for (unsigned k = 0; k < n; k++)
+            v += LD(ss[k]->actions[t]);
+        if (!name)
+            continue;
+        prom_label l = {"type", name};
+        prom_sample_u64(o, "battled_actions_total", &l, 1, v);
+    }
+
+    /* Error replies from both sides, by code: the net thread's (before routing) and the shards'. */
+    const net_stats *st = server_stats(a->srv);
+    prom_family(o, "battled_errors_total", "Error replies sent to clients, by code.", "counter");
+    uint64_t other = 0;
+    for (int code = 1; code < NET_ERROR_CODES; code++) {
+        uint64_t v = NET_STAT_GET(st, errors[code]);
+        if (code < SHARD_ERROR_CODES)
+            for (unsigned k = 0; k < n; k++)
+                v += LD(ss[k]->errors[code]);
+        const char *name = proto_error_name(code);
+        if (!name) {
+            other += v;
+            continue;
+        }
+        prom_label l = {"code", name};
+        prom_sample_u64(o, "battled_errors_total", &l, 1, v);
+    }
+    prom_label lo = {"code", "other"};
+    prom_sample_u64(o, "battled_errors_total", &lo, 1, other);
+
+    prom_family(o, "battled_action_latency_seconds",
+                "Server-side time to handle a battle action on its shard, in seconds (_sum is a "
+                "lower-bound estimate from the bucket edges).",
+                "histogram");
+    prom_histogram_series(o, "battled_action_latency_seconds", NULL, 0, &lat);
+
+    prom_gauge(o, "battled_shard_inbox_capacity", "Usable slots of each shard inbox.",
+               (double)a->ring_capacity);
+    prom_family(o, "battled_shard_inbox_depth", "Messages waiting in a shard's inbox.", "gauge");
+    for (unsigned k = 0; k < n; k++) {
+        unsigned free_slots = a->srv->shards ? shards_inbox_free(a->srv->shards, k) : 0;
+        prom_label l = {"shard", sid[k]};
+        prom_sample_u64(o, "battled_shard_inbox_depth", &l, 1,
+                        a->ring_capacity > free_slots ? a->ring_capacity - free_slots : 0);
+    }
+    PER_SHARD(o, "battled_shard_inbox_full_total", "Pushes that found the shard's inbox full.",
+              "counter", inbox_full);
+    PER_SHARD(o, "battled_shard_inbox_messages_total", "Messages the shard took from its inbox.",
+              "counter", inbox_msgs);
+    PER_SHARD(o, "battled_shard_outbox_messages_total", "Messages the shard put in its outbox.",
+              "counter", outbox_msgs);
+    PER_SHARD(o, "battled_shard_outbox_backlog", "Messages parked while the shard's outbox is full.",
+              "gauge", outbox_backlog);
+    PER_SHARD(o, "battled_shard_outbox_backlog_total", "Messages ever parked behind a full outbox.",
+              "counter", outbox_backlog_msgs);
+    PER_SHARD(o, "battled_shard_outbox_overflow_total",
+              "Connections closed because the shard's outbox backlog was full.", "counter",
+              outbox_overflow);
+    PER_SHARD(o, "battled_shard_wakeups_total", "Inbox wakeups the shard ran.", "counter", wakeups);
+    PER_SHARD(o, "battled_shard_net_wakes_total", "Wakeups the shard sent to the network thread.",
+              "counter", net_wakes);
+    PER_SHARD(o, "battled_shard_timers_fired_total", "Battle timers fired on the shard.", "counter",
+              timers_fired);
+    prom_family(o, "battled_shard_loop_lag_max_seconds",
+                "Worst timer lateness seen on the shard's loop, in seconds.", "gauge");
+    for (unsigned k = 0; k < n; k++) {
+        prom_label l = {"shard", sid[k]};
+        prom_sample_double(o, "battled_shard_loop_lag_max_seconds", &l, 1,
+                           (double)LD(ss[k]->loop_lag_us_max) / 1e6);
+    }
+
+    prom_gauge(o, "battled_journal_degraded_shards",
+               "Shards whose journal fails (they refuse new battles).", (double)jdeg);
+    prom_counter(o, "battled_journal_records_total", "Journal records appended.", jrec);
+    prom_counter(o, "battled_journal_written_bytes_total", "Journal bytes written.", jbytes);
+    prom_counter(o, "battled_journal_syncs_total", "Journal fdatasyncs done.", jsync);
+    prom_counter(o, "battled_journal_write_errors_total", "Journal write failures.", jwerr);
+    prom_counter(o, "battled_journal_sync_errors_total", "Journal sync failures.", jserr);
+    prom_counter(o, "battled_journal_records_dropped_total", "Journal records lost while degraded.",
+                 jdrop);
+    prom_counter(o, "battled_journal_compactions_total", "Journal compactions.", jcomp);
+}
+
+static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[8])
+{
+    prom_family(o, "battled_loop_lag_seconds",
+                "Network-loop lag: lateness of a timer due every 250 ms, in seconds.", "histogram");
+    hist_snap hs;
+    hist_snapshot(&a->lag, &hs);
+    prom_label net = {"thread", "net"};
+    prom_histogram_series(o, "battled_loop_lag_seconds", &net, 1, &hs);
+    prom_family(o, "battled_shard_heartbeat_seconds",
+                "Round trip of a heartbeat through a shard's inbox, loop and outbox, in seconds: the "
+                "shard's loop lag as the network thread sees it.",
+                "histogram");
+    for (unsigned k = 0; k < n; k++) {
+        hist_snapshot(&a->hb_rtt[k], &hs);
+        prom_label l = {"shard", sid[k]};
+        prom_histogram_series(o, "battled_shard_heartbeat_seconds", &l, 1, &hs);
+    }
+    prom_gauge(o, "battled_admin_connections_current", "Open admin HTTP connections.",
+               (double)a->nconns);
+    prom_counter(o, "battled_admin_connections_accepted_total", "Admin HTTP connections served.",
+                 a->conns_total);
+    prom_counter(o, "battled_admin_connections_refused_total",
+                 "Admin HTTP connections refused over the connection cap.", a->conns_refused);
+    prom_counter(o, "battled_admin_timeouts_total",
+                 "Admin HTTP connections closed for not finishing a request in time.", a->timeouts);
+    prom_counter(o, "battled_admin_listing_timeouts_total",
+                 "Battle listings abandoned because a shard did not answer in time.",
+                 a->listing_timeouts);
+    prom_family(o, "battled_admin_requests_total", "Admin HTTP responses, by status code.",
+                "counter");
+    char code[8];
+    for (unsigned i = 0; i <= ADMIN_CODES; i++) {
+        if (i < ADMIN_CODES)
+            snprintf(code, sizeof code, "%d", admin_codes[i]);
+        else
+            snprintf(code, sizeof code, "other");
+        prom_label l = {"code", code};
+        prom_sample_u64(o, "battled_admin_requests_total", &l, 1, a->requests[i]);
+    }
+}
+
+bool admin_render_metrics(admin *a)
+{
+    prom_out *o = &a->page;
+    prom_out_reset(o);
+    server *s = a->srv;
+    unsigned n = a->nshards;
+    /* Shards are gone only in the last moments of a stop; then report no shard. */
+    const struct shard_stats *ss[SHARD_MAX_SHARDS];
+    char sid[SHARD_MAX_SHARDS][8];
+    for (unsigned k = 0; k < n; k++) {
+        ss[k] = server_shard_stats(s, k);
+        if (!ss[k])
+            n = 0;
+        snprintf(sid[k], sizeof sid[k], "%u", k);
+    }
+    prom_family(o, "battled_build_info", "Build information; the value is always 1.", "gauge");
+    prom_label v = {"version", BATTLED_VERSION};
+    prom_sample_u64(o, "battled_build_info", &v, 1, 1);
+    prom_gauge(o, "battled_shards", "Shard threads.", (double)n);
+    process_metrics(o);
+    net_metrics(o, server_stats(s));
+    shard_metrics(a, o, ss, n, sid);
+    admin_own_metrics(a, o, n, sid);
+    return prom_out_ok(o);
+}
