@@ -99,11 +99,10 @@ static void out_commit(void *arg)
 }
 
 /* Writes the pass's journal records, then lets its output go. */
-static void journal_pass(struct shard *sh)
+static void pass_journal(struct shard *sh)
 {
-    journal_flush(sh->jn);
-    int e = 0;
-    bool degraded = journal_degraded(sh->jn, &e);
+    journal_flush(sh->jn); /* a failure is logged and counted by the journal, and shows below */
+    bool degraded = journal_degraded(sh->jn, NULL);
     sh->game->refuse_new = degraded;
     journal_stats js = journal_get_stats(sh->jn);
     struct shard_stats *st = &sh->stats;
@@ -161,7 +160,7 @@ static void pass_end(struct shard *sh)
     if (sh->closed)
         return;
     if (sh->jn)
-        journal_pass(sh);
+        pass_journal(sh);
     outbox_flush(&sh->out);
     if (sh->held) {
         shard_outring_commit_n(&sh->outbox, sh->held);
