@@ -14,14 +14,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/net_sockets.h>
+
+#include "proto/client/pctls_int.h"
 #include "proto/codec.h"
 #include "proto/frame.h"
 
 #define PC_RBUF 16384 /* socket read chunk; frames larger than this are reassembled by the reader */
 #define PC_WBUF 512   /* every request fits: the largest is well under 200 bytes */
 
+/* TLS on a blocking connection. Each connection owns its config (and so its random generator),
+ * so connections may live on different threads. The socket stays blocking for sends; receives go
+ * through MSG_DONTWAIT so a deadline is kept by poll() between mbedTLS calls. */
+typedef struct pc_tls_link {
+    pc_tls_config *cfg;
+    mbedtls_ssl_context ssl;
+    int fd;
+    int sys_errno;     /* errno of the socket call that failed inside mbedTLS */
+    bool dontwait;     /* sends must not block (the close_notify of pc_close) */
+    bool dead;         /* a TLS read failed or the peer closed: nothing more will come */
+    int dead_errno;    /* errno to report again after dead */
+} pc_tls_link;
+
 struct pc_conn {
     int fd;
+    pc_tls_link *tls;  /* NULL: clear text */
     uint32_t next_rid;
     proto_error last;
     frame_reader fr;
@@ -116,6 +133,15 @@ void pc_close(pc_conn *c)
 {
     if (!c)
         return;
+    if (c->tls) {
+        /* An orderly end for the server, if the socket takes it at once. */
+        c->tls->dontwait = true;
+        if (!c->tls->dead)
+            (void)mbedtls_ssl_close_notify(&c->tls->ssl);
+        mbedtls_ssl_free(&c->tls->ssl);
+        pc_tls_config_free(c->tls->cfg);
+        free(c->tls);
+    }
     close(c->fd);
     frame_reader_free(&c->fr);
     free(c);
@@ -131,8 +157,215 @@ proto_error pc_last_error(const pc_conn *c)
     return c->last;
 }
 
+/* ---- TLS transport ------------------------------------------------------------------------ */
+
+static _Thread_local char tls_fail_text[PC_TLS_ERR_MAX];
+
+const char *pc_tls_error(void)
+{
+    return tls_fail_text;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    pc_tls_link *t = ctx;
+    for (;;) {
+        ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL | (t->dontwait ? MSG_DONTWAIT : 0));
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return MBEDTLS_ERR_SSL_WANT_WRITE;
+        t->sys_errno = errno;
+        return MBEDTLS_ERR_NET_SEND_FAILED;
+    }
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    pc_tls_link *t = ctx;
+    ssize_t n = recv(t->fd, buf, len, MSG_DONTWAIT);
+    if (n >= 0)
+        return (int)n; /* 0: end of stream, which mbedTLS reports as MBEDTLS_ERR_SSL_CONN_EOF */
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    t->sys_errno = errno;
+    return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Waits for fd to become readable or writable until deadline (-1: none). Returns 1 ready, 0 time
+ * out, -1 error. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, wait);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        return rc > 0 ? 1 : rc;
+    }
+}
+
+/* errno for a failed mbedTLS call: the socket's own error, or EPROTO for TLS itself. */
+static int tls_errno(const pc_tls_link *t, int code)
+{
+    if (code == MBEDTLS_ERR_NET_SEND_FAILED || code == MBEDTLS_ERR_NET_RECV_FAILED)
+        return t->sys_errno ? t->sys_errno : ECONNRESET;
+    return EPROTO;
+}
+
+static int tls_handshake(pc_conn *c, int64_t deadline)
+{
+    pc_tls_link *t = c->tls;
+    for (;;) {
+        int r = mbedtls_ssl_handshake(&t->ssl);
+        if (r == 0)
+            return 0;
+        short ev = r == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : r == MBEDTLS_ERR_SSL_WANT_WRITE ? POLLOUT : 0;
+        if (!ev) {
+            pctls_describe(&t->ssl, r, tls_fail_text, sizeof tls_fail_text);
+            if (r == MBEDTLS_ERR_SSL_CONN_EOF) {
+                snprintf(tls_fail_text, sizeof tls_fail_text, "TLS: the server closed during the handshake");
+                errno = ECONNRESET;
+            } else {
+                errno = pctls_untrusted(r) ? EACCES : tls_errno(t, r);
+            }
+            return -1;
+        }
+        int w = wait_fd(c->fd, ev, deadline);
+        if (w <= 0) {
+            if (w == 0) {
+                snprintf(tls_fail_text, sizeof tls_fail_text, "TLS: handshake timed out");
+                errno = ETIMEDOUT;
+            }
+            return -1;
+        }
+    }
+}
+
+pc_conn *pc_connect_tls(const char *host, uint16_t port, int timeout_ms, uint32_t max_frame,
+                        const pc_tls_opts *opts)
+{
+    tls_fail_text[0] = '\0';
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    if (!opts || !host) {
+        snprintf(tls_fail_text, sizeof tls_fail_text, "no TLS options or no host");
+        errno = EINVAL;
+        return NULL;
+    }
+    pc_tls_opts o = *opts;
+    if (!o.server_name && !o.insecure)
+        o.server_name = host;
+    pc_tls_link *t = calloc(1, sizeof *t);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    mbedtls_ssl_init(&t->ssl);
+    t->cfg = pc_tls_config_new(&o, tls_fail_text, sizeof tls_fail_text);
+    int r = 0;
+    if (!t->cfg || (r = pctls_session_setup(t->cfg, &t->ssl)) != 0) {
+        if (t->cfg)
+            pctls_describe(&t->ssl, r, tls_fail_text, sizeof tls_fail_text);
+        mbedtls_ssl_free(&t->ssl);
+        pc_tls_config_free(t->cfg);
+        free(t);
+        errno = EINVAL;
+        return NULL;
+    }
+    pc_conn *c = pc_connect(host, port, timeout_ms, max_frame);
+    if (!c) {
+        int e = errno;
+        snprintf(tls_fail_text, sizeof tls_fail_text, "connect: %s", strerror(e));
+        mbedtls_ssl_free(&t->ssl);
+        pc_tls_config_free(t->cfg);
+        free(t);
+        errno = e;
+        return NULL;
+    }
+    t->fd = c->fd;
+    c->tls = t;
+    mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
+    if (tls_handshake(c, deadline) != 0) {
+        int e = errno;
+        t->dead = true; /* no close_notify for a session that never started */
+        pc_close(c);
+        errno = e;
+        return NULL;
+    }
+    return c;
+}
+
+bool pc_is_tls(const pc_conn *c)
+{
+    return c->tls != NULL;
+}
+
+/* Encrypts and writes all of data. */
+static int tls_send_all(pc_conn *c, const uint8_t *p, size_t len)
+{
+    pc_tls_link *t = c->tls;
+    while (len > 0) {
+        int n = mbedtls_ssl_write(&t->ssl, p, len);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n == MBEDTLS_ERR_SSL_WANT_WRITE || n == MBEDTLS_ERR_SSL_WANT_READ) {
+            /* Retried with the same data and length, as mbedTLS requires. */
+            if (wait_fd(c->fd, n == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT, -1) < 0)
+                return -1;
+            continue;
+        }
+        errno = tls_errno(t, n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads decrypted bytes into rbuf, waiting until deadline. Returns 1 (rlen set), 0 on time out,
+ * -1 when the stream ended (errno 0 for close_notify or end of stream) or failed. */
+static int tls_fill(pc_conn *c, int64_t deadline)
+{
+    pc_tls_link *t = c->tls;
+    if (t->dead) {
+        errno = t->dead_errno;
+        return -1;
+    }
+    for (;;) {
+        int n = mbedtls_ssl_read(&t->ssl, c->rbuf, sizeof c->rbuf);
+        if (n > 0) {
+            c->rpos = 0;
+            c->rlen = (size_t)n;
+            return 1;
+        }
+        if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            int w = wait_fd(c->fd, n == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT, deadline);
+            if (w <= 0)
+                return w;
+            continue;
+        }
+        t->dead = true;
+        if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || n == MBEDTLS_ERR_SSL_CONN_EOF)
+            t->dead_errno = 0;
+        else
+            t->dead_errno = tls_errno(t, n);
+        errno = t->dead_errno;
+        return -1;
+    }
+}
+
 int pc_send_raw(pc_conn *c, const void *data, size_t len)
 {
+    if (c->tls)
+        return tls_send_all(c, data, len);
     const uint8_t *p = data;
     while (len > 0) {
         ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
@@ -190,6 +423,12 @@ int pc_recv(pc_conn *c, proto_event *ev, int timeout_ms)
             }
         }
         c->rpos = c->rlen = 0;
+        if (c->tls) {
+            int rc = tls_fill(c, deadline);
+            if (rc <= 0)
+                return rc;
+            continue;
+        }
         int wait = -1;
         if (deadline >= 0) {
             int64_t left = deadline - now_ms();

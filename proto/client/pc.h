@@ -1,6 +1,7 @@
 /* proto/client/pc: a blocking battled client for scripts, tests and simple bots.
  *
- * One pc_conn is one TCP connection (TLS arrives later). Requests are proto_request structs
+ * One pc_conn is one TCP connection, in clear text (pc_connect) or TLS (pc_connect_tls, see
+ * pctls.h); everything else is the same for both. Requests are proto_request structs
  * (proto/msg.h) or the typed helpers below; every helper picks the next request id (1, 2, ...) and
  * returns it so the caller can match the reply's "rid". Replies and battle events come back one at
  * a time from pc_recv as decoded proto_event structs. Event types this library does not know (sent
@@ -9,9 +10,11 @@
 #ifndef BATTLED_PROTO_CLIENT_PC_H
 #define BATTLED_PROTO_CLIENT_PC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/client/pctls.h"
 #include "proto/msg.h"
 
 typedef struct pc_conn pc_conn;
@@ -21,26 +24,47 @@ typedef struct pc_conn pc_conn;
  * bytes are accepted (0 = PROTO_FRAME_HARD_MAX: the client trusts the server's sizes more). */
 pc_conn *pc_connect(const char *host, uint16_t port, int timeout_ms, uint32_t max_frame);
 
+/* Connects like pc_connect, then completes a TLS handshake, all within timeout_ms, verifying the
+ * server's certificate as opts says (pctls.h; opts->server_name NULL means host). Returns a
+ * connection (freed with pc_close, which sends close_notify) or NULL with errno set: EINVAL (bad
+ * options, unreadable CA), a connect error, ETIMEDOUT, EACCES (certificate not trusted or not for
+ * that name), ECONNRESET (the server closed during the handshake), EPROTO (any other TLS failure).
+ * pc_tls_error() then says why in one line. opts is not kept. Costs about 40 KiB per connection
+ * (mbedTLS's record buffers) and one CA parse per connection. */
+pc_conn *pc_connect_tls(const char *host, uint16_t port, int timeout_ms, uint32_t max_frame,
+                        const pc_tls_opts *opts);
+
+/* Why the last pc_connect_tls of this thread failed, one line ("" after a success). */
+const char *pc_tls_error(void);
+
+/* True when c speaks TLS. */
+bool pc_is_tls(const pc_conn *c);
+
 /* Wraps an already connected socket (e.g. one end of a socketpair); takes ownership of fd. */
 pc_conn *pc_from_fd(int fd, uint32_t max_frame);
 
-/* Closes the socket and frees the connection. NULL is allowed. */
+/* Closes the socket and frees the connection (with TLS, after a close_notify if the socket takes it
+ * without waiting). NULL is allowed. */
 void pc_close(pc_conn *c);
 
-/* The socket, for callers that poll several connections. */
+/* The socket, for callers that poll several connections: call pc_recv(c, ev, 0) until it returns 0
+ * before polling, since already-received bytes (a TLS record holds several events) are not seen by
+ * poll. Writing to it or shutting it down directly bypasses TLS. */
 int pc_fd(const pc_conn *c);
 
 /* Encodes and writes one request (blocking until written). Returns 0, or -1 with errno set
  * (EINVAL: the struct is not a valid request; see pc_last_error). */
 int pc_send(pc_conn *c, const proto_request *r);
 
-/* Writes raw bytes as they are (tests use it to send hostile frames). Returns 0 or -1 with errno. */
+/* Writes raw bytes as they are (tests use it to send hostile frames); with TLS they are the
+ * plaintext stream, encrypted as usual. Returns 0 or -1 with errno. */
 int pc_send_raw(pc_conn *c, const void *data, size_t len);
 
 /* Waits up to timeout_ms (-1 = forever) for the next event. Returns 1 and fills *ev; 0 on timeout;
  * -1 when the connection closed (errno = ECONNRESET or 0 for an orderly close) or the server sent
- * something that is not a valid frame or event (errno = EPROTO, the code in pc_last_error); after -1
- * the connection is unusable. */
+ * something that is not a valid frame or event (errno = EPROTO, the code in pc_last_error; with TLS
+ * also a TLS failure, pc_last_error then PROTO_E_OK); a TLS close_notify or end of stream is an
+ * orderly close (errno 0). After -1 the connection is unusable. */
 int pc_recv(pc_conn *c, proto_event *ev, int timeout_ms);
 
 /* Waits like pc_recv for an event of the given type (others are dropped), or an error event, which

@@ -1,9 +1,11 @@
 /* libuv client: see pcuv.h. */
 #include "proto/client/pcuv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/client/pctls_int.h"
 #include "proto/codec.h"
 #include "proto/frame.h"
 
@@ -15,6 +17,19 @@ typedef struct outbuf {
     uint8_t *p;
     size_t len, cap;
 } outbuf;
+
+/* TLS state of one connection. Ciphertext moves through memory: bio_recv hands mbedTLS the bytes
+ * of the current read, bio_send appends to the output buffer being filled. Requests wait as
+ * plaintext in pt and are encrypted together just before a write starts, so a burst becomes a few
+ * large records rather than one record per request. */
+typedef struct tls_link {
+    mbedtls_ssl_context ssl;
+    const uint8_t *in;  /* ciphertext of the current read not yet taken by mbedTLS */
+    size_t in_len;
+    outbuf pt;          /* plaintext requests not yet encrypted */
+    int hs_done;
+    int code;           /* mbedTLS code behind a failure, 0 if none */
+} tls_link;
 
 struct pcuv_conn {
     uv_tcp_t tcp;
@@ -32,15 +47,40 @@ struct pcuv_conn {
     size_t out_cap;
     uint32_t next_rid;
     pcuv_stats stats;
+    tls_link *tls;      /* NULL: clear text */
 };
 
 static _Thread_local uint8_t read_buf[PCUV_READ_BUF];
+/* Decrypted bytes of one record at most (TLS records carry up to 16 KiB). */
+static _Thread_local uint8_t plain_buf[16384];
+static _Thread_local char tls_text[PC_TLS_ERR_MAX];
+
+/* Makes room for at least `need` more bytes in o (doubling, so bursts settle to a steady size). */
+static int outbuf_reserve(outbuf *o, size_t need)
+{
+    if (o->cap - o->len >= need)
+        return 0;
+    size_t cap = o->cap ? o->cap * 2 : 1024;
+    while (cap - o->len < need)
+        cap *= 2;
+    uint8_t *np = realloc(o->p, cap);
+    if (!np)
+        return -1;
+    o->p = np;
+    o->cap = cap;
+    return 0;
+}
 
 static void on_closed(uv_handle_t *h)
 {
     pcuv_conn *c = h->data;
     if (c->cb.on_close)
         c->cb.on_close(c, c->why);
+    if (c->tls) {
+        mbedtls_ssl_free(&c->tls->ssl);
+        free(c->tls->pt.p);
+        free(c->tls);
+    }
     frame_reader_free(&c->fr);
     free(c->out[0].p);
     free(c->out[1].p);
@@ -71,9 +111,32 @@ static void on_written(uv_write_t *req, int status)
     flush(c);
 }
 
+/* Encrypts every queued request into the output buffer being filled. */
+static int tls_encrypt(pcuv_conn *c)
+{
+    tls_link *t = c->tls;
+    size_t off = 0;
+    while (off < t->pt.len) {
+        int n = mbedtls_ssl_write(&t->ssl, t->pt.p + off, t->pt.len - off);
+        if (n <= 0) { /* bio_send never asks to wait: only out of memory or a failed session */
+            t->code = n ? n : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    t->pt.len = 0;
+    return 0;
+}
+
 static void flush(pcuv_conn *c)
 {
-    if (c->writing || !c->connected || c->closing || c->out[c->fill].len == 0)
+    if (c->writing || !c->connected || c->closing)
+        return;
+    if (c->tls && c->tls->hs_done && c->tls->pt.len > 0 && tls_encrypt(c) != 0) {
+        shut(c, UV_EPROTO);
+        return;
+    }
+    if (c->out[c->fill].len == 0)
         return;
     outbuf *o = &c->out[c->fill];
     c->fill = !c->fill;
@@ -94,16 +157,9 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
     *b = uv_buf_init((char *)read_buf, sizeof read_buf);
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+/* Frames the plaintext stream and hands each event to on_event. */
+static void deliver(pcuv_conn *c, const uint8_t *p, size_t left)
 {
-    pcuv_conn *c = s->data;
-    if (n < 0) {
-        shut(c, (int)n);
-        return;
-    }
-    c->stats.bytes_in += (uint64_t)n;
-    const uint8_t *p = (const uint8_t *)b->base;
-    size_t left = (size_t)n;
     while (left > 0 && !c->closing) {
         size_t used;
         const uint8_t *body;
@@ -134,6 +190,103 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
 }
 
+/* ---- TLS ------------------------------------------------------------------------------------ */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    pcuv_conn *c = ctx;
+    outbuf *o = &c->out[c->fill]; /* never the buffer being written */
+    if (outbuf_reserve(o, len) != 0)
+        return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    memcpy(o->p + o->len, buf, len);
+    o->len += len;
+    return (int)len;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    tls_link *t = ((pcuv_conn *)ctx)->tls;
+    if (t->in_len == 0)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    if (len > t->in_len)
+        len = t->in_len;
+    memcpy(buf, t->in, len);
+    t->in += len;
+    t->in_len -= len;
+    return (int)len;
+}
+
+/* The handshake failed or the stream ended before it finished: on_connect hears it, then close. */
+static void tls_connect_failed(pcuv_conn *c, int status)
+{
+    if (c->cb.on_connect)
+        c->cb.on_connect(c, status);
+    shut(c, status);
+}
+
+static void tls_handshake(pcuv_conn *c)
+{
+    tls_link *t = c->tls;
+    int r = mbedtls_ssl_handshake(&t->ssl);
+    if (r == 0) {
+        t->hs_done = 1;
+        if (c->cb.on_connect)
+            c->cb.on_connect(c, 0);
+    } else if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
+        t->code = r;
+        tls_connect_failed(c, pctls_untrusted(r) ? UV_EACCES : UV_EPROTO);
+        return;
+    }
+    flush(c); /* the next handshake flight, or the requests queued while it ran */
+}
+
+static void tls_input(pcuv_conn *c, const uint8_t *p, size_t n)
+{
+    tls_link *t = c->tls;
+    t->in = p;
+    t->in_len = n;
+    if (!t->hs_done) {
+        tls_handshake(c);
+        if (!t->hs_done || c->closing)
+            return;
+    }
+    while (!c->closing) {
+        int m = mbedtls_ssl_read(&t->ssl, plain_buf, sizeof plain_buf);
+        if (m > 0) {
+            deliver(c, plain_buf, (size_t)m);
+            continue;
+        }
+        if (m == MBEDTLS_ERR_SSL_WANT_READ)
+            break;
+        if (m == 0 || m == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+            shut(c, UV_EOF);
+            return;
+        }
+        t->code = m;
+        shut(c, UV_EPROTO);
+        return;
+    }
+    t->in = NULL;
+    t->in_len = 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    pcuv_conn *c = s->data;
+    if (n < 0) {
+        if (c->tls && !c->tls->hs_done)
+            tls_connect_failed(c, (int)n);
+        else
+            shut(c, (int)n);
+        return;
+    }
+    c->stats.bytes_in += (uint64_t)n;
+    if (c->tls)
+        tls_input(c, (const uint8_t *)b->base, (size_t)n);
+    else
+        deliver(c, (const uint8_t *)b->base, (size_t)n);
+}
+
 static void on_connected(uv_connect_t *req, int status)
 {
     pcuv_conn *c = req->data;
@@ -143,6 +296,10 @@ static void on_connected(uv_connect_t *req, int status)
         c->connected = 1;
         uv_tcp_nodelay(&c->tcp, 1);
         status = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+    if (c->tls && status == 0) {
+        tls_handshake(c); /* on_connect comes when it completes */
+        return;
     }
     if (c->cb.on_connect)
         c->cb.on_connect(c, status);
@@ -167,8 +324,33 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
     c->next_rid = 1;
     c->out_cap = opts && opts->out_cap ? opts->out_cap : PCUV_OUT_CAP_DEFAULT;
     frame_reader_init(&c->fr, opts && opts->max_frame ? opts->max_frame : PROTO_FRAME_HARD_MAX);
+    if (opts && opts->tls) {
+        c->tls = calloc(1, sizeof *c->tls);
+        int r = MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        if (c->tls) {
+            mbedtls_ssl_init(&c->tls->ssl);
+            r = pctls_session_setup(opts->tls, &c->tls->ssl);
+        }
+        if (r != 0) {
+            if (c->tls) {
+                mbedtls_ssl_free(&c->tls->ssl);
+                free(c->tls);
+            }
+            frame_reader_free(&c->fr);
+            free(c);
+            if (err)
+                *err = r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? UV_ENOMEM : UV_EINVAL;
+            return NULL;
+        }
+        mbedtls_ssl_set_bio(&c->tls->ssl, c, bio_send, bio_recv, NULL);
+    }
     int rc = uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {
+        if (c->tls) {
+            mbedtls_ssl_free(&c->tls->ssl);
+            free(c->tls);
+        }
+        frame_reader_free(&c->fr);
         free(c);
         if (err)
             *err = rc;
@@ -192,20 +374,14 @@ int64_t pcuv_send(pcuv_conn *c, const proto_request *r)
 {
     if (c->closing)
         return UV_ENOTCONN;
-    outbuf *o = &c->out[c->fill];
-    size_t pending = o->len + (c->writing ? c->out[!c->fill].len : 0);
+    /* With TLS requests wait as plaintext; the cap counts them and the ciphertext not yet sent. */
+    outbuf *o = c->tls ? &c->tls->pt : &c->out[c->fill];
+    size_t pending = c->out[c->fill].len + (c->writing ? c->out[!c->fill].len : 0) +
+                     (c->tls ? c->tls->pt.len : 0);
     if (pending + PCUV_REQ_MAX > c->out_cap)
         return UV_ENOBUFS;
-    if (o->cap - o->len < PCUV_REQ_MAX) {
-        size_t cap = o->cap ? o->cap * 2 : 1024;
-        while (cap - o->len < PCUV_REQ_MAX)
-            cap *= 2;
-        uint8_t *np = realloc(o->p, cap);
-        if (!np)
-            return UV_ENOMEM;
-        o->p = np;
-        o->cap = cap;
-    }
+    if (outbuf_reserve(o, PCUV_REQ_MAX) != 0)
+        return UV_ENOMEM;
     proto_request tmp;
     if (!r->has_rid) {
         tmp = *r;
@@ -242,4 +418,17 @@ void pcuv_set_user(pcuv_conn *c, void *user)
 const pcuv_stats *pcuv_get_stats(const pcuv_conn *c)
 {
     return &c->stats;
+}
+
+bool pcuv_is_tls(const pcuv_conn *c)
+{
+    return c->tls != NULL;
+}
+
+const char *pcuv_tls_error(const pcuv_conn *c)
+{
+    if (!c->tls || c->tls->code == 0)
+        return "";
+    pctls_describe(&c->tls->ssl, c->tls->code, tls_text, sizeof tls_text);
+    return tls_text;
 }

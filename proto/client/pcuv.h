@@ -5,20 +5,53 @@
  * filling); they grow to the largest burst seen, up to out_cap, and are reused, so the steady state
  * allocates nothing per message. Reads go through one 64 KiB buffer per thread (libuv calls alloc and
  * read back to back), so idle connections cost only their handle and reader. Callbacks run on the
- * loop's thread; every function must be called from that thread. */
+ * loop's thread; every function must be called from that thread.
+ *
+ * TLS (battled's TLS port: `tls.listen`, the port file's second line). Build one pc_tls_config per
+ * loop thread (pctls.h) and put it in pcuv_opts.tls; everything else is the same as clear text:
+ *
+ *     pc_tls_opts to = {.ca_file = "var/tls/cert.pem", .server_name = "localhost"};
+ *     // or {.insecure = true} for a quick test against a self-signed server (no verification)
+ *     char why[PC_TLS_ERR_MAX];
+ *     pc_tls_config *tls = pc_tls_config_new(&to, why, sizeof why);   // NULL: why says why
+ *     pcuv_opts o = {.max_frame = 0, .out_cap = 0, .tls = tls};
+ *     pcuv_conn *c = pcuv_connect(loop, (struct sockaddr *)&addr, &cb, user, &o, &err);
+ *     ...                       // after every connection's on_close:
+ *     pc_tls_config_free(tls);
+ *
+ * - on_connect(c, 0) comes after the TCP connect AND the TLS handshake; requests sent before are
+ *   queued and go out encrypted right after it. on_connect(c, status < 0) reports a failure of
+ *   either: UV_EACCES when the server's certificate is not trusted (or not for server_name),
+ *   UV_EPROTO for any other TLS failure, UV_EOF/UV_ECONNRESET when the server hung up during the
+ *   handshake (e.g. over its connection cap, which a TLS client is not told in a frame);
+ *   pcuv_tls_error(c) says why in one line. on_close follows.
+ * - There is no handshake deadline here: the server closes a handshake after its
+ *   tls.handshake_timeout_ms, or the caller runs its own timer and calls pcuv_close.
+ * - on_close(c, UV_EPROTO) reports a TLS failure after the handshake (bad record, fatal alert);
+ *   UV_EOF also covers the server's close_notify. pcuv_close sends no close_notify (it closes at once
+ *   like the clear-text path; the server treats that as the end of the stream).
+ * - Cost: the handshake is one ECDHE key exchange and a certificate check (a few ms of CPU on the
+ *   loop's thread; open many connections in waves, not all in one loop pass); mbedTLS keeps two
+ *   16 KiB record buffers per connection, so about 40 KiB each. Requests queued while a write is in
+ *   flight are encrypted together when the next write starts (few records, not one per request).
+ * - pcuv_stats' bytes_in/bytes_out count bytes on the wire (ciphertext); frames count events and
+ *   requests. */
 #ifndef BATTLED_PROTO_CLIENT_PCUV_H
 #define BATTLED_PROTO_CLIENT_PCUV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
+#include "proto/client/pctls.h"
 #include "proto/msg.h"
 
 typedef struct pcuv_conn pcuv_conn;
 
 typedef struct pcuv_callbacks {
-    /* TCP connect finished: status 0, or a libuv error (the connection then closes by itself). */
+    /* Connected (with TLS: handshake done too): status 0, or a libuv error (the connection then
+     * closes by itself). */
     void (*on_connect)(pcuv_conn *c, int status);
     /* One decoded event; ev is valid only during the call. Unknown event types are skipped. */
     void (*on_event)(pcuv_conn *c, const proto_event *ev);
@@ -31,6 +64,8 @@ typedef struct pcuv_callbacks {
 typedef struct pcuv_opts {
     uint32_t max_frame;   /* largest frame accepted from the server; 0 = PROTO_FRAME_HARD_MAX */
     size_t out_cap;       /* unsent bytes allowed per connection; 0 = 64 KiB */
+    const pc_tls_config *tls; /* NULL: clear text; else TLS with these settings (see above); the
+                                 config must outlive the connection and belong to this loop's thread */
 } pcuv_opts;
 
 typedef struct pcuv_stats {
@@ -38,7 +73,8 @@ typedef struct pcuv_stats {
 } pcuv_stats;
 
 /* Starts connecting to addr. Requests sent before the connection is up are queued. Returns NULL
- * (out of memory or a libuv error, *err set when err is non-NULL) or a connection that lives until
+ * (out of memory or a libuv error, *err set when err is non-NULL; UV_EINVAL for a TLS config that
+ * mbedTLS refuses) or a connection that lives until
  * on_close. cb is copied; user is returned by pcuv_user. */
 pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv_callbacks *cb,
                         void *user, const pcuv_opts *opts, int *err);
@@ -55,5 +91,11 @@ void pcuv_close(pcuv_conn *c);
 void *pcuv_user(const pcuv_conn *c);
 void pcuv_set_user(pcuv_conn *c, void *user);
 const pcuv_stats *pcuv_get_stats(const pcuv_conn *c);
+
+/* True when c speaks TLS. */
+bool pcuv_is_tls(const pcuv_conn *c);
+/* Why c's TLS failed (handshake or later), one line, "" if it did not; a thread-local buffer valid
+ * until the next call. Useful inside on_connect and on_close. */
+const char *pcuv_tls_error(const pcuv_conn *c);
 
 #endif

@@ -17,19 +17,88 @@
 
 #include <cmocka.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
 static const char *g_bin = "battled";
 static int g_shards = 1;
+static bool g_tls;
+/* TLS mode: one self-signed certificate for "localhost" per test run, written into each server's
+ * directory; clients trust exactly it. */
+static char g_cert_pem[4096];
+static char g_key_pem[2048];
+
+/* Makes the run's certificate (ECDSA P-256: a key in a few milliseconds) with mbedTLS. */
+static void make_cert(void)
+{
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_pk_context key;
+    mbedtls_x509write_cert crt;
+    mbedtls_mpi serial;
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    mbedtls_pk_init(&key);
+    mbedtls_x509write_crt_init(&crt);
+    mbedtls_mpi_init(&serial);
+    int r = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0);
+    if (r == 0)
+        r = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+    if (r == 0)
+        r = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg);
+    mbedtls_x509write_crt_set_subject_key(&crt, &key);
+    mbedtls_x509write_crt_set_issuer_key(&crt, &key);
+    mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
+    if (r == 0)
+        r = mbedtls_mpi_lset(&serial, 1);
+    if (r == 0)
+        r = mbedtls_x509write_crt_set_subject_name(&crt, "CN=localhost");
+    if (r == 0)
+        r = mbedtls_x509write_crt_set_issuer_name(&crt, "CN=localhost");
+    if (r == 0)
+        r = mbedtls_x509write_crt_set_serial(&crt, &serial);
+    if (r == 0)
+        r = mbedtls_x509write_crt_set_validity(&crt, "20200101000000", "20991231235959");
+    if (r == 0)
+        r = mbedtls_x509write_crt_set_basic_constraints(&crt, 1, 0);
+    if (r == 0)
+        r = mbedtls_x509write_crt_pem(&crt, (unsigned char *)g_cert_pem, sizeof g_cert_pem,
+                                      mbedtls_ctr_drbg_random, &drbg);
+    if (r == 0)
+        r = mbedtls_pk_write_key_pem(&key, (unsigned char *)g_key_pem, sizeof g_key_pem);
+    mbedtls_mpi_free(&serial);
+    mbedtls_x509write_crt_free(&crt);
+    mbedtls_pk_free(&key);
+    mbedtls_ctr_drbg_free(&drbg);
+    mbedtls_entropy_free(&entropy);
+    if (r != 0) {
+        fprintf(stderr, "itest: cannot make the TLS certificate (mbedTLS -0x%04x)\n", (unsigned)-r);
+        exit(1);
+    }
+}
 
 void itest_init(int argc, char **argv)
 {
+    const char *skip = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc)
             g_shards = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--tls") == 0)
+            g_tls = true;
+        else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc)
+            skip = argv[++i];
         else
             g_bin = argv[i];
     }
     if (g_shards < 1)
         g_shards = 1;
+    if (skip)
+        cmocka_set_skip_filter(skip);
+    if (g_tls)
+        make_cert();
     /* A server that dies mid-write must not kill the test with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
 }
@@ -37,6 +106,26 @@ void itest_init(int argc, char **argv)
 int itest_shards(void)
 {
     return g_shards;
+}
+
+bool itest_tls(void)
+{
+    return g_tls;
+}
+
+const char *itest_tls_ca_pem(void)
+{
+    return g_cert_pem;
+}
+
+static bool write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (fd < 0)
+        return false;
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len;
+    return close(fd) == 0 && ok;
 }
 
 uint64_t itest_now_ms(void)
@@ -91,12 +180,20 @@ bool itest_start(itest_server *s, const char *const *sets)
         return false;
     }
     snprintf(s->log, sizeof s->log, "%s/battled.log", s->dir);
-    char port_file[200], set_port[240], set_shards[64];
+    char port_file[200], set_port[240], set_shards[64], cert[200], key[200], set_cert[240], set_key[240];
     snprintf(port_file, sizeof port_file, "%s/port", s->dir);
     snprintf(set_port, sizeof set_port, "server.port_file=%s", port_file);
     snprintf(set_shards, sizeof set_shards, "server.shards=%d", g_shards);
+    snprintf(cert, sizeof cert, "%s/cert.pem", s->dir);
+    snprintf(key, sizeof key, "%s/key.pem", s->dir);
+    snprintf(set_cert, sizeof set_cert, "tls.cert=%s", cert);
+    snprintf(set_key, sizeof set_key, "tls.key=%s", key);
+    if (g_tls && (!write_file(cert, g_cert_pem, 0644) || !write_file(key, g_key_pem, 0600))) {
+        perror("itest: writing the TLS certificate");
+        return false;
+    }
 
-    const char *argv[8 + 2 * (ITEST_MAX_SETS + 8)];
+    const char *argv[8 + 2 * (ITEST_MAX_SETS + 12)];
     int n = 0;
     argv[n++] = g_bin;
     argv[n++] = "-c";
@@ -108,6 +205,11 @@ bool itest_start(itest_server *s, const char *const *sets)
     for (int i = 0; std_sets[i]; i++) {
         argv[n++] = "--set";
         argv[n++] = std_sets[i];
+    }
+    const char *tls_sets[] = {"tls.listen=127.0.0.1:0", set_cert, set_key, NULL};
+    for (int i = 0; g_tls && tls_sets[i]; i++) {
+        argv[n++] = "--set";
+        argv[n++] = tls_sets[i];
     }
     for (int i = 0; sets && sets[i] && i < ITEST_MAX_SETS; i++) {
         argv[n++] = "--set";
@@ -142,11 +244,19 @@ bool itest_start(itest_server *s, const char *const *sets)
     while (itest_now_ms() < end) {
         FILE *f = fopen(port_file, "r");
         if (f) {
-            unsigned port = 0;
-            int ok = fscanf(f, "%u", &port);
+            unsigned port = 0, tls_port = 0;
+            int ok = fscanf(f, "%u %u", &port, &tls_port);
             fclose(f);
-            if (ok == 1 && port > 0 && port < 65536) {
-                s->port = (uint16_t)port;
+            /* The file appears whole (renamed into place); the TLS port is its second line. */
+            if (ok >= 1 && port > 0 && port < 65536) {
+                s->plain_port = (uint16_t)port;
+                s->tls_port = ok == 2 && tls_port < 65536 ? (uint16_t)tls_port : 0;
+                if (g_tls && !s->tls_port) {
+                    fprintf(stderr, "battled's port file has no TLS port\n");
+                    itest_dump_log(s);
+                    return false;
+                }
+                s->port = g_tls ? s->tls_port : s->plain_port;
                 return true;
             }
         }
@@ -191,12 +301,24 @@ void itest_cleanup(itest_server *s)
     unlink(path);
     snprintf(path, sizeof path, "%s/port.tmp", s->dir);
     unlink(path);
+    snprintf(path, sizeof path, "%s/cert.pem", s->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/key.pem", s->dir);
+    unlink(path);
     unlink(s->log);
     rmdir(s->dir);
 }
 
 pc_conn *itest_connect(const itest_server *s)
 {
+    if (g_tls) {
+        pc_tls_opts o = {.ca_pem = g_cert_pem, .server_name = "localhost"};
+        pc_conn *c = pc_connect_tls("127.0.0.1", s->port, ITEST_WAIT_MS, 0, &o);
+        if (!c)
+            fail_msg("cannot connect with TLS to 127.0.0.1:%u: %s (%s)", s->port, strerror(errno),
+                     pc_tls_error());
+        return c;
+    }
     pc_conn *c = pc_connect("127.0.0.1", s->port, ITEST_WAIT_MS, 0);
     if (!c)
         fail_msg("cannot connect to 127.0.0.1:%u: %s", s->port, strerror(errno));

@@ -5,7 +5,14 @@
  * a poll for a condition with a deadline, never a bare sleep. The binary and the shard count come
  * from the command line that ctest passes: `test_it_x BATTLED_BINARY --shards N`; the server runs in
  * $BATTLED_SOURCE_DIR so it finds config.toml and data/ships.toml. Server logs go to a file in the
- * test's temporary directory and are printed when a test fails (itest_dump_log). */
+ * test's temporary directory and are printed when a test fails (itest_dump_log).
+ *
+ * TLS mode (`--tls` on the command line; net.cmake registers each test_it_x a second time as
+ * test_it_x_tls): itest_init makes one self-signed certificate for "localhost" with mbedTLS, every
+ * server gets it (tls.listen=127.0.0.1:0, tls.cert, tls.key), s->port is the TLS port (the port
+ * file's second line) and itest_connect/itest_client speak TLS verifying that certificate. Tests
+ * need no change: pc_send_raw writes into the TLS stream and pc_recv reads out of it. `--skip
+ * PATTERN` skips the tests whose names match (cmocka's glob), for the few that cannot apply. */
 #ifndef BATTLED_TESTS_ITEST_H
 #define BATTLED_TESTS_ITEST_H
 
@@ -23,7 +30,9 @@
 
 typedef struct {
     pid_t pid;
-    uint16_t port;
+    uint16_t port;       /* the port tests connect to: tls_port in TLS mode, else plain_port */
+    uint16_t plain_port; /* the clear-text game port (first line of the port file) */
+    uint16_t tls_port;   /* the TLS game port (second line), 0 when TLS is off */
     char dir[128];
     char log[160];
     int exited;   /* waitpid done */
@@ -34,6 +43,10 @@ typedef struct {
 void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
 int itest_shards(void);
+/* True in TLS mode (--tls). */
+bool itest_tls(void);
+/* The run's certificate as PEM (TLS mode only; "" otherwise), for tests that connect themselves. */
+const char *itest_tls_ca_pem(void);
 
 /* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
  * count, admin off, rate limit off, debug logs, drain_timeout_ms 500; a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
@@ -46,7 +59,7 @@ int itest_stop(itest_server *s, int sig, int wait_ms);
 void itest_cleanup(itest_server *s);
 void itest_dump_log(const itest_server *s);
 
-/* Connects (fails the test if it cannot). */
+/* Connects to s->port, with TLS in TLS mode (fails the test if it cannot). */
 pc_conn *itest_connect(const itest_server *s);
 /* Connects and completes hello -> welcome. */
 pc_conn *itest_client(const itest_server *s, const char *name);
