@@ -1,0 +1,16 @@
+# End-to-end tests of the admin HTTP endpoint (net/admin.h) on the real battled binary, with one
+# shard and with four. test_it_admin checks /metrics with promtool (Debian's prometheus package):
+# without it the check is skipped, except under CI=true where it fails.
+if(TARGET battled AND TARGET battled_client)
+  battled_add_test(NAME test_it_admin
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_admin.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_client PkgConfig::MSGPACK PkgConfig::LIBUV battled_mbedtls
+                        Threads::Threads
+                   LABELS integration TIMEOUT 180
+                   ARGS $<TARGET_FILE:battled> --shards 1)
+  add_dependencies(test_it_admin battled)
+  add_test(NAME test_it_admin_shards4 COMMAND test_it_admin $<TARGET_FILE:battled> --shards 4)
+  set_tests_properties(test_it_admin_shards4 PROPERTIES LABELS integration TIMEOUT 180
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
