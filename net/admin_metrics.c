@@ -125,7 +125,7 @@ static void net_metrics(prom_out *o, const net_stats *st)
     } while (0)
 
 static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const *ss, unsigned n,
-                          char (*sid)[8])
+                          char (*sid)[12])
 {
     uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
@@ -257,7 +257,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_counter(o, "battled_journal_compactions_total", "Journal compactions.", jcomp);
 }
 
-static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[8])
+static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[12])
 {
     prom_family(o, "battled_loop_lag_seconds",
                 "Network-loop lag: lateness of a timer due every 250 ms, in seconds.", "histogram");
@@ -306,7 +306,7 @@ bool admin_render_metrics(admin *a)
     unsigned n = a->nshards;
     /* Shards are gone only in the last moments of a stop; then report no shard. */
     const struct shard_stats *ss[SHARD_MAX_SHARDS];
-    char sid[SHARD_MAX_SHARDS][8];
+    char sid[SHARD_MAX_SHARDS][12];
     for (unsigned k = 0; k < n; k++) {
         ss[k] = server_shard_stats(s, k);
         if (!ss[k])
