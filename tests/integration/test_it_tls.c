@@ -2,7 +2,10 @@
  * client that verifies the server's certificate. The certificate is made at test time with mbedTLS
  * (a self-signed ECDSA P-256 pair for "localhost"). Covers: hello and a whole solo battle over TLS,
  * many handshakes at once with tls.max_handshakes_per_pass = 1 (deferred to later loop passes), a
- * clear-text client on the TLS port, and the handshake timeout. Run with --shards 1 and --shards 4. */
+ * clear-text client on the TLS port, and the handshake timeout; `openssl s_client` (another TLS
+ * stack) verifying the certificate and exchanging a piped hello for a welcome (issue 7); a TLS
+ * connection over server.max_connections closed before its handshake. Run with --shards 1 and
+ * --shards 4. */
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
@@ -11,13 +14,17 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -96,6 +103,8 @@ static uint16_t tls_port(const itest_server *s)
     return (uint16_t)p2;
 }
 
+static void tcli_close(tcli *c);
+
 /* Connects and completes the handshake (verifying the certificate); NULL when it fails. */
 static tcli *tcli_connect(uint16_t port)
 {
@@ -110,30 +119,33 @@ static tcli *tcli_connect(uint16_t port)
     mbedtls_entropy_init(&c->entropy);
     mbedtls_ctr_drbg_init(&c->drbg);
     if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy, NULL, 0) != 0)
-        return NULL;
+        goto fail;
     char ps[8];
     snprintf(ps, sizeof ps, "%u", port);
     if (mbedtls_x509_crt_parse(&c->ca, g_cert_pem, strlen((char *)g_cert_pem) + 1) != 0 ||
         mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0)
-        return NULL;
+        goto fail;
     mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
     mbedtls_ssl_conf_read_timeout(&c->conf, ITEST_WAIT_MS);
     if (mbedtls_ssl_setup(&c->ssl, &c->conf) != 0 ||
         mbedtls_ssl_set_hostname(&c->ssl, "localhost") != 0)
-        return NULL;
+        goto fail;
     if (mbedtls_net_connect(&c->net, "127.0.0.1", ps, MBEDTLS_NET_PROTO_TCP) != 0)
-        return NULL;
+        goto fail;
     mbedtls_ssl_set_bio(&c->ssl, &c->net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
     int r;
     while ((r = mbedtls_ssl_handshake(&c->ssl)) != 0)
         if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE)
-            return NULL;
+            goto fail;
     if (mbedtls_ssl_get_verify_result(&c->ssl) != 0)
-        return NULL;
+        goto fail;
     return c;
+fail:
+    tcli_close(c); /* no close_notify before a finished handshake */
+    return NULL;
 }
 
 static void tcli_close(tcli *c)
@@ -356,6 +368,166 @@ static void test_clear_text_on_tls_port_is_closed(void **state)
     pc_close(d);
 }
 
+static bool have_openssl(void)
+{
+    return system("openssl version >/dev/null 2>&1") == 0;
+}
+
+/* Runs `openssl s_client` against the TLS port with our certificate as its only trust anchor and
+ * the hostname checked; pipes one framed hello into it and reads a frame back from its stdout.
+ * Returns the decoded event's type, or -1 (s_client failed, e.g. verification, or no frame). */
+static int s_client_hello(uint16_t port, const char *ca_path, char *err, size_t errlen)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    char connect[32];
+    snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, 2);
+        close(in[1]);
+        close(out[0]);
+        signal(SIGPIPE, SIG_DFL);
+        /* -quiet: only application data on stdout; -nocommands: a byte like 'Q' or 'R' at the start
+         * of a read is data, not a command; -verify_return_error: an untrusted server ends it. */
+        execlp("openssl", "openssl", "s_client", "-connect", connect, "-CAfile", ca_path,
+               "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost",
+               "-quiet", "-nocommands", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    proto_request r;
+    memset(&r, 0, sizeof r);
+    r.type = PROTO_T_HELLO;
+    r.has_rid = true;
+    r.rid = 7;
+    r.u.hello.version = PROTO_VERSION;
+    strcpy(r.u.hello.name, "s_client");
+    uint8_t buf[4096];
+    size_t len = 0;
+    assert_int_equal(proto_encode_request(buf, sizeof buf, &r, &len), PROTO_E_OK);
+    assert_int_equal(write(in[1], buf, len), (ssize_t)len);
+    /* stdin stays open until the reply is read: s_client sends after its handshake. */
+    frame_reader fr;
+    frame_reader_init(&fr, PROTO_FRAME_HARD_MAX);
+    int type = -1;
+    uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
+    snprintf(err, errlen, "no reply within %d ms", ITEST_WAIT_MS);
+    while (type < 0 && itest_now_ms() < end) {
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t n = read(out[0], buf, sizeof buf);
+        if (n <= 0) {
+            snprintf(err, errlen, "s_client ended without a reply (handshake or verification failed)");
+            break;
+        }
+        size_t off = 0;
+        while (off < (size_t)n && type < 0) {
+            size_t used = 0;
+            const uint8_t *body = NULL;
+            uint32_t blen = 0;
+            proto_error e = PROTO_E_OK;
+            frame_status st = frame_reader_feed(&fr, buf + off, (size_t)n - off, &used, &body, &blen, &e);
+            off += used;
+            if (st == FRAME_ERROR) {
+                snprintf(err, errlen, "bad frame from s_client's output: %s", proto_error_name(e));
+                off = (size_t)n;
+                end = 0;
+                break;
+            }
+            if (st == FRAME_MORE)
+                break;
+            proto_event ev;
+            if (proto_decode_event(body, blen, &ev, NULL) == PROTO_E_OK && ev.rid == 7)
+                type = ev.type;
+        }
+    }
+    frame_reader_free(&fr);
+    close(in[1]);
+    close(out[0]);
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    return type;
+}
+
+static void test_openssl_s_client_hello(void **state)
+{
+    (void)state;
+    if (!have_openssl()) {
+        print_message("openssl is not installed: s_client test skipped\n");
+        skip();
+    }
+    char err[200];
+    int type = s_client_hello(tls_port(&g_srv), g_cert_path, err, sizeof err);
+    if (type != PROTO_T_WELCOME)
+        fail_msg("s_client: %s", type < 0 ? err : proto_type_name(type));
+    /* Trusting another certificate, s_client refuses the server: no reply. */
+    char other_dir[64], other_path[128];
+    snprintf(other_dir, sizeof other_dir, "/tmp/battled-tls-other-XXXXXX");
+    assert_non_null(mkdtemp(other_dir));
+    snprintf(other_path, sizeof other_path, "%s/cert.pem", other_dir);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+             "-subj /CN=localhost -keyout %s/key.pem -out %s >/dev/null 2>&1",
+             other_dir, other_path);
+    assert_int_equal(system(cmd), 0);
+    type = s_client_hello(tls_port(&g_srv), other_path, err, sizeof err);
+    unlink(other_path);
+    snprintf(cmd, sizeof cmd, "%s/key.pem", other_dir);
+    unlink(cmd);
+    rmdir(other_dir);
+    assert_int_equal(type, -1);
+}
+
+/* Over server.max_connections a TLS connection is closed before its handshake (a refusal frame
+ * would need the handshake the cap saves); the connections inside the cap carry on. */
+static void test_connection_cap_over_tls(void **state)
+{
+    (void)state;
+    itest_server srv;
+    char set_cert[200], set_key[200];
+    snprintf(set_cert, sizeof set_cert, "tls.cert=%s", g_cert_path);
+    snprintf(set_key, sizeof set_key, "tls.key=%s", g_key_path);
+    const char *sets[] = {"tls.listen=127.0.0.1:0", set_cert, set_key, "server.max_connections=2", NULL};
+    assert_true(itest_start(&srv, sets));
+    uint16_t port = tls_port(&srv);
+    tcli *a = tcli_connect(port), *b = tcli_connect(port);
+    assert_non_null(a);
+    assert_non_null(b);
+    tcli_hello(a);
+    tcli_hello(b);
+    uint64_t t0 = itest_now_ms();
+    tcli *x = tcli_connect(port);
+    assert_null(x);
+    assert_true(itest_now_ms() - t0 < ITEST_WAIT_MS / 2); /* closed by the server, not timed out */
+    tcli_close(x);
+    proto_request r;
+    memset(&r, 0, sizeof r);
+    r.type = PROTO_T_PING;
+    r.u.ping.ts = 31;
+    tcli_send(a, &r);
+    proto_event ev;
+    tcli_expect(a, PROTO_T_PONG, &ev);
+    assert_int_equal(ev.u.pong.ts, 31);
+    tcli_close(a);
+    tcli_close(b);
+    int rc = itest_stop(&srv, SIGTERM, 10000);
+    if (rc != 0)
+        itest_dump_log(&srv);
+    itest_cleanup(&srv);
+    assert_int_equal(rc, 0);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -363,6 +535,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_solo_battle_over_tls),
         cmocka_unit_test(test_many_handshakes_at_once),
         cmocka_unit_test(test_clear_text_on_tls_port_is_closed),
+        cmocka_unit_test(test_openssl_s_client_hello),
+        cmocka_unit_test(test_connection_cap_over_tls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
