@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -602,21 +603,21 @@ static void test_connection_cap(void **state)
     assert_true(sample(get("/metrics")->body, "battled_admin_connections_refused_total") >= 1);
 }
 
-static volatile int g_hammer_stop;
-static volatile int g_hammer_done;
+static atomic_int g_hammer_stop;
+static atomic_int g_hammer_done;
 
 static void *hammer(void *arg)
 {
     (void)arg;
     static const char *const paths[] = {"/metrics", "/battles?limit=1000", "/readyz", "/healthz"};
     resp *r = malloc(sizeof *r);
-    for (unsigned i = 0; !g_hammer_stop; i++) {
+    for (unsigned i = 0; !atomic_load(&g_hammer_stop); i++) {
         char req[128];
         int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
                          paths[i % 4]);
         http_raw(g_admin, req, (size_t)n, r);
         if (r->status == 200)
-            __atomic_fetch_add(&g_hammer_done, 1, __ATOMIC_RELAXED);
+            atomic_fetch_add(&g_hammer_done, 1);
     }
     free(r);
     return NULL;
@@ -631,8 +632,8 @@ static int cmp_u64(const void *x, const void *y)
 static void test_admin_burst_does_not_delay_a_battle(void **state)
 {
     (void)state;
-    g_hammer_stop = 0;
-    g_hammer_done = 0;
+    atomic_store(&g_hammer_stop, 0);
+    atomic_store(&g_hammer_done, 0);
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&th[i], NULL, hammer, NULL), 0);
@@ -642,7 +643,7 @@ static void test_admin_burst_does_not_delay_a_battle(void **state)
     uint64_t lat[512];
     unsigned nlat = 0;
     uint64_t deadline = itest_now_ms() + BATTLE_MS;
-    while ((nlat < 20 || __atomic_load_n(&g_hammer_done, __ATOMIC_RELAXED) < 50) &&
+    while ((nlat < 20 || atomic_load(&g_hammer_done) < 50) &&
            itest_now_ms() < deadline) {
         itest_player p;
         proto_event ev;
@@ -661,16 +662,16 @@ static void test_admin_burst_does_not_delay_a_battle(void **state)
         }
         pc_close(p.c);
     }
-    g_hammer_stop = 1;
+    atomic_store(&g_hammer_stop, 1);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     assert_true(nlat >= 20);
     qsort(lat, nlat, sizeof lat[0], cmp_u64);
     print_message("admin burst: %d admin requests answered; %u actions: p50 %llu ms, max %llu ms\n",
-                  g_hammer_done, nlat, (unsigned long long)lat[nlat / 2],
+                  atomic_load(&g_hammer_done), nlat, (unsigned long long)lat[nlat / 2],
                   (unsigned long long)lat[nlat - 1]);
     /* The burst really happened, and no action waited on it. */
-    assert_true(g_hammer_done >= 50);
+    assert_true(atomic_load(&g_hammer_done) >= 50);
     assert_true(lat[nlat / 2] < 100);
     assert_true(lat[nlat - 1] < 1000);
 }
