@@ -4,7 +4,8 @@
  * ADMIN_MAX_CONNS, one request per connection). A shard's rows carry no token, so they are told
  * apart by order: each shard answers its inbox in order, so the rows before a LIST_END belong to
  * that END's listing. When a listing is abandoned (a shard past ADMIN_SHARD_REPLY_MS), every shard
- * that had not finished owes one END, and its rows are ignored until that END has come. */
+ * that had not finished owes one END, and its rows are ignored until that END has come; until
+ * then /battles answers 503 at once rather than queueing more listings behind a stuck shard. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,19 @@ static void start_next(admin *a)
         if (!a->srv->shards || a->nshards == 0) {
             static const char msg[] = "{\"error\":\"shards stopped\"}\n";
             answer(c, 503, msg, sizeof msg - 1);
+            continue;
+        }
+        /* A shard that has not finished an abandoned listing is stuck or far behind: asking
+         * again would only queue more work behind it (at most one listing is owed per shard). */
+        unsigned late = a->nshards;
+        for (unsigned k = 0; k < a->nshards && late == a->nshards; k++)
+            if (a->owed[k])
+                late = k;
+        if (late < a->nshards) {
+            char body[128];
+            int n = snprintf(body, sizeof body,
+                             "{\"error\":\"shard %u has not answered an earlier listing\"}\n", late);
+            answer(c, 503, body, (size_t)n);
             continue;
         }
         ls->rows = malloc((size_t)c->limit * sizeof *ls->rows);
