@@ -3,8 +3,8 @@
  * are made at test time: the server's (self-signed, "localhost") and a stranger's, which must not be
  * trusted in its place. Covers verification (right CA, wrong CA, wrong name, insecure), option
  * errors, the handshake deadline, many events in one TLS record (pc_recv with timeout 0 drains them
- * all, so polling the socket afterwards is correct), the server's close_notify, and pcuv requests
- * queued before the handshake. */
+ * all, so polling the socket afterwards is correct), the server's close_notify, pcuv requests
+ * queued before the handshake, and a server hanging up during the handshake. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -506,6 +506,56 @@ static void test_libuv_untrusted(void **state)
     pc_tls_config_free(cfg);
 }
 
+/* A server that hangs up during the handshake (as battled does over its connection cap): the
+ * client hears it in on_connect, then on_close. */
+static void hangup_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void hangup_on_connection(uv_stream_t *server, int status)
+{
+    if (status < 0)
+        return;
+    uv_tcp_t *t = malloc(sizeof *t);
+    assert_non_null(t);
+    uv_tcp_init(server->loop, t);
+    (void)uv_accept(server, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, hangup_closed);
+    uv_close((uv_handle_t *)server, NULL);
+}
+
+static void test_libuv_hangup_during_handshake(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_tcp_t server;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_init(&loop, &server), 0);
+    assert_int_equal(uv_tcp_bind(&server, (struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&server, 4, hangup_on_connection), 0);
+    int alen = sizeof a;
+    assert_int_equal(uv_tcp_getsockname(&server, (struct sockaddr *)&a, &alen), 0);
+    char why[PC_TLS_ERR_MAX];
+    pc_tls_opts to = {.insecure = true};
+    pc_tls_config *cfg = pc_tls_config_new(&to, why, sizeof why);
+    assert_non_null(cfg);
+    u_connected = u_closed = 0;
+    u_status = u_why = 1;
+    pcuv_callbacks cb = {u_on_connect, u_on_event, u_on_close};
+    pcuv_opts o = {.tls = cfg};
+    assert_non_null(pcuv_connect(&loop, (struct sockaddr *)&a, &cb, NULL, &o, NULL));
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(u_connected, 1);
+    assert_true(u_status == UV_EOF || u_status == UV_ECONNRESET);
+    assert_int_equal(u_closed, 1);
+    assert_int_equal(u_why, u_status);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    pc_tls_config_free(cfg);
+}
+
 int main(void)
 {
     /* The fake server writes with mbedtls_net_send (plain write()) to clients that hang up. */
@@ -518,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_handshake_deadline),
         cmocka_unit_test(test_libuv_tls),
         cmocka_unit_test(test_libuv_untrusted),
+        cmocka_unit_test(test_libuv_hangup_during_handshake),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
