@@ -45,6 +45,8 @@ struct pc_conn {
     size_t rpos, rlen;
     uint8_t rbuf[PC_RBUF];
     uint8_t wbuf[PC_WBUF];
+    pc_trace_fn trace; /* NULL: off */
+    void *trace_ud;
 };
 
 pc_conn *pc_from_fd(int fd, uint32_t max_frame)
@@ -389,7 +391,17 @@ int pc_send(pc_conn *c, const proto_request *r)
         errno = EINVAL;
         return -1;
     }
-    return pc_send_raw(c, c->wbuf, len);
+    if (pc_send_raw(c, c->wbuf, len) != 0)
+        return -1;
+    if (c->trace && len > 4)
+        c->trace(c->trace_ud, PC_TRACE_SENT, c->wbuf + 4, len - 4);
+    return 0;
+}
+
+void pc_set_trace(pc_conn *c, pc_trace_fn fn, void *ud)
+{
+    c->trace = fn;
+    c->trace_ud = ud;
 }
 
 static int fail_proto(pc_conn *c, proto_error e)
@@ -414,6 +426,8 @@ int pc_recv(pc_conn *c, proto_event *ev, int timeout_ms)
             if (st == FRAME_ERROR)
                 return fail_proto(c, err);
             if (st == FRAME_READY) {
+                if (c->trace)
+                    c->trace(c->trace_ud, PC_TRACE_RECV, body, blen);
                 proto_error e = proto_decode_event(body, blen, ev, NULL);
                 if (e == PROTO_E_UNKNOWN_TYPE)
                     continue; /* a newer server's event: skip it */

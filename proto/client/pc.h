@@ -74,6 +74,25 @@ int pc_recv_type(pc_conn *c, int type, proto_event *ev, int timeout_ms);
 /* The last codec error seen on this connection (PROTO_E_OK if none). */
 proto_error pc_last_error(const pc_conn *c);
 
+/* Frame trace, for tools that show the wire (proto_capture) and for debugging. Which side sent a
+ * traced frame. */
+typedef enum pc_trace_dir {
+    PC_TRACE_SENT = 0, /* client to server */
+    PC_TRACE_RECV = 1, /* server to client */
+} pc_trace_dir;
+
+/* Called with one whole frame's body: the msgpack map, without the 4-byte big-endian length prefix
+ * (which is len). The bytes belong to the library and are valid only during the call; the callback
+ * must not call back into c. */
+typedef void (*pc_trace_fn)(void *ud, pc_trace_dir dir, const uint8_t *body, size_t len);
+
+/* Sets (fn non-NULL) or clears (NULL) c's trace callback; ud is passed back untouched. Traced: every
+ * request that pc_send (so every typed helper) writes, after it was written; every frame received,
+ * before it is decoded, including frames pc_recv then skips (unknown types) or refuses (bad
+ * events). Not traced: pc_send_raw's bytes, which need not be frames. Off by default; tracing
+ * changes nothing else. */
+void pc_set_trace(pc_conn *c, pc_trace_fn fn, void *ud);
+
 /* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. */
 int64_t pc_hello(pc_conn *c, const char *name);
 int64_t pc_ping(pc_conn *c, uint64_t ts);
