@@ -162,7 +162,7 @@ static void handle_readyz(admin_conn *c)
             stale_ms = last ? now - last : 0;
         }
     }
-    bool shards_ok = stale < 0 && s->shards;
+    bool shards_ok = stale < 0;
     bool draining = server_draining(s);
     bool degraded = s->shards && shards_degraded(s->shards);
     bool ready = listeners && shards_ok && !draining && !degraded;
@@ -389,7 +389,7 @@ static void on_tick(uv_timer_t *t)
         hist_observe(&a->lag, now_ns > a->tick_expect_ns ? (now_ns - a->tick_expect_ns) / 1000 : 0);
     a->tick_expect_ns = now_ns + (uint64_t)ADMIN_TICK_MS * 1000000u;
 
-    if (s->shards && s->drain_phase < 3) {
+    if (s->drain_phase < 3) { /* in phase 3 the shards are stopped (and we are closing) */
         for (unsigned k = 0; k < a->nshards; k++) {
             if (a->hb_out[k])
                 continue; /* one in flight per shard: a stuck shard does not pile them up */

@@ -42,7 +42,7 @@ static void start_next(admin *a)
         if (!a->wait_head)
             a->wait_tail = NULL;
         c->wnext = NULL;
-        if (!a->srv->shards || a->nshards == 0) {
+        if (a->srv->drain_phase >= 3 || a->nshards == 0) {
             static const char msg[] = "{\"error\":\"shards stopped\"}\n";
             answer(c, 503, msg, sizeof msg - 1);
             continue;

@@ -14,3 +14,9 @@ if(TARGET battled AND TARGET battled_client)
   set_tests_properties(test_it_admin_shards4 PROPERTIES LABELS integration TIMEOUT 180
                        ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+
+# The admin listener on a bare server struct with simulated shards (stuck shards, late listings):
+# paths the real binary's shards are too quick to reach.
+battled_add_test(NAME test_it_admin_probe
+                 SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_admin_probe.c
+                 LIBS battled_net LABELS integration TIMEOUT 60)
