@@ -1,11 +1,14 @@
 # The documented capture command (docs/PROTOCOL.md section 12) against the real server (owner:
 # capture). This file has two roles:
-# - included by tests/CMakeLists.txt: registers test_it_capture, which runs this same file in
-#   script mode (cmake -P);
+# - included by tests/CMakeLists.txt: registers test_pc_trace (pc_set_trace, label unit) and
+#   test_it_capture, which runs this same file in script mode (cmake -P);
 # - in script mode: runs `scripts/capture-exchange BUILD_DIR` exactly as the doc says and checks
 #   that the dump holds a whole solo battle in protocol order (hello, welcome, create, started, at
 #   least one fire answered by an attack, ended as the last frame), each frame with its hex lines.
 if(NOT CMAKE_SCRIPT_MODE_FILE)
+  # The client library's trace hook that proto_capture reads the wire through (no server needed).
+  battled_add_test(NAME test_pc_trace SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_pc_trace.c
+                   LIBS battled_client LABELS unit TIMEOUT 30)
   if(TARGET battled AND TARGET proto_capture)
     add_test(NAME test_it_capture
              COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -DBUILD_DIR=${CMAKE_BINARY_DIR}
