@@ -11,7 +11,7 @@
 #include "net/net_int.h"
 #include "util/log.h"
 
-const int admin_codes[ADMIN_CODES] = {200, 400, 404, 405, 408, 413, 414, 431, 500, 503, 505};
+const int admin_codes[ADMIN_CODES] = {200, 400, 404, 405, 413, 414, 431, 500, 503, 505};
 
 static void aconn_closed_cb(uv_handle_t *h);
 static void aconn_read_on(admin_conn *c);

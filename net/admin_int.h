@@ -14,7 +14,7 @@
 #include "util/metrics.h"
 
 /* Status codes counted in battled_admin_requests_total (others count as "other"). */
-#define ADMIN_CODES 11
+#define ADMIN_CODES 10
 
 typedef struct admin_conn admin_conn;
 
