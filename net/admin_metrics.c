@@ -156,7 +156,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     for (int b = 1; b < SHARD_LATENCY_BUCKETS; b++)
         lat.sum_us += lat.buckets[b] * (1ull << (b - 1));
 
-    prom_gauge(o, "battled_battles_live", "Battles waiting, running or kept after their end.",
+    prom_gauge(o, "battled_battles_live", "Battles waiting for a second seat or running.",
                (double)live);
     prom_counter(o, "battled_battles_started_total", "Battles started.", started);
     prom_counter(o, "battled_battles_recovered_total", "Battles put back from the journal at start.",
