@@ -2,7 +2,8 @@
  *
  * server_start binds the game port (server.listen; port 0 picks a free one) and, when tls.listen is
  * set, the TLS game port, writes them to server.port_file (the port on the first line, the TLS port
- * on a second line when TLS is on), starts the shards and the network thread, and returns. The network thread owns
+ * on a second line when TLS is on), starts the shards, the admin HTTP listener (admin.listen, net/admin.h)
+ * and the network thread, and returns. The network thread owns
  * every socket, the lobby and the connection table; shards own battles (shards/shard.h).
  *
  * Shutdown is a graceful drain: server_drain (from any thread, e.g. main after sigwait) makes the
