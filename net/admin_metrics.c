@@ -131,6 +131,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     uint64_t ended[SHARD_END_REASONS] = {0};
     uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0;
     hist_snap lat = {.bounds_us = action_bounds_us, .nbounds = SHARD_LATENCY_BUCKETS - 1};
+    uint64_t lat_sum_ns = 0;
     for (unsigned k = 0; k < n; k++) {
         const struct shard_stats *s = ss[k];
         live += LD(s->battles_live);
@@ -151,10 +152,9 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         jcomp += LD(s->journal_compactions);
         for (int b = 0; b < SHARD_LATENCY_BUCKETS; b++)
             lat.buckets[b] += LD(s->action_latency[b]);
+        lat_sum_ns += LD(s->action_latency_sum_ns);
     }
-    /* The shards count buckets only; the sum is estimated from each bucket's lower edge. */
-    for (int b = 1; b < SHARD_LATENCY_BUCKETS; b++)
-        lat.sum_us += lat.buckets[b] * (1ull << (b - 1));
+    lat.sum_us = lat_sum_ns / 1000;
 
     prom_gauge(o, "battled_battles_live", "Battles waiting for a second seat or running.",
                (double)live);
@@ -205,8 +205,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_sample_u64(o, "battled_errors_total", &lo, 1, other);
 
     prom_family(o, "battled_action_latency_seconds",
-                "Server-side time to handle a battle action on its shard, in seconds (_sum is a "
-                "lower-bound estimate from the bucket edges).",
+                "Server-side time to handle a battle action on its shard, in seconds.",
                 "histogram");
     prom_histogram_series(o, "battled_action_latency_seconds", NULL, 0, &lat);
 

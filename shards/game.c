@@ -951,6 +951,7 @@ static void record_latency(struct game *g, uint64_t ns)
     while (b + 1 < SHARD_LATENCY_BUCKETS && us >= (1ull << b))
         b++;
     stat_add(&g->stats->action_latency[b], 1);
+    stat_add(&g->stats->action_latency_sum_ns, ns);
 }
 
 static void on_action(struct game *g, struct game_battle *sb, conn_id conn, const proto_request *r)
