@@ -1,5 +1,6 @@
-/* proto/tools/samples: one filled-in example of every message, for tests, the fuzz seed corpus and
- * the hex dump in docs/PROTOCOL.md. Not part of the library. */
+/* proto/tools/samples: one filled-in example of every message, for tests and the fuzz seed corpus
+ * (docs/PROTOCOL.md's hex dump is captured from a real server by proto_capture instead). Not part of
+ * the library. */
 #ifndef BATTLED_PROTO_TOOLS_SAMPLES_H
 #define BATTLED_PROTO_TOOLS_SAMPLES_H
 
