@@ -286,6 +286,15 @@ int itest_stop(itest_server *s, int sig, int wait_ms)
     return -2;
 }
 
+int itest_finish(itest_server *s, int wait_ms)
+{
+    int rc = itest_stop(s, SIGTERM, wait_ms);
+    if (rc != 0)
+        itest_dump_log(s);
+    itest_cleanup(s);
+    return rc;
+}
+
 void itest_cleanup(itest_server *s)
 {
     if (s->pid > 0 && !s->exited) {
@@ -382,6 +391,37 @@ bool itest_wait_closed(pc_conn *c, int ms)
             return true;
     }
     return false;
+}
+
+void itest_player_init(itest_player *p, pc_conn *c)
+{
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->seat = -1;
+    p->active = -1;
+}
+
+void itest_take_started(itest_player *p, const proto_event *ev)
+{
+    assert_int_equal(ev->type, PROTO_T_STARTED);
+    p->bid = ev->bid;
+    p->seat = ev->u.started.seat;
+    memcpy(p->token, ev->u.started.token, PROTO_TOKEN_LEN);
+    assert_true(itest_track(p, ev));
+}
+
+void itest_private_pair(const itest_server *s, itest_player *a, itest_player *b, proto_band band)
+{
+    proto_event ev;
+    itest_player_init(a, itest_client(s, "host"));
+    itest_player_init(b, itest_client(s, "guest"));
+    assert_true(pc_create(a->c, "scout", band, PROTO_VS_PLAYER, "") > 0);
+    itest_expect(a->c, PROTO_T_CREATED, &ev);
+    assert_true(pc_join(b->c, ev.bid, "free_trader") > 0);
+    itest_expect(b->c, PROTO_T_STARTED, &ev);
+    itest_take_started(b, &ev);
+    itest_expect(a->c, PROTO_T_STARTED, &ev);
+    itest_take_started(a, &ev);
 }
 
 bool itest_track(itest_player *p, const proto_event *ev)

@@ -58,6 +58,9 @@ int itest_stop(itest_server *s, int sig, int wait_ms);
 /* Kills the server if still running and removes its temporary directory. */
 void itest_cleanup(itest_server *s);
 void itest_dump_log(const itest_server *s);
+/* The usual end of a test's server: itest_stop with SIGTERM, the log printed when the exit code is
+ * not 0, then itest_cleanup. Returns itest_stop's result (0 for a clean exit). */
+int itest_finish(itest_server *s, int wait_ms);
 
 /* Connects to s->port, with TLS in TLS mode (fails the test if it cannot). */
 pc_conn *itest_connect(const itest_server *s);
@@ -99,6 +102,15 @@ typedef struct {
     uint8_t types[ITEST_MAX_EVENTS];
     uint32_t actions; /* turn actions this side sent */
 } itest_player;
+
+/* Zeroes p for connection c, with no seat and no active seat yet (-1). */
+void itest_player_init(itest_player *p, pc_conn *c);
+/* Takes a `started` event into p (battle id, seat, resume token) and tracks it; fails the test if
+ * ev is not `started`. */
+void itest_take_started(itest_player *p, const proto_event *ev);
+/* Two new clients, "host" and "guest", on one private battle at `band`: host creates it with a scout
+ * (vs player), guest joins it by id with a free trader; both have taken their `started`. */
+void itest_private_pair(const itest_server *s, itest_player *a, itest_player *b, proto_band band);
 
 /* Records a battle event into p (seq, type; turn/round/started update `active`, ended sets ended).
  * Returns true if ev belonged to p's battle. Fails the test on an error event for that battle. */

@@ -80,10 +80,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = itest_stop(&g_srv, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(&g_srv);
-    itest_cleanup(&g_srv);
+    int rc = itest_finish(&g_srv, 10000);
     return rc == 0 ? 0 : -1;
 }
 
@@ -237,37 +234,6 @@ static int promtool_check(const char *promtool, const char *text, size_t len, ch
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void player_init(itest_player *p, pc_conn *c)
-{
-    memset(p, 0, sizeof *p);
-    p->c = c;
-    p->seat = -1;
-    p->active = -1;
-}
-
-static void take_started(itest_player *p, const proto_event *ev)
-{
-    assert_int_equal(ev->type, PROTO_T_STARTED);
-    p->bid = ev->bid;
-    p->seat = ev->u.started.seat;
-    memcpy(p->token, ev->u.started.token, PROTO_TOKEN_LEN);
-    assert_true(itest_track(p, ev));
-}
-
-static void private_pair(const itest_server *srv, itest_player *a, itest_player *b)
-{
-    proto_event ev;
-    player_init(a, itest_client(srv, "host"));
-    player_init(b, itest_client(srv, "guest"));
-    assert_true(pc_create(a->c, "scout", PROTO_BAND_ADJACENT, PROTO_VS_PLAYER, "") > 0);
-    itest_expect(a->c, PROTO_T_CREATED, &ev);
-    assert_true(pc_join(b->c, ev.bid, "free_trader") > 0);
-    itest_expect(b->c, PROTO_T_STARTED, &ev);
-    take_started(b, &ev);
-    itest_expect(a->c, PROTO_T_STARTED, &ev);
-    take_started(a, &ev);
-}
-
 static void wait_ready(void)
 {
     uint64_t end = itest_now_ms() + 3000;
@@ -375,12 +341,12 @@ static void test_counters_move_after_a_battle(void **state)
     /* A refused join (no such battle), then a solo battle against the AI to its end. */
     proto_event ev;
     itest_player a;
-    player_init(&a, itest_client(&g_srv, "counted"));
+    itest_player_init(&a, itest_client(&g_srv, "counted"));
     assert_true(pc_join(a.c, 12345, "scout") > 0);
     itest_expect_error(a.c, PROTO_E_NO_SUCH_BATTLE, &ev);
     assert_true(pc_create(a.c, "free_trader", PROTO_BAND_ADJACENT, PROTO_VS_AI, "scout") > 0);
     itest_expect(a.c, PROTO_T_STARTED, &ev);
-    take_started(&a, &ev);
+    itest_take_started(&a, &ev);
     itest_play(&a, NULL, BATTLE_MS);
     assert_true(a.actions >= 1);
     pc_close(a.c);
@@ -436,7 +402,7 @@ static void test_battles_lists_a_running_battle(void **state)
 {
     (void)state;
     itest_player a, b;
-    private_pair(&g_srv, &a, &b);
+    itest_private_pair(&g_srv, &a, &b, PROTO_BAND_ADJACENT);
     pc_conn *s = itest_client(&g_srv, "spectator");
     proto_event ev;
     assert_true(pc_watch(s, a.bid) > 0);
@@ -647,10 +613,10 @@ static void test_admin_burst_does_not_delay_a_battle(void **state)
            itest_now_ms() < deadline) {
         itest_player p;
         proto_event ev;
-        player_init(&p, itest_client(&g_srv, "timed"));
+        itest_player_init(&p, itest_client(&g_srv, "timed"));
         assert_true(pc_create(p.c, "free_trader", PROTO_BAND_ADJACENT, PROTO_VS_AI, "scout") > 0);
         itest_expect(p.c, PROTO_T_STARTED, &ev);
-        take_started(&p, &ev);
+        itest_take_started(&p, &ev);
         while (!p.ended && itest_now_ms() < deadline) {
             uint32_t acted = p.actions;
             uint64_t t0 = itest_now_ms();
@@ -688,7 +654,7 @@ static void test_readyz_is_503_while_draining(void **state)
     wait_ready();
     /* A running battle keeps the drain going for drain_timeout_ms. */
     itest_player a, b;
-    private_pair(&srv, &a, &b);
+    itest_private_pair(&srv, &a, &b, PROTO_BAND_ADJACENT);
     kill(srv.pid, SIGTERM);
     uint64_t end = itest_now_ms() + 2000;
     resp *r;

@@ -25,43 +25,23 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = itest_stop(&g_srv, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(&g_srv);
-    itest_cleanup(&g_srv);
+    int rc = itest_finish(&g_srv, 10000);
     return rc == 0 ? 0 : -1;
-}
-
-static void player_init(itest_player *p, pc_conn *c)
-{
-    memset(p, 0, sizeof *p);
-    p->c = c;
-    p->seat = -1;
-    p->active = -1;
-}
-
-static void take_started(itest_player *p, const proto_event *ev)
-{
-    assert_int_equal(ev->type, PROTO_T_STARTED);
-    p->bid = ev->bid;
-    p->seat = ev->u.started.seat;
-    memcpy(p->token, ev->u.started.token, PROTO_TOKEN_LEN);
-    assert_true(itest_track(p, ev));
 }
 
 /* Two clients queue for the same band and get one battle; seat 0 is the one who waited. */
 static void matched_pair(itest_player *a, itest_player *b, const char *sa, const char *sb, proto_band band)
 {
     proto_event ev;
-    player_init(a, itest_client(&g_srv, "a"));
-    player_init(b, itest_client(&g_srv, "b"));
+    itest_player_init(a, itest_client(&g_srv, "a"));
+    itest_player_init(b, itest_client(&g_srv, "b"));
     assert_true(pc_queue(a->c, sa, band) > 0);
     itest_expect(a->c, PROTO_T_QUEUED, &ev);
     assert_true(pc_queue(b->c, sb, band) > 0);
     itest_expect(b->c, PROTO_T_STARTED, &ev);
-    take_started(b, &ev);
+    itest_take_started(b, &ev);
     itest_expect(a->c, PROTO_T_STARTED, &ev);
-    take_started(a, &ev);
+    itest_take_started(a, &ev);
     assert_int_equal(a->bid, b->bid);
     assert_int_equal(a->seat, 0);
     assert_int_equal(b->seat, 1);
@@ -71,8 +51,8 @@ static void matched_pair(itest_player *a, itest_player *b, const char *sa, const
 static void private_pair(itest_player *a, itest_player *b, proto_band band)
 {
     proto_event ev;
-    player_init(a, itest_client(&g_srv, "host"));
-    player_init(b, itest_client(&g_srv, "guest"));
+    itest_player_init(a, itest_client(&g_srv, "host"));
+    itest_player_init(b, itest_client(&g_srv, "guest"));
     int64_t rid = pc_create(a->c, "scout", band, PROTO_VS_PLAYER, "");
     assert_true(rid > 0);
     itest_expect(a->c, PROTO_T_CREATED, &ev);
@@ -81,9 +61,9 @@ static void private_pair(itest_player *a, itest_player *b, proto_band band)
     uint64_t bid = ev.bid;
     assert_true(pc_join(b->c, bid, "free_trader") > 0);
     itest_expect(b->c, PROTO_T_STARTED, &ev);
-    take_started(b, &ev);
+    itest_take_started(b, &ev);
     itest_expect(a->c, PROTO_T_STARTED, &ev);
-    take_started(a, &ev);
+    itest_take_started(a, &ev);
     assert_int_equal(a->bid, bid);
 }
 
@@ -132,10 +112,10 @@ static void test_solo_battle(void **state)
     (void)state;
     proto_event ev;
     itest_player a;
-    player_init(&a, itest_client(&g_srv, "solo"));
+    itest_player_init(&a, itest_client(&g_srv, "solo"));
     assert_true(pc_create(a.c, "free_trader", PROTO_BAND_CLOSE, PROTO_VS_AI, "scout") > 0);
     itest_expect(a.c, PROTO_T_STARTED, &ev);
-    take_started(&a, &ev);
+    itest_take_started(&a, &ev);
     assert_string_equal(ev.u.started.ships[1].type, "scout");
     itest_play(&a, NULL, BATTLE_MS);
     assert_true(a.end.u.ended.reason == PROTO_END_DESTROYED || a.end.u.ended.reason == PROTO_END_DRAW);
@@ -151,7 +131,7 @@ static void test_spectator_sees_every_event_in_order(void **state)
     itest_player a, b, s;
     proto_event ev;
     private_pair(&a, &b, PROTO_BAND_ADJACENT);
-    player_init(&s, itest_client(&g_srv, "spectator"));
+    itest_player_init(&s, itest_client(&g_srv, "spectator"));
     s.bid = a.bid;
     assert_true(pc_watch(s.c, a.bid) > 0);
     itest_expect(s.c, PROTO_T_STATE, &ev);
@@ -246,7 +226,7 @@ static void test_resume_gets_exactly_missed_events(void **state)
     /* B comes back on a new connection with its token and the last sequence it saw. */
     pc_conn *b2 = itest_client(&g_srv, "b-again");
     itest_player r;
-    player_init(&r, b2);
+    itest_player_init(&r, b2);
     r.bid = a.bid;
     r.seat = 1;
     assert_true(pc_resume(b2, a.bid, 1, b.token, last) > 0);
@@ -290,7 +270,7 @@ static void test_takeover_of_stale_connection(void **state)
     assert_true(pc_fire(a.c, a.bid, 0) > 0);
     a.fired_round = 1;
     itest_player r;
-    player_init(&r, b2);
+    itest_player_init(&r, b2);
     r.bid = b.bid;
     r.seat = b.seat;
     r.round = 1;

@@ -239,10 +239,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = itest_stop(&g_srv, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(&g_srv);
-    itest_cleanup(&g_srv);
+    int rc = itest_finish(&g_srv, 10000);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0)

@@ -27,11 +27,7 @@ static void start(itest_server *s, const char *const *sets)
 
 static void stop(itest_server *s)
 {
-    int rc = itest_stop(s, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(s);
-    itest_cleanup(s);
-    assert_int_equal(rc, 0);
+    assert_int_equal(itest_finish(s, 10000), 0);
 }
 
 /* One frame: 4-byte big-endian length, then body. */
@@ -50,32 +46,6 @@ static void pack_str(msgpack_packer *pk, const char *s)
     size_t n = strlen(s);
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
-}
-
-static void player_init(itest_player *p, pc_conn *c)
-{
-    memset(p, 0, sizeof *p);
-    p->c = c;
-    p->seat = -1;
-    p->active = -1;
-}
-
-static void private_pair(const itest_server *srv, itest_player *a, itest_player *b)
-{
-    proto_event ev;
-    player_init(a, itest_client(srv, "host"));
-    player_init(b, itest_client(srv, "guest"));
-    assert_true(pc_create(a->c, "scout", PROTO_BAND_ADJACENT, PROTO_VS_PLAYER, "") > 0);
-    itest_expect(a->c, PROTO_T_CREATED, &ev);
-    assert_true(pc_join(b->c, ev.bid, "free_trader") > 0);
-    itest_expect(b->c, PROTO_T_STARTED, &ev);
-    b->bid = ev.bid;
-    b->seat = ev.u.started.seat;
-    itest_track(b, &ev);
-    itest_expect(a->c, PROTO_T_STARTED, &ev);
-    a->bid = ev.bid;
-    a->seat = ev.u.started.seat;
-    itest_track(a, &ev);
 }
 
 static void test_rate_limit(void **state)
@@ -166,7 +136,7 @@ static void test_hostile_frames_do_not_disturb_battles(void **state)
     start(&srv, sets);
     proto_event ev;
     itest_player a, b;
-    private_pair(&srv, &a, &b);
+    itest_private_pair(&srv, &a, &b, PROTO_BAND_ADJACENT);
     /* Take the first turn, then let the attackers loose while the battle waits on seat 1. */
     assert_true(pc_fire(a.c, a.bid, 0) > 0);
     a.fired_round = 1;
@@ -253,7 +223,7 @@ static void test_out_of_turn_actions(void **state)
     start(&srv, NULL);
     proto_event ev;
     itest_player a, b;
-    private_pair(&srv, &a, &b);
+    itest_private_pair(&srv, &a, &b, PROTO_BAND_ADJACENT);
     assert_int_equal(a.seat, 0);
     /* Round 1 belongs to seat 0: seat 1 may not take a turn action. */
     int64_t rid = pc_fire(b.c, b.bid, 0);

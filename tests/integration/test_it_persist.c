@@ -91,44 +91,27 @@ static bool start(itest_server *s, const char *fsync, int shards, bool skip_dama
     return itest_start(s, sets);
 }
 
-static void player_init(itest_player *p, pc_conn *c)
-{
-    memset(p, 0, sizeof *p);
-    p->c = c;
-    p->seat = -1;
-    p->active = -1;
-}
-
-static void take_started(itest_player *p, const proto_event *ev)
-{
-    assert_int_equal(ev->type, PROTO_T_STARTED);
-    p->bid = ev->bid;
-    p->seat = ev->u.started.seat;
-    memcpy(p->token, ev->u.started.token, PROTO_TOKEN_LEN);
-    assert_true(itest_track(p, ev));
-}
-
 static void open_battle(const itest_server *s, struct bt *b, bool solo)
 {
     proto_event ev;
     memset(b, 0, sizeof *b);
     b->solo = solo;
-    player_init(&b->a, itest_client(s, "a"));
+    itest_player_init(&b->a, itest_client(s, "a"));
     if (solo) {
         assert_true(pc_create(b->a.c, "free_trader", PROTO_BAND_LONG, PROTO_VS_AI, "free_trader") > 0);
         itest_expect(b->a.c, PROTO_T_STARTED, &ev);
-        take_started(&b->a, &ev);
+        itest_take_started(&b->a, &ev);
         return;
     }
     assert_true(pc_create(b->a.c, "free_trader", PROTO_BAND_LONG, PROTO_VS_PLAYER, "") > 0);
     itest_expect(b->a.c, PROTO_T_CREATED, &ev);
     uint64_t bid = ev.bid;
-    player_init(&b->b, itest_client(s, "b"));
+    itest_player_init(&b->b, itest_client(s, "b"));
     assert_true(pc_join(b->b.c, bid, "free_trader") > 0);
     itest_expect(b->b.c, PROTO_T_STARTED, &ev);
-    take_started(&b->b, &ev);
+    itest_take_started(&b->b, &ev);
     itest_expect(b->a.c, PROTO_T_STARTED, &ev);
-    take_started(&b->a, &ev);
+    itest_take_started(&b->a, &ev);
 }
 
 static itest_player *pb(struct bt *b)
@@ -374,11 +357,7 @@ static void kill_and_recover(const char *fsync, int shards_after)
         if (!g_b[i].solo && g_b[i].b.c)
             pc_close(g_b[i].b.c);
     }
-    int rc = itest_stop(&s2, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(&s2);
-    assert_int_equal(rc, 0);
-    itest_cleanup(&s2);
+    assert_int_equal(itest_finish(&s2, 10000), 0);
 }
 
 static void test_kill_always(void **state)

@@ -107,11 +107,7 @@ static void test_many_battles(void **state)
     print_message("%d seats, %u turn actions, %u events\n", g_np, actions, events);
     for (int i = 0; i < NCONN; i++)
         pc_close(c[i]);
-    int rc = itest_stop(&srv, SIGTERM, 20000);
-    if (rc != 0)
-        itest_dump_log(&srv);
-    assert_int_equal(rc, 0);
-    itest_cleanup(&srv);
+    assert_int_equal(itest_finish(&srv, 20000), 0);
 }
 
 int main(int argc, char **argv)

@@ -257,10 +257,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = itest_stop(&g_srv, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(&g_srv);
-    itest_cleanup(&g_srv);
+    int rc = itest_finish(&g_srv, 10000);
     unlink(g_cert_path);
     unlink(g_key_path);
     rmdir(g_dir);
@@ -521,11 +518,7 @@ static void test_connection_cap_over_tls(void **state)
     assert_int_equal(ev.u.pong.ts, 31);
     tcli_close(a);
     tcli_close(b);
-    int rc = itest_stop(&srv, SIGTERM, 10000);
-    if (rc != 0)
-        itest_dump_log(&srv);
-    itest_cleanup(&srv);
-    assert_int_equal(rc, 0);
+    assert_int_equal(itest_finish(&srv, 10000), 0);
 }
 
 int main(int argc, char **argv)
