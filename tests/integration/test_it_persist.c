@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "tests/integration/itest.h"
+#include "tests/unit/test_state_digest.h"
 
 #define NPVP 12          /* battles between two clients */
 #define NSOLO 8          /* battles against the server's AI */
@@ -150,53 +151,6 @@ static void advance(struct bt *b, uint32_t until)
         while (p && pc_recv(p->c, &ev, 50) == 1)
             itest_track(p, &ev);
     }
-}
-
-/* FNV-1a over everything a full state says but the time left on the turn timer (which a restart
- * restarts): the battle as a client sees it, and its sequence number. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *x = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ x[i]) * 0x100000001b3ull;
-    return h;
-}
-#define FNV(h, x) ((h) = fnv((h), &(x), sizeof(x)))
-
-static uint64_t state_digest(const proto_event *e)
-{
-    const struct proto_state *s = &e->u.state;
-    uint64_t h = 0xcbf29ce484222325ull;
-    FNV(h, e->seq);
-    FNV(h, s->phase);
-    FNV(h, s->band);
-    FNV(h, s->round);
-    FNV(h, s->round_limit);
-    FNV(h, s->active);
-    FNV(h, s->acted);
-    FNV(h, s->sand_used);
-    FNV(h, s->away);
-    FNV(h, s->sand_bonus);
-    FNV(h, s->timeouts);
-    for (int k = 0; k < PROTO_SEATS; k++) {
-        const struct proto_ship *sh = &s->ships[k];
-        h = fnv(h, sh->type, strlen(sh->type));
-        FNV(h, sh->hull);
-        FNV(h, sh->hull_max);
-        FNV(h, sh->armour);
-        FNV(h, sh->nweapons);
-        for (int w = 0; w < sh->nweapons; w++)
-            FNV(h, sh->weapons[w].ammo);
-        FNV(h, sh->crits);
-    }
-    FNV(h, s->nmissiles);
-    for (int m = 0; m < s->nmissiles; m++) {
-        FNV(h, s->missiles[m].id);
-        FNV(h, s->missiles[m].owner);
-        FNV(h, s->missiles[m].band);
-        FNV(h, s->missiles[m].pd_tried);
-    }
-    return h;
 }
 
 /* A spectator's look: 1 and the state's digest and seq, or 0 when the server knows no such battle. */

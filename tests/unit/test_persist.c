@@ -18,7 +18,9 @@
 
 #include "shards/journal.h"
 #include "shards/persist.h"
+#include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"
+#include "tests/unit/test_state_digest.h"
 
 #define A 0x100000001ull
 #define B 0x100000002ull
@@ -47,18 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    DIR *d = opendir(g_dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.') {
-                snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-                unlink(p);
-            }
-        closedir(d);
-    }
-    rmdir(g_dir);
+    rm_rf(g_dir);
     return 0;
 }
 
@@ -92,53 +83,6 @@ static void resume(struct harness *h, conn_id conn, uint64_t bid, uint8_t seat, 
     memcpy(r.u.resume.token, tok, PROTO_TOKEN_LEN);
     r.u.resume.last = last;
     h_request(h, conn, bid, PROTO_T_RESUME, 0, &r);
-}
-
-/* FNV-1a over everything a full state says except the time left on the turn timer (a restart
- * restarts it): the battle as a client sees it, and its sequence number. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-#define FNV(h, x) ((h) = fnv((h), &(x), sizeof(x)))
-
-static uint64_t state_digest(const proto_event *e)
-{
-    const struct proto_state *s = &e->u.state;
-    uint64_t h = 0xcbf29ce484222325ull;
-    FNV(h, e->seq);
-    FNV(h, s->phase);
-    FNV(h, s->band);
-    FNV(h, s->round);
-    FNV(h, s->round_limit);
-    FNV(h, s->active);
-    FNV(h, s->acted);
-    FNV(h, s->sand_used);
-    FNV(h, s->away);
-    FNV(h, s->sand_bonus);
-    FNV(h, s->timeouts);
-    for (int k = 0; k < PROTO_SEATS; k++) {
-        const struct proto_ship *sh = &s->ships[k];
-        h = fnv(h, sh->type, strlen(sh->type));
-        FNV(h, sh->hull);
-        FNV(h, sh->hull_max);
-        FNV(h, sh->armour);
-        FNV(h, sh->nweapons);
-        for (int w = 0; w < sh->nweapons; w++)
-            FNV(h, sh->weapons[w].ammo);
-        FNV(h, sh->crits);
-    }
-    FNV(h, s->nmissiles);
-    for (int m = 0; m < s->nmissiles; m++) {
-        FNV(h, s->missiles[m].id);
-        FNV(h, s->missiles[m].owner);
-        FNV(h, s->missiles[m].band);
-        FNV(h, s->missiles[m].pd_tried);
-    }
-    return h;
 }
 
 /* A spectator's look at a battle: its full state's digest and sequence number; then it leaves. */

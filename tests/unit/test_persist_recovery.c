@@ -4,7 +4,6 @@
  * snapshot, retire the old files. Checks every battle is back and a sample of them is exactly where
  * the engine left it. Usage: test_persist_recovery [N] (default 2000; the stress label runs
  * 100000, the figure in docs/BENCHMARKS.md, "Persistence"). */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,7 @@
 
 #include "shards/journal.h"
 #include "shards/persist.h"
+#include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"
 
 #define OLD_SHARDS 4 /* the run that wrote the journals */
@@ -25,22 +25,6 @@
 
 static size_t g_n = 2000;
 static char g_dir[64];
-
-static void rm_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-    rmdir(g_dir);
-}
 
 static uint64_t bid_of(size_t i)
 {
@@ -161,7 +145,7 @@ static void test_recovery_time(void **state)
     }
     h_stop(h);
     free(seqs);
-    rm_dir();
+    rm_rf(g_dir);
 }
 
 int main(int argc, char **argv)
