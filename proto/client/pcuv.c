@@ -71,11 +71,9 @@ static int outbuf_reserve(outbuf *o, size_t need)
     return 0;
 }
 
-static void on_closed(uv_handle_t *h)
+/* Frees c and all it owns; its handle is closed or was never initialised. */
+static void conn_free(pcuv_conn *c)
 {
-    pcuv_conn *c = h->data;
-    if (c->cb.on_close)
-        c->cb.on_close(c, c->why);
     if (c->tls) {
         mbedtls_ssl_free(&c->tls->ssl);
         free(c->tls->pt.p);
@@ -85,6 +83,14 @@ static void on_closed(uv_handle_t *h)
     free(c->out[0].p);
     free(c->out[1].p);
     free(c);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    pcuv_conn *c = h->data;
+    if (c->cb.on_close)
+        c->cb.on_close(c, c->why);
+    conn_free(c);
 }
 
 static void shut(pcuv_conn *c, int why)
@@ -332,12 +338,7 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
             r = pctls_session_setup(opts->tls, &c->tls->ssl);
         }
         if (r != 0) {
-            if (c->tls) {
-                mbedtls_ssl_free(&c->tls->ssl);
-                free(c->tls);
-            }
-            frame_reader_free(&c->fr);
-            free(c);
+            conn_free(c);
             if (err)
                 *err = r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? UV_ENOMEM : UV_EINVAL;
             return NULL;
@@ -346,12 +347,7 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
     }
     int rc = uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {
-        if (c->tls) {
-            mbedtls_ssl_free(&c->tls->ssl);
-            free(c->tls);
-        }
-        frame_reader_free(&c->fr);
-        free(c);
+        conn_free(c);
         if (err)
             *err = rc;
         return NULL;
