@@ -301,6 +301,19 @@ int journal_append(journal *j, journal_rec_type type, uint64_t battle_id, uint64
     return 0;
 }
 
+/* One fsync of the log; a failure stops the journal (the data's fate on disk is unknown). */
+static int sync_or_lose(journal *j)
+{
+    int rc = j->st->ops->sync(j->st);
+    if (rc != 0) {
+        j->s.sync_errors++;
+        go_lost(j, -rc, "journal: sync failed, journal stopped (battles go on, not persisted)");
+        return rc;
+    }
+    j->s.syncs++;
+    return 0;
+}
+
 int journal_flush(journal *j)
 {
     collect_compaction(j, false);
@@ -319,13 +332,9 @@ int journal_flush(journal *j)
     if (rc != 0)
         return rc;
     if (j->policy == JOURNAL_SYNC_ALWAYS && wrote) {
-        rc = j->st->ops->sync(j->st);
-        if (rc != 0) {
-            j->s.sync_errors++;
-            go_lost(j, -rc, "journal: sync failed, journal stopped (battles go on, not persisted)");
+        rc = sync_or_lose(j);
+        if (rc != 0)
             return rc;
-        }
-        j->s.syncs++;
     }
     maybe_compact(j);
     return 0;
@@ -336,14 +345,7 @@ int journal_sync(journal *j)
     int rc = journal_flush(j);
     if (rc != 0)
         return rc;
-    rc = j->st->ops->sync(j->st);
-    if (rc != 0) {
-        j->s.sync_errors++;
-        go_lost(j, -rc, "journal: sync failed, journal stopped (battles go on, not persisted)");
-        return rc;
-    }
-    j->s.syncs++;
-    return 0;
+    return sync_or_lose(j);
 }
 
 bool journal_degraded(const journal *j, int *err)
