@@ -458,19 +458,6 @@ static int parse_hostport(const char *hostport, struct sockaddr_storage *ss)
     return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-static int write_port_file(const char *path, uint16_t port)
-{
-    char tmp[CONFIG_STRING_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "%u\n", (unsigned)port);
-    if (fclose(f) != 0)
-        return -1;
-    return rename(tmp, path); /* whoever polls for the file never reads half of it */
-}
-
 int admin_start(server *s, const battled_config *cfg, admin **out)
 {
     *out = NULL;
@@ -530,7 +517,7 @@ int admin_start(server *s, const battled_config *cfg, admin **out)
     a->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
     a->listening = true;
-    if (cfg->admin.port_file[0] && write_port_file(cfg->admin.port_file, a->port) != 0) {
+    if (cfg->admin.port_file[0] && server_write_port_file(cfg->admin.port_file, a->port, 0) != 0) {
         log_error("admin: cannot write port file", "file", cfg->admin.port_file);
         admin_close(a);
         return -1;

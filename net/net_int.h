@@ -198,5 +198,9 @@ void server_push_ctl(server *s, unsigned k, const struct shard_in *msg);
 uint64_t server_new_battle_id(server *s);
 bool server_draining(const server *s);
 void server_mark_pushed(server *s, unsigned k);
+/* Writes "port\n" (and "tls_port\n" when tls_port is not 0) to path through path.tmp and a rename,
+ * so whoever polls for the file never reads half of it; the admin listener's port file too.
+ * Returns 0, or -1 / rename's result on failure. */
+int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port);
 
 #endif

@@ -482,7 +482,7 @@ static int listen_on(server *s, uv_tcp_t *t, const char *hostport, uint16_t *por
     return 0;
 }
 
-static int write_port_file(const char *path, uint16_t port, uint16_t tls_port)
+int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port)
 {
     char tmp[CONFIG_STRING_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -646,7 +646,7 @@ server *server_start(const battled_config *cfg)
     /* Before the game port file: whoever waits for that file finds the admin port file too. */
     if (admin_start(s, &s->cfg, &s->admin) != 0)
         goto fail_loop;
-    if (cfg->server.port_file[0] && write_port_file(cfg->server.port_file, s->port, s->tls_port) != 0) {
+    if (cfg->server.port_file[0] && server_write_port_file(cfg->server.port_file, s->port, s->tls_port) != 0) {
         log_error("cannot write port file", "file", cfg->server.port_file, "error",
                   strerror(errno));
         goto fail_loop;
