@@ -27,6 +27,7 @@
 #include "net/http.h"
 #include "shards/shard.h"
 #include "tests/integration/itest.h"
+#include "tests/unit/test_promtool.h"
 
 #define BATTLE_MS 20000
 #define RESP_MAX (512 * 1024) /* largest response read (a /metrics page with 4 shards: ~30 KiB) */
@@ -200,38 +201,6 @@ static double family_sum(const char *page, const char *name, const char *label)
         sum += strtod(sp + 1, NULL);
     }
     return sum;
-}
-
-static bool find_promtool(char *path, size_t cap)
-{
-    const char *env = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s", env ? env : "/usr/bin:/bin");
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(path, cap, "%s/promtool", d);
-        if (access(path, X_OK) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* "promtool check metrics" on text (parse and lint); returns its exit status, output in err. */
-static int promtool_check(const char *promtool, const char *text, size_t len, char *err, size_t cap)
-{
-    char tmpl[] = "/tmp/battled-it-metrics-XXXXXX";
-    int fd = mkstemp(tmpl);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' check metrics < '%s' 2>&1", promtool, tmpl);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(err, 1, cap - 1, p);
-    err[n] = 0;
-    int st = pclose(p);
-    unlink(tmpl);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void wait_ready(void)
