@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "tests/integration/itest.h"
-#include "tests/unit/test_state_digest.h"
+#include "tests/unit/test_persist_util.h"
 
 #define NPVP 12          /* battles between two clients */
 #define NSOLO 8          /* battles against the server's AI */
@@ -328,28 +328,6 @@ static void test_kill_everysec_reshard(void **state)
 
 /* ---- damage --------------------------------------------------------------------------------- */
 
-static void largest(const char *suffix, char *out, size_t cap)
-{
-    DIR *d = opendir(g_pdir);
-    assert_non_null(d);
-    struct dirent *e;
-    off_t best = -1;
-    out[0] = 0;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name), m = strlen(suffix);
-        if (n < m || strcmp(e->d_name + n - m, suffix) != 0)
-            continue;
-        char p[512];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", g_pdir, e->d_name);
-        if (stat(p, &st) == 0 && st.st_size > best) {
-            best = st.st_size;
-            snprintf(out, cap, "%s", p);
-        }
-    }
-    closedir(d);
-}
-
 static bool log_has(const itest_server *s, const char *needle)
 {
     FILE *f = fopen(s->log, "r");
@@ -381,7 +359,7 @@ static void test_torn_tail_and_corrupt_middle(void **state)
 
     /* a crash mid-write leaves half a record: cut with a warning, the battles are back */
     char path[512];
-    largest(".log", path, sizeof path);
+    largest_journal_file(g_pdir, ".log", path, sizeof path);
     assert_true(path[0]);
     int fd = open(path, O_WRONLY | O_APPEND);
     assert_true(fd >= 0);
@@ -401,7 +379,7 @@ static void test_torn_tail_and_corrupt_middle(void **state)
 
     /* damage inside a snapshot (the recovered battles live there now): no start, file and offset
      * named; with skip_damaged the damaged battle is left out and the server starts */
-    largest(".snap", path, sizeof path);
+    largest_journal_file(g_pdir, ".snap", path, sizeof path);
     assert_true(path[0]);
     fd = open(path, O_RDWR);
     assert_true(fd >= 0);

@@ -20,7 +20,7 @@
 #include "shards/persist.h"
 #include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"
-#include "tests/unit/test_state_digest.h"
+#include "tests/unit/test_persist_util.h"
 
 #define A 0x100000001ull
 #define B 0x100000002ull
@@ -287,29 +287,6 @@ static void test_recover_state_resume_and_reshard(void **state)
 
 /* ---- damage ----------------------------------------------------------------------------------- */
 
-/* Name of the largest journal file whose name ends with suffix ("" if none). */
-static void largest(const char *suffix, char *out, size_t cap)
-{
-    DIR *d = opendir(g_dir);
-    assert_non_null(d);
-    struct dirent *e;
-    off_t best = -1;
-    out[0] = 0;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name), m = strlen(suffix);
-        if (n < m || strcmp(e->d_name + n - m, suffix) != 0)
-            continue;
-        char p[512];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-        if (stat(p, &st) == 0 && st.st_size > best) {
-            best = st.st_size;
-            snprintf(out, cap, "%s", p);
-        }
-    }
-    closedir(d);
-}
-
 static void two_battles(struct harness *h)
 {
     h_create(h, BID_M, SHARD_CREATE_MATCHED, A, B, "brick", "brick", PROTO_BAND_CLOSE);
@@ -338,7 +315,7 @@ static void test_torn_tail_and_damage(void **state)
 
     /* a crash mid-write: half a record at the end of the log */
     char log[512];
-    largest(".log", log, sizeof log);
+    largest_journal_file(g_dir, ".log", log, sizeof log);
     assert_true(log[0]);
     int fd = open(log, O_WRONLY | O_APPEND);
     assert_true(fd >= 0);
@@ -353,7 +330,7 @@ static void test_torn_tail_and_damage(void **state)
 
     /* damage in the middle: the recovered battles now sit in a snapshot; flip a byte inside it */
     char snap[512];
-    largest(".snap", snap, sizeof snap);
+    largest_journal_file(g_dir, ".snap", snap, sizeof snap);
     assert_true(snap[0]);
     fd = open(snap, O_RDWR);
     assert_true(fd >= 0);
@@ -384,7 +361,7 @@ static void test_file_limit_refuses_new_battles(void **state)
     struct rlimit old, lim;
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
     char log[512];
-    largest(".log", log, sizeof log);
+    largest_journal_file(g_dir, ".log", log, sizeof log);
     struct stat st;
     assert_int_equal(stat(log, &st), 0);
     lim = old;

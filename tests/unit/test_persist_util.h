@@ -1,12 +1,17 @@
-/* state_digest: one number for "the battle as a client sees it", so the persistence tests (unit
- * test_persist and integration test_it_persist) can say a battle came back from a restart exactly as
- * it was. One copy, so a field added to proto_state is hashed by both or neither. */
-#ifndef BATTLED_TESTS_TEST_STATE_DIGEST_H
-#define BATTLED_TESTS_TEST_STATE_DIGEST_H
+/* Helpers both persistence tests use (unit test_persist through the shard runtime, integration
+ * test_it_persist against the real binary): state_digest, one number for "the battle as a client
+ * sees it", so either can say a battle came back from a restart exactly as it was (one copy, so a
+ * field added to proto_state is hashed by both or neither); largest_journal_file, to pick the file
+ * to damage. Include after <cmocka.h>. */
+#ifndef BATTLED_TESTS_TEST_PERSIST_UTIL_H
+#define BATTLED_TESTS_TEST_PERSIST_UTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "proto/msg.h"
 
@@ -55,6 +60,30 @@ static inline uint64_t state_digest(const proto_event *e)
         SD_FNV(h, s->missiles[m].pd_tried);
     }
     return h;
+}
+
+/* Path of the largest file in dir whose name ends with suffix, into out ("" if none); fails the
+ * test if dir cannot be read. */
+static inline void largest_journal_file(const char *dir, const char *suffix, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    off_t best = -1;
+    out[0] = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name), m = strlen(suffix);
+        if (n < m || strcmp(e->d_name + n - m, suffix) != 0)
+            continue;
+        char p[512];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (stat(p, &st) == 0 && st.st_size > best) {
+            best = st.st_size;
+            snprintf(out, cap, "%s", p);
+        }
+    }
+    closedir(d);
 }
 
 #endif
