@@ -348,14 +348,22 @@ static void seat_error(bb_seat *s, const proto_event *ev, uint8_t req_type, uint
     bb_worker *w = s->conn->w;
     int code = ev->u.error.code;
     if (code == PROTO_E_RATE_LIMITED || code == PROTO_E_SERVER_BUSY) {
-        /* refused, not failed: try again a little later */
+        /* refused, not failed: try again later. Under a rate limit every seat of the connection
+         * shares the welcome's rate, so wait for this seat's share of it: retrying faster would
+         * only collect refusals until the server disconnects us for abuse. */
+        uint64_t delay = BB_RETRY_MS;
+        if (code == PROTO_E_RATE_LIMITED && w->st.srv_rate) {
+            uint64_t share = 1000u * (uint64_t)s->conn->nseats / w->st.srv_rate;
+            if (share > delay)
+                delay = share;
+        }
         if (s->state == SEAT_PLAYING) {
             if (req_class == BB_ACT_TURN)
                 s->view.acted_round = 0;
-            seat_timer(s, BB_RETRY_MS);
+            seat_timer(s, delay);
         } else if (s->state == SEAT_STARTING) {
             s->state = SEAT_READY;
-            seat_timer(s, BB_RETRY_MS);
+            seat_timer(s, delay);
         }
         return;
     }
