@@ -222,6 +222,9 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
               "counter", inbox_full);
     PER_SHARD(o, "battled_shard_inbox_messages_total", "Messages the shard took from its inbox.",
               "counter", inbox_msgs);
+    PER_SHARD(o, "battled_shard_inbox_pauses_total",
+              "Times the shard stopped reading its inbox because its output was parked.", "counter",
+              inbox_pauses);
     PER_SHARD(o, "battled_shard_outbox_messages_total", "Messages the shard put in its outbox.",
               "counter", outbox_msgs);
     PER_SHARD(o, "battled_shard_outbox_backlog", "Messages parked while the shard's outbox is full.",

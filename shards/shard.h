@@ -25,7 +25,11 @@
  *   inbox that was found full wakes the net thread once it is that far down, so the resume never
  *   waits on other traffic.
  * - Outbox full: the shard keeps the rest of its output in a bounded per-shard backlog (FIFO, message
- *   order per connection preserved) and retries on every pass (counter outbox_backlog_msgs). Past
+ *   order per connection preserved) and retries on every pass (counter outbox_backlog_msgs). While
+ *   anything is parked the shard takes nothing more from its inbox (counter inbox_pauses): the inbox
+ *   fills, the network thread stops reading the connections headed there, and the overload reaches
+ *   the clients as TCP backpressure instead of growing the backlog. Only timers (turn timers, the AI,
+ *   resume windows) still add output then, bounded by the battles a shard holds. Past
  *   SHARD_BACKLOG_MAX frames it drops further frames for that connection and sends SHARD_OUT_CLOSE
  *   for it as soon as there is room (counter outbox_overflow); the client resumes with its seat token
  *   and gets what it missed. Control messages (SEAT, HEARTBEAT, LIST_*, STOPPED) have a reserve of
@@ -230,6 +234,7 @@ struct shard_stats {
     _Atomic uint64_t errors[SHARD_ERROR_CODES];
     _Atomic uint64_t inbox_full;          /* shards_push found the inbox full */
     _Atomic uint64_t inbox_msgs;          /* messages taken from the inbox */
+    _Atomic uint64_t inbox_pauses;        /* inbox left unread because output was parked */
     _Atomic uint64_t outbox_msgs;         /* messages committed to the outbox */
     _Atomic uint64_t outbox_backlog;      /* messages parked right now */
     _Atomic uint64_t outbox_backlog_msgs; /* messages ever parked */

@@ -62,6 +62,7 @@ struct shard {
     struct game *game;
     journal *jn;   /* persistence: this shard's journal, else NULL */
     unsigned held; /* outbound slots filled but not yet published (journal before output) */
+    bool inbox_paused; /* inbox left unread until the outbox backlog drains */
 
     _Atomic bool inbox_blocked; /* net found the inbox full and waits for room */
     _Atomic bool exited;        /* the thread left its loop */
@@ -169,8 +170,14 @@ static void pass_end(struct shard *sh)
     if (outbox_pending(&sh->out)) {
         if (!uv_is_active((uv_handle_t *)&sh->retry))
             uv_timer_start(&sh->retry, on_retry, SHARD_BACKLOG_RETRY_MS, SHARD_BACKLOG_RETRY_MS);
-    } else if (uv_is_active((uv_handle_t *)&sh->retry)) {
-        uv_timer_stop(&sh->retry);
+    } else {
+        if (uv_is_active((uv_handle_t *)&sh->retry))
+            uv_timer_stop(&sh->retry);
+        if (sh->inbox_paused) {
+            /* Output drained: take input again (the inbox may have filled meanwhile). */
+            sh->inbox_paused = false;
+            uv_async_send(&sh->wake);
+        }
     }
     bool wake = outbox_take_committed(&sh->out);
     /* Pairs with shards_push: it sets the flag and then looks at the ring again, we freed slots
@@ -216,7 +223,19 @@ static void on_wake(uv_async_t *a)
     uint64_t now = uv_now(&sh->loop);
     unsigned n = 0;
     struct shard_in m;
-    while (n < SHARD_INBOX_BUDGET && shard_inring_pop(&sh->inbox, &m)) {
+    while (n < SHARD_INBOX_BUDGET) {
+        /* Output parked means the net thread is behind: taking more input would only grow the
+         * backlog toward drop-and-close. Leave it in the inbox; pass_end resumes us once the
+         * backlog is gone. A stopping shard drains regardless (its output is dropped). */
+        if (!sh->stopping && outbox_pending(&sh->out)) {
+            if (!sh->inbox_paused) {
+                sh->inbox_paused = true;
+                stat_add(&sh->stats.inbox_pauses, 1);
+            }
+            break;
+        }
+        if (!shard_inring_pop(&sh->inbox, &m))
+            break;
         n++;
         if (m.kind == SHARD_IN_STOP) {
             sh->stopping = true;
@@ -226,7 +245,7 @@ static void on_wake(uv_async_t *a)
             game_handle(sh->game, &m, now);
     }
     stat_add(&sh->stats.inbox_msgs, n);
-    if (n == SHARD_INBOX_BUDGET)
+    if (n == SHARD_INBOX_BUDGET && !sh->inbox_paused)
         uv_async_send(&sh->wake); /* libuv cleared the pending flag before calling us */
 }
 
