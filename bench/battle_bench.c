@@ -13,7 +13,7 @@
 #include "bench/bb_report.h"
 #include "bench/bb_run.h"
 
-/* Connections to one address:port past which Linux's connect() slows down: it tries one parity of
+/* Connections from one source address to one address:port past which Linux's connect() slows down: it tries one parity of
  * the ephemeral range (28,232 ports by default) first, so about half of it. */
 #define BB_CONNECT_SLOW_PER_TARGET 14000u
 
@@ -40,11 +40,13 @@ static void check_files(const bb_opts *o)
         fprintf(stderr, "battle-bench: warning: %u connections but the open-file limit is %llu: use "
                         "--per-conn to multiplex, or run several bench processes\n",
                 most, (unsigned long long)rl.rlim_cur);
-    if (most / (uint32_t)o->ntargets > BB_CONNECT_SLOW_PER_TARGET)
-        fprintf(stderr, "battle-bench: warning: %u connections per server address: past about %u, "
-                        "connect() searches the ephemeral port range for seconds and stalls the "
-                        "bench during the ramp (give several --server addresses, or --per-conn)\n",
-                most / (uint32_t)o->ntargets, BB_CONNECT_SLOW_PER_TARGET);
+    uint32_t pairs = (uint32_t)o->ntargets * (uint32_t)(o->nsources ? o->nsources : 1);
+    if (most / pairs > BB_CONNECT_SLOW_PER_TARGET)
+        fprintf(stderr, "battle-bench: warning: %u connections per source and server address: past "
+                        "about %u, connect() searches the ephemeral port range for seconds and stalls "
+                        "the bench during the ramp (give --sources N, several --server addresses, or "
+                        "--per-conn)\n",
+                most / pairs, BB_CONNECT_SLOW_PER_TARGET);
 }
 
 int main(int argc, char **argv)

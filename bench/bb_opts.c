@@ -16,6 +16,9 @@ static const char usage[] =
     "                         connections are spread over them (each has its own port range)\n"
     "  --port-file FILE       read the port from FILE (the server's server.port_file)\n"
     "  --allow-remote         permit addresses outside 127.0.0.0/8\n"
+    "  --source IP[,IP...]    local addresses to connect from, round-robin over connections\n"
+    "                         (e.g. 127.0.0.1,127.0.0.2: each adds a range of ports to one server)\n"
+    "  --sources N            the same for 127.0.0.1 .. 127.0.0.N (1..64)\n"
     "  --mode MODE            match (2 players, lobby), create (2 players, create/join),\n"
     "                         solo (against the server's opponent), idle (hello + ping only)\n"
     "                         (default match)\n"
@@ -40,7 +43,12 @@ static const char usage[] =
     "  --admin ADDR:PORT      read process_* figures from the server's /metrics\n"
     "  --progress / --quiet   force the live progress line on or off (default: on a TTY)\n"
     "  --seed N               think-time jitter seed (default: fixed)\n"
-    "  --tls                  connect with TLS (not available yet: proto/client has no TLS)\n"
+    "  --tls                  connect with TLS (with --port-file: its second line, the TLS port);\n"
+    "                         needs --tls-ca FILE or --tls-insecure\n"
+    "  --tls-ca FILE          trust the certificates in PEM FILE (e.g. the server's self-signed\n"
+    "                         cert.pem from scripts/gen-dev-cert)\n"
+    "  --tls-name NAME        name the server's certificate must carry (default localhost)\n"
+    "  --tls-insecure         accept any certificate (development only: no verification)\n"
     "  --help\n";
 
 void bb_opts_default(bb_opts *o)
@@ -150,6 +158,68 @@ static int parse_targets(bb_opts *o, const char *val)
     return o->ntargets > 0 ? 0 : -1;
 }
 
+/* "a.b.c.d[,a.b.c.d...]" (IPv4 literals, no port). */
+static int parse_sources(bb_opts *o, const char *val)
+{
+    char buf[2048];
+    if (strlen(val) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", val);
+    o->nsources = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        struct sockaddr_in *a = &o->source[o->nsources];
+        if (o->nsources == BB_MAX_SOURCES)
+            return -1;
+        memset(a, 0, sizeof *a);
+        a->sin_family = AF_INET;
+        if (inet_pton(AF_INET, t, &a->sin_addr) != 1)
+            return -1;
+        o->nsources++;
+    }
+    return o->nsources > 0 ? 0 : -1;
+}
+
+/* 127.0.0.1 .. 127.0.0.n */
+static void loopback_sources(bb_opts *o, int n)
+{
+    o->nsources = n;
+    for (int i = 0; i < n; i++) {
+        memset(&o->source[i], 0, sizeof o->source[i]);
+        o->source[i].sin_family = AF_INET;
+        o->source[i].sin_addr.s_addr = htonl(0x7f000000u + (uint32_t)i + 1u);
+    }
+}
+
+/* Builds the TLS settings once, so a missing or bad CA file is a clear error before the run. */
+static int check_tls(const bb_opts *o)
+{
+    if (!o->tls) {
+        if (o->tls_insecure || o->tls_ca[0] || o->tls_name[0])
+            return bad("--tls-ca/--tls-name/--tls-insecure", NULL, "need --tls");
+        return 0;
+    }
+    if (o->tls_insecure && o->tls_ca[0])
+        return bad("--tls-insecure", NULL, "contradicts --tls-ca: give one of them");
+    if (!o->tls_insecure && !o->tls_ca[0])
+        return bad("--tls", NULL, "needs --tls-ca FILE to verify the server (or --tls-insecure)");
+    char why[PC_TLS_ERR_MAX];
+    pc_tls_opts to;
+    bb_opts_tls(o, &to);
+    pc_tls_config *cfg = pc_tls_config_new(&to, why, sizeof why);
+    if (!cfg)
+        return bad("--tls-ca", o->tls_ca, why);
+    pc_tls_config_free(cfg);
+    return 0;
+}
+
+void bb_opts_tls(const bb_opts *o, pc_tls_opts *to)
+{
+    memset(to, 0, sizeof *to);
+    to->insecure = o->tls_insecure;
+    to->ca_file = o->tls_ca[0] ? o->tls_ca : NULL;
+    to->server_name = o->tls_name[0] ? o->tls_name : "localhost";
+}
+
 static int parse_sweep(bb_opts *o, const char *val)
 {
     char buf[1024];
@@ -195,11 +265,16 @@ static int read_port_file(bb_opts *o)
         fprintf(stderr, "battle-bench: --port-file %s: %s\n", o->port_file, strerror(errno));
         return -1;
     }
+    /* line 1: the clear-text port; line 2: the TLS port (when tls.listen is set) */
     char line[32] = {0};
     uint64_t port = 0;
     bool ok = fgets(line, sizeof line, f) != NULL;
+    if (ok && o->tls)
+        ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
     line[strcspn(line, "\r\n")] = 0;
+    if (!ok && o->tls)
+        return bad("--port-file", o->port_file, "has no second line (TLS port): is tls.listen set?");
     if (!ok || parse_u64(line, 1, 65535, &port) != 0)
         return bad("--port-file", o->port_file, "does not hold a port number");
     for (int i = 0; i < o->ntargets; i++)
@@ -221,8 +296,8 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv)
         if (strcmp(a, "--allow-remote") == 0) { o->allow_remote = true; continue; }
         if (strcmp(a, "--progress") == 0) { o->progress = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->progress = 0; continue; }
-        if (strcmp(a, "--tls") == 0)
-            return bad(a, NULL, "TLS needs a TLS client in proto/client, which does not exist yet");
+        if (strcmp(a, "--tls") == 0) { o->tls = true; continue; }
+        if (strcmp(a, "--tls-insecure") == 0) { o->tls_insecure = true; continue; }
         if (strncmp(a, "--", 2) != 0)
             return bad(a, NULL, "unexpected argument");
         if (i + 1 >= argc)
@@ -232,6 +307,21 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv)
         if (strcmp(a, "--server") == 0) {
             if (parse_targets(o, v) != 0)
                 return bad(a, v, "expected IPv4:port[,IPv4:port...], at most 16");
+        } else if (strcmp(a, "--source") == 0) {
+            if (parse_sources(o, v) != 0)
+                return bad(a, v, "expected IPv4[,IPv4...], at most 64");
+        } else if (strcmp(a, "--sources") == 0) {
+            if (parse_u64(v, 1, BB_MAX_SOURCES, &u) != 0)
+                return bad(a, v, "expected 1..64 (127.0.0.1 .. 127.0.0.N)");
+            loopback_sources(o, (int)u);
+        } else if (strcmp(a, "--tls-ca") == 0) {
+            if (strlen(v) >= sizeof o->tls_ca)
+                return bad(a, v, "path too long");
+            snprintf(o->tls_ca, sizeof o->tls_ca, "%s", v);
+        } else if (strcmp(a, "--tls-name") == 0) {
+            if (!*v || strlen(v) >= sizeof o->tls_name)
+                return bad(a, v, "expected a DNS name of 1..255 characters");
+            snprintf(o->tls_name, sizeof o->tls_name, "%s", v);
         } else if (strcmp(a, "--port-file") == 0) {
             if (strlen(v) >= sizeof o->port_file)
                 return bad(a, v, "path too long");
@@ -329,5 +419,8 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv)
     }
     if (o->admin.sin_port && !o->allow_remote && !loopback(&o->admin))
         return bad("--admin", NULL, "must be in 127.0.0.0/8 (--allow-remote)");
-    return 0;
+    for (int i = 0; i < o->nsources; i++)
+        if (!o->allow_remote && !loopback(&o->source[i]))
+            return bad("--source", NULL, "load tests talk from 127.0.0.0/8 only (--allow-remote)");
+    return check_tls(o);
 }

@@ -7,9 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/client/pctls.h"
 #include "proto/msg.h"
 
 #define BB_MAX_TARGETS 16        /* --server addresses (each gives its own ephemeral port range) */
+#define BB_MAX_SOURCES 64        /* --source / --sources local addresses (likewise) */
 #define BB_MAX_SWEEP 32          /* --sweep values */
 #define BB_MAX_THREADS 64        /* --threads */
 #define BB_MAX_BATTLES 2000000u  /* --battles */
@@ -29,6 +31,12 @@ typedef struct bb_opts {
     int ntargets;
     char port_file[BB_PATH_MAX];   /* read the port from here (server.port_file) */
     bool allow_remote;             /* permit targets outside 127.0.0.0/8 */
+    struct sockaddr_in source[BB_MAX_SOURCES]; /* local addresses, round-robin over connections */
+    int nsources;                  /* 0: the kernel picks */
+    bool tls;                      /* connect with TLS (the port file's second line) */
+    bool tls_insecure;             /* no certificate verification */
+    char tls_ca[BB_PATH_MAX];      /* PEM of the certificates to trust */
+    char tls_name[PC_TLS_NAME_MAX + 1]; /* name the certificate must carry (default localhost) */
     bb_mode mode;
     uint32_t battles;              /* concurrent battles (idle mode: connections) */
     uint32_t per_conn;             /* battles (seats) multiplexed on one connection */
@@ -66,5 +74,8 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv);
 unsigned bb_opts_seats_per_battle(const bb_opts *o);
 
 const char *bb_mode_name(bb_mode m);
+
+/* Fills *to with o's TLS settings (o->tls set); the strings point into o. */
+void bb_opts_tls(const bb_opts *o, pc_tls_opts *to);
 
 #endif

@@ -88,6 +88,10 @@ void bb_report_table(FILE *f, const bb_result *r)
                "think %u ms +-%u%%, ramp %.0f/s, %.1f s\n",
             o->label[0] ? " [" : "", o->label, o->label[0] ? "]" : "", o->battles, bb_mode_name(o->mode),
             o->per_conn, r->connections, o->threads, o->think_ms, o->jitter_pct, o->ramp, r->wall_s);
+    if (o->tls || o->nsources)
+        fprintf(f, "  %s%s%s%d source address(es)\n", o->tls ? "TLS" : "clear text",
+                o->tls && o->tls_insecure ? " (no certificate verification)" : "", ", ",
+                o->nsources ? o->nsources : 1);
     if (r->aborted)
         fprintf(f, "  ABORTED: no connection could be made\n");
     fprintf(f, "  battles     started %llu  finished %llu  failed %llu  cut off at the end %llu  "
@@ -233,9 +237,11 @@ static void jrun(FILE *f, const bb_result *r)
     jstr(f, o->label);
     fprintf(f, ", \"mode\": \"%s\", \"battles\": %u, \"per_conn\": %u, \"connections\": %u, "
                "\"think_ms\": %u, \"jitter_pct\": %u, \"ramp_per_s\": %.1f, \"duration_s\": %.1f, "
-               "\"threads\": %d, \"ship\": ",
+               "\"threads\": %d, ",
             bb_mode_name(o->mode), o->battles, o->per_conn, r->connections, o->think_ms, o->jitter_pct,
             o->ramp, o->duration_s, o->threads);
+    fprintf(f, "\"tls\": %s, \"sources\": %d, \"ship\": ", o->tls ? "true" : "false",
+            o->nsources ? o->nsources : 1);
     jstr(f, o->ship);
     fprintf(f, ", \"band\": \"%s\", \"aborted\": %s, \"wall_s\": %.3f, \"run_s\": %.3f, \"ramp_s\": %.3f,\n",
             proto_band_name(o->band), r->aborted ? "true" : "false", r->wall_s, r->run_s, r->ramp_s);

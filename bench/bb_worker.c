@@ -78,6 +78,7 @@ struct bb_worker {
     uint32_t battles;        /* this worker's share */
     uint32_t activated;      /* battle slots activated by the ramp so far */
     bool two_player;
+    pc_tls_config *tls;      /* --tls: this loop's own config (not thread-safe); NULL: clear text */
     uv_loop_t loop;
     uv_timer_t tick;
     bb_conn *conns;
@@ -659,9 +660,13 @@ static void conn_connect(bb_conn *c)
 {
     bb_worker *w = c->w;
     static const pcuv_callbacks cb = {on_connect, on_event, on_close};
-    const struct sockaddr_in *a = &w->o->target[c->target % (uint32_t)w->o->ntargets];
+    const bb_opts *o = w->o;
+    const struct sockaddr_in *a = &o->target[c->target % (uint32_t)o->ntargets];
+    pcuv_opts po = {.tls = w->tls};
+    if (o->nsources) /* round-robin: consecutive connections of all threads take the next source */
+        po.local = (const struct sockaddr *)&o->source[c->target % (uint32_t)o->nsources];
     int err = 0;
-    c->pc = pcuv_connect(&w->loop, (const struct sockaddr *)a, &cb, c, NULL, &err);
+    c->pc = pcuv_connect(&w->loop, (const struct sockaddr *)a, &cb, c, &po, &err);
     if (!c->pc) {
         w->st.connect_errors++;
         w->st.last_connect_error = (uint64_t)-err;
@@ -862,7 +867,13 @@ bb_worker *bb_worker_new(const bb_opts *o, int id, uint32_t battles)
     w->nseats = w->nconns * k;
     w->conns = calloc(w->nconns ? w->nconns : 1, sizeof *w->conns);
     w->seats = calloc(w->nseats ? w->nseats : 1, sizeof *w->seats);
-    if (!w->conns || !w->seats || uv_loop_init(&w->loop) != 0) {
+    if (o->tls) { /* bb_opts_parse built one already, so only memory can fail here */
+        pc_tls_opts to;
+        bb_opts_tls(o, &to);
+        w->tls = pc_tls_config_new(&to, NULL, 0);
+    }
+    if (!w->conns || !w->seats || (o->tls && !w->tls) || uv_loop_init(&w->loop) != 0) {
+        pc_tls_config_free(w->tls);
         free(w->conns);
         free(w->seats);
         free(w);
@@ -928,6 +939,7 @@ void bb_worker_join(bb_worker *w, bb_stats *total)
     if (total)
         bb_stats_merge(total, &w->pub);
     uv_loop_close(&w->loop);
+    pc_tls_config_free(w->tls); /* the loop ran dry: every connection's on_close has come */
     pthread_mutex_destroy(&w->mu);
     free(w->conns);
     free(w->seats);

@@ -1,6 +1,8 @@
 /* libuv client: see pcuv.h. */
 #include "proto/client/pcuv.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +318,21 @@ static void on_connected(uv_connect_t *req, int status)
     flush(c);
 }
 
+/* Binds c's socket (created by uv_tcp_init_ex) to local before the connect. With port 0 and
+ * IP_BIND_ADDRESS_NO_PORT the port is chosen at connect time, unique for the 4-tuple; a plain
+ * bind(port 0) would take a port unique for the local address alone and run out sooner. */
+static int bind_local(pcuv_conn *c, const struct sockaddr *local)
+{
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    uv_os_fd_t fd;
+    int one = 1;
+    /* best effort: without it (an older kernel) the bind below picks the port */
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) == 0)
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+    return uv_tcp_bind(&c->tcp, local, 0);
+}
+
 pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv_callbacks *cb,
                         void *user, const pcuv_opts *opts, int *err)
 {
@@ -345,7 +362,8 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
         }
         mbedtls_ssl_set_bio(&c->tls->ssl, c, bio_send, bio_recv, NULL);
     }
-    int rc = uv_tcp_init(loop, &c->tcp);
+    const struct sockaddr *local = opts ? opts->local : NULL;
+    int rc = local ? uv_tcp_init_ex(loop, &c->tcp, local->sa_family) : uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {
         conn_free(c);
         if (err)
@@ -354,7 +372,9 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
     }
     c->tcp.data = c;
     c->creq.data = c;
-    rc = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connected);
+    rc = local ? bind_local(c, local) : 0;
+    if (rc == 0)
+        rc = uv_tcp_connect(&c->creq, &c->tcp, addr, on_connected);
     if (rc < 0) {
         /* the handle is initialised: it must be closed through the loop; report without on_close */
         c->cb.on_close = NULL;

@@ -35,7 +35,14 @@
  *   16 KiB record buffers per connection, so about 40 KiB each. Requests queued while a write is in
  *   flight are encrypted together when the next write starts (few records, not one per request).
  * - pcuv_stats' bytes_in/bytes_out count bytes on the wire (ciphertext); frames count events and
- *   requests. */
+ *   requests.
+ *
+ * Source address (pcuv_opts.local): a client making tens of thousands of connections to one server
+ * address runs short of ephemeral ports per source address (the kernel's port search also gets slow
+ * as the range fills). Giving each connection one of several local addresses (127.0.0.1, 127.0.0.2,
+ * ... on loopback, where Linux routes all of 127.0.0.0/8) multiplies the 4-tuples available. pcuv
+ * binds the address with port 0 and, where the kernel has IP_BIND_ADDRESS_NO_PORT, lets connect()
+ * choose the port, so ports are unique per 4-tuple rather than per local address. */
 #ifndef BATTLED_PROTO_CLIENT_PCUV_H
 #define BATTLED_PROTO_CLIENT_PCUV_H
 
@@ -66,15 +73,19 @@ typedef struct pcuv_opts {
     size_t out_cap;       /* unsent bytes allowed per connection; 0 = 64 KiB */
     const pc_tls_config *tls; /* NULL: clear text; else TLS with these settings (see above); the
                                  config must outlive the connection and belong to this loop's thread */
+    const struct sockaddr *local; /* NULL: the kernel picks the source address; else bind to this
+                                     address (same family as the target; port 0 = any) before the
+                                     connect; copied, need not outlive the call */
 } pcuv_opts;
 
 typedef struct pcuv_stats {
     uint64_t frames_in, frames_out, bytes_in, bytes_out, skipped_unknown;
 } pcuv_stats;
 
-/* Starts connecting to addr. Requests sent before the connection is up are queued. Returns NULL
- * (out of memory or a libuv error, *err set when err is non-NULL; UV_EINVAL for a TLS config that
- * mbedTLS refuses) or a connection that lives until
+/* Starts connecting to addr (from opts->local when set). Requests sent before the connection is
+ * up are queued. Returns NULL (out of memory or a libuv error, *err set when err is non-NULL;
+ * UV_EINVAL for a TLS config that mbedTLS refuses; UV_EADDRNOTAVAIL and the like when opts->local
+ * cannot be bound) or a connection that lives until
  * on_close. cb is copied; user is returned by pcuv_user. */
 pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv_callbacks *cb,
                         void *user, const pcuv_opts *opts, int *err);

@@ -1,6 +1,8 @@
 /* Smoke test of battle-bench against the real battled: each way of playing (lobby, create/join with
- * several battles per connection, solo against the server's opponent) plays real battles to their
- * end for a couple of seconds, without a failed battle, and the JSON report says so.
+ * several battles per connection, solo against the server's opponent), over TLS (verifying the
+ * server's certificate) and from two source addresses, plays real battles to their end for a couple
+ * of seconds, without a failed battle, and the JSON report says so. Every server gets a TLS listener
+ * too (itest's TLS mode); the clear-text runs use the port file's first line.
  * Usage (from ctest): test_bench_smoke BATTLED_BINARY --bench BATTLE_BENCH_BINARY [--shards N]. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,11 +44,13 @@ static double num(const char *json, const char *key)
     return strtod(p + strlen(pat), NULL);
 }
 
-/* Runs the bench with extra args against s; returns its exit status, JSON in json_path. */
-static int run_bench(const itest_server *s, const char *json_path, const char *const *extra)
+/* Runs the bench with extra args against s (its TLS port, trusting its certificate, when tls);
+ * returns its exit status, JSON in json_path. */
+static int run_bench(const itest_server *s, bool tls, const char *json_path, const char *const *extra)
 {
-    char port[16], pid[16];
-    snprintf(port, sizeof port, "127.0.0.1:%u", s->port);
+    char port[16], pid[16], ca[200];
+    snprintf(port, sizeof port, "127.0.0.1:%u", tls ? s->tls_port : s->plain_port);
+    snprintf(ca, sizeof ca, "%s/cert.pem", s->dir); /* itest's TLS mode wrote it there */
     snprintf(pid, sizeof pid, "%d", (int)s->pid);
     const char *argv[40];
     int n = 0;
@@ -58,6 +62,13 @@ static int run_bench(const itest_server *s, const char *json_path, const char *c
     argv[n++] = "--json";
     argv[n++] = json_path;
     argv[n++] = "--quiet";
+    if (tls) {
+        argv[n++] = "--tls";
+        argv[n++] = "--tls-ca";
+        argv[n++] = ca;
+        argv[n++] = "--tls-name";
+        argv[n++] = "localhost";
+    }
     for (int i = 0; extra[i] && n < 38; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -73,14 +84,16 @@ static int run_bench(const itest_server *s, const char *json_path, const char *c
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void play(const char *const *extra, bool ais)
+/* Plays with the bench's extra args against a fresh server; returns nothing, asserts success. */
+static void play_on(const char *const *extra, bool ais, bool tls)
 {
     itest_server s;
     const char *sets[] = {"log.level=warn", ais ? "game.ai_think_ms=0" : NULL, NULL};
     assert_true(itest_start(&s, sets));
     char json_path[200];
     snprintf(json_path, sizeof json_path, "%s/bench.json", s.dir);
-    int rc = run_bench(&s, json_path, extra);
+    assert_true(s.tls_port != 0);
+    int rc = run_bench(&s, tls, json_path, extra);
     const char *json = slurp(json_path);
     if (rc != 0 || !json) {
         itest_dump_log(&s);
@@ -100,8 +113,14 @@ static void play(const char *const *extra, bool ais)
     assert_true(p99 > 0);
     assert_true(rss > 0); /* --server-pid was read */
     assert_non_null(strstr(json, "\"timeline\": ["));
+    assert_non_null(strstr(json, tls ? "\"tls\": true" : "\"tls\": false"));
     assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
     itest_cleanup(&s);
+}
+
+static void play(const char *const *extra, bool ais)
+{
+    play_on(extra, ais, false);
 }
 
 static void bench_plays_matched_battles(void **state)
@@ -128,6 +147,23 @@ static void bench_plays_solo_battles(void **state)
     play(extra, true);
 }
 
+static void bench_plays_over_tls_verifying_the_server(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--mode", "match", "--battles", "10", "--think", "0", "--duration", "2",
+                           "--grace", "10", "--band", "long", "--threads", "2", NULL};
+    play_on(extra, false, true);
+}
+
+static void bench_plays_from_two_source_addresses(void **state)
+{
+    (void)state;
+    /* 127.0.0.1 and 127.0.0.2 in turn (the unit test checks the server sees both addresses) */
+    const char *extra[] = {"--mode", "match", "--battles", "10", "--think", "0", "--duration", "2",
+                           "--grace", "10", "--band", "long", "--sources", "2", NULL};
+    play(extra, false);
+}
+
 static void bench_refuses_bad_options_clearly(void **state)
 {
     (void)state;
@@ -135,7 +171,9 @@ static void bench_refuses_bad_options_clearly(void **state)
         {"--battles", "0", NULL, NULL},
         {"--server", "10.1.2.3:7070", NULL, NULL},
         {"--mode", "chess", NULL, NULL},
-        {"--tls", NULL, NULL, NULL},
+        {"--tls", NULL, NULL, NULL}, /* neither --tls-ca nor --tls-insecure */
+        {"--sources", "0", NULL, NULL},
+        {"--source", "10.0.0.2", NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pid_t child = fork();
@@ -154,8 +192,8 @@ static void bench_refuses_bad_options_clearly(void **state)
 
 int main(int argc, char **argv)
 {
-    /* take --bench PATH out before itest sees the rest */
-    char *rest[16];
+    /* take --bench PATH out before itest sees the rest; every server gets a TLS listener too */
+    char *rest[17];
     int n = 0;
     for (int i = 0; i < argc && n < 15; i++) {
         if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc)
@@ -163,6 +201,7 @@ int main(int argc, char **argv)
         else
             rest[n++] = argv[i];
     }
+    rest[n++] = (char *)"--tls";
     rest[n] = NULL;
     itest_init(n, rest);
     const struct CMUnitTest tests[] = {
@@ -170,6 +209,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(bench_plays_matched_battles),
         cmocka_unit_test(bench_plays_created_battles_multiplexed),
         cmocka_unit_test(bench_plays_solo_battles),
+        cmocka_unit_test(bench_plays_over_tls_verifying_the_server),
+        cmocka_unit_test(bench_plays_from_two_source_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

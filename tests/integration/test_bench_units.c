@@ -1,17 +1,25 @@
 /* Unit tests of battle-bench's pure parts: the latency histogram (its percentiles are the numbers
- * people compare servers by) and the scripted player (every action it proposes must be legal). */
+ * people compare servers by) and the scripted player (every action it proposes must be legal); its
+ * command line for source addresses and TLS; and pcuv's source address (pcuv_opts.local), which a
+ * listener on the same loop sees as the peer address. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "bench/bb_hist.h"
+#include "bench/bb_opts.h"
 #include "bench/bb_policy.h"
 #include "bench/bb_stats.h"
+#include "proto/client/pcuv.h"
 
 static bb_hist h, h2, d;
 
@@ -251,6 +259,159 @@ static void stats_merge_adds_counters_and_ships(void **state)
     assert_string_equal(bb_fail_name(BB_FAIL_DISCONNECT), "disconnect");
 }
 
+static int parse(bb_opts *o, const char *const *args)
+{
+    char *argv[16];
+    int n = 0;
+    argv[n++] = (char *)"battle-bench";
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    return bb_opts_parse(o, n, argv);
+}
+
+static bb_opts opts;
+
+static void opts_spread_sources_and_read_the_tls_port(void **state)
+{
+    (void)state;
+    const char *a1[] = {"--sources", "3", NULL};
+    assert_int_equal(parse(&opts, a1), 0);
+    assert_int_equal(opts.nsources, 3);
+    assert_int_equal(ntohl(opts.source[0].sin_addr.s_addr), 0x7f000001u);
+    assert_int_equal(ntohl(opts.source[2].sin_addr.s_addr), 0x7f000003u);
+    const char *a2[] = {"--source", "127.0.0.5,127.1.2.3", NULL};
+    assert_int_equal(parse(&opts, a2), 0);
+    assert_int_equal(opts.nsources, 2);
+    assert_int_equal(ntohl(opts.source[1].sin_addr.s_addr), 0x7f010203u);
+    const char *bad1[] = {"--source", "10.0.0.1", NULL};
+    assert_int_equal(parse(&opts, bad1), -1);
+    const char *bad2[] = {"--sources", "65", NULL};
+    assert_int_equal(parse(&opts, bad2), -1);
+
+    /* TLS: verification unless asked otherwise; the port file's second line is the TLS port */
+    char pf[] = "/tmp/bb-units-port-XXXXXX";
+    int fd = mkstemp(pf);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "1111\n2222\n", 10), 10);
+    close(fd);
+    const char *t0[] = {"--tls", "--port-file", pf, NULL};
+    assert_int_equal(parse(&opts, t0), -1); /* neither --tls-ca nor --tls-insecure */
+    const char *t1[] = {"--tls", "--tls-insecure", "--port-file", pf, NULL};
+    assert_int_equal(parse(&opts, t1), 0);
+    assert_true(opts.tls && opts.tls_insecure);
+    assert_int_equal(ntohs(opts.target[0].sin_port), 2222);
+    const char *t2[] = {"--port-file", pf, NULL};
+    assert_int_equal(parse(&opts, t2), 0);
+    assert_false(opts.tls);
+    assert_int_equal(ntohs(opts.target[0].sin_port), 1111);
+    const char *t3[] = {"--tls-insecure", NULL};
+    assert_int_equal(parse(&opts, t3), -1); /* TLS settings without --tls */
+    const char *t4[] = {"--tls", "--tls-ca", "/nonexistent/ca.pem", NULL};
+    assert_int_equal(parse(&opts, t4), -1);
+    unlink(pf);
+}
+
+/* pcuv_opts.local: a listener on 127.0.0.1 sees each connection come from the address asked for. */
+#define SRC_CONNS 6
+typedef struct {
+    uv_loop_t loop;
+    uv_tcp_t server;
+    uv_tcp_t accepted[SRC_CONNS];
+    uv_timer_t deadline;
+    int naccepted, nconnected, nclosed;
+    uint32_t peers[SRC_CONNS]; /* host order */
+} src_test;
+
+static void src_on_accept(uv_stream_t *server, int status)
+{
+    src_test *t = server->data;
+    assert_int_equal(status, 0);
+    assert_true(t->naccepted < SRC_CONNS);
+    uv_tcp_t *a = &t->accepted[t->naccepted];
+    uv_tcp_init(&t->loop, a);
+    assert_int_equal(uv_accept(server, (uv_stream_t *)a), 0);
+    struct sockaddr_in peer;
+    int len = sizeof peer;
+    assert_int_equal(uv_tcp_getpeername(a, (struct sockaddr *)&peer, &len), 0);
+    t->peers[t->naccepted++] = ntohl(peer.sin_addr.s_addr);
+}
+
+static void src_on_connect(pcuv_conn *c, int status)
+{
+    src_test *t = pcuv_user(c);
+    assert_int_equal(status, 0);
+    t->nconnected++;
+    pcuv_close(c);
+}
+
+static void src_on_close(pcuv_conn *c, int why)
+{
+    (void)why;
+    src_test *t = pcuv_user(c);
+    if (++t->nclosed == SRC_CONNS)
+        uv_stop(&t->loop);
+}
+
+static void src_on_deadline(uv_timer_t *tm)
+{
+    uv_stop(tm->loop); /* the assertions below then say what is missing */
+}
+
+static void pcuv_connects_from_the_given_source_address(void **state)
+{
+    (void)state;
+    static src_test t;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(uv_loop_init(&t.loop), 0);
+    struct sockaddr_in any, bound, src;
+    uv_ip4_addr("127.0.0.1", 0, &any);
+    uv_tcp_init(&t.loop, &t.server);
+    t.server.data = &t;
+    assert_int_equal(uv_tcp_bind(&t.server, (struct sockaddr *)&any, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&t.server, 16, src_on_accept), 0);
+    int len = sizeof bound;
+    assert_int_equal(uv_tcp_getsockname(&t.server, (struct sockaddr *)&bound, &len), 0);
+    uv_timer_init(&t.loop, &t.deadline);
+    uv_timer_start(&t.deadline, src_on_deadline, 5000, 0);
+
+    static const pcuv_callbacks cb = {src_on_connect, NULL, src_on_close};
+    for (int i = 0; i < SRC_CONNS; i++) {
+        /* 127.0.0.2 and 127.0.0.3 alternately: Linux routes all of 127/8 to lo */
+        uv_ip4_addr(i % 2 ? "127.0.0.3" : "127.0.0.2", 0, &src);
+        pcuv_opts o = {.local = (const struct sockaddr *)&src};
+        int err = 0;
+        assert_non_null(pcuv_connect(&t.loop, (struct sockaddr *)&bound, &cb, &t, &o, &err));
+    }
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    assert_int_equal(t.nconnected, SRC_CONNS);
+    assert_int_equal(t.nclosed, SRC_CONNS);
+    assert_int_equal(t.naccepted, SRC_CONNS);
+    int from2 = 0, from3 = 0;
+    for (int i = 0; i < SRC_CONNS; i++) {
+        from2 += t.peers[i] == 0x7f000002u;
+        from3 += t.peers[i] == 0x7f000003u;
+    }
+    assert_int_equal(from2, SRC_CONNS / 2);
+    assert_int_equal(from3, SRC_CONNS / 2);
+
+    /* an address this host does not have is refused at once, with no on_close */
+    uv_ip4_addr("192.0.2.1", 0, &src);
+    pcuv_opts o = {.local = (const struct sockaddr *)&src};
+    int err = 0;
+    pcuv_conn *c = pcuv_connect(&t.loop, (struct sockaddr *)&bound, &cb, &t, &o, &err);
+    if (c) /* libuv may defer the bind error to the connect: then on_connect reports it */
+        fail_msg("pcuv_connect from 192.0.2.1 succeeded");
+    assert_int_equal(err, UV_EADDRNOTAVAIL);
+
+    for (int i = 0; i < t.naccepted; i++)
+        uv_close((uv_handle_t *)&t.accepted[i], NULL);
+    uv_close((uv_handle_t *)&t.server, NULL);
+    uv_close((uv_handle_t *)&t.deadline, NULL);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&t.loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +422,8 @@ int main(void)
         cmocka_unit_test(policy_launches_at_long_range_and_defends),
         cmocka_unit_test(policy_uses_sand_only_when_hurt_and_close),
         cmocka_unit_test(stats_merge_adds_counters_and_ships),
+        cmocka_unit_test(opts_spread_sources_and_read_the_tls_port),
+        cmocka_unit_test(pcuv_connects_from_the_given_source_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
