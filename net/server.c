@@ -21,6 +21,7 @@
 #include "util/log.h"
 
 #define NET_OUTBOX_BUDGET 8192 /* messages taken from one shard per wakeup before yielding */
+#define NET_INLINE_ROUNDS 3    /* run-inline, drain, flush rounds per pass; the last only wakes */
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
@@ -169,12 +170,9 @@ static void handle_out(server *s, unsigned k, struct shard_out *o)
     }
 }
 
-static void on_wake(uv_async_t *h)
+/* Takes every shard's output (up to a budget each); re-signals our wake when it stops on one. */
+static void drain_outboxes(server *s)
 {
-    server *s = h->data;
-    NET_STAT_ADD(&s->stats, outbox_wakeups, 1);
-    if (!s->shards)
-        return;
     bool more = false;
     struct shard_out o;
     for (unsigned k = 0; k < s->nshards && s->shards; k++) {
@@ -189,6 +187,14 @@ static void on_wake(uv_async_t *h)
     /* Stopped on a budget: libuv cleared the pending flag before calling us, so re-signal. */
     if (more)
         uv_async_send(&s->wake);
+}
+
+static void on_wake(uv_async_t *h)
+{
+    server *s = h->data;
+    NET_STAT_ADD(&s->stats, outbox_wakeups, 1);
+    if (s->shards)
+        drain_outboxes(s);
 }
 
 static void wake_net(void *arg)
@@ -222,14 +228,23 @@ static void on_prepare(uv_prepare_t *h)
     if (s->npaused)
         conn_resume_paused(s);
     conn_flush_dirty(s);
-    unsigned woke = 0;
-    for (unsigned k = 0; k < s->nshards; k++) {
-        woke += s->kdirty[k];
-        s->kdirty[k] = 0;
-    }
-    if (woke) {
-        NET_STAT_ADD(&s->stats, wakeups_sent, woke);
-        shards_flush(s->shards);
+    /* Shards whose threads sleep get their few messages run here (server.inline_max), and the
+     * replies leave in this pass; the others are woken. Draining may queue control messages
+     * (a seat for a gone connection), hence the bounded repeat. */
+    for (unsigned round = 0; round < NET_INLINE_ROUNDS && s->shards; round++) {
+        bool pushed = false;
+        for (unsigned k = 0; k < s->nshards; k++) {
+            pushed |= s->kdirty[k] != 0;
+            s->kdirty[k] = 0;
+        }
+        if (!pushed)
+            break;
+        if (round + 1 < NET_INLINE_ROUNDS && shards_run_inline(s->shards, uv_now(&s->loop))) {
+            drain_outboxes(s);
+            conn_flush_dirty(s);
+        }
+        if (s->shards)
+            NET_STAT_ADD(&s->stats, wakeups_sent, shards_flush(s->shards));
     }
     if (s->drain_phase == 2 && s->conn_objs == 0)
         begin_stop_phase(s);

@@ -241,6 +241,10 @@ struct shard_stats {
     _Atomic uint64_t outbox_overflow;     /* connections closed because the backlog was full */
     _Atomic uint64_t wakeups;             /* inbox async callbacks run */
     _Atomic uint64_t net_wakes;           /* wake_net calls made */
+    _Atomic uint64_t inline_runs;         /* times the network thread ran this shard's inbox */
+    _Atomic uint64_t inline_msgs;         /* messages it handled so (also in inbox_msgs) */
+    _Atomic uint64_t inline_busy;         /* it could not: the shard thread was running */
+    _Atomic uint64_t inline_wakes;        /* it ran, then woke the shard (timer, parked output) */
     _Atomic uint64_t loop_lag_us_max;     /* worst timer lateness seen (us) */
     _Atomic uint64_t timers_fired;
     _Atomic uint64_t spectators;          /* spectators attached right now */
@@ -303,8 +307,18 @@ bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg);
 unsigned shards_inbox_free(const struct shards *s, unsigned shard);
 bool shards_inbox_ready(const struct shards *s, unsigned shard);
 
-/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send). */
-void shards_flush(struct shards *s);
+/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send).
+ * Returns how many it woke. */
+unsigned shards_flush(struct shards *s);
+
+/* Network thread, before shards_flush: when the shards pushed to since the last flush hold at
+ * most server.inline_max messages in all, runs each of them whose thread is not running on the
+ * calling thread (game_handle under the shard's lock; never for a shard that journals), so the
+ * shard thread need not be woken. Their output is then in their outboxes: the caller drains them
+ * with shards_pop in the same pass. A shard whose loop still has work (a timer to re-arm earlier,
+ * parked output, a stop) stays marked and shards_flush wakes it. Returns the number of shards run.
+ * now_ms: the caller's loop clock (same clock as the shards' loops). */
+unsigned shards_run_inline(struct shards *s, uint64_t now_ms);
 
 /* Takes the oldest outbound message of a shard into *out. false when there is none. For
  * SEND_HEAP the caller now owns out->u.heap.ptr. The caller should drain each shard until false on
