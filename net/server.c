@@ -19,6 +19,7 @@
 #include "net/net_int.h"
 #include "proto/codec.h"
 #include "util/log.h"
+#include "util/mix.h"
 
 #define NET_OUTBOX_BUDGET 8192 /* messages taken from one shard per wakeup before yielding */
 
@@ -52,13 +53,8 @@ uint64_t server_new_battle_id(server *s)
             if (n != (ssize_t)sizeof s->ids) {
                 /* Never expected on Linux >= 3.17 for 256 bytes; fall back to a time-mixed value. */
                 uint64_t t = uv_hrtime() ^ ((uint64_t)(uintptr_t)s << 17);
-                for (unsigned i = 0; i < NET_ID_BATCH; i++) {
-                    t += 0x9e3779b97f4a7c15ULL;
-                    uint64_t z = t;
-                    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-                    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-                    s->ids[i] = z ^ (z >> 31);
-                }
+                for (unsigned i = 0; i < NET_ID_BATCH; i++)
+                    s->ids[i] = mix64_next(&t);
             }
             s->nids = NET_ID_BATCH;
         }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 #include "util/log.h"
 
 #define OFF(f) offsetof(battled_config, f)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 #include "util/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

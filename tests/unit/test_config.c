@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 #include "util/config.h"
 #include "util/log.h"
 
