@@ -92,6 +92,9 @@ static void net_metrics(prom_out *o, const net_stats *st)
                  NET_STAT_GET(st, inbox_full));
     prom_counter(o, "battled_net_ctl_parked_total",
                  "Control messages parked behind a full shard inbox.", NET_STAT_GET(st, ctl_parked));
+    prom_counter(o, "battled_net_ctl_lost_total",
+                 "Control messages lost: no memory to park them behind a full shard inbox.",
+                 NET_STAT_GET(st, ctl_lost));
     prom_counter(o, "battled_net_reads_paused_total",
                  "Connections whose reads stopped on a full shard inbox.",
                  NET_STAT_GET(st, reads_paused));

@@ -18,6 +18,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "shards/shard.h"
+#include "util/fifo.h"
 #include "util/config.h"
 
 #define NET_READ_BUF (64u * 1024)  /* one shared read buffer: every read is processed before the next */
@@ -29,6 +30,7 @@
 #define NET_LAG_PERIOD_MS 250      /* loop-lag probe period */
 #define NET_TLS_PLAIN 16384        /* plaintext taken from TLS per call (one record at most) */
 #define NET_LISTEN_BACKLOG 4096    /* pending connections the kernel may hold per listener */
+#define NET_CTL_FIRST_CAP 64       /* control queue entries allocated when one first parks */
 
 enum conn_state {
     CONN_HELLO = 0, /* waiting for hello */
@@ -88,13 +90,6 @@ struct conn {
     conn *hnext;
 };
 
-/* A FIFO of messages the network thread could not push yet and must not lose (connection gone,
- * drain): bounded by the connections that can produce them. */
-typedef struct {
-    struct shard_in *q;
-    uint32_t head, count, cap;
-} ctl_queue;
-
 struct server {
     battled_config cfg;
     uv_loop_t loop;
@@ -134,7 +129,10 @@ struct server {
     conn *lhead[LIST_COUNT], *ltail[LIST_COUNT];
     conn *dirty;            /* flush list */
     conn **paused;          /* per shard: connections waiting for its inbox */
-    ctl_queue *ctl;         /* per shard */
+    /* Per shard: a FIFO of control messages (struct shard_in) the network thread could not push yet
+     * and must not lose (connection gone, drain, admin asks); bounded by the connections and shards
+     * that can produce them. */
+    fifo *ctl;
     unsigned npaused;       /* connections paused in all */
     uint8_t *kdirty;        /* per shard: pushed to since the last prepare (for wakeups_sent) */
     unsigned conn_objs;     /* connection structs alive, closing ones included */

@@ -46,6 +46,7 @@ typedef struct net_stats {
     _Atomic uint64_t output_dropped_gone;    /* shard output for a connection generation that left */
     _Atomic uint64_t inbox_full;             /* a push found a shard inbox full: reads paused */
     _Atomic uint64_t ctl_parked;             /* control messages (conn gone, drain) parked: inbox full */
+    _Atomic uint64_t ctl_lost;               /* control messages lost: no memory to park them */
     _Atomic uint64_t reads_paused;           /* connections whose reads were stopped for it */
     _Atomic uint64_t reads_resumed;
     _Atomic uint64_t wakeups_sent;           /* uv_async_send to shards (one per dirty shard per pass) */

@@ -68,45 +68,27 @@ uint64_t server_new_battle_id(server *s)
 
 /* ---- control queue: messages that must reach a shard even when its inbox is full ---------- */
 
-static bool ctl_append(ctl_queue *q, const struct shard_in *m)
-{
-    if (q->count == q->cap) {
-        uint32_t ncap = q->cap ? q->cap * 2 : 64;
-        struct shard_in *n = malloc((size_t)ncap * sizeof *n);
-        if (!n)
-            return false;
-        for (uint32_t i = 0; i < q->count; i++)
-            n[i] = q->q[(q->head + i) % q->cap];
-        free(q->q);
-        q->q = n;
-        q->head = 0;
-        q->cap = ncap;
-    }
-    q->q[(q->head + q->count) % q->cap] = *m;
-    q->count++;
-    return true;
-}
-
 void server_push_ctl(server *s, unsigned k, const struct shard_in *msg)
 {
-    ctl_queue *q = &s->ctl[k];
-    if (q->count == 0 && s->shards && shards_push(s->shards, k, msg)) {
+    fifo *q = &s->ctl[k];
+    if (fifo_count(q) == 0 && s->shards && shards_push(s->shards, k, msg)) {
         server_mark_pushed(s, k);
         return;
     }
     NET_STAT_ADD(&s->stats, ctl_parked, 1);
-    if (!ctl_append(q, msg))
+    if (!fifo_push(q, msg)) {
+        NET_STAT_ADD(&s->stats, ctl_lost, 1);
         log_error("control message lost: out of memory", "shard", LOG_U64(k));
+    }
 }
 
 static void ctl_flush(server *s)
 {
     for (unsigned k = 0; k < s->nshards; k++) {
-        ctl_queue *q = &s->ctl[k];
-        while (q->count && shards_push(s->shards, k, &q->q[q->head])) {
+        fifo *q = &s->ctl[k];
+        while (fifo_count(q) && shards_push(s->shards, k, fifo_at(q, 0))) {
             server_mark_pushed(s, k);
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
+            fifo_pop(q);
         }
     }
 }
@@ -538,7 +520,7 @@ static void server_free(server *s)
         shards_stop(s->shards);
     if (s->ctl)
         for (unsigned k = 0; k < s->nshards; k++)
-            free(s->ctl[k].q);
+            fifo_free(&s->ctl[k]);
     free(s->ctl);
     free(s->paused);
     free(s->kdirty);
@@ -638,6 +620,8 @@ server *server_start(const battled_config *cfg)
     s->kdirty = calloc(s->nshards, 1);
     if (!s->paused || !s->ctl || !s->kdirty)
         goto fail_loop;
+    for (unsigned k = 0; k < s->nshards; k++)
+        fifo_init(&s->ctl[k], sizeof(struct shard_in), NET_CTL_FIRST_CAP);
 
     /* Before the game port file: whoever waits for that file finds the admin port file too. */
     if (admin_start(s, &s->cfg, &s->admin) != 0)
