@@ -104,7 +104,7 @@ void conn_out_append(conn *c, const void *bytes, size_t len)
     server *s = c->srv;
     if (c->state >= CONN_CLOSED)
         return;
-    if (c->out.bytes + len > (uint64_t)s->cfg.server.output_cap) {
+    if (c->out.bytes + len > (uint64_t)s->opts.output_cap) {
         /* A client that does not read loses its connection, not the server's memory. Its seats go
          * away through SHARD_IN_CONN_GONE and it can resume with its token. */
         NET_STAT_ADD(&s->stats, output_cap_cuts, 1);
@@ -531,7 +531,7 @@ static conn *conn_new(server *s)
     }
     c->tcp.data = c;
     s->conn_objs++;
-    frame_reader_init(&c->fr, (uint32_t)s->cfg.server.max_frame);
+    frame_reader_init(&c->fr, (uint32_t)s->opts.max_frame);
     outq_init(&c->out);
     return c;
 }

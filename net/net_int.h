@@ -19,7 +19,6 @@
 #include "proto/msg.h"
 #include "shards/shard.h"
 #include "util/fifo.h"
-#include "util/config.h"
 
 #define NET_READ_BUF (64u * 1024)  /* one shared read buffer: every read is processed before the next */
 #define NET_WRITE_BUFS 8           /* chunks handed to one write */
@@ -91,7 +90,7 @@ struct conn {
 };
 
 struct server {
-    battled_config cfg;
+    struct server_opts opts; /* as given to server_start (max_frame raised to the floor) */
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
@@ -143,7 +142,7 @@ struct server {
     /* drain */
     _Atomic int drain_requests; /* set by server_drain from any thread */
     _Atomic int finished;       /* the network thread left its loop */
-    int drain_phase;            /* 0 running, 1 shards draining, 2 flushing, 3 stopping */
+    server_phase drain_phase;   /* read through server_drain_phase outside drain.c */
     unsigned stopped;           /* shards that reported SHARD_OUT_STOPPED */
 };
 
@@ -191,14 +190,32 @@ void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint3
 void route_event(conn *c, const proto_event *ev);
 
 /* server.c */
-/* Queues msg for shard k, never losing it (ctl queue when the inbox is full). */
-void server_push_ctl(server *s, unsigned k, const struct shard_in *msg);
 uint64_t server_new_battle_id(server *s);
-bool server_draining(const server *s);
+/* Calls fn for every connection in the table (not those already closing). fn may close c. */
+void server_each_conn(server *s, void (*fn)(conn *c, void *arg), void *arg);
+/* Closes every handle on the loop (the admin listener, every connection, listeners, timers) so the
+ * loop can end; connections are freed through their close callbacks. */
+void server_close_all(server *s);
+
+/* dispatch.c */
+/* Queues msg for shard k, never losing it (ctl queue when the inbox is full; lost only when no
+ * memory is left to park it, counted as ctl_lost). */
+void server_push_ctl(server *s, unsigned k, const struct shard_in *msg);
+/* Marks shard k as pushed to this pass, so the uv_prepare callback wakes it once. */
 void server_mark_pushed(server *s, unsigned k);
-/* Writes "port\n" (and "tls_port\n" when tls_port is not 0) to path through path.tmp and a rename,
- * so whoever polls for the file never reads half of it; the admin listener's port file too.
- * Returns 0, or -1 / rename's result on failure. */
-int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port);
+/* Once per loop pass: pushes parked control messages, in order, while the inboxes take them. */
+void dispatch_ctl_flush(server *s);
+/* The shards' wakeup (s->wake): drains every shard's outbox. */
+void dispatch_on_wake(uv_async_t *h);
+/* shards_opts.wake_net: any shard thread; signals s->wake. */
+void dispatch_wake_net(void *arg);
+
+/* drain.c (the phases are in server.h, server_phase) */
+/* s->drain_async's callback: the first request begins the drain, later ones hurry it. */
+void drain_on_async(uv_async_t *h);
+/* A shard reported SHARD_OUT_STOPPED. */
+void drain_shard_stopped(server *s);
+/* Once per loop pass, after output was written: stops once flushing found no connection left. */
+void drain_pass(server *s);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "shards/game.h"
 #include "shards/journal.h"
-#include "util/config.h"
+#include "app/config.h"
 
 struct recover_result {
     uint64_t battles;  /* unfinished battles found */

@@ -77,7 +77,7 @@
 #include <stdint.h>
 
 #include "proto/msg.h"
-#include "util/config.h"
+#include "app/config.h"
 
 typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: generation. 0 = none. */
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "util/toml.h"
-#include "util/config.h"
+#include "app/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -173,15 +173,15 @@ static int setup(void **state)
     (void)state;
     g_s = calloc(1, sizeof *g_s);
     assert_non_null(g_s);
-    config_defaults(&g_s->cfg);
-    snprintf(g_s->cfg.admin.listen, sizeof g_s->cfg.admin.listen, "127.0.0.1:0");
+    g_s->opts.ring_slots = 16384; /* server.ring_slots' default */
+    snprintf(g_s->opts.admin.listen, sizeof g_s->opts.admin.listen, "127.0.0.1:0");
     assert_int_equal(uv_loop_init(&g_s->loop), 0);
     g_s->nshards = NSHARDS;
     g_s->ctl = calloc(NSHARDS, sizeof *g_s->ctl);
     for (unsigned k = 0; k < NSHARDS; k++)
         fifo_init(&g_s->ctl[k], sizeof(struct shard_in), NET_CTL_FIRST_CAP);
     g_s->listening = true;
-    assert_int_equal(admin_start(g_s, &g_s->cfg, &g_s->admin), 0);
+    assert_int_equal(admin_start(g_s, &g_s->opts, &g_s->admin), 0);
     assert_non_null(g_s->admin);
     g_port = admin_port(g_s->admin);
     return 0;
@@ -256,20 +256,20 @@ static void test_readyz_names_draining_and_listeners(void **state)
     static char body[4096];
     all_alive();
     wait_ready();
-    g_s->drain_phase = 1;
+    g_s->drain_phase = SERVER_DRAINING;
     assert_int_equal(get("/readyz", body, sizeof body, NULL), 503);
     assert_non_null(strstr(body, "\"failed\":[\"draining\"]"));
     assert_non_null(strstr(body, "\"not_draining\":false"));
-    g_s->drain_phase = 0;
+    g_s->drain_phase = SERVER_RUNNING;
     g_s->listening = false;
     assert_int_equal(get("/readyz", body, sizeof body, NULL), 503);
     assert_non_null(strstr(body, "\"failed\":[\"listeners\"]"));
     g_s->listening = true;
     assert_int_equal(get("/readyz", body, sizeof body, NULL), 200);
     /* /healthz does not care. */
-    g_s->drain_phase = 1;
+    g_s->drain_phase = SERVER_DRAINING;
     assert_int_equal(get("/healthz", body, sizeof body, NULL), 200);
-    g_s->drain_phase = 0;
+    g_s->drain_phase = SERVER_RUNNING;
 }
 
 static void set_rows(unsigned k, unsigned n, uint64_t first_id)

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "util/toml.h"
-#include "util/config.h"
+#include "app/config.h"
 #include "util/log.h"
 
 static char err[512];

@@ -15,7 +15,7 @@
 #include "proto/codec.h"
 #include "shards/shard.h"
 #include "util/clock.h"
-#include "util/config.h"
+#include "app/config.h"
 
 #define H_WAIT_MS 5000 /* longest any condition may take before the test fails */
 

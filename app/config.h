@@ -6,8 +6,8 @@
  * Unknown sections or keys, wrong types and out-of-range values are errors: a
  * typo must never pass silently. Times are milliseconds, sizes are bytes.
  * String settings hold at most CONFIG_STRING_MAX bytes. */
-#ifndef BATTLED_UTIL_CONFIG_H
-#define BATTLED_UTIL_CONFIG_H
+#ifndef BATTLED_APP_CONFIG_H
+#define BATTLED_APP_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@
 typedef enum { CONFIG_FSYNC_ALWAYS = 0, CONFIG_FSYNC_EVERYSEC = 1, CONFIG_FSYNC_NO = 2 } config_fsync;
 
 /* Plain struct; config_defaults fills every field. Ranges and defaults are in
- * the schema (util/config.c) and documented in config.toml. */
+ * the schema (app/config.c) and documented in config.toml. */
 typedef struct battled_config {
     struct {
         char listen[CONFIG_STRING_MAX + 1];   /* "host:port", port 0 = ephemeral */

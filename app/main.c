@@ -1,7 +1,7 @@
 /* battled: command line, configuration and process lifetime.
  *
  * main parses the command line, loads the configuration, blocks SIGINT and SIGTERM in every thread
- * and hands over to server_run (net/server.h): the network thread and the shards run until the first
+ * and hands over to launch_run (app/launch.h): the network thread and the shards run until the first
  * signal, which starts a graceful drain; a second signal hurries it. */
 #include <pthread.h>
 #include <signal.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/server.h"
-#include "util/config.h"
+#include "app/config.h"
+#include "app/launch.h"
 #include "util/log.h"
 
 #ifndef BATTLED_VERSION
@@ -71,7 +71,7 @@ static void log_effective(const battled_config *c)
 static int run_server(const battled_config *c, const sigset_t *set)
 {
     log_effective(c);
-    return server_run(c, set);
+    return launch_run(c, set);
 }
 
 int main(int argc, char **argv)

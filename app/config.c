@@ -1,6 +1,6 @@
 /* config: the schema table and the code that walks it (defaults, TOML load,
  * --set overrides, printing). */
-#include "util/config.h"
+#include "app/config.h"
 
 #include <errno.h>
 #include <stdarg.h>
