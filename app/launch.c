@@ -43,7 +43,9 @@ static ships_table *load_ships(const char *path)
 
 #define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src))
 
-void launch_fill_opts(const battled_config *cfg, struct server_opts *o)
+/* Fills *o from cfg: every network setting, the shards' options, and no ship table (o->ships is
+ * NULL). cfg must outlive the server_start call made with *o (shards_start copies what it keeps). */
+static void fill_opts(const battled_config *cfg, struct server_opts *o)
 {
     memset(o, 0, sizeof *o);
     COPY(o->listen, cfg->server.listen);
@@ -75,7 +77,7 @@ void launch_fill_opts(const battled_config *cfg, struct server_opts *o)
 server *launch_server(const battled_config *cfg)
 {
     struct server_opts o;
-    launch_fill_opts(cfg, &o);
+    fill_opts(cfg, &o);
     o.ships = load_ships(cfg->game.ships_file);
     if (!o.ships)
         return NULL;

@@ -13,10 +13,6 @@
 #include "app/config.h"
 #include "net/server.h"
 
-/* Fills *o from cfg: every network setting, the shards' options, and no ship table (o->ships is
- * NULL; launch_server loads it). cfg must outlive the server_start call made with *o. */
-void launch_fill_opts(const battled_config *cfg, struct server_opts *o);
-
 /* Loads the ship table from cfg->game.ships_file and starts the server for cfg. Returns NULL on
  * failure, already logged (cannot read or parse the ship table, and every server_start failure).
  * The caller ends it with server_drain + server_wait. */

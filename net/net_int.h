@@ -1,5 +1,6 @@
-/* net_int: what the network thread's files (server.c, conn.c, route.c) share. Not a public API:
- * nothing outside net/ includes it. Everything here runs on the network thread only. */
+/* net_int: what the network thread's files (server.c, dispatch.c, drain.c, conn.c, conn_tls.c,
+ * route.c) share. net/ internal: nothing outside net/ includes it (the admin files use server.h;
+ * test_it_admin_probe, a white-box test, is the one exception). Network thread only. */
 #ifndef BATTLED_NET_NET_INT_H
 #define BATTLED_NET_NET_INT_H
 
@@ -146,48 +147,66 @@ struct server {
     unsigned stopped;           /* shards that reported SHARD_OUT_STOPPED */
 };
 
+/* Lifetime rule for everything below: no function that takes a `conn *c` frees c. Closing (conn_close,
+ * and every function that says "may close c") only starts uv_close; the struct is freed later, from
+ * the close callback or from the walk of a list it is still on (conn_flush_dirty, conn_tls_pass),
+ * never while a caller up the stack holds c. So c may be used on return, but it may be closing:
+ * callers that go on feeding it check c->state (>= CONN_CLOSING: stop). */
+
 /* conn.c */
+/* Accepts one connection from the plain or TLS listener (refusing it past max_connections). */
 void conn_accept(server *s, bool tls);
-/* Reads resume for c (after a pause or a deferred handshake). */
+/* Reads resume for c (after a pause or a deferred handshake). May close c (read error); not freed. */
 void conn_read_start(conn *c);
-/* Appends bytes already in wire form to c's output, cutting c off past output_cap. */
+/* Appends bytes already in wire form to c's output, cutting c off past output_cap. May close c;
+ * not freed. */
 void conn_out_append(conn *c, const void *bytes, size_t len);
-/* Plaintext for c's frame reader: processed now, or kept behind the stash while c is paused. */
+/* Plaintext for c's frame reader: processed now, or kept behind the stash while c is paused. May
+ * close c (bad stream, policy, no memory); not freed. */
 void conn_deliver(conn *c, const uint8_t *data, size_t len);
+/* Frees c's struct once its close callback ran, unless a singly linked list (flush list, deferred
+ * handshakes) still holds it: that list's walk frees it then. The one function that frees c. */
 void conn_free_struct(conn *c);
-void conn_input(conn *c, const uint8_t *data, size_t len);
-/* Queues a complete frame for c (copied). Cuts c off when its unsent output passes output_cap. */
+/* Queues a complete frame for c (copied). Cuts c off when its unsent output passes output_cap. May
+ * close c; not freed. */
 void conn_send(conn *c, const void *frame, size_t len);
-/* Starts closing c. flush: let queued output leave first (bounded by NET_CLOSE_LINGER_MS). */
+/* Starts closing c. flush: let queued output leave first (bounded by NET_CLOSE_LINGER_MS). c is not
+ * freed on return (its close callback frees it in a later loop phase). */
 void conn_close(conn *c, net_close_reason why, bool flush);
-void conn_touch(conn *c);
+/* Moves c to the tail of timeout list `list` (LIST_NONE: off every list). Never closes c. */
 void conn_set_list(conn *c, enum conn_list_id list);
+/* Once per loop pass: writes every connection with new output; frees those closed meanwhile
+ * (CONN_FREED) that were waiting on the flush list. */
 void conn_flush_dirty(server *s);
+/* Closes connections past their timeout list's deadline (freed later, by their close callbacks). */
 void conn_sweep(server *s);
+/* Once per loop pass: re-pushes the parked message of paused connections whose inbox has room and
+ * feeds their stashed input; may close some of them (freed later). */
 void conn_resume_paused(server *s);
+/* Records a seat or spectator place gained (delta > 0) or lost for battle bid. May close c (no
+ * memory); not freed. */
 void conn_seat_change(conn *c, uint64_t bid, int delta);
-/* Parks msg (shard k's inbox was full) on c and stops reading c until conn_resume_paused. */
+/* Parks msg (shard k's inbox was full) on c and stops reading c until conn_resume_paused. May close
+ * c (no memory); not freed. */
 void conn_pause(conn *c, unsigned k, const struct shard_in *msg);
 
 /* conn_tls.c */
-/* Ciphertext read from c's socket: handshake, decrypt, deliver. */
+/* Ciphertext read from c's socket: handshake, decrypt, deliver. May close c; not freed. */
 void conn_tls_input(conn *c, const uint8_t *data, size_t len);
-/* Encrypts a frame into c's output. */
+/* Encrypts a frame into c's output. May close c; not freed. */
 void conn_tls_send(conn *c, const void *frame, size_t len);
-/* Queues close_notify before a graceful close. */
+/* Queues close_notify before a graceful close. Never closes c itself. */
 void conn_tls_close_notify(conn *c);
-/* Once per loop pass: resets the handshake budget and feeds deferred handshakes. */
+/* Once per loop pass: resets the handshake budget and feeds deferred handshakes; frees deferred
+ * connections that were closed meanwhile. */
 void conn_tls_pass(server *s);
 
 /* route.c */
 /* Handles one decoded-or-not frame body. Returns false when the connection must stop processing
- * input for now (paused on a full inbox, or closing). */
+ * input for now (paused on a full inbox, or closing). May close c; not freed. */
 bool route_frame(conn *c, const uint8_t *body, uint32_t len);
-/* Pushes msg to shard k for c; on a full inbox parks it on c and pauses c. false when parked. */
-bool route_push(conn *c, unsigned k, const struct shard_in *msg);
-/* Encodes and queues an error reply. */
+/* Encodes and queues an error reply. May close c (output cap); not freed. */
 void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint32_t rid, uint64_t bid);
-void route_event(conn *c, const proto_event *ev);
 
 /* server.c */
 uint64_t server_new_battle_id(server *s);

@@ -8,7 +8,8 @@
 #include "proto/codec.h"
 #include "util/log.h"
 
-void route_event(conn *c, const proto_event *ev)
+/* Encodes and queues a reply the network thread answers itself (welcome, pong, queue state). */
+static void route_event(conn *c, const proto_event *ev)
 {
     uint8_t buf[NET_REPLY_MAX];
     size_t len = 0;
@@ -30,7 +31,8 @@ void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint3
         conn_send(c, buf, len);
 }
 
-bool route_push(conn *c, unsigned k, const struct shard_in *msg)
+/* Pushes msg to shard k for c; on a full inbox parks it on c and pauses c. false when parked. */
+static bool route_push(conn *c, unsigned k, const struct shard_in *msg)
 {
     server *s = c->srv;
     if (shards_push(s->shards, k, msg)) {

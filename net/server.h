@@ -87,8 +87,6 @@ int server_wait(server *s);
 
 /* The bound game port (valid after server_start). */
 uint16_t server_port(const server *s);
-/* The bound TLS game port (tls.listen), or 0 when TLS is off. */
-uint16_t server_tls_port(const server *s);
 
 /* Whether the network thread has left its loop (any thread): server_wait will not block long. */
 bool server_finished(const server *s);
