@@ -6,6 +6,7 @@
  * Unknown sections or keys, wrong types and out-of-range values are errors: a
  * typo must never pass silently. Times are milliseconds, sizes are bytes.
  * String settings hold at most CONFIG_STRING_MAX bytes. */
+/* Layer: app/ API: main.c, launch.c, tests (and shards/ until it takes plain options). */
 #ifndef BATTLED_APP_CONFIG_H
 #define BATTLED_APP_CONFIG_H
 

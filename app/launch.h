@@ -1,10 +1,11 @@
-/* launch: turns battled's configuration into a running server (app/ API, for main.c and for tests
- * that start the real server in-process).
+/* launch: turns battled's configuration into a running server, for main.c and for tests that
+ * start the real server in-process.
  *
  * app/ is the program: it alone reads the whole configuration (app/config.h). It loads the ship
  * table named by game.ships_file, fills the network thread's plain options (struct server_opts,
  * net/server.h) and the shards' (struct shards_opts, shards/shard.h) from the configuration, and
  * starts the server; net/ and shards/ never see battled_config through it. */
+/* Layer: app/ API: main.c and the tests that run the server in-process. */
 #ifndef BATTLED_APP_LAUNCH_H
 #define BATTLED_APP_LAUNCH_H
 

@@ -1,5 +1,4 @@
-/* admin: the admin HTTP listener (admin.listen) on the network thread's loop. (net/ API, used by
- * server.c; admin_int.h is internal to admin*.c.)
+/* admin: the admin HTTP listener (admin.listen) on the network thread's loop.
  *
  * Endpoints (docs/OPERATIONS.md, "Admin endpoint"):
  *   GET /healthz   200 while the process runs.
@@ -20,6 +19,7 @@
  * Bounds: ADMIN_MAX_CONNS connections (more get 503 and a close), request heads of HTTP_MAX_HEAD
  * bytes (net/http.h), ADMIN_TIMEOUT_MS for a connection to send a whole request and take its
  * answer, counted from the accept or from the previous answer (slow or idle clients are closed). */
+/* Layer: net/ API (for server.c; admin_int.h is the admin files' internal header). */
 #ifndef BATTLED_NET_ADMIN_H
 #define BATTLED_NET_ADMIN_H
 

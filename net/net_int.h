@@ -1,6 +1,7 @@
 /* net_int: what the network thread's files (server.c, dispatch.c, drain.c, conn.c, conn_tls.c,
  * route.c) share. net/ internal: nothing outside net/ includes it (the admin files use server.h;
  * test_it_admin_probe, a white-box test, is the one exception). Network thread only. */
+/* Layer: net/ internal. */
 #ifndef BATTLED_NET_NET_INT_H
 #define BATTLED_NET_NET_INT_H
 

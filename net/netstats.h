@@ -4,6 +4,7 @@
  * renderer, a test) may read them at any time without locks; a reader sees each counter whole but
  * not a consistent snapshot across counters, which metrics do not need. Gauges (current values) are
  * marked as such; everything else only grows. */
+/* Layer: net/ API: server_stats() hands these counters to the admin listener and tests. */
 #ifndef BATTLED_NET_NETSTATS_H
 #define BATTLED_NET_NETSTATS_H
 

@@ -1,5 +1,4 @@
-/* server: the battled runtime: one network thread (libuv) in front of N shard threads. (net/ API:
- * what the program in app/ and the admin listener use; net_int.h is the folder's internal header.)
+/* server: the battled runtime: one network thread (libuv) in front of N shard threads.
  *
  * server_start binds the game port (server.listen; port 0 picks a free one) and, when tls.listen is
  * set, the TLS game port, writes them to server.port_file (the port on the first line, the TLS port
@@ -15,6 +14,7 @@
  * stopped and the network thread exits; server_wait then returns 0.
  *
  * See docs/ARCHITECTURE.md for the thread shape and docs/OPERATIONS.md for the limits. */
+/* Layer: net/ API: app/ starts the server with it; the admin listener reads its state with it. */
 #ifndef BATTLED_NET_SERVER_H
 #define BATTLED_NET_SERVER_H
 

@@ -1,5 +1,6 @@
-/* clock: monotonic time helpers (util/ API). Monotonic values only make
+/* clock: monotonic time helpers. Monotonic values only make
  * sense as differences (timeouts, latencies). */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_CLOCK_H
 #define BATTLED_UTIL_CLOCK_H
 

@@ -1,5 +1,5 @@
 /* fifo: a growable first-in first-out queue of fixed-size elements, stored as a circular array that
- * doubles when full. (util/ API.)
+ * doubles when full.
  *
  * For queues that must not lose what they hold but grow only under overload (the network thread's
  * control queue, a shard's outbox backlog): the steady state allocates nothing once the array is as
@@ -7,6 +7,7 @@
  *
  * Elements are copied in and out as plain bytes; the queue never looks inside them. Not thread-safe:
  * one owner thread. A zeroed struct is not ready: call fifo_init. */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_FIFO_H
 #define BATTLED_UTIL_FIFO_H
 

@@ -17,6 +17,7 @@
  *
  * The level and output fd are process-wide (atomics); the thread name is
  * thread-local. Nothing allocates. */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_LOG_H
 #define BATTLED_UTIL_LOG_H
 
