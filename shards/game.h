@@ -16,7 +16,7 @@
 #include "core/battle.h"
 #include "core/ships.h"
 #include "shards/btable.h"
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/outbox.h"
 #include "shards/persist.h"
 #include "shards/shard.h"

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "shards/game.h"
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "util/config.h"
 
 struct recover_result {

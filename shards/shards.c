@@ -25,7 +25,7 @@
 #include <uv.h>
 
 #include "shards/game.h"
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/outbox.h"
 #include "shards/recover.h"
 #include "shards/ring.h"

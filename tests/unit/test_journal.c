@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "shards/crc32c.h"
-#include "shards/journal.h"
+#include "journal/crc32c.h"
+#include "journal/journal.h"
 #include "tests/unit/test_journal_util.h"
 
 static void test_crc32c_known_values(void **state)

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/persist.h"
 #include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"

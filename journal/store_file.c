@@ -1,6 +1,6 @@
 /* The local file backend of store.h: one directory, log segments appended with
  * write(2), snapshots written as *.tmp, synced, renamed, directory synced. */
-#include "shards/store.h"
+#include "journal/store.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -36,14 +36,14 @@
  *     journal_set_retire() -> the files that were read are deleted. This must
  *                            succeed before any battle changes (before serving).
  */
-#ifndef BATTLED_SHARDS_JOURNAL_H
-#define BATTLED_SHARDS_JOURNAL_H
+#ifndef BATTLED_JOURNAL_JOURNAL_H
+#define BATTLED_JOURNAL_JOURNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shards/store.h"
+#include "journal/store.h"
 
 /* ---- limits ---- */
 #define JOURNAL_PAYLOAD_MAX (64u * 1024)           /* bytes of one record's payload */

@@ -1,7 +1,7 @@
 /* store: where one shard's journal bytes live, behind a small interface so a
  * backend other than local files (a Redis server shared by several boxes, say)
  * can be added without touching the journal's record, buffering or recovery
- * logic (shards/journal.c, shards/journal_read.c).
+ * logic (journal/journal.c, journal/journal_read.c).
  *
  * Model: a store is an append-only sequence of segments. Appends go to the
  * current log segment; rotate() starts a new one and returns a cut; everything
@@ -18,8 +18,8 @@
  *
  * The local file backend (store_file.c) is the default and needs no other
  * process; its layout is described there and in docs/ARCHITECTURE.md. */
-#ifndef BATTLED_SHARDS_STORE_H
-#define BATTLED_SHARDS_STORE_H
+#ifndef BATTLED_JOURNAL_STORE_H
+#define BATTLED_JOURNAL_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
