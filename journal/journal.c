@@ -340,14 +340,6 @@ int journal_flush(journal *j)
     return 0;
 }
 
-int journal_sync(journal *j)
-{
-    int rc = journal_flush(j);
-    if (rc != 0)
-        return rc;
-    return sync_or_lose(j);
-}
-
 bool journal_degraded(const journal *j, int *err)
 {
     int e = atomic_load(&((journal *)j)->sync_errno);
@@ -448,7 +440,8 @@ int journal_open(const journal_opts *o, const journal_battle *const *battles, si
     if (o->store) {
         j->st = o->store;
     } else {
-        int rc = store_file_open(o->dir, o->shard, o->first_gen, &j->st);
+        const store_backend *be = o->backend ? o->backend : &store_file_backend;
+        int rc = be->open(o->dir, o->shard, o->first_gen, &j->st);
         if (rc != 0) {
             journal_free(j);
             set_open_err(err, JOURNAL_E_IO, -rc, o->dir);

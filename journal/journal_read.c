@@ -34,8 +34,9 @@ struct journal_set {
     size_t nlive;
     uint8_t **bufs; /* segment data the set owns (records point into it) */
     size_t nbufs, capbufs;
-    char **names; /* files read, for retire (journal_load only) */
+    char **names; /* segments read, for retire (journal_load only) */
     char *dir;
+    const store_backend *be; /* where names came from (journal_load only) */
     uint64_t next_gen;
     journal_load_stats stats;
 };
@@ -353,7 +354,8 @@ void journal_set_free(journal_set *s)
     for (size_t i = 0; i < s->nbufs; i++)
         free(s->bufs[i]);
     free(s->bufs);
-    store_file_names_free(s->names);
+    if (s->be)
+        s->be->names_free(s->names);
     free(s->dir);
     free(s);
 }
@@ -398,6 +400,7 @@ int journal_load(const char *dir, const journal_load_opts *opts, journal_set **o
     if (!err)
         err = &dummy;
     *out = NULL;
+    const store_backend *be = opts && opts->backend ? opts->backend : &store_file_backend;
     journal_loader *l = journal_load_new(opts);
     if (!l) {
         set_err(err, JOURNAL_E_NOMEM, ENOMEM, NULL, 0, 0, "out of memory");
@@ -406,7 +409,7 @@ int journal_load(const char *dir, const journal_load_opts *opts, journal_set **o
     char **names = NULL;
     uint64_t next_gen = 1;
     char msg[256] = "";
-    int rc = store_file_load(dir, journal_load_segment, l, &names, &next_gen, msg, sizeof msg);
+    int rc = be->load(dir, journal_load_segment, l, &names, &next_gen, msg, sizeof msg);
     if (rc == -ECANCELED) {
         *err = l->err;
         journal_load_free(l);
@@ -419,9 +422,10 @@ int journal_load(const char *dir, const journal_load_opts *opts, journal_set **o
     }
     journal_set *s = journal_load_finish(l, err);
     if (!s) {
-        store_file_names_free(names);
+        be->names_free(names);
         return -1;
     }
+    s->be = be;
     s->names = names;
     s->next_gen = next_gen;
     if (!(s->dir = strdup(dir))) {
@@ -493,9 +497,9 @@ uint64_t journal_set_next_gen(const journal_set *s)
 
 int journal_set_retire(journal_set *s, journal_error *err)
 {
-    if (!s->dir || !s->names)
+    if (!s->dir || !s->names || !s->be)
         return 0;
-    int rc = store_file_retire(s->dir, s->names);
+    int rc = s->be->retire(s->dir, s->names);
     if (rc != 0) {
         char what[160];
         snprintf(what, sizeof what, "%s: cannot delete recovered journal files: %s", s->dir,
@@ -504,7 +508,7 @@ int journal_set_retire(journal_set *s, journal_error *err)
             set_err(err, JOURNAL_E_IO, -rc, NULL, 0, 0, what);
         return -1;
     }
-    store_file_names_free(s->names);
+    s->be->names_free(s->names);
     s->names = NULL;
     return 0;
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shards/persist.h"
@@ -18,15 +17,6 @@ static void on_warn(void *ctx, const char *msg, const char *file, uint64_t offse
 {
     (void)ctx;
     log_warn(msg, "file", file, "offset", LOG_U64(offset), "battle", LOG_U64(battle_id));
-}
-
-static journal_sync_policy policy_of(int fsync)
-{
-    switch (fsync) {
-    case CONFIG_FSYNC_ALWAYS: return JOURNAL_SYNC_ALWAYS;
-    case CONFIG_FSYNC_NO: return JOURNAL_SYNC_NO;
-    default: return JOURNAL_SYNC_EVERYSEC;
-    }
 }
 
 /* Decodes one recovered battle and puts it on its shard. 0 restored, 1 over, -1 bad (why). */
@@ -59,30 +49,32 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, b
     return game_restore(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
 }
 
-int recover_run(const battled_config *cfg, unsigned n, struct game *const *games, uint64_t now,
-                journal **jn, int *lock_fd, struct recover_result *res)
+int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
+                struct game *const *games, uint64_t now, journal **jn, store_lock **lock,
+                struct recover_result *res)
 {
     uint64_t t0 = clock_mono_ns();
     struct recover_result r;
     memset(&r, 0, sizeof r);
-    const char *dir = cfg->persistence.dir;
+    const char *dir = po->dir;
     for (unsigned k = 0; k < n; k++)
         jn[k] = NULL;
-    *lock_fd = -1;
+    *lock = NULL;
     /* A file-size limit must fail a write (EFBIG, handled as a full disk), not kill the server. */
     signal(SIGXFSZ, SIG_IGN);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        log_error("persistence.dir cannot be created", "dir", dir, "error", strerror(errno));
+    int rc = be->prepare(dir);
+    if (rc != 0) {
+        log_error("persistence.dir cannot be created", "dir", dir, "error", strerror(-rc));
         return -1;
     }
-    int rc = store_file_lock(dir, lock_fd);
+    rc = be->lock(dir, lock);
     if (rc != 0) {
         log_error(rc == -EWOULDBLOCK ? "persistence.dir is in use by another battled"
                                      : "persistence.dir cannot be locked",
                   "dir", dir, "error", strerror(-rc));
         return -1;
     }
-    journal_load_opts lo = {.skip_damaged = cfg->persistence.skip_damaged, .warn = on_warn};
+    journal_load_opts lo = {.backend = be, .skip_damaged = po->skip_damaged, .warn = on_warn};
     journal_set *set = NULL;
     journal_error err;
     if (journal_load(dir, &lo, &set, &err) != 0) {
@@ -114,7 +106,7 @@ int recover_run(const battled_config *cfg, unsigned n, struct game *const *games
             r.restored++;
         } else if (rr == 1) {
             r.over++;
-        } else if (cfg->persistence.skip_damaged) {
+        } else if (po->skip_damaged) {
             r.skipped++;
             log_warn("journal: battle cannot be rebuilt, skipped", "battle", LOG_U64(jb->id),
                      "error", why);
@@ -136,11 +128,12 @@ int recover_run(const battled_config *cfg, unsigned n, struct game *const *games
                 part[m++] = journal_set_battle(set, i);
         at += m;
         journal_opts jo = {
+            .backend = be,
             .dir = dir,
             .shard = k,
             .first_gen = journal_set_next_gen(set),
-            .policy = policy_of(cfg->persistence.fsync),
-            .compact_bytes = (uint64_t)cfg->persistence.compact_bytes,
+            .policy = po->fsync,
+            .compact_bytes = po->compact_bytes > 0 ? (uint64_t)po->compact_bytes : 0,
             .warn = on_warn,
         };
         if (journal_open(&jo, part, m, &jn[k], &err) != 0) {
@@ -168,7 +161,7 @@ int recover_run(const battled_config *cfg, unsigned n, struct game *const *games
              LOG_U64(r.over), "skipped", LOG_U64(r.skipped + ls.skipped_battles), "files",
              LOG_U64(ls.files), "records", LOG_U64(ls.records), "bytes", LOG_U64(ls.bytes),
              "torn_tails", LOG_U64(ls.torn_tails), "ms", LOG_U64(r.ms), "fsync",
-             journal_sync_policy_name(policy_of(cfg->persistence.fsync)));
+             journal_sync_policy_name(po->fsync));
     if (res)
         *res = r;
     return 0;
@@ -180,8 +173,7 @@ fail:
         jn[k] = NULL;
         games[k]->jn = NULL;
     }
-    if (*lock_fd >= 0)
-        close(*lock_fd);
-    *lock_fd = -1;
+    be->unlock(*lock);
+    *lock = NULL;
     return -1;
 }

@@ -111,12 +111,12 @@ static void test_recovery_time(void **state)
     }
     uint64_t t1 = clock_mono_ms();
 
-    battled_config cfg;
+    struct shards_opts cfg;
     h_config(&cfg, NEW_SHARDS);
-    cfg.server.ring_slots = 4096;
+    cfg.ring_slots = 4096;
     cfg.persistence.enabled = true;
-    snprintf(cfg.persistence.dir, sizeof cfg.persistence.dir, "%s", g_dir);
-    cfg.persistence.fsync = CONFIG_FSYNC_EVERYSEC;
+    cfg.persistence.dir = g_dir;
+    cfg.persistence.fsync = JOURNAL_SYNC_EVERYSEC;
     uint64_t t2 = clock_mono_ns();
     struct harness *h = h_start(&cfg);
     uint64_t t3 = clock_mono_ns();
