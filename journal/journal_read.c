@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "journal/journal_codec.h"
+#include "util/mix.h"
 
 enum { JB_LIVE, JB_ENDED, JB_DAMAGED };
 
@@ -82,12 +83,7 @@ static void set_err(journal_error *e, journal_errcode code, int sys, const char 
 
 static size_t hash_id(uint64_t x)
 {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (size_t)x;
+    return (size_t)mix64(x);
 }
 
 static jb *find(journal_set *s, uint64_t id)

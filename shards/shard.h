@@ -77,6 +77,7 @@
 #include <stdint.h>
 
 #include "proto/msg.h"
+#include "util/mix.h"
 
 typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: generation. 0 = none. */
 
@@ -84,13 +85,7 @@ typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: gene
  * server's random generator spread evenly and the mapping survives restarts for a given count. */
 static inline unsigned shard_of(uint64_t battle_id, unsigned nshards)
 {
-    uint64_t x = battle_id;
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (unsigned)(x % nshards);
+    return (unsigned)(mix64(battle_id) % nshards);
 }
 
 /* ---- limits ---------------------------------------------------------------------------------- */
@@ -238,6 +233,9 @@ struct shard_stats {
     _Atomic uint64_t outbox_backlog;      /* messages parked right now */
     _Atomic uint64_t outbox_backlog_msgs; /* messages ever parked */
     _Atomic uint64_t outbox_overflow;     /* connections closed because the backlog was full */
+    _Atomic uint64_t outbox_close_lost;   /* overflows whose close found the close list full: the
+                                             frame was lost and the connection stays open */
+    _Atomic uint64_t outbox_nomem;        /* big frames dropped because malloc failed */
     _Atomic uint64_t wakeups;             /* inbox async callbacks run */
     _Atomic uint64_t net_wakes;           /* wake_net calls made */
     _Atomic uint64_t loop_lag_us_max;     /* worst timer lateness seen (us) */

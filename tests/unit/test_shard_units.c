@@ -189,6 +189,28 @@ static void test_outbox_order_through_backlog(void **state)
     outbox_free(&o);
 }
 
+/* When more connections overflow at once than the close list holds, the frame is lost without a
+ * close: counted, so an operator sees it on /metrics. */
+static void test_outbox_close_list_full_counted(void **state)
+{
+    static struct shard_stats st;
+    memset(&st, 0, sizeof st);
+    struct fake_ring r = {.cap = 2};
+    struct outbox o;
+    outbox_init(&o, fr_reserve, fr_commit, &r, &st);
+    uint8_t frame[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    while (outbox_send(&o, 5, frame, sizeof frame))
+        ;
+    for (conn_id c = 6; c < 6 + OUTBOX_CLOSE_MAX - 1; c++)
+        assert_false(outbox_send(&o, c, frame, sizeof frame));
+    assert_int_equal(atomic_load(&st.outbox_overflow), OUTBOX_CLOSE_MAX);
+    assert_int_equal(atomic_load(&st.outbox_close_lost), 0);
+    assert_false(outbox_send(&o, 6 + OUTBOX_CLOSE_MAX, frame, sizeof frame));
+    assert_int_equal(atomic_load(&st.outbox_close_lost), 1);
+    assert_int_equal(atomic_load(&st.outbox_nomem), 0);
+    outbox_free(&o);
+}
+
 static void test_outbox_overflow_closes(void **state)
 {
     static struct shard_stats st;
@@ -326,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_theap_order_update_remove),
         cmocka_unit_test(test_outbox_order_through_backlog),
         cmocka_unit_test(test_outbox_overflow_closes),
+        cmocka_unit_test(test_outbox_close_list_full_counted),
         cmocka_unit_test(test_srand_tokens_and_seeds),
         cmocka_unit_test(test_events_encode),
     };
