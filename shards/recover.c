@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shards/game_int.h"
 #include "shards/persist.h"
 #include "shards/shard.h"
 #include "util/clock.h"
@@ -17,6 +18,105 @@ static void on_warn(void *ctx, const char *msg, const char *file, uint64_t offse
 {
     (void)ctx;
     log_warn(msg, "file", file, "offset", LOG_U64(offset), "battle", LOG_U64(battle_id));
+}
+
+/* ---- rebuilding one battle on its shard ---- */
+
+static int restore_fail(char *why, size_t whylen, const char *msg)
+{
+    snprintf(why, whylen, "%s", msg);
+    return -1;
+}
+
+/* The ship table index of a recovered ship, by key; the first ship when the table has no longer
+ * got it (a running battle plays its own copy anyway). */
+static uint8_t restore_ship_idx(const struct game *g, const ships_ship *s, bool *found)
+{
+    char key[PROTO_SHIP_MAX + 1];
+    memset(key, 0, sizeof key);
+    snprintf(key, sizeof key, "%s", s->key);
+    int i = key[0] ? game_find_ship(g, key) : -1;
+    *found = i >= 0;
+    return (uint8_t)(i >= 0 ? i : 0);
+}
+
+/* Puts back a battle recovered from the journal (before the shard runs; g->jn is still NULL, so
+ * nothing is journaled and nothing is sent). A running battle is rebuilt by battle_replay from
+ * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
+ * fresh resume window (as after a disconnect), the turn timer restarts from now and the server's
+ * opponent acts on its next deadline. The engine is not told the seats went away until one of
+ * them resumes, so a spectator sees the battle exactly as it was before the restart. Returns 0;
+ * 1 when the battle turns out to be over already (nothing restored); -1 with a reason in why when
+ * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
+ * duplicate id, no memory). */
+static int restore_battle(struct game *g, uint64_t id, const struct persist_created *c,
+                          const battle_action *acts, size_t n, uint64_t now, char *why,
+                          size_t whylen)
+{
+    g->now = now;
+    if (id == 0 || game_lookup(g, id))
+        return restore_fail(why, whylen, "battle id 0 or already restored");
+    bool found[2] = {false, false};
+    uint8_t ship[2] = {0, 0};
+    for (int s = 0; s < 2; s++)
+        if (c->has_ship[s])
+            ship[s] = restore_ship_idx(g, &c->setup.ship[s], &found[s]);
+    if (c->phase == PERSIST_WAITING && !found[0])
+        return restore_fail(why, whylen, "waiting battle's ship is not in the ship table");
+    struct game_battle *sb = game_pool_alloc(g);
+    if (!sb)
+        return restore_fail(why, whylen, "too many battles on this shard");
+    if (btable_put(&g->ids, id, sb->idx) != 0) {
+        game_pool_release(g, sb);
+        return restore_fail(why, whylen, "out of memory");
+    }
+    sb->id = id;
+    sb->band = c->setup.band;
+    sb->created_ms = sb->last_action_ms = now;
+    if (c->phase == PERSIST_RUNNING) {
+        size_t failed = 0;
+        battle_err e = battle_replay(&c->setup, acts, n, &sb->b, &failed);
+        if (e != BATTLE_OK) {
+            game_pool_release(g, sb);
+            snprintf(why, whylen, "replay refused action %zu of %zu: %s", failed, n,
+                     battle_err_name(e));
+            return -1;
+        }
+        if (battle_is_over(&sb->b)) {
+            game_pool_release(g, sb);
+            return 1;
+        }
+    }
+    battle_view v;
+    if (c->phase == PERSIST_RUNNING)
+        battle_view_fill(&sb->b, &v);
+    for (int s = 0; s < 2; s++) {
+        struct game_seat *gs = &sb->seat[s];
+        gs->ai = c->ai_seat == s;
+        gs->taken = c->has_token[s] || gs->ai;
+        gs->ship = ship[s];
+        if (c->has_token[s]) {
+            memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
+            gs->away = true;
+            gs->resume_deadline = now + g->cfg.resume_window_ms;
+            gs->silent = c->phase == PERSIST_RUNNING && !v.away[s];
+        }
+    }
+    sb->jseq = n;
+    if (c->phase == PERSIST_WAITING) {
+        sb->phase = GAME_WAITING;
+        g->nwaiting++;
+    } else {
+        sb->phase = GAME_RUNNING;
+        g->nrunning++;
+        game_arm_turn(g, sb);
+        if (c->ai_seat >= 0)
+            sb->ai_deadline = now + g->cfg.ai_think_ms;
+    }
+    game_stat_add(&g->stats->battles_recovered, 1);
+    game_update_live(g);
+    game_schedule(g, sb);
+    return 0;
 }
 
 /* Decodes one recovered battle and puts it on its shard. 0 restored, 1 over, -1 bad (why). */
@@ -46,7 +146,7 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, b
             snprintf(why, whylen, "action %zu is malformed", i);
             return -1;
         }
-    return game_restore(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
+    return restore_battle(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
 }
 
 int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
