@@ -74,7 +74,8 @@ void game_send_event(struct game *g, conn_id conn, const proto_event *pe);
 void game_send_error(struct game *g, conn_id conn, proto_error code, const char *msg, bool has_rid,
                      uint32_t rid, uint64_t bid);
 
-/* Tells the net thread conn gained (+1) or lost (-1) a place (role) in battle bid; nothing for conn 0. */
+/* Tells the net thread conn gained (+1) or lost (-1) a place (role) in battle bid; nothing for
+ * conn 0. */
 void game_send_seat(struct game *g, conn_id conn, uint64_t bid, uint8_t role, int8_t delta);
 
 /* Sends conn a "left" event for battle bid. */
@@ -84,7 +85,8 @@ void game_send_left(struct game *g, conn_id conn, uint64_t bid, bool has_rid, ui
 void game_broadcast(struct game *g, struct game_battle *sb, proto_event *pe, conn_id requester,
                     bool has_rid, uint32_t rid);
 
-/* Sends conn the battle's full state as seat sees it (seat 2: a spectator), with the turn time left. */
+/* Sends conn the battle's full state as seat sees it (seat 2: a spectator), with the turn time
+ * left. */
 void game_send_state(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
                      bool has_rid, uint32_t rid);
 
