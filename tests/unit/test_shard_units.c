@@ -14,6 +14,7 @@
 #include "shards/btable.h"
 #include "shards/events.h"
 #include "shards/outbox.h"
+#include "shards/shards.h"
 #include "shards/srand.h"
 #include "shards/theap.h"
 
@@ -282,6 +283,21 @@ static void test_srand_tokens_and_seeds(void **state)
 
 /* ---- events --------------------------------------------------------------------------------- */
 
+/* The one shard-count policy: what was asked for, else one shard per core but one, capped. */
+static void test_shards_count_for(void **state)
+{
+    (void)state;
+    assert_int_equal(shards_count_for(5, 8), 5);
+    assert_int_equal(shards_count_for(0, 8), 7);
+    assert_int_equal(shards_count_for(-3, 8), 7);
+    assert_int_equal(shards_count_for(0, 2), 1);
+    assert_int_equal(shards_count_for(0, 1), 1);
+    assert_int_equal(shards_count_for(0, -1), 1); /* cores unknown */
+    assert_int_equal(shards_count_for(300, 8), SHARD_MAX_SHARDS);
+    assert_int_equal(shards_count_for(0, 1000), SHARD_MAX_SHARDS);
+    assert_int_equal(shards_count_for(SHARD_MAX_SHARDS, 1), SHARD_MAX_SHARDS);
+}
+
 /* Every field of the wire event pe against the engine event e it came from (events_xlate), so a
  * field lost in translation or on the wire fails here. STARTED's ships come from the battle. */
 static void check_event_fields(const battle_event *e, uint64_t bid, const proto_event *pe)
@@ -520,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_outbox_close_list_full_counted),
         cmocka_unit_test(test_srand_tokens_and_seeds),
         cmocka_unit_test(test_events_encode),
+        cmocka_unit_test(test_shards_count_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
