@@ -6,7 +6,7 @@
  * Unknown sections or keys, wrong types and out-of-range values are errors: a
  * typo must never pass silently. Times are milliseconds, sizes are bytes.
  * String settings hold at most CONFIG_STRING_MAX bytes. */
-/* Layer: app/ API: main.c, launch.c, tests (and shards/ until it takes plain options). */
+/* Layer: app/ API: main.c, launch.c and tests; nothing below app/ includes it. */
 #ifndef BATTLED_APP_CONFIG_H
 #define BATTLED_APP_CONFIG_H
 
@@ -121,10 +121,6 @@ int config_load_text(battled_config *c, const char *text, size_t len, const char
  * (listen=0.0.0.0:7070) or TOML-quoted; other values use TOML syntax
  * (true, 4096, 0x40). Returns 0 or -1 with err filled in. */
 int config_set(battled_config *c, const char *assignment, char *err, size_t errlen);
-
-/* The shard count to start: server.shards, or when it is 0 the number of
- * online cores minus one, at least 1. */
-int64_t config_shard_count(const battled_config *c);
 
 /* Writes the effective configuration as valid TOML that loads back to c. */
 void config_print(const battled_config *c, FILE *out);

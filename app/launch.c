@@ -71,7 +71,25 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     COPY(o->admin.listen, cfg->admin.listen);
     COPY(o->admin.port_file, cfg->admin.port_file);
     o->ships = NULL;
-    o->shards.cfg = cfg;
+    struct shards_opts *so = &o->shards;
+    so->shards = cfg->server.shards;
+    so->ring_slots = cfg->server.ring_slots;
+    so->game.round_limit = cfg->game.round_limit;
+    so->game.turn_timer_ms = cfg->game.turn_timer_ms;
+    so->game.resume_window_ms = cfg->game.resume_window_ms;
+    so->game.idle_battle_ms = cfg->game.idle_battle_ms;
+    so->game.finished_keep_ms = cfg->game.finished_keep_ms;
+    so->game.max_spectators = cfg->game.max_spectators;
+    so->game.ai_think_ms = cfg->game.ai_think_ms;
+    so->persistence.enabled = cfg->persistence.enabled;
+    so->persistence.backend = "file";
+    so->persistence.dir = cfg->persistence.dir;
+    int fs = cfg->persistence.fsync;
+    so->persistence.fsync = fs == CONFIG_FSYNC_ALWAYS ? JOURNAL_SYNC_ALWAYS
+                            : fs == CONFIG_FSYNC_NO   ? JOURNAL_SYNC_NO
+                                                      : JOURNAL_SYNC_EVERYSEC;
+    so->persistence.compact_bytes = cfg->persistence.compact_bytes;
+    so->persistence.skip_damaged = cfg->persistence.skip_damaged;
 }
 
 server *launch_server(const battled_config *cfg)

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/config.h"
 #include "app/launch.h"
+#include "shards/shards.h"
 #include "util/log.h"
 
 #ifndef BATTLED_VERSION
@@ -51,8 +53,10 @@ static void usage(FILE *out)
 
 static void log_effective(const battled_config *c)
 {
+    /* The count the shards will run: the one policy, in shards/. */
     char shards[24];
-    snprintf(shards, sizeof shards, "%lld", (long long)config_shard_count(c));
+    snprintf(shards, sizeof shards, "%u",
+             shards_count_for(c->server.shards, sysconf(_SC_NPROCESSORS_ONLN)));
     log_info("battled starting", "version", BATTLED_VERSION, "listen", c->server.listen,
              "shards", shards, "max_connections", LOG_I64(c->server.max_connections),
              "max_frame", LOG_I64(c->server.max_frame), "admin", c->admin.listen, "tls",

@@ -439,7 +439,7 @@ static void listener_closed_cb(uv_handle_t *h)
 
 static int parse_hostport(const char *hostport, struct sockaddr_storage *ss)
 {
-    char host[CONFIG_STRING_MAX + 1];
+    char host[SERVER_STRING_MAX + 1];
     const char *colon = strrchr(hostport, ':');
     if (!colon || (size_t)(colon - hostport) >= sizeof host)
         return UV_EINVAL;

@@ -24,7 +24,7 @@
 
 #include "core/ships.h"
 #include "net/netstats.h"
-#include "shards/shard.h"
+#include "shards/shards.h"
 
 #define SERVER_FLUSH_MS 2000        /* at the end of a drain: longest wait for output to leave */
 #define SERVER_DRAIN_MARGIN_MS 5000 /* drain: wait this long past drain_timeout_ms for the shards */
@@ -67,9 +67,10 @@ struct server_opts {
     } admin;
     /* The ship table, used to check ship names and shared read-only by every shard. Owned by the
      * server from the call to server_start on (freed by server_wait, or by server_start when it
-     * fails); NULL accepts any ship name. */
+     * fails); required (shards_start refuses NULL). */
     ships_table *ships;
-    /* For shards_start; server_start sets ships, wake_net and wake_arg itself. */
+    /* For shards_start, during server_start only (its strings need live no longer); server_start
+     * sets ships, wake_net and wake_arg itself. */
     struct shards_opts shards;
 };
 
