@@ -4,7 +4,8 @@
  * set, the TLS game port, writes them to server.port_file (the port on the first line, the TLS port
  * on a second line when TLS is on), starts the shards, the admin HTTP listener (admin.listen, net/admin.h)
  * and the network thread, and returns. The network thread owns
- * every socket, the lobby and the connection table; shards own battles (shards/shard.h).
+ * every socket, the lobby and the connection table; shards own battles (shards/shards.h). The
+ * program (app/launch.c) fills struct server_opts from its configuration; net/ never reads it.
  *
  * Shutdown is a graceful drain: server_drain (from any thread, e.g. main after sigwait) makes the
  * network thread stop accepting, refuse new battles and queue entries (server_draining), tell every
