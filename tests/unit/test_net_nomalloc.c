@@ -25,7 +25,7 @@
 
 #include "net/server.h"
 #include "tests/integration/itest.h"
-#include "util/config.h"
+#include "app/launch.h"
 #include "util/log.h"
 
 #define MEASURED_BATTLES 5
@@ -134,7 +134,7 @@ static void test_steady_state_allocates_nothing(void **state)
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
     log_init(LOG_LEVEL_WARN);
-    server *s = server_start(&cfg);
+    server *s = launch_server(&cfg);
     assert_non_null(s);
     uint16_t port = server_port(s);
     assert_int_equal(write(port_p[1], &port, sizeof port), (ssize_t)sizeof port);
