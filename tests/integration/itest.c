@@ -108,16 +108,6 @@ int itest_shards(void)
     return g_shards;
 }
 
-bool itest_tls(void)
-{
-    return g_tls;
-}
-
-const char *itest_tls_ca_pem(void)
-{
-    return g_cert_pem;
-}
-
 static bool write_file(const char *path, const char *text, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);

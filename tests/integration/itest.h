@@ -43,10 +43,6 @@ typedef struct {
 void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
 int itest_shards(void);
-/* True in TLS mode (--tls). */
-bool itest_tls(void);
-/* The run's certificate as PEM (TLS mode only; "" otherwise), for tests that connect themselves. */
-const char *itest_tls_ca_pem(void);
 
 /* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
  * count, admin off, rate limit off, debug logs, drain_timeout_ms 500; a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
