@@ -18,7 +18,7 @@ static void on_event(app *a, const proto_event *ev)
         cli_view_event(v, ev);
         uint16_t code = ev->u.error.code;
         if (code == PROTO_E_BAD_TOKEN || code == PROTO_E_NO_SUCH_BATTLE || code == PROTO_E_SEQ_GONE) {
-            fprintf(stdout, "Battle %llu cannot be resumed; forgetting it.\n", (unsigned long long)v->bid);
+            fprintf(stdout, "Battle %llu cannot be resumed; forgetting it.\n", (unsigned long long)v->b.bid);
             if (a->resume_path)
                 cli_resume_remove(a->resume_path);
             cli_view_forget(v);
@@ -48,7 +48,7 @@ static void on_event(app *a, const proto_event *ev)
     default:
         break;
     }
-    if (!was_ended && v->phase == CLI_PH_ENDED && ev->type == PROTO_T_ENDED && ev->bid == v->bid)
+    if (!was_ended && v->phase == CLI_PH_ENDED && ev->type == PROTO_T_ENDED && ev->bid == v->b.bid)
         fprintf(stdout, "Type 'queue', 'create' or 'watch' for another battle, or 'quit'.\n");
     rec_save(a);
 }
@@ -98,21 +98,21 @@ static bool needs_server(cli_verb verb)
 static bool need_seat(const app *a)
 {
     const cli_view *v = &a->v;
-    if (!v->bid || v->phase == CLI_PH_NONE) {
+    if (!v->b.bid || v->phase == CLI_PH_NONE) {
         fprintf(stdout, "error: you are not in a battle (queue, create or join one first)\n");
         return false;
     }
     if (v->role == CLI_ROLE_SPECTATOR) {
-        fprintf(stdout, "error: you are watching battle %llu, not playing it\n", (unsigned long long)v->bid);
+        fprintf(stdout, "error: you are watching battle %llu, not playing it\n", (unsigned long long)v->b.bid);
         return false;
     }
     if (v->phase == CLI_PH_WAITING) {
         fprintf(stdout, "error: battle %llu has not started: it waits for an opponent\n",
-                (unsigned long long)v->bid);
+                (unsigned long long)v->b.bid);
         return false;
     }
     if (v->phase == CLI_PH_ENDED) {
-        fprintf(stdout, "error: battle %llu is over\n", (unsigned long long)v->bid);
+        fprintf(stdout, "error: battle %llu is over\n", (unsigned long long)v->b.bid);
         return false;
     }
     return true;
@@ -142,9 +142,9 @@ static void battle_request(app *a, int64_t rid)
 static bool busy_elsewhere(const app *a, uint64_t bid)
 {
     const cli_view *v = &a->v;
-    if (cli_view_seated(v) && v->bid != bid) {
+    if (cli_view_seated(v) && v->b.bid != bid) {
         fprintf(stdout, "error: you are playing battle %llu; finish it, forfeit or leave first\n",
-                (unsigned long long)v->bid);
+                (unsigned long long)v->b.bid);
         return true;
     }
     return false;
@@ -157,7 +157,7 @@ static void cmd_resume(app *a, const cli_cmd *cmd)
         if (busy_elsewhere(a, cmd->bid))
             return;
         cli_view_adopt(v, cmd->bid, cmd->seat, cmd->token, cmd->last);
-    } else if (!(v->bid && v->role == CLI_ROLE_SEAT && v->phase != CLI_PH_NONE)) {
+    } else if (!(v->b.bid && v->role == CLI_ROLE_SEAT && v->phase != CLI_PH_NONE)) {
         cli_resume r;
         char err[300];
         int rc = a->resume_path ? cli_resume_load(a->resume_path, &r, err, sizeof err) : 1;
@@ -221,8 +221,8 @@ static void run_command(app *a, const cli_cmd *cmd)
     case CLI_WATCH:
         if (busy_elsewhere(a, cmd->bid))
             return;
-        if (v->role == CLI_ROLE_SPECTATOR && v->bid != cmd->bid && v->phase == CLI_PH_RUNNING &&
-            !reconn_sent(a, pc_leave(c, v->bid))) /* one battle watched at a time: drop the old one */
+        if (v->role == CLI_ROLE_SPECTATOR && v->b.bid != cmd->bid && v->phase == CLI_PH_RUNNING &&
+            !reconn_sent(a, pc_leave(c, v->b.bid))) /* one battle watched at a time: drop the old one */
             return;
         battle_request(a, pc_watch(c, cmd->bid));
         return;
@@ -237,16 +237,16 @@ static void run_command(app *a, const cli_cmd *cmd)
             fprintf(stdout, "error: your ship has no weapon that can fire; try missile or end\n");
             return;
         }
-        turn_action(a, pc_fire(c, v->bid, (uint8_t)w));
+        turn_action(a, pc_fire(c, v->b.bid, (uint8_t)w));
         return;
     }
     case CLI_MISSILE:
         if (need_seat(a))
-            turn_action(a, pc_missile(c, v->bid));
+            turn_action(a, pc_missile(c, v->b.bid));
         return;
     case CLI_END:
         if (need_seat(a))
-            turn_action(a, pc_end(c, v->bid));
+            turn_action(a, pc_end(c, v->b.bid));
         return;
     case CLI_PD: {
         if (!need_seat(a))
@@ -256,22 +256,22 @@ static void run_command(app *a, const cli_cmd *cmd)
             fprintf(stdout, "error: no incoming missile to shoot at (see 'status')\n");
             return;
         }
-        action_sent(a, pc_pd(c, v->bid, (uint32_t)m));
+        action_sent(a, pc_pd(c, v->b.bid, (uint32_t)m));
         return;
     }
     case CLI_SAND:
         if (need_seat(a))
-            action_sent(a, pc_sand(c, v->bid));
+            action_sent(a, pc_sand(c, v->b.bid));
         return;
     case CLI_FORFEIT:
         if (need_seat(a))
-            reconn_sent(a, pc_forfeit(c, v->bid));
+            reconn_sent(a, pc_forfeit(c, v->b.bid));
         return;
     case CLI_LEAVE:
-        if (!v->bid || v->phase == CLI_PH_NONE)
+        if (!v->b.bid || v->phase == CLI_PH_NONE)
             fprintf(stdout, "error: you are not in a battle\n");
         else
-            reconn_sent(a, pc_leave(c, v->bid));
+            reconn_sent(a, pc_leave(c, v->b.bid));
         return;
     }
 }

@@ -64,9 +64,9 @@ bool reconn_sent(app *a, int64_t rid)
 void reconn_send_resume(app *a)
 {
     cli_view *v = &a->v;
-    uint32_t last = v->have_ships ? v->last_seq : 0;
-    fprintf(stdout, "Resuming battle %llu as seat %u...\n", (unsigned long long)v->bid, v->seat);
-    int64_t rid = pc_resume(a->c, v->bid, v->seat, v->token, last);
+    uint32_t last = v->b.have_ships ? v->b.last_seq : 0;
+    fprintf(stdout, "Resuming battle %llu as seat %u...\n", (unsigned long long)v->b.bid, v->b.seat);
+    int64_t rid = pc_resume(a->c, v->b.bid, v->b.seat, v->b.token, last);
     if (reconn_sent(a, rid))
         a->resume_rid = a->req_rid = rid;
 }
@@ -108,9 +108,9 @@ static bool try_connect(app *a)
     }
     if (cli_view_seated(v)) {
         reconn_send_resume(a);
-    } else if (v->bid && v->role == CLI_ROLE_SPECTATOR && v->phase == CLI_PH_RUNNING) {
-        fprintf(stdout, "Watching battle %llu again...\n", (unsigned long long)v->bid);
-        int64_t rid = pc_watch(c, v->bid);
+    } else if (v->b.bid && v->role == CLI_ROLE_SPECTATOR && v->phase == CLI_PH_RUNNING) {
+        fprintf(stdout, "Watching battle %llu again...\n", (unsigned long long)v->b.bid);
+        int64_t rid = pc_watch(c, v->b.bid);
         if (reconn_sent(a, rid))
             a->req_rid = rid;
     }
