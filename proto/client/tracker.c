@@ -77,6 +77,15 @@ static void set_ammo(pct_battle *t, int seat, uint8_t kind, int left)
         }
 }
 
+/* Ships as the event gave them, with no more weapons than the arrays hold. */
+static void take_ships(pct_battle *t, const struct proto_ship ships[PROTO_SEATS])
+{
+    memcpy(t->ships, ships, sizeof t->ships);
+    for (int i = 0; i < PROTO_SEATS; i++)
+        if (t->ships[i].nweapons > PROTO_MAX_WEAPONS)
+            t->ships[i].nweapons = PROTO_MAX_WEAPONS;
+}
+
 static void on_started(pct_battle *t, const proto_event *ev)
 {
     const struct proto_started *st = &ev->u.started;
@@ -89,7 +98,7 @@ static void on_started(pct_battle *t, const proto_event *ev)
     t->round_limit = st->round_limit;
     t->active = st->first & 1;
     t->have_ships = true;
-    memcpy(t->ships, st->ships, sizeof t->ships);
+    take_ships(t, st->ships);
     t->last_seq = ev->seq;
 }
 
@@ -113,7 +122,7 @@ static void on_state(pct_battle *t, const proto_event *ev)
     t->active = st->active & 1;
     t->ended = st->phase == PROTO_PHASE_ENDED;
     t->have_ships = true;
-    memcpy(t->ships, st->ships, sizeof t->ships);
+    take_ships(t, st->ships);
     t->nmissiles = st->nmissiles <= PROTO_MAX_MISSILES ? st->nmissiles : PROTO_MAX_MISSILES;
     memcpy(t->missiles, st->missiles, t->nmissiles * sizeof t->missiles[0]);
     t->last_seq = ev->seq;
