@@ -160,7 +160,7 @@ static void seat_act(bb_seat *s)
     }
     s->out_class = (uint8_t)k;
     if (k == BB_ACT_TURN)
-        s->view.acted_round = s->view.round;
+        s->view.acted_round = s->view.t.round;
     else if (r.type == PROTO_T_SAND)
         bb_view_sand_tried(&s->view);
     else if (r.type == PROTO_T_PD)
@@ -243,8 +243,9 @@ static void seat_error(bb_seat *s, const proto_event *ev, uint8_t req_type, uint
         }
         if (req_type == PROTO_T_FIRE && (code == PROTO_E_OUT_OF_AMMO || code == PROTO_E_NO_SUCH_WEAPON)) {
             /* our ammunition count was wrong: note it and choose again */
-            for (unsigned i = 0; i < s->view.nweapons; i++)
-                if (s->view.wammo[i] != 0) {
+            const struct proto_ship *me = &s->view.t.ships[s->view.t.seat & 1];
+            for (unsigned i = 0; i < me->nweapons; i++)
+                if (me->weapons[i].ammo != 0) {
                     bb_view_weapon_empty(&s->view, i);
                     break;
                 }
@@ -279,7 +280,7 @@ static void seat_started(bb_seat *s, const proto_event *ev)
     bb_view_start(&s->view, ev);
     for (int k = 0; k < PROTO_SEATS; k++)
         s->ship[k] = ship_index(&w->st, ev->u.started.ships[k].type);
-    if (s->view.seat == 0) {
+    if (s->view.t.seat == 0) {
         s->counted = true;
         w->st.started++;
         w->st.battles_running++;
@@ -367,7 +368,7 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
             seat_next(s);
         break;
     case PROTO_T_TIMEOUT:
-        if (s->state == SEAT_PLAYING && ev->u.timeout.seat == s->view.seat)
+        if (s->state == SEAT_PLAYING && ev->u.timeout.seat == s->view.t.seat)
             w->st.turn_timeouts++;
         bb_view_apply(&s->view, ev);
         seat_poke(s);
