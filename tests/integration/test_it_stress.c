@@ -38,10 +38,8 @@ static void on_event(pc_conn *c, const proto_event *ev)
     if (ev->type == PROTO_T_STARTED && !p) {
         assert_true(g_np < NBATTLE_SEATS);
         p = &g_p[g_np++];
-        memset(p, 0, sizeof *p);
-        p->c = c;
-        p->t.bid = ev->bid;
-        p->t.seat = ev->u.started.seat;
+        itest_player_init(p, c);
+        p->t.bid = ev->bid; /* itest_track below takes the rest from the started event */
     }
     if (ev->type == PROTO_T_ERROR)
         fail_msg("error %s (%s) for battle %llu", proto_error_name(ev->u.error.code), ev->u.error.msg,

@@ -283,10 +283,8 @@ static void test_solo_battle_over_tls(void **state)
     proto_event ev;
     tcli_expect(c, PROTO_T_STARTED, &ev);
     itest_player p;
-    memset(&p, 0, sizeof p);
-    p.t.bid = ev.bid;
-    p.t.seat = ev.u.started.seat;
-    itest_track(&p, &ev);
+    itest_player_init(&p, NULL); /* this test reads and writes through its own TLS client */
+    itest_take_started(&p, &ev);
     uint64_t end = itest_now_ms() + 20000;
     while (!p.t.ended) {
         assert_true(itest_now_ms() < end);
