@@ -85,13 +85,12 @@ static void scrub(char *s)
             *s = '?';
 }
 
+/* The tracker has already capped nweapons at PROTO_MAX_WEAPONS. */
 static void scrub_ships(struct proto_ship ships[PROTO_SEATS])
 {
     for (int i = 0; i < PROTO_SEATS; i++) {
         scrub(ships[i].type);
         scrub(ships[i].name);
-        if (ships[i].nweapons > PROTO_MAX_WEAPONS)
-            ships[i].nweapons = PROTO_MAX_WEAPONS;
         for (int w = 0; w < ships[i].nweapons; w++)
             scrub(ships[i].weapons[w].name);
     }
