@@ -1,7 +1,6 @@
 /* pctls: client-side TLS settings (see pctls.h) and the pieces pc.c and pcuv.c share. */
 #include "proto/client/pctls_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -168,8 +168,7 @@ pct_result pct_apply(pct_battle *t, const proto_event *ev)
         int s = a->seat & 1;
         if (t->have_ships && a->weapon < t->ships[s].nweapons && t->ships[s].weapons[a->weapon].ammo > 0)
             t->ships[s].weapons[a->weapon].ammo--;
-        if (a->hit)
-            set_hull(t, 1 - s, a->hull);
+        set_hull(t, 1 - s, a->hull); /* the target's hull after it, hit or miss */
         break;
     }
     case PROTO_T_CRIT: {

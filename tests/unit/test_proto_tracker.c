@@ -92,13 +92,14 @@ static void follows_turns_hulls_and_ammunition(void **state)
     assert_int_equal(pct_apply(&t, &ev), PCT_APPLIED);
     assert_int_equal(t.ships[0].weapons[1].ammo, 5);
     assert_int_equal(t.ships[1].hull, 71);
-    /* an unlimited weapon stays unlimited */
+    /* an unlimited weapon stays unlimited; a miss still says the target's hull */
     ev = ev_of(PROTO_T_ATTACK, 3);
     ev.u.attack.seat = 1;
     ev.u.attack.weapon = 0;
+    ev.u.attack.hull = 39;
     assert_int_equal(pct_apply(&t, &ev), PCT_APPLIED);
     assert_int_equal(t.ships[1].weapons[0].ammo, -1);
-    assert_int_equal(t.ships[0].hull, 40); /* a miss changes no hull */
+    assert_int_equal(t.ships[0].hull, 39);
 
     ev = ev_of(PROTO_T_TURN, 4);
     ev.u.turn.round = 1;
