@@ -3,6 +3,7 @@
 # not depend on the rest of battled_net / battled_util being buildable.
 battled_add_test(NAME test_tls
                  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_tls.c ${CMAKE_SOURCE_DIR}/net/tls.c
+                         ${CMAKE_SOURCE_DIR}/util/tls_util.c
                  LIBS battled_mbedtls LABELS unit TIMEOUT 120)
 battled_add_test(NAME test_http
                  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_http.c ${CMAKE_SOURCE_DIR}/net/http.c
