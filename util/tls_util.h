@@ -2,7 +2,8 @@
  * about mbedTLS 2.28: error messages into a caller's buffer, and the base of an ssl config (a
  * seeded RNG, TLS 1.2 or later, no renegotiation). Depends on mbedTLS only, so both sides use it
  * without the server linking the client library.
- * Layer: util API. */
+ */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_TLS_UTIL_H
 #define BATTLED_UTIL_TLS_UTIL_H
 
