@@ -10,24 +10,25 @@
  *                    thread about a drained-after-full inbox, and wakes the net thread once if
  *                    anything was committed: fence, then wake_net.
  *
- * Running a sleeping shard's messages on the network thread (server.inline_max): at human pace
- * nearly every request finds its shard asleep, and on a virtual machine the two wakeups of the
- * round trip (net -> shard, shard -> net) cost several times the request's own work. So a shard's
- * battles belong to whichever thread holds the shard's `run` lock: the shard thread takes it at
- * the start of any callback and gives it back in its prepare callback, just before its loop
- * blocks; the network thread, at the end of its pass, try-locks a dirty shard and, when it gets
- * the lock and the pass has at most inline_max messages for shards, handles them itself with
- * game_handle and drains the replies in the same pass (shards_run_inline). Nothing in game/ or
- * the rings changes: one thread at a time still owns the shard, and the lock orders the hand-overs.
- * Whatever needs the shard's own loop (re-arming its timer earlier, parked output, a stop) makes
- * the inline run wake the shard thread as before. Shards that journal never run inline (their
- * pass writes the journal, and under fsync=always syncs it: not on the network thread).
+ * Running a sleeping shard's messages on the network thread (opts.inline_max, server.inline_max):
+ * at human pace nearly every request finds its shard asleep, and on a virtual machine the two
+ * wakeups of the round trip (net -> shard, shard -> net) cost more CPU than the request's own
+ * work. So a shard's battles belong to whichever thread holds the shard's `run` lock: the shard
+ * thread takes it at the start of any callback and gives it back in its prepare callback, just
+ * before its loop blocks; the network thread, at the end of its pass, try-locks a dirty shard and,
+ * when it gets the lock and the pass has at most inline_max messages for shards, handles them
+ * itself with game_handle and drains the replies in the same pass (shards_run_inline). Nothing in
+ * game/ or the rings changes: one thread at a time still owns the shard, and the lock orders the
+ * hand-overs. Whatever needs the shard's own loop (re-arming its timer earlier, parked output, a
+ * stop) makes the inline run leave the shard marked, and shards_flush wakes it as before. Shards
+ * that journal never run inline (their pass writes the journal, and under fsync=always syncs it:
+ * not on the network thread).
  *
  * Journal before output: while a shard journals, its outbound ring slots are filled but held back
  * (ring reserve_at / commit_n) until journal_flush has returned at the end of the pass, so no event
  * leaves before the record of the action that made it is written (and, under fsync=always,
  * synced). One write per pass carries all the pass's records (group commit). */
-#include "shards/shard.h"
+#include "shards/shards.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -38,7 +39,7 @@
 #include <uv.h>
 
 #include "shards/game.h"
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/outbox.h"
 #include "shards/recover.h"
 #include "shards/ring.h"
@@ -95,10 +96,9 @@ struct shard {
 
 struct shards {
     unsigned n;
-    unsigned inline_max; /* server.inline_max: messages per shards_run_inline call; 0 = off */
-    struct shards_opts opts;
-    battled_config cfg;
-    int lock_fd;         /* persistence.dir's LOCK, -1 when none */
+    struct shards_opts opts; /* a copy; opts.persistence's strings only valid in shards_start */
+    const store_backend *be; /* persistence.backend's operations, NULL when off */
+    store_lock *lock;        /* the journal location's claim (persistence), NULL when none */
     struct shard *shard; /* n of them, cache-line aligned */
 };
 
@@ -337,13 +337,11 @@ static void *shard_main(void *arg)
 
 /* ---- setup ------------------------------------------------------------------------------------ */
 
-unsigned shards_count_for(const battled_config *cfg)
+unsigned shards_count_for(int64_t requested, long ncpu)
 {
-    int64_t n = cfg->server.shards;
-    if (n <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cores > 1 ? cores - 1 : 1;
-    }
+    int64_t n = requested;
+    if (n <= 0)
+        n = ncpu > 1 ? ncpu - 1 : 1;
     return n > SHARD_MAX_SHARDS ? SHARD_MAX_SHARDS : (unsigned)n;
 }
 
@@ -368,17 +366,17 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     sh->game = malloc(sizeof *sh->game);
     if (!sh->game)
         return -1;
-    const battled_config *c = &s->cfg;
+    const struct shards_game_opts *c = &s->opts.game;
     struct game_cfg gc = {
-        .turn_timer_ms = clamp_u32(c->game.turn_timer_ms),
-        .resume_window_ms = clamp_u32(c->game.resume_window_ms),
-        .idle_battle_ms = clamp_u32(c->game.idle_battle_ms),
-        .finished_keep_ms = clamp_u32(c->game.finished_keep_ms),
-        .ai_think_ms = clamp_u32(c->game.ai_think_ms),
-        .max_spectators = clamp_u32(c->game.max_spectators),
-        .round_limit = (uint16_t)(c->game.round_limit < 0 ? 0
-                                  : c->game.round_limit > BATTLE_MAX_ROUND_LIMIT ? BATTLE_MAX_ROUND_LIMIT
-                                                                                 : c->game.round_limit),
+        .turn_timer_ms = clamp_u32(c->turn_timer_ms),
+        .resume_window_ms = clamp_u32(c->resume_window_ms),
+        .idle_battle_ms = clamp_u32(c->idle_battle_ms),
+        .finished_keep_ms = clamp_u32(c->finished_keep_ms),
+        .ai_think_ms = clamp_u32(c->ai_think_ms),
+        .max_spectators = clamp_u32(c->max_spectators),
+        .round_limit = (uint16_t)(c->round_limit < 0 ? 0
+                                  : c->round_limit > BATTLE_MAX_ROUND_LIMIT ? BATTLE_MAX_ROUND_LIMIT
+                                                                            : c->round_limit),
         .ships = s->opts.ships,
     };
     if (game_init(sh->game, &gc, &sh->out, &sh->stats) != 0) {
@@ -444,8 +442,8 @@ static void destroy_all(struct shards *s)
 {
     for (unsigned i = 0; i < s->n; i++)
         shard_destroy(&s->shard[i]);
-    if (s->lock_fd >= 0)
-        close(s->lock_fd);
+    if (s->lock)
+        s->be->unlock(s->lock);
     free(s->shard);
     free(s);
 }
@@ -460,7 +458,8 @@ static int persist_start(struct shards *s)
         for (unsigned i = 0; i < s->n; i++)
             games[i] = s->shard[i].game;
         uv_update_time(&s->shard[0].loop);
-        rc = recover_run(&s->cfg, s->n, games, uv_now(&s->shard[0].loop), jn, &s->lock_fd, NULL);
+        rc = recover_run(&s->opts.persistence, s->be, s->n, games, uv_now(&s->shard[0].loop), jn,
+                         &s->lock, NULL);
         for (unsigned i = 0; rc == 0 && i < s->n; i++)
             s->shard[i].jn = jn[i];
     }
@@ -471,25 +470,26 @@ static int persist_start(struct shards *s)
 
 struct shards *shards_start(const struct shards_opts *opts)
 {
-    if (!opts || !opts->cfg || !opts->ships) {
-        log_error("shards_start needs a config and a ship table");
+    if (!opts || !opts->ships) {
+        log_error("shards_start needs options and a ship table");
         return NULL;
     }
-    unsigned slots = (unsigned)opts->cfg->server.ring_slots;
+    unsigned slots = (unsigned)opts->ring_slots;
     if (!ring_slots_ok(slots)) {
-        log_error("server.ring_slots must be a power of two", "value",
-                  LOG_I64(opts->cfg->server.ring_slots));
+        log_error("server.ring_slots must be a power of two", "value", LOG_I64(opts->ring_slots));
+        return NULL;
+    }
+    const store_backend *be = NULL;
+    if (opts->persistence.enabled && !(be = store_backend_find(opts->persistence.backend))) {
+        log_error("persistence.backend is unknown", "backend", opts->persistence.backend);
         return NULL;
     }
     struct shards *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->opts = *opts;
-    s->lock_fd = -1;
-    s->cfg = *opts->cfg;
-    s->inline_max = s->cfg.server.inline_max > 0 ? (unsigned)s->cfg.server.inline_max : 0;
-    s->opts.cfg = &s->cfg;
-    unsigned n = shards_count_for(&s->cfg);
+    s->be = be;
+    unsigned n = shards_count_for(opts->shards, sysconf(_SC_NPROCESSORS_ONLN));
     s->shard = aligned_alloc(64, ((n * sizeof *s->shard + 63) / 64) * 64);
     if (!s->shard) {
         free(s);
@@ -504,7 +504,7 @@ struct shards *shards_start(const struct shards_opts *opts)
             return NULL;
         }
     }
-    if (s->cfg.persistence.enabled && persist_start(s) != 0) {
+    if (opts->persistence.enabled && persist_start(s) != 0) {
         destroy_all(s);
         return NULL;
     }
@@ -626,13 +626,13 @@ static bool run_inline(struct shard *sh, uint64_t now)
 
 unsigned shards_run_inline(struct shards *s, uint64_t now_ms)
 {
-    if (!s->inline_max)
+    if (s->opts.inline_max <= 0)
         return 0;
-    unsigned queued = 0;
+    uint64_t queued = 0;
     for (unsigned i = 0; i < s->n; i++)
         if (s->shard[i].dirty)
             queued += shard_inring_count(&s->shard[i].inbox);
-    if (queued > s->inline_max)
+    if (queued > (uint64_t)s->opts.inline_max)
         return 0; /* a busy pass: the shard threads work in parallel with us */
     unsigned ran = 0;
     for (unsigned i = 0; i < s->n; i++)
