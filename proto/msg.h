@@ -19,7 +19,7 @@
 #define PROTO_VERSION 1
 
 /* Frame limits. The default maximum frame is 4 KiB: the largest message either side sends is a full
- * battle state (two ships with their weapons and criticals, missiles in flight), 3469 bytes with every
+ * battle state (two ships with their weapons and criticals, missiles in flight), 3570 bytes with every
  * field at the bounds below; requests are at most 124 bytes. A small cap keeps a hostile peer from making the server
  * buffer much per connection (hundreds of thousands of them). The setting may be raised up to
  * PROTO_FRAME_HARD_MAX. */
