@@ -336,7 +336,11 @@ static void aconn_read_on(admin_conn *c)
 static void on_connection(uv_stream_t *l, int status)
 {
     admin *a = l->data;
-    if (status < 0 || a->closing)
+    if (status < 0) {
+        fdlimit_accept_failed(&a->srv->fdl, FDLIMIT_L_ADMIN, status, uv_now(l->loop));
+        return;
+    }
+    if (a->closing)
         return;
     admin_conn *c = calloc(1, sizeof *c);
     if (!c) {

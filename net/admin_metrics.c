@@ -321,6 +321,7 @@ bool admin_render_metrics(admin *a)
     prom_gauge(o, "battled_shards", "Shard threads.", (double)n);
     process_metrics(o);
     net_metrics(o, server_stats(s));
+    fdlimit_metrics(&s->fdl, o);
     shard_metrics(a, o, ss, n, sid);
     admin_own_metrics(a, o, n, sid);
     return prom_out_ok(o);

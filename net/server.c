@@ -429,7 +429,7 @@ static void on_connection(uv_stream_t *l, int status)
 {
     server *s = l->data;
     if (status < 0) {
-        log_warn("accept failed", "error", uv_strerror(status));
+        fdlimit_accept_failed(&s->fdl, FDLIMIT_L_GAME, status, uv_now(&s->loop));
         return;
     }
     conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
@@ -576,7 +576,14 @@ server *server_start(const battled_config *cfg)
     s->timeout_ms[LIST_CLOSING] = NET_CLOSE_LINGER_MS;
     lobby_init(&s->lobby);
     outq_pool_init(&s->pool, NET_OUT_SPARE);
-    if (conntab_init(&s->conns, (uint32_t)cfg->server.max_connections) != 0 || load_ships(s) != 0) {
+    /* The cap must fit the open-file limit, or the kernel, not the cap, refuses connections. */
+    int64_t cap = fdlimit_apply(&s->fdl, cfg->server.max_connections, (unsigned)config_shard_count(cfg));
+    if (cap < 0) {
+        server_free(s);
+        return NULL;
+    }
+    s->cfg.server.max_connections = cap;
+    if (conntab_init(&s->conns, (uint32_t)cap) != 0 || load_ships(s) != 0) {
         server_free(s);
         return NULL;
     }

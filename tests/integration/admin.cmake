@@ -20,3 +20,20 @@ endif()
 battled_add_test(NAME test_it_admin_probe
                  SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_admin_probe.c
                  LIBS battled_net LABELS integration TIMEOUT 60)
+
+# Issue 16: the connection cap against a lowered open-file limit (net/fdlimit.h): the server starts
+# with RLIMIT_NOFILE set low in the child (prlimit --nofile), lowers server.max_connections with a
+# warning, refuses and counts connections past it, and /healthz and /metrics still answer.
+if(TARGET battled AND TARGET battled_client)
+  battled_add_test(NAME test_it_fdlimit
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_fdlimit.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_client PkgConfig::MSGPACK PkgConfig::LIBUV battled_mbedtls
+                        Threads::Threads
+                   LABELS integration TIMEOUT 120
+                   ARGS $<TARGET_FILE:battled> --shards 1)
+  add_dependencies(test_it_fdlimit battled)
+  add_test(NAME test_it_fdlimit_shards4 COMMAND test_it_fdlimit $<TARGET_FILE:battled> --shards 4)
+  set_tests_properties(test_it_fdlimit_shards4 PROPERTIES LABELS integration TIMEOUT 120
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,12 @@
 #include <mbedtls/x509_crt.h>
 
 static const char *g_bin = "battled";
+static unsigned g_nofile; /* itest_set_nofile */
+
+void itest_set_nofile(unsigned n)
+{
+    g_nofile = n;
+}
 static int g_shards = 1;
 static bool g_tls;
 /* TLS mode: one self-signed certificate for "localhost" per test run, written into each server's
@@ -231,6 +238,11 @@ bool itest_start(itest_server *s, const char *const *sets)
             dup2(fd, 1);
             dup2(fd, 2);
             close(fd);
+        }
+        if (g_nofile) {
+            struct rlimit rl = {g_nofile, g_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(125);
         }
         sigset_t none;
         sigemptyset(&none);

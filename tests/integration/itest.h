@@ -52,6 +52,9 @@ const char *itest_tls_ca_pem(void);
  * count, admin off, rate limit off, debug logs, drain_timeout_ms 500; a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
  * may be NULL); returns false (after printing the log) when it did not come up. */
 bool itest_start(itest_server *s, const char *const *sets);
+/* Servers started after this call run with RLIMIT_NOFILE (soft and hard) set to n in the child
+ * before exec, as `prlimit --nofile=n` would; 0 (the default) leaves the limit alone. */
+void itest_set_nofile(unsigned n);
 /* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the
  * server is then killed) or -2 when it died of a signal. */
 int itest_stop(itest_server *s, int sig, int wait_ms);

@@ -4,7 +4,8 @@ battled_add_test(NAME test_net_units
                  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_units.c
                          ${CMAKE_SOURCE_DIR}/net/ratelimit.c ${CMAKE_SOURCE_DIR}/net/lobby.c
                          ${CMAKE_SOURCE_DIR}/net/conntab.c ${CMAKE_SOURCE_DIR}/net/outq.c
-                 LIBS PkgConfig::LIBUV LABELS unit TIMEOUT 60)
+                         ${CMAKE_SOURCE_DIR}/net/fdlimit.c
+                 LIBS PkgConfig::LIBUV battled_util LABELS unit TIMEOUT 60)
 
 # No allocation per message in the steady state: the real server in-process, its allocations
 # counted through -Wl,--wrap, the client in a forked child (see the test's header comment).
