@@ -143,7 +143,7 @@ static int load_weapon(errbuf *e, const toml_value *tv, const char *where, ships
     for (size_t i = 0; i < toml_table_count(tv); i++) {
         const char *k = toml_table_key_at(tv, i);
         const toml_value *v = toml_table_value_at(tv, i);
-        int64_t x;
+        int64_t x = 0; /* get_int sets it before every use; GCC's -O3 cannot see that (Release) */
         if (strcmp(k, "kind") == 0 || strcmp(k, "name") == 0)
             continue;
         if (strcmp(k, "dice") == 0) {
@@ -190,7 +190,7 @@ static int load_ship(errbuf *e, const char *key, const toml_value *tv, ships_shi
     for (size_t i = 0; i < toml_table_count(tv); i++) {
         const char *k = toml_table_key_at(tv, i);
         const toml_value *v = toml_table_value_at(tv, i);
-        int64_t x;
+        int64_t x = 0; /* get_int sets it before every use; GCC's -O3 cannot see that (Release) */
         if (strcmp(k, "name") == 0) {
             if (get_text(e, v, where, k, sh->name, sizeof sh->name) < 0)
                 return -1;
