@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 
 /* One vocabulary from the data file to the wire: these are the protocol's weapon kinds
  * (proto/names.c), so an operator reads in ships.toml what a client reads in a weapon map. */

@@ -189,14 +189,14 @@ static void test_battle_id_encodings(void **state)
     itest_player a, b;
     itest_private_pair(&srv, &a, &b, PROTO_BAND_SHORT);
     /* seat 1 is not active in round 1: a correctly routed fire is not_your_turn */
-    send_fire_bid_as(b.c, b.bid, 'u', 11);
+    send_fire_bid_as(b.c, b.t.bid, 'u', 11);
     itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
     assert_int_equal(ev.rid, 11);
-    assert_int_equal(ev.bid, b.bid);
-    send_fire_bid_as(b.c, b.bid, 'i', 12);
+    assert_int_equal(ev.bid, b.t.bid);
+    send_fire_bid_as(b.c, b.t.bid, 'i', 12);
     itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
     assert_int_equal(ev.rid, 12);
-    send_fire_bid_as(b.c, b.bid, 'f', 13);
+    send_fire_bid_as(b.c, b.t.bid, 'f', 13);
     itest_expect_error(b.c, PROTO_E_BAD_FIELD, &ev);
     assert_int_equal(ev.rid, 13);
     assert_string_equal(ev.u.error.msg, "field \"bid\"");
@@ -214,7 +214,7 @@ static void test_resume_on_the_holding_connection(void **state)
     proto_event ev;
     itest_player a, b;
     itest_private_pair(&srv, &a, &b, PROTO_BAND_SHORT);
-    int64_t rid = pc_resume(a.c, a.bid, (uint8_t)a.seat, a.token, 0);
+    int64_t rid = pc_resume(a.c, a.t.bid, (uint8_t)a.t.seat, a.t.token, 0);
     assert_true(rid > 0);
     itest_expect_error(a.c, PROTO_E_ALREADY_IN_BATTLE, &ev);
     assert_int_equal(ev.rid, (uint32_t)rid);
@@ -234,7 +234,7 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
     proto_event ev;
     itest_player a, b;
     itest_private_pair(&srv, &a, &b, PROTO_BAND_SHORT);
-    int64_t rid = pc_leave(b.c, b.bid);
+    int64_t rid = pc_leave(b.c, b.t.bid);
     assert_true(rid > 0);
     bool got_left = false, got_ended = false;
     uint64_t until = itest_now_ms() + ITEST_WAIT_MS;
@@ -255,11 +255,11 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
     pc_conn *x = itest_client(&srv, "stranger");
     pc_conn *who[] = {a.c, b.c, x};
     for (int k = 0; k < 3; k++) {
-        assert_true(pc_fire(who[k], a.bid, 0) > 0);
+        assert_true(pc_fire(who[k], a.t.bid, 0) > 0);
         itest_expect_error(who[k], PROTO_E_BATTLE_OVER, &ev);
-        assert_true(pc_leave(who[k], a.bid) > 0);
+        assert_true(pc_leave(who[k], a.t.bid) > 0);
         itest_expect_error(who[k], PROTO_E_BATTLE_OVER, &ev);
-        assert_true(pc_forfeit(who[k], a.bid) > 0);
+        assert_true(pc_forfeit(who[k], a.t.bid) > 0);
         itest_expect_error(who[k], PROTO_E_BATTLE_OVER, &ev);
     }
     pc_close(x);
@@ -267,11 +267,11 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
     /* forfeit: its rid is on `ended` (it has no direct reply) */
     itest_player c, d;
     itest_private_pair(&srv, &c, &d, PROTO_BAND_SHORT);
-    rid = pc_forfeit(c.c, c.bid);
+    rid = pc_forfeit(c.c, c.t.bid);
     itest_expect(c.c, PROTO_T_ENDED, &ev);
     assert_true(ev.has_rid);
     assert_int_equal(ev.rid, (uint32_t)rid);
-    assert_int_equal(ev.u.ended.winner, d.seat);
+    assert_int_equal(ev.u.ended.winner, d.t.seat);
     itest_expect(d.c, PROTO_T_ENDED, &ev);
     assert_false(ev.has_rid);
     pc_close(a.c);
