@@ -672,6 +672,38 @@ static void test_keepalive_while_queued(void **state)
     child_free(&c);
 }
 
+/* Issue 16: the server drains while battle-cli plays; the battle ends as "shutdown" and the server
+ * closes the connection. A battle that ended is a clean exit with its result: status 0, the result
+ * shown, no retries of a closed server and no "Giving up". stdin stays open: it must exit by itself. */
+static void test_drain_ends_the_battle_cleanly(void **state)
+{
+    (void)state;
+    itest_server srv;
+    /* The AI never answers in time, so the battle is still running when the drain ends it. */
+    static const char *const sets[] = {"game.ai_think_ms=60000", "server.drain_timeout_ms=300", NULL};
+    if (!itest_start(&srv, sets))
+        fail_msg("battled did not start");
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)srv.port);
+    child c;
+    const char *args[] = {"--port", port, NULL};
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    child_send(&c, "create scout adjacent vs ai free_trader\n");
+    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(&c, "fire 0\n");
+    child_expect(&c, "You fire", CLI_WAIT_MS);
+    kill(srv.pid, SIGTERM);
+    child_expect(&c, "=== Battle over", CLI_WAIT_MS);
+    child_expect(&c, "(shutdown)", CLI_WAIT_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    refute(&c, "Retrying");
+    refute(&c, "Giving up");
+    child_free(&c);
+    assert_int_equal(itest_stop(&srv, SIGTERM, 10000), 0);
+    itest_cleanup(&srv);
+}
+
 /* No server: a bounded number of tries, then a clear message and exit status 1. */
 static void test_gives_up_without_a_server(void **state)
 {
@@ -718,6 +750,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_watch_a_battle),
         cmocka_unit_test(test_keepalive_while_queued),
         cmocka_unit_test(test_gives_up_without_a_server),
+        cmocka_unit_test(test_drain_ends_the_battle_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
