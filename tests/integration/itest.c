@@ -346,6 +346,21 @@ pc_conn *itest_client(const itest_server *s, const char *name)
     return c;
 }
 
+void itest_send_frame(pc_conn *c, const void *body, uint32_t len)
+{
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    assert_int_equal(pc_send_raw(c, hdr, 4), 0);
+    if (len)
+        assert_int_equal(pc_send_raw(c, body, len), 0);
+}
+
+void itest_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
 void itest_expect_at(pc_conn *c, int type, proto_event *ev, const char *file, int line)
 {
     int r = pc_recv_type(c, type, ev, ITEST_WAIT_MS);

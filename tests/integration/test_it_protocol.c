@@ -3,7 +3,6 @@
  * the encodings of a 64-bit battle id, resume on the connection that holds the seat, one rule for
  * an ended battle, where leave's and forfeit's request ids go, which queue entry becomes seat 0 and
  * the weapons' long-range DMs. Run with --shards 1 and --shards 4. */
-#include <arpa/inet.h>
 #include <msgpack.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,33 +17,25 @@
 #include "proto/codec.h"
 #include "tests/integration/itest.h"
 
-static void start(itest_server *s, const char *const *sets)
+/* One server with the standard test settings for every test but the one that needs its own. */
+static itest_server g_srv;
+
+static int setup(void **state)
 {
-    if (!itest_start(s, sets))
-        fail_msg("battled did not start");
+    (void)state;
+    return itest_start(&g_srv, NULL) ? 0 : -1;
 }
 
-static void stop(itest_server *s)
+static int teardown(void **state)
 {
-    assert_int_equal(itest_finish(s, 10000), 0);
+    (void)state;
+    return itest_finish(&g_srv, 10000) == 0 ? 0 : -1;
 }
 
-/* One frame: 4-byte big-endian length, then body. */
-static void send_frame(pc_conn *c, const void *body, uint32_t len)
+static void close_pair(itest_player *a, itest_player *b)
 {
-    uint8_t hdr[4];
-    uint32_t be = htonl(len);
-    memcpy(hdr, &be, 4);
-    assert_int_equal(pc_send_raw(c, hdr, 4), 0);
-    if (len)
-        assert_int_equal(pc_send_raw(c, body, len), 0);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
+    pc_close(a->c);
+    pc_close(b->c);
 }
 
 /* Section 2's order: framing, msgpack, counts, depth, map, type, hello, fields. Before hello a body
@@ -53,63 +44,57 @@ static void pack_str(msgpack_packer *pk, const char *s)
 static void test_checks_in_order_before_hello(void **state)
 {
     (void)state;
-    itest_server srv;
-    start(&srv, NULL);
     proto_event ev;
-    pc_conn *c = itest_connect(&srv);
+    pc_conn *c = itest_connect(&g_srv);
     static const uint8_t garbage[] = {0xc1};
-    send_frame(c, garbage, sizeof garbage);
+    itest_send_frame(c, garbage, sizeof garbage);
     itest_expect_error(c, PROTO_E_BAD_MSGPACK, &ev);
     static const uint8_t deep[] = {0x81, 0xa1, 'x', 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x01};
-    send_frame(c, deep, sizeof deep);
+    itest_send_frame(c, deep, sizeof deep);
     itest_expect_error(c, PROTO_E_TOO_DEEP, &ev);
     static const uint8_t arr[] = {0x91, 0x01};
-    send_frame(c, arr, sizeof arr);
+    itest_send_frame(c, arr, sizeof arr);
     itest_expect_error(c, PROTO_E_NOT_A_MAP, &ev);
     static const uint8_t nope[] = {0x81, 0xa1, 't', 0xa4, 'n', 'o', 'p', 'e'};
-    send_frame(c, nope, sizeof nope);
+    itest_send_frame(c, nope, sizeof nope);
     itest_expect_error(c, PROTO_E_UNKNOWN_TYPE, &ev);
     /* fire without its bid and with a bad w: before hello that is not_hello_first, with the rid */
     static const uint8_t fire[] = {0x83, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa3, 'r', 'i', 'd', 0x33,
                                    0xa1, 'w', 0xa1, 'x'};
-    send_frame(c, fire, sizeof fire);
+    itest_send_frame(c, fire, sizeof fire);
     itest_expect_error(c, PROTO_E_NOT_HELLO_FIRST, &ev);
     assert_true(ev.has_rid);
     assert_int_equal(ev.rid, 0x33);
     /* hello with a field wrong is that field's error */
     static const uint8_t hello_bad[] = {0x83, 0xa1, 't', 0xa5, 'h', 'e', 'l', 'l', 'o', 0xa1, 'v', 0xa1,
                                         '1', 0xa4, 'n', 'a', 'm', 'e', 0xa0};
-    send_frame(c, hello_bad, sizeof hello_bad);
+    itest_send_frame(c, hello_bad, sizeof hello_bad);
     itest_expect_error(c, PROTO_E_BAD_FIELD, &ev);
     /* and the connection can still say hello */
     assert_true(pc_hello(c, "late") > 0);
     itest_expect(c, PROTO_T_WELCOME, &ev);
     /* after hello the same fire gets its field error */
-    send_frame(c, fire, sizeof fire);
+    itest_send_frame(c, fire, sizeof fire);
     itest_expect_error(c, PROTO_E_BAD_FIELD, &ev);
     pc_close(c);
-    stop(&srv);
 }
 
 /* "t" with invalid UTF-8 or a control character is bad_field (sections 2 and 9). */
 static void test_type_must_be_text(void **state)
 {
     (void)state;
-    itest_server srv;
-    start(&srv, NULL);
     proto_event ev;
-    pc_conn *c = itest_client(&srv, "texter");
+    pc_conn *c = itest_client(&g_srv, "texter");
     static const uint8_t bad_utf8[] = {0x82, 0xa1, 't', 0xa3, 0xa2, 0xff, 0xfe, 0xa3, 'r', 'i', 'd', 0x05};
-    send_frame(c, bad_utf8, sizeof bad_utf8);
+    itest_send_frame(c, bad_utf8, sizeof bad_utf8);
     itest_expect_error(c, PROTO_E_BAD_FIELD, &ev);
     assert_int_equal(ev.rid, 5);
     static const uint8_t ctrl[] = {0x81, 0xa1, 't', 0xa5, 'p', 'i', 0x01, 'n', 'g'};
-    send_frame(c, ctrl, sizeof ctrl);
+    itest_send_frame(c, ctrl, sizeof ctrl);
     itest_expect_error(c, PROTO_E_BAD_FIELD, &ev);
     assert_true(pc_ping(c, 1) > 0);
     itest_expect(c, PROTO_T_PONG, &ev);
     pc_close(c);
-    stop(&srv);
 }
 
 /* welcome.frame bounds what the client sends; welcome.sframe what the server sends, which does not
@@ -117,9 +102,10 @@ static void test_type_must_be_text(void **state)
 static void test_welcome_announces_both_frame_limits(void **state)
 {
     (void)state;
-    itest_server srv;
+    itest_server srv; /* its own server: a small max_frame */
     static const char *const sets[] = {"server.max_frame=256", NULL};
-    start(&srv, sets);
+    if (!itest_start(&srv, sets))
+        fail_msg("battled did not start");
     proto_event ev;
     pc_conn *c = itest_connect(&srv);
     assert_true(pc_hello(c, "sizes") > 0);
@@ -145,7 +131,7 @@ static void test_welcome_announces_both_frame_limits(void **state)
         }
     assert_true(seen);
     pc_close(c);
-    stop(&srv);
+    assert_int_equal(itest_finish(&srv, 10000), 0);
 }
 
 /* {"t":"fire","rid":rid,"bid":<bid as `how`>,"w":0}: 'u' uint 64, 'i' int 64, 'f' float 64. */
@@ -156,11 +142,11 @@ static void send_fire_bid_as(pc_conn *c, uint64_t bid, char how, uint32_t rid)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    pack_str(&pk, "t");
-    pack_str(&pk, "fire");
-    pack_str(&pk, "rid");
+    itest_pack_str(&pk, "t");
+    itest_pack_str(&pk, "fire");
+    itest_pack_str(&pk, "rid");
     msgpack_pack_uint32(&pk, rid);
-    pack_str(&pk, "bid");
+    itest_pack_str(&pk, "bid");
     if (how == 'u') {
         msgpack_pack_uint64(&pk, bid);
     } else if (how == 'i') {
@@ -172,9 +158,9 @@ static void send_fire_bid_as(pc_conn *c, uint64_t bid, char how, uint32_t rid)
     } else {
         msgpack_pack_double(&pk, (double)bid);
     }
-    pack_str(&pk, "w");
+    itest_pack_str(&pk, "w");
     msgpack_pack_uint8(&pk, 0);
-    send_frame(c, sb.data, (uint32_t)sb.size);
+    itest_send_frame(c, sb.data, (uint32_t)sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -183,11 +169,9 @@ static void send_fire_bid_as(pc_conn *c, uint64_t bid, char how, uint32_t rid)
 static void test_battle_id_encodings(void **state)
 {
     (void)state;
-    itest_server srv;
-    start(&srv, NULL);
     proto_event ev;
     itest_player a, b;
-    itest_private_pair(&srv, &a, &b, PROTO_BAND_SHORT);
+    itest_private_pair(&g_srv, &a, &b, PROTO_BAND_SHORT);
     /* seat 1 is not active in round 1: a correctly routed fire is not_your_turn */
     send_fire_bid_as(b.c, b.t.bid, 'u', 11);
     itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
@@ -200,28 +184,22 @@ static void test_battle_id_encodings(void **state)
     itest_expect_error(b.c, PROTO_E_BAD_FIELD, &ev);
     assert_int_equal(ev.rid, 13);
     assert_string_equal(ev.u.error.msg, "field \"bid\"");
-    pc_close(a.c);
-    pc_close(b.c);
-    stop(&srv);
+    close_pair(&a, &b);
 }
 
 /* resume of the seat this connection already holds: already_in_battle, and nothing replayed. */
 static void test_resume_on_the_holding_connection(void **state)
 {
     (void)state;
-    itest_server srv;
-    start(&srv, NULL);
     proto_event ev;
     itest_player a, b;
-    itest_private_pair(&srv, &a, &b, PROTO_BAND_SHORT);
+    itest_private_pair(&g_srv, &a, &b, PROTO_BAND_SHORT);
     int64_t rid = pc_resume(a.c, a.t.bid, (uint8_t)a.t.seat, a.t.token, 0);
     assert_true(rid > 0);
     itest_expect_error(a.c, PROTO_E_ALREADY_IN_BATTLE, &ev);
     assert_int_equal(ev.rid, (uint32_t)rid);
     itest_expect_silence(a.c, 300);
-    pc_close(a.c);
-    pc_close(b.c);
-    stop(&srv);
+    close_pair(&a, &b);
 }
 
 /* leave's rid goes on `left`, forfeit's on `ended`; after the end every action, forfeit and leave
@@ -229,11 +207,9 @@ static void test_resume_on_the_holding_connection(void **state)
 static void test_leave_forfeit_and_the_ended_battle(void **state)
 {
     (void)state;
-    itest_server srv;
-    start(&srv, NULL);
     proto_event ev;
     itest_player a, b;
-    itest_private_pair(&srv, &a, &b, PROTO_BAND_SHORT);
+    itest_private_pair(&g_srv, &a, &b, PROTO_BAND_SHORT);
     int64_t rid = pc_leave(b.c, b.t.bid);
     assert_true(rid > 0);
     bool got_left = false, got_ended = false;
@@ -252,7 +228,7 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
     }
     assert_true(got_left && got_ended);
     itest_expect(a.c, PROTO_T_ENDED, &ev);
-    pc_conn *x = itest_client(&srv, "stranger");
+    pc_conn *x = itest_client(&g_srv, "stranger");
     pc_conn *who[] = {a.c, b.c, x};
     for (int k = 0; k < 3; k++) {
         assert_true(pc_fire(who[k], a.t.bid, 0) > 0);
@@ -266,7 +242,7 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
 
     /* forfeit: its rid is on `ended` (it has no direct reply) */
     itest_player c, d;
-    itest_private_pair(&srv, &c, &d, PROTO_BAND_SHORT);
+    itest_private_pair(&g_srv, &c, &d, PROTO_BAND_SHORT);
     rid = pc_forfeit(c.c, c.t.bid);
     itest_expect(c.c, PROTO_T_ENDED, &ev);
     assert_true(ev.has_rid);
@@ -274,22 +250,17 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
     assert_int_equal(ev.u.ended.winner, d.t.seat);
     itest_expect(d.c, PROTO_T_ENDED, &ev);
     assert_false(ev.has_rid);
-    pc_close(a.c);
-    pc_close(b.c);
-    pc_close(c.c);
-    pc_close(d.c);
-    stop(&srv);
+    close_pair(&a, &b);
+    close_pair(&c, &d);
 }
 
 /* On a queue match the entry that waited is seat 0, the one that completed the match seat 1. */
 static void test_queue_match_seats(void **state)
 {
     (void)state;
-    itest_server srv;
-    start(&srv, NULL);
     proto_event ev;
-    pc_conn *first = itest_client(&srv, "first");
-    pc_conn *second = itest_client(&srv, "second");
+    pc_conn *first = itest_client(&g_srv, "first");
+    pc_conn *second = itest_client(&g_srv, "second");
     assert_true(pc_queue(first, "scout", PROTO_BAND_MEDIUM) > 0);
     itest_expect(first, PROTO_T_QUEUED, &ev);
     assert_true(pc_queue(second, "free_trader", PROTO_BAND_MEDIUM) > 0);
@@ -300,7 +271,6 @@ static void test_queue_match_seats(void **state)
     assert_int_equal(ev.u.started.seat, 0);
     pc_close(first);
     pc_close(second);
-    stop(&srv);
 }
 
 int main(int argc, char **argv)
@@ -315,5 +285,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leave_forfeit_and_the_ended_battle),
         cmocka_unit_test(test_queue_match_seats),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
