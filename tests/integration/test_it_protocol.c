@@ -273,6 +273,24 @@ static void test_queue_match_seats(void **state)
     pc_close(second);
 }
 
+/* create vs "ai" without "os": the AI flies a free_trader against a scout, a scout against the rest. */
+static void test_default_ai_ship(void **state)
+{
+    (void)state;
+    proto_event ev;
+    pc_conn *c = itest_client(&g_srv, "solo");
+    assert_true(pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_AI, "") > 0);
+    itest_expect(c, PROTO_T_STARTED, &ev);
+    assert_string_equal(ev.u.started.ships[1].type, "free_trader");
+    assert_true(pc_create(c, "free_trader", PROTO_BAND_SHORT, PROTO_VS_AI, "") > 0);
+    itest_expect(c, PROTO_T_STARTED, &ev);
+    assert_string_equal(ev.u.started.ships[1].type, "scout");
+    assert_true(pc_create(c, "patrol_corvette", PROTO_BAND_SHORT, PROTO_VS_AI, "") > 0);
+    itest_expect(c, PROTO_T_STARTED, &ev);
+    assert_string_equal(ev.u.started.ships[1].type, "scout");
+    pc_close(c);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -284,6 +302,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resume_on_the_holding_connection),
         cmocka_unit_test(test_leave_forfeit_and_the_ended_battle),
         cmocka_unit_test(test_queue_match_seats),
+        cmocka_unit_test(test_default_ai_ship),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
