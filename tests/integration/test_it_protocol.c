@@ -248,6 +248,7 @@ static void test_leave_forfeit_and_the_ended_battle(void **state)
     assert_true(ev.has_rid);
     assert_int_equal(ev.rid, (uint32_t)rid);
     assert_int_equal(ev.u.ended.winner, d.t.seat);
+    assert_int_equal(ev.u.ended.rounds, 1); /* the round in progress when it ended */
     itest_expect(d.c, PROTO_T_ENDED, &ev);
     assert_false(ev.has_rid);
     close_pair(&a, &b);
