@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "cli/resume.h"
+#include "proto/codec.h"
 #include "tests/integration/itest.h"
 
 #define CLI_WAIT_MS 20000   /* one expected line of output */
@@ -473,9 +474,11 @@ static void test_matchmaking_and_forfeit(void **state)
 typedef struct {
     int lfd;
     uint16_t port;
-    int ctl[2];           /* a byte on ctl[1] cuts the current pair; 'q' stops */
+    int ctl[2];           /* a byte on ctl[1] cuts the current pair; 'q' stops; 'i' injects */
     pthread_t th;
     int cuts;
+    uint8_t inject[512];  /* 'i': these bytes go to the client as if the server had sent them */
+    size_t ninject;
 } proxy;
 
 static void *proxy_main(void *arg)
@@ -491,6 +494,11 @@ static void *proxy_main(void *arg)
             char ch = 0;
             if (read(px->ctl[0], &ch, 1) != 1 || ch == 'q')
                 break;
+            if (ch == 'i') {
+                if (down >= 0 && write(down, px->inject, px->ninject) != (ssize_t)px->ninject)
+                    fprintf(stderr, "proxy: inject failed\n");
+                continue;
+            }
             if (down >= 0) {
                 close(down);
                 close(up);
@@ -595,6 +603,63 @@ static void test_reconnects_after_a_drop(void **state)
     refute(&c, "not_your_turn");
     refute(&c, "bad_token");
     refute(&c, "Giving up");
+    child_free(&c);
+}
+
+/* docs/PROTOCOL.md section 8: a seat whose last seq is ahead of the server's (the server lost the
+ * end of its journal in a crash) gets seq_gone on resume; the client then resumes with last 0,
+ * takes the state and plays on, instead of forgetting the battle. Simulated by a proxy that
+ * injects one event numbered far ahead, then cuts the connection. */
+static void test_seq_gone_takes_the_state(void **state)
+{
+    (void)state;
+    proxy px;
+    proxy_start(&px);
+    char port[8], rfile[200];
+    snprintf(port, sizeof port, "%u", (unsigned)px.port);
+    path_in_dir(rfile, sizeof rfile, "gone.rec");
+    child c;
+    const char *args[] = {"--port", port, "--resume-file", rfile, NULL};
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    child_send(&c, "create scout adjacent vs ai free_trader\n");
+    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(&c, "fire 0\n");
+    child_expect(&c, "Round 2: your turn", CLI_WAIT_MS);
+    cli_resume rec;
+    char err[300];
+    uint64_t until = itest_now_ms() + CLI_WAIT_MS;
+    while (cli_resume_load(rfile, &rec, err, sizeof err) != 0 && itest_now_ms() < until)
+        poll(NULL, 0, 10);
+    assert_true(rec.last > 1);
+    /* The event a server that later lost it would have sent: the same turn, numbered ahead. */
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PROTO_T_TURN;
+    ev.bid = rec.bid;
+    ev.seq = rec.last + 500;
+    ev.u.turn.round = 2;
+    ev.u.turn.active = 0;
+    size_t len = 0;
+    assert_int_equal(proto_encode_event(px.inject, sizeof px.inject, &ev, &len), PROTO_E_OK);
+    px.ninject = len;
+    proxy_send(&px, 'i');
+    until = itest_now_ms() + CLI_WAIT_MS; /* the record follows what the client has seen */
+    while ((cli_resume_load(rfile, &rec, err, sizeof err) != 0 || rec.last != ev.seq) &&
+           itest_now_ms() < until)
+        poll(NULL, 0, 10);
+    assert_int_equal(rec.last, ev.seq);
+    proxy_send(&px, 'x'); /* cut: the client reconnects and resumes with last ahead */
+    child_expect(&c, "Connection lost", CLI_WAIT_MS);
+    child_expect(&c, "Resuming battle", CLI_WAIT_MS);
+    child_expect(&c, "taking its state", CLI_WAIT_MS);
+    for (int i = 0; i < MOVES; i++)
+        child_send(&c, "wait turn 20\nfire 0\n");
+    child_send(&c, "wait end 30\nquit\n");
+    child_expect(&c, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    proxy_stop(&px);
+    refute(&c, "cannot be resumed");
     child_free(&c);
 }
 
@@ -747,6 +812,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_matchmaking_and_forfeit),
         cmocka_unit_test(test_resume_from_a_new_process),
         cmocka_unit_test(test_reconnects_after_a_drop),
+        cmocka_unit_test(test_seq_gone_takes_the_state),
         cmocka_unit_test(test_watch_a_battle),
         cmocka_unit_test(test_keepalive_while_queued),
         cmocka_unit_test(test_gives_up_without_a_server),
