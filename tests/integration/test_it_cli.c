@@ -571,6 +571,26 @@ static void proxy_stop(proxy *px)
     close(px->ctl[1]);
 }
 
+/* A solo battle against the AI from a piped battle-cli, up to its second turn. */
+static void solo_to_round_2(child *c)
+{
+    child_expect(c, "Connected to battled", CLI_WAIT_MS);
+    child_send(c, "create scout adjacent vs ai free_trader\n");
+    child_expect(c, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(c, "fire 0\n");
+    child_expect(c, "Round 2: your turn", CLI_WAIT_MS);
+}
+
+/* Fires whenever it is our turn until the battle ends, then quits: exit status 0. */
+static void play_to_the_end(child *c)
+{
+    for (int i = 0; i < MOVES; i++)
+        child_send(c, "wait turn 20\nfire 0\n");
+    child_send(c, "wait end 30\nquit\n");
+    child_expect(c, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(c, CLI_WAIT_MS), 0);
+}
+
 /* The connection drops mid-battle: battle-cli reconnects by itself, resumes, misses nothing and
  * shows nothing twice. */
 static void test_reconnects_after_a_drop(void **state)
@@ -583,19 +603,11 @@ static void test_reconnects_after_a_drop(void **state)
     child c;
     const char *args[] = {"--port", port, "--retries", "5", NULL};
     child_start(&c, args, NULL);
-    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
-    child_send(&c, "create scout adjacent vs ai free_trader\n");
-    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
-    child_send(&c, "fire 0\n");
-    child_expect(&c, "Round 2: your turn", CLI_WAIT_MS);
+    solo_to_round_2(&c);
     proxy_send(&px, 'x'); /* cut */
     child_expect(&c, "Connection lost", CLI_WAIT_MS);
     child_expect(&c, "Resuming battle", CLI_WAIT_MS);
-    for (int i = 0; i < MOVES; i++)
-        child_send(&c, "wait turn 20\nfire 0\n");
-    child_send(&c, "wait end 30\nquit\n");
-    child_expect(&c, "=== Battle over", CLI_BATTLE_MS);
-    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    play_to_the_end(&c);
     proxy_stop(&px);
     assert_int_equal(px.cuts, 1);
     assert_int_equal(count(c.buf, "started at"), 1);
@@ -621,11 +633,7 @@ static void test_seq_gone_takes_the_state(void **state)
     child c;
     const char *args[] = {"--port", port, "--resume-file", rfile, NULL};
     child_start(&c, args, NULL);
-    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
-    child_send(&c, "create scout adjacent vs ai free_trader\n");
-    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
-    child_send(&c, "fire 0\n");
-    child_expect(&c, "Round 2: your turn", CLI_WAIT_MS);
+    solo_to_round_2(&c);
     cli_resume rec;
     char err[300];
     uint64_t until = itest_now_ms() + CLI_WAIT_MS;
@@ -653,11 +661,7 @@ static void test_seq_gone_takes_the_state(void **state)
     child_expect(&c, "Connection lost", CLI_WAIT_MS);
     child_expect(&c, "Resuming battle", CLI_WAIT_MS);
     child_expect(&c, "taking its state", CLI_WAIT_MS);
-    for (int i = 0; i < MOVES; i++)
-        child_send(&c, "wait turn 20\nfire 0\n");
-    child_send(&c, "wait end 30\nquit\n");
-    child_expect(&c, "=== Battle over", CLI_BATTLE_MS);
-    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    play_to_the_end(&c);
     proxy_stop(&px);
     refute(&c, "cannot be resumed");
     child_free(&c);
