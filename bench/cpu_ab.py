@@ -136,7 +136,7 @@ def thread_role(name, tid, pid):
 
 
 class Server:
-    def __init__(self, path, root, tmp, sets):
+    def __init__(self, path, root, tmp, sets, ships):
         self.pf = os.path.join(tmp, "port")
         self.apf = os.path.join(tmp, "aport")
         for f in (self.pf, self.apf):
@@ -146,7 +146,7 @@ class Server:
         # them), so an older binary is not refused a setting it does not know.
         empty = os.path.join(tmp, "empty.toml")
         open(empty, "w").close()
-        args = [path, "-c", empty, "--set", "game.ships_file=" + os.path.join(root, "data/ships.toml"),
+        args = [path, "-c", empty, "--set", "game.ships_file=" + ships,
                 "--set", "server.listen=127.0.0.1:0", "--set", "server.port_file=" + self.pf,
                 "--set", "admin.listen=127.0.0.1:0", "--set", "admin.port_file=" + self.apf,
                 "--set", "game.ai_think_ms=0", "--set", "log.level=warn",
@@ -239,7 +239,8 @@ def run_one(args, label, path, load, tmp):
     dur = ramp_s + settle + window + 1
     jf = os.path.join(tmp, "bench.json")
     bench += ["--duration", str(dur), "--json", jf]
-    srv = Server(path, args.root, tmp, sets)
+    ships = args.old_ships if label == "old" and args.old_ships else os.path.join(args.root, "data/ships.toml")
+    srv = Server(path, args.root, tmp, sets, ships)
     res = {"label": label, "load": load}
     try:
         bench += ["--server", "127.0.0.1:%d" % srv.port, "--server-pid", str(srv.pid)]
@@ -370,6 +371,8 @@ def main():
     ap.add_argument("--old", required=True, help="the baseline battled binary")
     ap.add_argument("--new", required=True, help="the battled binary under test")
     ap.add_argument("--bench", required=True, help="battle-bench binary")
+    ap.add_argument("--old-ships", default=None,
+                    help="ship table for the old binary when it cannot read data/ships.toml")
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--loads", default="idle,200,3000,9000,sat")
     ap.add_argument("--rounds", type=int, default=3)
