@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""An outside client of battled, written from docs/PROTOCOL.md alone, and the scenarios that hold
+the server to every promise of that document (hello/welcome, solo and private battles to the end,
+matchmaking, spectators, resume/takeover/seq_gone, every error code with its rid/bid echoes, the
+limits, the check order of section 2, 64-bit ids, the drain).
+
+usage: doc_client.py BATTLED [SOURCE_DIR]
+
+Starts its own battled processes on 127.0.0.1 port 0 (learned from server.port_file), each with a
+temporary configuration given by --set, and stops them at the end. Exit status: 0 when every
+promise held (checks marked expected-to-fail are reported, not counted), 1 on any broken promise,
+77 (skip) when python3-msgpack is missing and CI is not "true".
+
+Checks that fail because the server is wrong against a clear promise of PROTOCOL.md are listed in
+KNOWN_BUGS with the report that describes them; they are run and reported as XFAIL (and as XPASS
+once fixed, which is a failure: remove the entry then).
+"""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    import msgpack
+except ImportError:  # pragma: no cover - depends on the machine
+    if os.environ.get("CI") == "true":
+        print("FAIL: python3-msgpack is missing (apt-get install python3-msgpack; scripts/bootstrap)")
+        sys.exit(1)
+    print("SKIP: python3-msgpack is missing (apt-get install python3-msgpack; scripts/bootstrap)")
+    sys.exit(77)
+
+START = time.monotonic()
+FAILS = []
+XFAILS = []
+XPASSES = []
+PASSES = 0
+
+# Checks known to fail because the server breaks a clear promise of docs/PROTOCOL.md. Key: the
+# check's name; value: the report (doc-client branch report, "Code bugs" list) that describes it.
+KNOWN_BUGS = {
+}
+
+
+def check(cond, name, detail=""):
+    """Records one promise: passed, failed, or (for KNOWN_BUGS) expected to fail."""
+    global PASSES
+    if name in KNOWN_BUGS:
+        if cond:
+            XPASSES.append(name)
+            print("XPASS %s (fixed? remove it from KNOWN_BUGS)" % name)
+        else:
+            XFAILS.append(name)
+            print("XFAIL %s: %s [%s]" % (name, detail, KNOWN_BUGS[name]))
+        return cond
+    if cond:
+        PASSES += 1
+    else:
+        FAILS.append("%s: %s" % (name, detail))
+        print("FAIL %s: %s" % (name, detail))
+    return cond
+
+
+# ---------------------------------------------------------------------------------------------
+# Error codes of section 9.
+ERR = {
+    "bad_frame": 1, "frame_too_large": 2, "bad_msgpack": 3, "not_a_map": 4, "unknown_type": 5,
+    "missing_field": 6, "bad_field": 7, "string_too_long": 8, "too_many": 9, "too_deep": 10,
+    "version_mismatch": 20, "not_hello_first": 21, "already_hello": 22, "rate_limited": 23,
+    "not_queued": 25, "too_many_seats": 26, "no_such_ship": 27, "not_your_turn": 40,
+    "already_acted": 41, "no_such_weapon": 42, "out_of_ammo": 43, "out_of_band": 44,
+    "no_such_missile": 45, "reaction_used": 46, "not_equipped": 47, "not_started": 48,
+    "battle_over": 49, "no_such_battle": 50, "battle_full": 51, "not_in_battle": 52,
+    "already_in_battle": 53, "bad_token": 54, "spectators_full": 55, "seq_gone": 56,
+    "too_many_missiles": 57, "server_draining": 80, "server_busy": 81, "internal": 82,
+}
+BATTLE_EVENTS = {"started", "state", "turn", "round", "attack", "crit", "mlaunch", "mmove", "mhit",
+                 "pd_result", "sand_result", "timeout", "away", "back", "ended"}
+BANDS = ["adjacent", "close", "short", "medium", "long", "very_long", "distant"]
+LOCS = ["sensors", "power_plant", "fuel", "weapon", "armour", "hull", "m_drive", "cargo",
+        "j_drive", "crew", "computer"]
+REASONS = {"destroyed", "forfeit", "timeout", "disconnect", "draw", "abandoned", "shutdown"}
+SFRAME = 4096
+WAIT = 5.0  # the bound of every wait for a reply on a loaded machine
+
+
+class Closed(Exception):
+    pass
+
+
+def pack(obj):
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def frame(body):
+    return struct.pack(">I", len(body)) + body
+
+
+# ---------------------------------------------------------------------------------------------
+class Client:
+    """One connection: frames in and out, a backlog of received messages, per-battle seq checks."""
+
+    def __init__(self, port, name="doc", hello=True, ping_every=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.buf = b""
+        self.backlog = []
+        self.closed = False
+        self.rid = 0
+        self.last = {}        # bid -> last seq seen on this connection
+        self.ping_every = ping_every
+        self.sent_at = time.monotonic()
+        self.raw_bids = []    # raw encodings of bid seen (to check uint 64)
+        self.welcome = None
+        if hello:
+            self.welcome = self.req({"t": "hello", "v": 1, "name": name}, want="welcome")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.closed = True
+
+    def next_rid(self):
+        self.rid += 1
+        return self.rid
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+        self.sent_at = time.monotonic()
+
+    def send(self, obj, rid=True):
+        if rid and "rid" not in obj:
+            obj = dict(obj)
+            obj["rid"] = self.next_rid()
+        self.send_raw(frame(pack(obj)))
+        return obj.get("rid")
+
+    def _read_frame(self, deadline):
+        while True:
+            if len(self.buf) >= 4:
+                n = struct.unpack(">I", self.buf[:4])[0]
+                check(0 < n <= SFRAME, "server frame within sframe", "length %d" % n)
+                if len(self.buf) >= 4 + n:
+                    body = self.buf[4:4 + n]
+                    self.buf = self.buf[4 + n:]
+                    return body
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if self.ping_every and time.monotonic() - self.sent_at > self.ping_every:
+                self.send({"t": "ping"}, rid=False)
+            self.sock.settimeout(min(left, 0.2))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            if not data:
+                self.closed = True
+                raise Closed()
+            self.buf += data
+
+    def _decode(self, body):
+        msg = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        check(isinstance(msg, dict) and isinstance(msg.get("t"), str), "server sends maps with t",
+              repr(msg)[:100])
+        if "bid" in msg:
+            # Section 2: the server writes every bid as uint 64 (0xcf + 8 bytes).
+            i = body.find(b"\xa3bid")
+            if i >= 0:
+                self.raw_bids.append(body[i + 4])
+        t = msg.get("t")
+        if t in BATTLE_EVENTS and "bid" in msg:
+            bid, seq = msg["bid"], msg.get("seq")
+            check(isinstance(seq, int) and seq >= 1, "battle event has seq", repr(msg)[:120])
+            if t == "state":
+                self.last[bid] = seq
+            elif bid in self.last:
+                check(seq == self.last[bid] + 1, "events of one battle in seq order without gaps",
+                      "got %s seq %s after %s" % (t, seq, self.last[bid]))
+                self.last[bid] = seq
+            else:
+                check(t == "started" and seq == 1, "first event of a battle is started seq 1",
+                      repr(msg)[:120])
+                self.last[bid] = seq
+        return msg
+
+    def recv(self, timeout=WAIT):
+        """The next message (from the backlog first), or None at the deadline."""
+        if self.backlog:
+            return self.backlog.pop(0)
+        body = self._read_frame(time.monotonic() + timeout)
+        if body is None:
+            return None
+        return self._decode(body)
+
+    def wait(self, pred, timeout=WAIT, what="a message"):
+        """The first message (backlog first) matching pred; others stay in the backlog, in order."""
+        for i, m in enumerate(self.backlog):
+            if pred(m):
+                return self.backlog.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self._read_frame(deadline)
+            if body is None:
+                raise TimeoutError("no %s within %.1f s; backlog %r" % (what, timeout,
+                                                                       [m.get("t") for m in self.backlog][-8:]))
+            m = self._decode(body)
+            if pred(m):
+                return m
+            self.backlog.append(m)
+
+    def req(self, obj, want=None, timeout=WAIT):
+        """Sends obj with a fresh rid; returns the first message carrying that rid."""
+        rid = self.send(obj)
+        m = self.wait(lambda m: m.get("rid") == rid, timeout, "reply to %s rid %d" % (obj.get("t"), rid))
+        if want and m.get("t") != want:
+            raise AssertionError("%s: wanted %s, got %r" % (obj.get("t"), want, m))
+        return m
+
+    def drain_until_closed(self, timeout=WAIT):
+        """Reads until the server closes; returns the messages read, or None if it never closed."""
+        got = list(self.backlog)
+        self.backlog = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                body = self._read_frame(deadline)
+                if body is None:
+                    return None
+                got.append(self._decode(body))
+        except Closed:
+            return got
+
+    def events(self, bid):
+        return [m for m in self.backlog if m.get("bid") == bid and m.get("t") in BATTLE_EVENTS]
+
+
+def expect_error(c, obj, code, name, rid=True, bid=None, msg_has=None):
+    """Sends obj (with a rid unless rid=False); checks the error, its rid and bid echoes."""
+    if rid:
+        r = c.send(obj)
+        m = c.wait(lambda m: m.get("rid") == r, WAIT, "reply to %s" % name)
+    else:
+        c.send(obj, rid=False)
+        m = c.wait(lambda m: m.get("t") == "error", WAIT, "error for %s" % name)
+    ok = check(m.get("t") == "error" and m.get("code") == ERR[code] and m.get("err") == code,
+               name, "wanted error %s, got %r" % (code, m))
+    if ok and m.get("t") == "error":
+        check(isinstance(m.get("msg"), str) and len(m["msg"].encode()) <= 200, name + ": msg str",
+              repr(m))
+        if bid is not None:
+            check(m.get("bid") == bid, name + ": error echoes bid", repr(m))
+        if msg_has is not None:
+            check(msg_has in m.get("msg", ""), name + ": msg names %s" % msg_has, repr(m))
+    return m
+
+
+def expect_raw_error(c, raw, code, name, has_rid=None):
+    c.send_raw(raw)
+    m = c.wait(lambda m: m.get("t") == "error", WAIT, "error for %s" % name)
+    check(m.get("code") == ERR[code] and m.get("err") == code, name,
+          "wanted %s, got %r" % (code, m))
+    if has_rid is None:
+        check("rid" not in m and "bid" not in m, name + ": no rid/bid before the type is read", repr(m))
+    else:
+        check(m.get("rid") == has_rid, name + ": error echoes rid %d" % has_rid, repr(m))
+    return m
+
+
+def ping_ok(c, name):
+    m = c.req({"t": "ping", "ts": 42}, timeout=WAIT)
+    check(m.get("t") == "pong" and m.get("ts") == 42, name + ": connection still usable", repr(m))
+
+
+# ---------------------------------------------------------------------------------------------
+class Server:
+    """One battled on 127.0.0.1 port 0 with settings given by --set."""
+
+    def __init__(self, binary, src, name, sets):
+        self.dir = tempfile.mkdtemp(prefix="docclient-%s-" % name)
+        self.portfile = os.path.join(self.dir, "port")
+        cfg = os.path.join(self.dir, "config.toml")
+        with open(cfg, "w") as f:
+            f.write("# empty: every setting comes from --set\n")
+        base = {"server.listen": "127.0.0.1:0", "server.port_file": self.portfile,
+                "server.shards": "2", "admin.listen": "", "log.level": "warn",
+                "game.ships_file": os.path.join(src, "data", "ships.toml")}
+        base.update(sets)
+        args = [binary, "-c", cfg]
+        for k, v in base.items():
+            args += ["--set", "%s=%s" % (k, v)]
+        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=self.dir)
+        self.name = name
+        self.port = None
+
+    def wait_port(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError("battled %s exited %s: %s" % (self.name, self.proc.returncode,
+                                                                self.log.read()[-2000:]))
+            try:
+                with open(self.portfile) as f:
+                    line = f.readline().strip()
+                if line:
+                    self.port = int(line)
+                    return self.port
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("battled %s wrote no port file in %.0f s" % (self.name, timeout))
+
+    def stop(self, timeout=15.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+# ---------------------------------------------------------------------------------------------
+# Battle helpers.
+
+def play_to_end(players, bid, choose, max_actions=2000, timeout=30.0):
+    """Drives a battle whose seats are held by `players` ({seat: Client}) until `ended`.
+    choose(seat, client) returns the turn request for the active seat. Returns the ended events
+    per seat and the list of events each connection saw, in order."""
+    seen = {s: [] for s in players}
+    active = 0
+    deadline = time.monotonic() + timeout
+    ended = {}
+    actions = 0
+    pending = {}
+    while len(ended) < len(players):
+        if time.monotonic() > deadline or actions > max_actions:
+            raise TimeoutError("battle %d did not end" % bid)
+        # Act when it is a held seat's turn and nothing of ours is pending.
+        if active in players and active not in pending and not ended:
+            c = players[active]
+            pending[active] = c.send(choose(active, c))
+            actions += 1
+        progressed = False
+        for s, c in players.items():
+            if s in ended:
+                continue
+            m = c.recv(timeout=0.05)
+            if m is None:
+                continue
+            progressed = True
+            if m.get("t") == "error":
+                raise AssertionError("seat %d got %r" % (s, m))
+            if m.get("bid") != bid:
+                c.backlog.append(m)
+                continue
+            seen[s].append(m)
+            if m.get("rid") is not None and pending.get(s) == m.get("rid"):
+                del pending[s]
+            t = m.get("t")
+            if t in ("turn", "round"):
+                active = m["active"]
+                pending.pop(s, None)
+            elif t == "ended":
+                ended[s] = m
+        if not progressed:
+            time.sleep(0.001)
+    return ended, seen
+
+
+def fire0(seat, c):
+    return {"t": "fire", "bid": c.cur_bid, "w": 0}
+
+
+def check_ship(ship, name):
+    ok = isinstance(ship, dict)
+    for k, typ in (("type", str), ("name", str), ("hull", int), ("hmax", int), ("arm", int),
+                   ("pilot", int), ("thr", int), ("w", list), ("crit", list)):
+        ok = ok and isinstance(ship.get(k), typ)
+    check(ok, name + ": ship map has every field of section 7", repr(ship)[:200])
+    if not ok:
+        return
+    check(len(ship["crit"]) == 11, name + ": crit has 11 entries", repr(ship["crit"]))
+    for w in ship["w"]:
+        check(set(w) >= {"name", "kind", "d", "a"} and w["kind"] in
+              ("laser", "missile", "gun", "rack", "sand") and isinstance(w.get("lr", 0), int),
+              name + ": weapon map", repr(w))
+
+
+def check_started(m, seat, band, name):
+    check(m.get("t") == "started" and m.get("seq") == 1 and m.get("seat") == seat
+          and isinstance(m.get("tok"), bytes) and len(m["tok"]) == 16 and m.get("band") == band
+          and m.get("first") == 0 and isinstance(m.get("rlimit"), int) and 1 <= m["rlimit"] <= 65535
+          and isinstance(m.get("ships"), list) and len(m["ships"]) == 2,
+          name + ": started fields", repr(m)[:300])
+    check(isinstance(m.get("bid"), int) and 1 <= m["bid"] < 2 ** 63, name + ": bid 1..2^63-1",
+          repr(m.get("bid")))
+    for s in m.get("ships", []):
+        check_ship(s, name)
+
+
+def check_ended(m, name, reason=None, winner="any"):
+    ok = (m.get("t") == "ended" and m.get("reason") in REASONS and isinstance(m.get("hull"), list)
+          and len(m["hull"]) == 2 and isinstance(m.get("rounds"), int) and "winner" in m)
+    check(ok, name + ": ended fields", repr(m))
+    if reason is not None:
+        check(m.get("reason") == reason, name + ": ended reason %s" % reason, repr(m))
+    if winner != "any":
+        check(m.get("winner") == winner, name + ": winner %r" % (winner,), repr(m))
+    if m.get("reason") in ("draw", "abandoned", "shutdown"):
+        check(m.get("winner") is None, name + ": no winner is nil", repr(m))
+
+
+def new_private(port, ship0="free_trader", ship1="scout", band="adjacent", name="p"):
+    """A private battle: a creates, b joins. Returns (a, b, bid, started_a, started_b)."""
+    a = Client(port, name + "a")
+    b = Client(port, name + "b")
+    cr = a.req({"t": "create", "ship": ship0, "band": band, "vs": "player"}, want="created")
+    bid = cr["bid"]
+    check(cr.get("seat") == 0 and isinstance(cr.get("tok"), bytes) and len(cr["tok"]) == 16
+          and cr.get("band") == band and "seq" not in cr, name + ": created fields", repr(cr))
+    jr = b.send({"t": "join", "bid": bid, "ship": ship1})
+    sb = b.wait(lambda m: m.get("t") == "started", WAIT, "started for joiner")
+    check(sb.get("rid") == jr, name + ": started carries join's rid", repr(sb)[:100])
+    sa = a.wait(lambda m: m.get("t") == "started", WAIT, "started for creator")
+    check("rid" not in sa, name + ": creator's started carries no rid (it asked nothing)", repr(sa)[:100])
+    check_started(sa, 0, band, name + " seat 0")
+    check_started(sb, 1, band, name + " seat 1")
+    check(sa["tok"] == cr["tok"], name + ": started tok = created tok", "")
+    check(sa["tok"] != sb["tok"], name + ": each seat its own token", "")
+    a.cur_bid = b.cur_bid = bid
+    return a, b, bid, sa, sb
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios on the main server (rate limit off, AI without delay, small seat/spectator caps).
+MAIN_SETS = {"ratelimit.actions_per_sec": "0", "game.ai_think_ms": "0",
+             "server.max_seats_per_conn": "4", "game.max_spectators": "2",
+             "game.finished_keep_ms": "60000"}
+
+
+def sc_hello(port):
+    c = Client(port, hello=False)
+    # Section 2 check 7: before hello, any known request gets not_hello_first whatever its fields.
+    expect_error(c, {"t": "fire", "bid": 1.5, "w": 99}, "not_hello_first", "fire before hello")
+    expect_error(c, {"t": "ping"}, "not_hello_first", "ping before hello")
+    # Check 6 comes first: an unknown type before hello is unknown_type, with the rid echoed.
+    m = expect_error(c, {"t": "nope"}, "unknown_type", "unknown type before hello")
+    check("t" in m.get("msg", ""), "unknown_type msg names t", repr(m))
+    # A hello with a bad field gets the field's error, and the connection stays open.
+    expect_error(c, {"t": "hello", "v": 0, "name": "x"}, "bad_field", "hello v=0", msg_has="v")
+    expect_error(c, {"t": "hello", "v": 1}, "missing_field", "hello without name", msg_has="name")
+    expect_error(c, {"t": "hello", "v": 1, "name": "x" * 33}, "string_too_long", "hello name 33 bytes",
+                 msg_has="name")
+    expect_error(c, {"t": "hello", "v": 1, "name": b"bin"}, "bad_field", "hello name as bin",
+                 msg_has="name")
+    expect_error(c, {"t": "hello", "v": 1, "name": "a\x01b"}, "bad_field", "hello name control char",
+                 msg_has="name")
+    rid = c.send({"t": "hello", "v": 1, "name": "x" * 32, "future_key": [1, {"a": None}]})
+    w = c.wait(lambda m: m.get("rid") == rid)
+    check(w.get("t") == "welcome", "hello (32-byte name, unknown key) answered welcome", repr(w))
+    want = {"v": 1, "frame": 4096, "seats": 4, "watch": 4, "rate": 65535, "turn_ms": 30000,
+            "resume_ms": 30000, "idle_ms": 30000, "sframe": 4096}
+    for k, v in want.items():
+        check(w.get(k) == v, "welcome.%s announces the setting" % k, "got %r want %r" % (w.get(k), v))
+    check(isinstance(w.get("srv"), str) and len(w["srv"].encode()) <= 32, "welcome.srv str", repr(w))
+    check(isinstance(w.get("burst"), int) and 1 <= w["burst"] <= 65535, "welcome.burst", repr(w))
+    expect_error(c, {"t": "hello", "v": 1, "name": "again"}, "already_hello", "second hello")
+    # ping / pong: ts echoed, absent when 0 or absent.
+    m = c.req({"t": "ping", "ts": 2 ** 63 - 1})
+    check(m.get("t") == "pong" and m.get("ts") == 2 ** 63 - 1, "pong echoes ts 2^63-1", repr(m))
+    m = c.req({"t": "ping", "ts": 0})
+    check(m.get("t") == "pong" and "ts" not in m, "pong without ts when it was 0", repr(m))
+    m = c.req({"t": "ping"})
+    check(m.get("t") == "pong" and "ts" not in m, "pong without ts when absent", repr(m))
+    expect_error(c, {"t": "ping", "ts": 2 ** 63}, "bad_field", "ping ts 2^63", msg_has="ts")
+    expect_error(c, {"t": "ping", "ts": -1}, "bad_field", "ping ts -1", msg_has="ts")
+    c.close()
+    # version_mismatch closes.
+    c = Client(port, hello=False)
+    c.send({"t": "hello", "v": 2, "name": "future"})
+    got = c.drain_until_closed()
+    check(got is not None, "version_mismatch closes the connection", "still open")
+    errs = [m for m in (got or []) if m.get("t") == "error"]
+    check(len(errs) == 1 and errs[0].get("code") == 20 and errs[0].get("rid") == 1,
+          "version_mismatch with rid before close", repr(got))
+    if errs:
+        check("1" in errs[0].get("msg", ""), "version_mismatch msg says which version", repr(errs[0]))
+
+
+def sc_decoding(port):
+    c = Client(port, "dec")
+    hdr = lambda body: frame(body)
+    # (2) bad msgpack: trailing bytes, reserved byte, truncated string.
+    ping = pack({"t": "ping", "rid": 7})
+    expect_raw_error(c, hdr(ping + b"\x00"), "bad_msgpack", "trailing bytes")
+    expect_raw_error(c, hdr(b"\x81\xa1t\xc1"), "bad_msgpack", "reserved byte 0xc1")
+    expect_raw_error(c, hdr(b"\x82\xa1t\xa4ping\xa3rid\xda\x00\x10ab"), "bad_msgpack", "truncated str")
+    # (3) honest counts: a map claiming 2^32-1 pairs.
+    expect_raw_error(c, hdr(b"\xdf\xff\xff\xff\xff"), "too_many", "map of 2^32-1 pairs")
+    expect_raw_error(c, hdr(b"\x81\xa1t\xdd\x00\x01\x00\x00\x01"), "too_many", "array count over the bytes")
+    # (4) depth: every object counts, the top map being level 1, so the scalar inside 7 nested
+    # arrays is at level 9 (refused) and inside 6 at level 8 (accepted); an empty 8th container
+    # is accepted.
+    def nest(n, inner):
+        for _ in range(n):
+            inner = [inner]
+        return inner
+    m = c.req({"t": "ping", "x": nest(6, 1)})
+    check(m.get("t") == "pong", "depth 8 (scalar at level 8) accepted", repr(m))
+    m = c.req({"t": "ping", "x": nest(6, [])})
+    check(m.get("t") == "pong", "depth 8 (empty array at level 8) accepted", repr(m))
+    expect_raw_error(c, hdr(pack({"t": "ping", "rid": 9, "x": nest(7, 1)})), "too_deep",
+                     "depth 9 in an ignored key")
+    expect_raw_error(c, hdr(pack({"t": "ping", "rid": 9, "x": nest(7, [])})), "too_deep",
+                     "depth 9 (empty array) in an ignored key")
+    # (5) not a map.
+    expect_raw_error(c, hdr(pack(["t", "ping"])), "not_a_map", "array body")
+    expect_raw_error(c, hdr(pack(5)), "not_a_map", "int body")
+    # (6) type checks, with the rid echoed from here on.
+    expect_error(c, {"x": 1}, "missing_field", "no t", msg_has="t")
+    expect_error(c, {"t": 5}, "bad_field", "t not str", msg_has="t")
+    expect_error(c, {"t": b"ping"}, "bad_field", "t as bin", msg_has="t")
+    expect_error(c, {"t": "PING"}, "unknown_type", "t is case-sensitive")
+    expect_error(c, {"t": "welcome"}, "unknown_type", "server event type sent to the server")
+    expect_raw_error(c, hdr(b"\x83\xa1t\xa4ping\xa3rid\x0b\xa1t\xa4ping"), "bad_field", "t twice",
+                     has_rid=11)
+    # Non-str keys and unknown keys are ignored.
+    m = c.req({"t": "ping", 1: 2, "zz": {"a": [1.5, b"x", None]}})
+    check(m.get("t") == "pong", "unknown and non-str keys ignored", repr(m))
+    # (8) fields in map order, then missing ones; rid and bid echoed.
+    m = expect_error(c, {"t": "fire", "w": 99, "bid": 1.5}, "bad_field", "fields in map order (w first)",
+                     msg_has="w")
+    m = expect_error(c, {"t": "fire", "bid": 1.5, "w": 99}, "bad_field", "fields in map order (bid first)",
+                     msg_has="bid")
+    m = expect_error(c, {"t": "fire", "bid": 77, "w": 99}, "bad_field", "bad w with valid bid", bid=77,
+                     msg_has="w")
+    m = expect_error(c, {"t": "fire", "w": 99}, "bad_field", "a bad field before a missing one",
+                     msg_has="w")
+    m = expect_error(c, {"t": "fire", "bid": 77}, "missing_field", "fire without w", bid=77, msg_has="w")
+    m = expect_error(c, {"t": "watch", "bid": float(2 ** 62)}, "bad_field", "float bid", msg_has="bid")
+    check("bid" not in m, "an invalid bid is not echoed", repr(m))
+    expect_error(c, {"t": "watch", "bid": 0}, "bad_field", "bid 0", msg_has="bid")
+    expect_error(c, {"t": "watch", "bid": 2 ** 63}, "bad_field", "bid 2^63", msg_has="bid")
+    expect_error(c, {"t": "watch", "bid": -5}, "bad_field", "bid negative", msg_has="bid")
+    # rid out of range is a bad field and is not echoed.
+    c.send({"t": "ping", "rid": 2 ** 32}, rid=False)
+    m = c.wait(lambda m: m.get("t") == "error")
+    check(m.get("code") == 7 and "rid" not in m and "rid" in m.get("msg", ""),
+          "rid 2^32 is bad_field, not echoed", repr(m))
+    m = c.req({"t": "ping", "rid": 2 ** 32 - 1})
+    check(m.get("t") == "pong" and m.get("rid") == 2 ** 32 - 1, "rid 2^32-1 echoed", repr(m))
+    # Enums, keys, booleans.
+    expect_error(c, {"t": "queue", "ship": "scout", "band": "near"}, "bad_field", "unknown band",
+                 msg_has="band")
+    expect_error(c, {"t": "queue", "ship": "Scout", "band": "short"}, "bad_field", "ship key upper case",
+                 msg_has="ship")
+    expect_error(c, {"t": "queue", "ship": "s" * 33, "band": "short"}, "string_too_long",
+                 "ship key 33 bytes", msg_has="ship")
+    expect_error(c, {"t": "queue", "ship": "battlestar", "band": "short"}, "no_such_ship",
+                 "ship not in the table")
+    expect_error(c, {"t": "create", "ship": "scout", "band": "short", "vs": "robot"}, "bad_field",
+                 "create vs unknown", msg_has="vs")
+    expect_error(c, {"t": "create", "ship": "scout", "band": "short", "vs": "ai", "os": "battlestar"},
+                 "no_such_ship", "create os not in the table")
+    expect_error(c, {"t": "resume", "bid": 5, "seat": 0, "tok": "x" * 16, "last": 0}, "bad_field",
+                 "tok as str", bid=5, msg_has="tok")
+    expect_error(c, {"t": "resume", "bid": 5, "seat": 0, "tok": b"x" * 15, "last": 0}, "bad_field",
+                 "tok bin 15", bid=5, msg_has="tok")
+    expect_error(c, {"t": "resume", "bid": 5, "seat": 2, "tok": b"x" * 16, "last": 0}, "bad_field",
+                 "resume seat 2", bid=5, msg_has="seat")
+    expect_error(c, {"t": "pd", "bid": 5, "mid": 0}, "bad_field", "pd mid 0", bid=5, msg_has="mid")
+    expect_error(c, {"t": "fire", "bid": 5, "w": True}, "bad_field", "bool as integer", bid=5, msg_has="w")
+    # A 64-bit bid in int 64 form is accepted (no such battle, but decoded).
+    body = b"\x84\xa1t\xa5watch\xa3rid\xcd\x01\x00\xa3bid\xd3" + struct.pack(">q", 2 ** 62 + 5) + b"\xa1x\x00"
+    c.send_raw(frame(body))
+    m = c.wait(lambda m: m.get("rid") == 256)
+    check(m.get("code") == 50 and m.get("bid") == 2 ** 62 + 5, "bid as int 64 decoded exactly", repr(m))
+    body = b"\x83\xa1t\xa5watch\xa3rid\xcd\x01\x01\xa3bid\xcc\x07"
+    c.send_raw(frame(body))
+    m = c.wait(lambda m: m.get("rid") == 257)
+    check(m.get("code") == 50 and m.get("bid") == 7, "bid as uint 8 accepted", repr(m))
+    ping_ok(c, "after decoding errors")
+    c.close()
+
+
+def sc_solo(port):
+    c = Client(port, "solo")
+    rid = c.send({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "ai"})
+    st = c.wait(lambda m: m.get("t") in ("started", "error"))
+    check(st.get("t") == "started" and st.get("rid") == rid, "solo create answered started with rid",
+          repr(st)[:200])
+    check_started(st, 0, "adjacent", "solo")
+    ships = st.get("ships", [{}, {}])
+    check(ships[1].get("type") == "scout", "AI flies scout by default vs free_trader", ships[1].get("type"))
+    c.cur_bid = st["bid"]
+    ended, seen = play_to_end({0: c}, st["bid"], fire0)
+    e = ended[0]
+    check_ended(e, "solo")
+    check(e.get("reason") in ("destroyed", "draw"), "solo ends destroyed or draw", repr(e))
+    own = [m for m in seen[0] if "rid" in m]
+    check(all(m["t"] == "attack" and m["seat"] == 0 for m in own),
+          "solo: only our attacks carry a rid", repr([m["t"] for m in own]))
+    last_round = max([m["round"] for m in seen[0] if m["t"] == "round"] + [1])
+    check(e.get("rounds") in (last_round,), "ended.rounds = round in progress", "%r vs %d" % (e, last_round))
+    check(all(x == 0xcf for x in c.raw_bids), "server writes bid as uint 64", repr(set(c.raw_bids)))
+    # The other ship pairing: a scout gets a free_trader.
+    st = c.req({"t": "create", "ship": "scout", "band": "long", "vs": "ai"}, want="started")
+    check(st["ships"][1]["type"] == "free_trader", "AI flies free_trader vs scout", st["ships"][1]["type"])
+    check(any(w.get("lr") == 2 for w in st["ships"][0]["w"]), "scout Missiles carry lr 2", repr(st["ships"][0]["w"]))
+    m = c.req({"t": "forfeit", "bid": st["bid"]})
+    check(m.get("t") == "ended" and m.get("reason") == "forfeit" and m.get("winner") == 1,
+          "forfeit: ended with the forfeit's rid, other seat wins", repr(m))
+    check(m.get("rounds") == 1, "forfeit in round 1 says rounds 1", repr(m))
+    c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    binary = os.path.abspath(argv[1])
+    src = argv[2] if len(argv) > 2 else os.path.normpath(os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "..", ".."))
+    only = os.environ.get("DOC_CLIENT_ONLY", "")
+    servers = []
+    try:
+        main_srv = Server(binary, src, "main", MAIN_SETS)
+        servers.append(main_srv)
+        extra = [(name, sets, fn) for name, sets, fn in OWN_SERVER_SCENARIOS
+                 if not only or name in only.split(",")]
+        started = []
+        for name, sets, fn in extra:
+            s = Server(binary, src, name, sets)
+            servers.append(s)
+            started.append((s, fn))
+        port = main_srv.wait_port()
+        for name, fn in MAIN_SCENARIOS:
+            if only and name not in only.split(","):
+                continue
+            run_scenario(name, fn, port)
+        for s, fn in started:
+            run_scenario(s.name, fn, s)
+    finally:
+        for s in servers:
+            rc = s.stop()
+            if s.name != "drain":
+                check(rc == 0, "battled %s exits 0 after SIGTERM" % s.name, "rc %r" % rc)
+    print("doc_client: %d checks passed, %d failed, %d expected failures, %d unexpected passes, %.1f s"
+          % (PASSES, len(FAILS), len(XFAILS), len(XPASSES), time.monotonic() - START))
+    for f in FAILS:
+        print("  FAILED " + f)
+    for x in XFAILS:
+        print("  XFAIL  %s -> %s" % (x, KNOWN_BUGS[x]))
+    return 1 if FAILS or XPASSES else 0
+
+
+def run_scenario(name, fn, arg):
+    t0 = time.monotonic()
+    try:
+        fn(arg)
+    except Exception as e:  # a scenario that cannot go on is one failed promise
+        import traceback
+        traceback.print_exc()
+        check(False, "scenario %s ran to its end" % name, "%s: %s" % (type(e).__name__, e))
+    print("scenario %s: %.1f s" % (name, time.monotonic() - t0))
+
+
+MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo)]
+OWN_SERVER_SCENARIOS = []
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
