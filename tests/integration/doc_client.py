@@ -332,13 +332,14 @@ class Server:
 # ---------------------------------------------------------------------------------------------
 # Battle helpers.
 
-def play_to_end(players, bid, choose, max_actions=2000, timeout=30.0):
+def play_to_end(players, bid, choose, max_actions=2000, timeout=30.0, active=0):
     """Drives a battle whose seats are held by `players` ({seat: Client}) until `ended`.
     choose(seat, client) returns the turn request for the active seat. Returns the ended events
     per seat and the list of events each connection saw, in order."""
     seen = {s: [] for s in players}
-    active = 0
     deadline = time.monotonic() + timeout
+    # Events already read (in a backlog) are older than the `active` the caller gives.
+    top = max(c.last.get(bid, 0) for c in players.values())
     ended = {}
     actions = 0
     pending = {}
@@ -359,17 +360,17 @@ def play_to_end(players, bid, choose, max_actions=2000, timeout=30.0):
                 continue
             progressed = True
             if m.get("t") == "error":
-                raise AssertionError("seat %d got %r" % (s, m))
+                raise AssertionError("seat %d got %r after %r" % (s, m, [(x["t"], x["seq"], x.get("active"), x.get("rid")) for x in seen[s]]))
             if m.get("bid") != bid:
                 c.backlog.append(m)
                 continue
             seen[s].append(m)
-            if m.get("rid") is not None and pending.get(s) == m.get("rid"):
-                del pending[s]
             t = m.get("t")
-            if t in ("turn", "round"):
+            if t in ("turn", "round") and m["seq"] > top:
+                # Only the newest event says who is active: one connection may lag the other.
+                top = m["seq"]
                 active = m["active"]
-                pending.pop(s, None)
+                pending.clear()  # a new turn: whoever acted before has been answered
             elif t == "ended":
                 ended[s] = m
         if not progressed:
@@ -445,7 +446,7 @@ def new_private(port, ship0="free_trader", ship1="scout", band="adjacent", name=
 # Scenarios on the main server (rate limit off, AI without delay, small seat/spectator caps).
 MAIN_SETS = {"ratelimit.actions_per_sec": "0", "game.ai_think_ms": "0",
              "server.max_seats_per_conn": "4", "game.max_spectators": "2",
-             "game.finished_keep_ms": "60000"}
+             "game.finished_keep_ms": "60000", "server.drain_timeout_ms": "1000"}
 
 
 def sc_hello(port):
@@ -624,6 +625,240 @@ def sc_solo(port):
     c.close()
 
 
+
+def end_turn(seat, c):
+    return {"t": "end", "bid": c.cur_bid}
+
+
+def sync_turns(players, bid, rounds):
+    """Lab-ship battles (no weapons): the active seat ends its turn, `rounds` times round over."""
+    active = players["active"]
+    for _ in range(2 * rounds):
+        c = players[active]
+        m = c.req({"t": "end", "bid": bid})
+        check(m.get("t") in ("turn", "round"), "end answered turn/round", repr(m))
+        active = m.get("active", active)
+        other = players[1 - [k for k in (0, 1) if players[k] is c][0]]
+        other.wait(lambda x: x.get("bid") == bid and x.get("seq") == m["seq"], WAIT, "the same event")
+    players["active"] = active
+
+
+def sc_private(port):
+    a = Client(port, "pa")
+    cr = a.req({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "player"}, want="created")
+    bid = cr["bid"]
+    x = Client(port, "px")
+    expect_error(a, {"t": "fire", "bid": bid, "w": 0}, "not_started", "fire in a waiting battle", bid=bid)
+    expect_error(a, {"t": "forfeit", "bid": bid}, "not_started", "forfeit of a waiting battle", bid=bid)
+    expect_error(x, {"t": "watch", "bid": bid}, "not_started", "watch of a waiting battle", bid=bid)
+    expect_error(a, {"t": "join", "bid": bid, "ship": "scout"}, "already_in_battle", "join own battle",
+                 bid=bid)
+    expect_error(x, {"t": "join", "bid": bid, "ship": "battlestar"}, "no_such_ship", "join unknown ship",
+                 bid=bid)
+    expect_error(x, {"t": "join", "bid": 12345, "ship": "scout"}, "no_such_battle", "join no battle",
+                 bid=12345)
+    b = Client(port, "pb")
+    jr = b.send({"t": "join", "bid": bid, "ship": "scout"})
+    sb = b.wait(lambda m: m.get("t") in ("started", "error"))
+    check(sb.get("t") == "started" and sb.get("rid") == jr, "join answered started with rid", repr(sb)[:200])
+    sa = a.wait(lambda m: m.get("t") == "started")
+    check("rid" not in sa, "creator's started has no rid", repr(sa)[:100])
+    check_started(sa, 0, "adjacent", "private seat 0")
+    check_started(sb, 1, "adjacent", "private seat 1")
+    check(sa.get("tok") == cr["tok"] and sb.get("tok") != cr["tok"], "tokens: creator's kept, joiner's own", "")
+    a.cur_bid = b.cur_bid = bid
+    expect_error(x, {"t": "join", "bid": bid, "ship": "scout"}, "battle_full", "join a full battle", bid=bid)
+    # Spectators: state seat 2, then every event; cap game.max_spectators = 2.
+    s1 = Client(port, "ps1")
+    st = s1.req({"t": "watch", "bid": bid})
+    check(st.get("t") == "state" and st.get("seat") == 2 and st.get("phase") == "running"
+          and st.get("seq") == 1 and st.get("round") == 1 and st.get("active") == 0
+          and st.get("band") == "adjacent" and isinstance(st.get("ships"), list) and len(st["ships"]) == 2
+          and st.get("msl") == [] and st.get("acted") == 0 and st.get("away") == 0
+          and st.get("sbonus") == [0, 0] and st.get("tmo") == [0, 0] and isinstance(st.get("turn_ms"), int)
+          and isinstance(st.get("rlimit"), int) and st.get("sandu") == 0,
+          "watch answered state with every field", repr(st)[:400])
+    for sh in st.get("ships", []):
+        check_ship(sh, "state")
+    expect_error(s1, {"t": "watch", "bid": bid}, "already_in_battle", "watch twice", bid=bid)
+    expect_error(a, {"t": "watch", "bid": bid}, "already_in_battle", "watch own battle", bid=bid)
+    s2 = Client(port, "ps2")
+    s2.req({"t": "watch", "bid": bid}, want="state")
+    expect_error(x, {"t": "watch", "bid": bid}, "spectators_full", "third spectator", bid=bid)
+    lv = s2.req({"t": "leave", "bid": bid})
+    check(lv.get("t") == "left" and lv.get("bid") == bid, "spectator leave answered left with rid", repr(lv))
+    m = x.req({"t": "watch", "bid": bid})
+    check(m.get("t") == "state", "a freed spectator place can be taken", repr(m)[:100])
+    x.req({"t": "leave", "bid": bid}, want="left")
+    # Refusals in the running battle.
+    y = Client(port, "py")
+    expect_error(y, {"t": "fire", "bid": bid, "w": 0}, "not_in_battle", "stranger fires", bid=bid)
+    expect_error(y, {"t": "leave", "bid": bid}, "not_in_battle", "stranger leaves", bid=bid)
+    expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "not_your_turn", "inactive seat fires", bid=bid)
+    expect_error(b, {"t": "end", "bid": bid}, "not_your_turn", "inactive seat ends", bid=bid)
+    expect_error(a, {"t": "fire", "bid": bid, "w": 2}, "no_such_weapon", "fire past the weapon list",
+                 bid=bid)
+    expect_error(a, {"t": "fire", "bid": bid, "w": 16}, "bad_field", "fire w 16", bid=bid, msg_has="w")
+    expect_error(a, {"t": "missile", "bid": bid}, "not_equipped", "missile without a rack", bid=bid)
+    expect_error(a, {"t": "sand", "bid": bid}, "not_equipped", "sand without a sandcaster", bid=bid)
+    expect_error(b, {"t": "fire", "bid": bid, "w": 2}, "not_your_turn", "inactive seat fires a rack",
+                 bid=bid)
+    expect_error(b, {"t": "pd", "bid": bid, "mid": 999}, "no_such_missile", "pd on no missile", bid=bid)
+    # Reaction: the scout's sandcaster at Adjacent, once per round.
+    m = b.req({"t": "sand", "bid": bid})
+    check(m.get("t") == "sand_result" and m.get("seat") == 1 and m.get("left") == 19
+          and isinstance(m.get("dice"), list) and len(m["dice"]) == 2 and isinstance(m.get("ok"), bool)
+          and isinstance(m.get("bonus"), int) and isinstance(m.get("total"), int),
+          "sand answered sand_result with rid", repr(m))
+    expect_error(b, {"t": "sand", "bid": bid}, "reaction_used", "second sand in a round", bid=bid)
+    # A turn action, then a second one by the same seat in the same round.
+    m = a.req({"t": "fire", "bid": bid, "w": 0})
+    check(m.get("t") == "attack" and m.get("seat") == 0 and m.get("w") == 0, "fire answered attack", repr(m))
+    m = expect_error(a, {"t": "fire", "bid": bid, "w": 1}, "already_acted",
+                     "second turn action in the same round", bid=bid)
+    # Play to the end; the spectator sees every event, in the same order, without rids.
+    ended, seen = play_to_end({0: a, 1: b}, bid, fire0, active=1)
+    check_ended(ended[0], "private")
+    check(ended[0] == ended[1] or {k: v for k, v in ended[0].items() if k != "rid"} ==
+          {k: v for k, v in ended[1].items() if k != "rid"}, "both seats get the same ended", "")
+    spec = []
+    deadline = time.monotonic() + WAIT
+    while not spec or spec[-1].get("t") != "ended":
+        m = s1.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if m is None:
+            break
+        if m.get("bid") == bid:
+            spec.append(m)
+    check(spec and spec[-1].get("t") == "ended", "spectator gets ended", repr(spec[-1:]))
+    check(all("rid" not in m for m in spec), "spectator's events carry no rid", "")
+    check([m["seq"] for m in spec] == list(range(spec[0]["seq"], spec[-1]["seq"] + 1)) if spec else False,
+          "spectator gets every seq", "")
+    check(spec[-1].get("seq") == ended[0].get("seq"), "spectator's ended has the players' seq", "")
+    # After the end: everything gets battle_over; watch one state; join battle_full.
+    for c, who in ((a, "former seat"), (s1, "former spectator"), (y, "stranger")):
+        expect_error(c, {"t": "fire", "bid": bid, "w": 0}, "battle_over", "fire after end by " + who, bid=bid)
+        expect_error(c, {"t": "leave", "bid": bid}, "battle_over", "leave after end by " + who, bid=bid)
+        expect_error(c, {"t": "forfeit", "bid": bid}, "battle_over", "forfeit after end by " + who, bid=bid)
+    for t in ("missile", "end", "sand"):
+        expect_error(a, {"t": t, "bid": bid}, "battle_over", t + " after end", bid=bid)
+    expect_error(a, {"t": "pd", "bid": bid, "mid": 1}, "battle_over", "pd after end", bid=bid)
+    st = y.req({"t": "watch", "bid": bid})
+    check(st.get("t") == "state" and st.get("phase") == "ended" and st.get("seq") == ended[0]["seq"],
+          "watch of an ended battle answers one state", repr(st)[:200])
+    expect_error(y, {"t": "join", "bid": bid, "ship": "scout"}, "battle_full", "join of an ended battle",
+                 bid=bid)
+    # resume of an ended battle: what was missed, ended included.
+    r = Client(port, "pr")
+    r.last[bid] = ended[0]["seq"] - 2
+    rid = r.send({"t": "resume", "bid": bid, "seat": 0, "tok": cr["tok"], "last": ended[0]["seq"] - 2})
+    m1 = r.wait(lambda m: m.get("bid") == bid)
+    m2 = r.wait(lambda m: m.get("bid") == bid)
+    check(m1.get("rid") == rid and m1.get("seq") == ended[0]["seq"] - 1 and m2.get("t") == "ended",
+          "resume of an ended battle sends what was missed, ended included", "%r %r" % (m1, m2))
+    expect_error(r, {"t": "fire", "bid": bid, "w": 0}, "battle_over", "resume of an ended battle gives no seat",
+                 bid=bid)
+    for c in (a, b, x, y, s1, s2, r):
+        c.close()
+
+
+def sc_leave(port):
+    # Creator withdraws a waiting battle: left, battle abandoned.
+    a = Client(port, "la")
+    cr = a.req({"t": "create", "ship": "scout", "band": "close", "vs": "player"}, want="created")
+    bid = cr["bid"]
+    rid = a.send({"t": "leave", "bid": bid})
+    got = []
+    while True:
+        m = a.wait(lambda m: m.get("bid") == bid)
+        got.append(m)
+        if m.get("t") == "left":
+            break
+    check(got[-1].get("rid") == rid, "leave of a waiting battle: left with rid", repr(got))
+    ends = [m for m in got if m.get("t") == "ended"]
+    if ends:
+        check_ended(ends[0], "withdrawn", "abandoned", None)
+        check(ends[0].get("rounds") == 0, "withdrawn battle: rounds 0", repr(ends[0]))
+    b = Client(port, "lb")
+    m = b.req({"t": "join", "bid": bid, "ship": "scout"})
+    print("withdrawn: creator got %r; join got %r" % (got, m))
+    check(m.get("t") == "error" and m.get("code") in (49, 51), "join of a withdrawn battle refused",
+          repr(m))
+    # A player leaves a running battle: ended (forfeit, no rid), then left with the rid.
+    a2, b2, bid2, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "short", "leave")
+    rid = b2.send({"t": "leave", "bid": bid2})
+    e = b2.wait(lambda m: m.get("bid") == bid2)
+    lf = b2.wait(lambda m: m.get("bid") == bid2)
+    check(e.get("t") == "ended" and "rid" not in e and e.get("reason") == "forfeit" and e.get("winner") == 0,
+          "leave of a running battle: ended forfeit without rid first", repr(e))
+    check(lf.get("t") == "left" and lf.get("rid") == rid, "then left with the rid", repr(lf))
+    e0 = a2.wait(lambda m: m.get("t") == "ended")
+    check(e0.get("reason") == "forfeit" and e0.get("winner") == 0, "opponent gets ended forfeit", repr(e0))
+    for c in (a, b, a2, b2):
+        c.close()
+
+
+def sc_missiles(port):
+    """Scout vs laboratory ship at Distant: rack missiles, point defense, the Missiles' ammunition,
+    out_of_band, the forfeit."""
+    a, b, bid, sa, sb = new_private(port, "scout", "laboratory_ship", "distant", "msl")
+    expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "not_your_turn", "lab fires out of turn", bid=bid)
+    m = a.req({"t": "missile", "bid": bid})
+    check(m.get("t") == "mlaunch" and m.get("seat") == 0 and m.get("band") == "distant" and m.get("left") == 11
+          and isinstance(m.get("mid"), int) and m["mid"] >= 1, "missile answered mlaunch", repr(m))
+    mid = m.get("mid")
+    expect_error(a, {"t": "sand", "bid": bid}, "out_of_band", "sand at Distant", bid=bid)
+    expect_error(a, {"t": "pd", "bid": bid, "mid": mid}, "no_such_missile", "pd on own missile", bid=bid)
+    m = b.req({"t": "pd", "bid": bid, "mid": mid})
+    check(m.get("t") == "pd_result" and m.get("seat") == 1 and m.get("mid") == mid
+          and isinstance(m.get("ok"), bool), "pd answered pd_result", repr(m))
+    pd_ok = m.get("ok")
+    if not pd_ok:
+        expect_error(b, {"t": "pd", "bid": bid, "mid": mid}, "reaction_used", "second pd on one missile",
+                     bid=bid)
+    expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "not_your_turn", "lab fires during seat 0's turn",
+                 bid=bid)
+    w = a.wait(lambda m: m.get("t") == "turn" and m.get("bid") == bid)
+    expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "no_such_weapon", "fire without weapons", bid=bid)
+    expect_error(b, {"t": "missile", "bid": bid}, "not_equipped", "lab: missile without rack", bid=bid)
+    m = b.req({"t": "end", "bid": bid})
+    check(m.get("t") == "round" and m.get("round") == 2 and m.get("active") == 1 and m.get("hull") == [40, 160],
+          "end answered round (seat 1 first in round 2)", repr(m))
+    # The state of a spectator shows the missile in flight.
+    s = Client(port, "mspec")
+    st = s.req({"t": "watch", "bid": bid}, want="state")
+    if not pd_ok:
+        check(len(st.get("msl", [])) == 1 and st["msl"][0].get("id") == mid and st["msl"][0].get("own") == 0
+              and st["msl"][0].get("band") == "very_long" and st["msl"][0].get("pd") is False,
+              "state.msl lists the missile after its mmove", repr(st.get("msl")))
+        mv = a.wait(lambda m: m.get("t") == "mmove")
+        check(mv.get("mid") == mid and mv.get("band") == "very_long" and "rid" not in mv,
+              "mmove at the round end", repr(mv))
+    # Round 2: seat 1 acts first. Then seat 0 fires the Missiles (w 1) in rounds 2..7 (6 rounds).
+    shots = 0
+    rnd = 2
+    while shots < 6 and rnd < 20:
+        if rnd % 2 == 0:
+            b.req({"t": "end", "bid": bid})
+            m = a.req({"t": "fire", "bid": bid, "w": 1})
+        else:
+            m = a.req({"t": "fire", "bid": bid, "w": 1})
+            b.req({"t": "end", "bid": bid})
+        if not check(m.get("t") == "attack", "Missiles fire", repr(m)):
+            break
+        shots += 1
+        rnd += 1
+    # Wait for the seat-0 connection to have seen the round change.
+    a.wait(lambda m: m.get("t") == "round" and m.get("round") == rnd, WAIT, "round %d" % rnd)
+    act0 = (lambda: None) if rnd % 2 == 1 else (lambda: b.req({"t": "end", "bid": bid}))
+    act0()
+    expect_error(a, {"t": "fire", "bid": bid, "w": 1}, "out_of_ammo", "Missiles after 6 rounds", bid=bid)
+    m = a.req({"t": "forfeit", "bid": bid})
+    check(m.get("t") == "ended" and m.get("reason") == "forfeit" and m.get("winner") == 1
+          and m.get("rounds") == rnd, "forfeit: ended with rid, rounds = round in progress", repr(m))
+    for c in (a, b, s):
+        c.close()
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -676,7 +911,8 @@ def run_scenario(name, fn, arg):
     print("scenario %s: %.1f s" % (name, time.monotonic() - t0))
 
 
-MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo)]
+MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo),
+                  ("private", sc_private), ("leave", sc_leave), ("missiles", sc_missiles)]
 OWN_SERVER_SCENARIOS = []
 
 if __name__ == "__main__":
