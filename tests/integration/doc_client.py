@@ -42,6 +42,7 @@ PASSES = 0
 # Checks known to fail because the server breaks a clear promise of docs/PROTOCOL.md. Key: the
 # check's name; value: the report (doc-client branch report, "Code bugs" list) that describes it.
 KNOWN_BUGS = {
+    "Missiles after 6 rounds": "code bug 1: out_of_ammo sent as 57 too_many_missiles",
 }
 
 
@@ -780,8 +781,8 @@ def sc_leave(port):
         check(ends[0].get("rounds") == 0, "withdrawn battle: rounds 0", repr(ends[0]))
     b = Client(port, "lb")
     m = b.req({"t": "join", "bid": bid, "ship": "scout"})
-    print("withdrawn: creator got %r; join got %r" % (got, m))
-    check(m.get("t") == "error" and m.get("code") in (49, 51), "join of a withdrawn battle refused",
+    check(not ends, "withdrawing: the leaver gets left, not ended", repr(got))
+    check(m.get("t") == "error" and m.get("code") == 50, "a withdrawn battle is gone at once (no_such_battle)",
           repr(m))
     # A player leaves a running battle: ended (forfeit, no rid), then left with the rid.
     a2, b2, bid2, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "short", "leave")
@@ -815,14 +816,17 @@ def sc_missiles(port):
     if not pd_ok:
         expect_error(b, {"t": "pd", "bid": bid, "mid": mid}, "reaction_used", "second pd on one missile",
                      bid=bid)
-    expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "not_your_turn", "lab fires during seat 0's turn",
-                 bid=bid)
     w = a.wait(lambda m: m.get("t") == "turn" and m.get("bid") == bid)
     expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "no_such_weapon", "fire without weapons", bid=bid)
     expect_error(b, {"t": "missile", "bid": bid}, "not_equipped", "lab: missile without rack", bid=bid)
-    m = b.req({"t": "end", "bid": bid})
-    check(m.get("t") == "round" and m.get("round") == 2 and m.get("active") == 1 and m.get("hull") == [40, 160],
-          "end answered round (seat 1 first in round 2)", repr(m))
+    rid = b.send({"t": "end", "bid": bid})
+    first = b.wait(lambda m: m.get("rid") == rid)
+    rnd_ev = first if first.get("t") == "round" else b.wait(lambda m: m.get("t") == "round")
+    check(first.get("t") == "round" or "rid" not in rnd_ev, "only the first event carries the rid", repr(rnd_ev))
+    check(first.get("rid") == rid and first.get("t") == ("round" if pd_ok else "mmove"),
+          "end's rid is on the first event it caused (mmove before round)", repr(first))
+    check(rnd_ev.get("round") == 2 and rnd_ev.get("active") == 1 and rnd_ev.get("hull") == [40, 160],
+          "round 2: seat 1 first, hulls", repr(rnd_ev))
     # The state of a spectator shows the missile in flight.
     s = Client(port, "mspec")
     st = s.req({"t": "watch", "bid": bid}, want="state")
