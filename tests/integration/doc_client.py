@@ -863,6 +863,202 @@ def sc_missiles(port):
         c.close()
 
 
+
+def lab_round(a, b, bid, active):
+    """One round of a weaponless battle: the active seat ends, then the other. Returns the new
+    active seat (from the `round` event)."""
+    first, second = (a, b) if active == 0 else (b, a)
+    m = first.req({"t": "end", "bid": bid})
+    check(m.get("t") == "turn", "end answered turn", repr(m))
+    m = second.req({"t": "end", "bid": bid})
+    check(m.get("t") == "round", "end answered round", repr(m))
+    return m["active"]
+
+
+def catch_up(c, bid, seq):
+    """Reads c until it has seen event `seq` of bid; returns the events read (bid only)."""
+    got = []
+    while c.last.get(bid, 0) < seq:
+        got.append(c.wait(lambda m: m.get("bid") == bid, WAIT, "event %d" % seq))
+    return got + [m for m in c.backlog if m.get("bid") == bid and c.backlog.remove(m) is None]
+
+
+def sc_resume(port):
+    a, b, bid, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "medium", "res")
+    tok0, tok1 = sa["tok"], sb["tok"]
+    spec = Client(port, "rspec")
+    spec.req({"t": "watch", "bid": bid}, want="state")
+    active = lab_round(a, b, bid, 0)
+    # A dropped connection: the opponent and spectators get away.
+    b_last = b.last[bid]
+    b.close()
+    aw = a.wait(lambda m: m.get("t") == "away")
+    check(aw.get("seat") == 1 and aw.get("bid") == bid and "rid" not in aw, "opponent gets away", repr(aw))
+    spec.wait(lambda m: m.get("t") == "away")
+    # Seat 1 is active in round 2: the opponent cannot act; let seat 0 act after the resume.
+    # Resume from a new connection with the last seq: every missed event once, then back.
+    b2 = Client(port, "rb2")
+    b2.last[bid] = b_last
+    rid = b2.send({"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": b_last})
+    first = b2.wait(lambda m: m.get("bid") == bid)
+    check(first.get("rid") == rid and first.get("seq") == b_last + 1, "resume: first missed event carries rid",
+          repr(first))
+    bk = b2.wait(lambda m: m.get("t") == "back")
+    check(bk.get("seat") == 1, "resumer gets back among the missed events", repr(bk))
+    time.sleep(0.05)
+    extra = [m for m in b2.backlog if m.get("bid") == bid]
+    check(all(m.get("seq", 0) > bk["seq"] for m in extra), "missed events exactly once", repr(extra))
+    ab = a.wait(lambda m: m.get("t") == "back")
+    check(ab.get("seat") == 1 and "rid" not in ab and ab["seq"] == bk["seq"], "opponent gets back", repr(ab))
+    b2.cur_bid = bid
+    active = lab_round(a, b2, bid, active)
+    # Resume on the connection that holds the seat, and of the other seat: already_in_battle.
+    expect_error(b2, {"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": 0}, "already_in_battle",
+                 "resume on the connection that holds the seat", bid=bid)
+    expect_error(b2, {"t": "resume", "bid": bid, "seat": 0, "tok": tok0, "last": 0}, "already_in_battle",
+                 "resume of the other seat", bid=bid)
+    x = Client(port, "rx")
+    expect_error(x, {"t": "resume", "bid": bid, "seat": 1, "tok": tok0, "last": 0}, "bad_token",
+                 "resume with the other seat's token", bid=bid)
+    expect_error(x, {"t": "resume", "bid": bid, "seat": 1, "tok": b"\0" * 16, "last": 0}, "bad_token",
+                 "resume with a wrong token", bid=bid)
+    expect_error(x, {"t": "resume", "bid": 99, "seat": 1, "tok": tok1, "last": 0}, "no_such_battle",
+                 "resume of no battle", bid=99)
+    # seq_gone: last ahead of the battle.
+    latest = max(a.last[bid], b2.last[bid])
+    expect_error(x, {"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": latest + 5}, "seq_gone",
+                 "resume with last ahead", bid=bid)
+    # After seq_gone, resume with last = 0 (a takeover: the old connection gets left). The history
+    # still holds the whole battle (under 27 events), so the answer is every event from started
+    # (with this seat and its token), not a state (PROTOCOL.md section 8 as fixed on doc-client).
+    rid = x.send({"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": 0})
+    st = x.wait(lambda m: m.get("rid") == rid)
+    check(st.get("t") == "started" and st.get("seq") == 1 and st.get("seat") == 1 and st.get("tok") == tok1,
+          "resume last 0 within the history replays from started (this seat, its token)", repr(st)[:300])
+    rest = [x.wait(lambda m: m.get("bid") == bid) for _ in range(latest - 1)]
+    check([m["seq"] for m in rest] == list(range(2, latest + 1)) and all("rid" not in m for m in rest),
+          "resume last 0: every event up to the latest, once", repr([m.get("seq") for m in rest]))
+    lf = b2.wait(lambda m: m.get("t") == "left")
+    check(lf.get("bid") == bid and "rid" not in lf, "takeover: old connection gets left", repr(lf))
+    expect_error(b2, {"t": "end", "bid": bid}, "not_in_battle", "old connection after takeover", bid=bid)
+    time.sleep(0.05)
+    a_more = [m for m in a.backlog if m.get("bid") == bid and m.get("t") in ("away", "back")]
+    check(not a_more, "takeover is silent for the opponent (no away/back)", repr(a_more))
+    x.cur_bid = bid
+    # Resume with last = latest (nothing missed): a state.
+    y = Client(port, "ry")
+    rid = y.send({"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": latest})
+    st = y.wait(lambda m: m.get("rid") == rid)
+    check(st.get("t") == "state" and st.get("seq") == latest, "resume with nothing missed: state", repr(st)[:200])
+    x.wait(lambda m: m.get("t") == "left")
+    # More than 27 missed: a state. x's view is kept at `mark` while y plays on.
+    mark = latest
+    for _ in range(15):
+        active = lab_round(a, y, bid, active)
+    latest = y.last[bid]
+    check(latest - mark > 27, "played past the history", "%d" % (latest - mark))
+    z = Client(port, "rz")
+    rid = z.send({"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": mark})
+    st = z.wait(lambda m: m.get("rid") == rid)
+    check(st.get("t") == "state" and st.get("seq") == latest and st.get("round") == 18,
+          "resume past the history: one state", repr(st)[:200])
+    # Within the history: exactly the missed events.
+    y.wait(lambda m: m.get("t") == "left")
+    w = Client(port, "rw")
+    w.last[bid] = latest - 3
+    rid = w.send({"t": "resume", "bid": bid, "seat": 1, "tok": tok1, "last": latest - 3})
+    evs = [w.wait(lambda m: m.get("bid") == bid) for _ in range(3)]
+    check([m["seq"] for m in evs] == [latest - 2, latest - 1, latest] and evs[0].get("rid") == rid
+          and all("rid" not in m for m in evs[1:]), "resume within the history: the 3 missed events",
+          repr(evs))
+    z.wait(lambda m: m.get("t") == "left")
+    # The spectator saw everything in order (checked by the client's seq tracking) and still follows.
+    w.cur_bid = bid
+    m = a.req({"t": "forfeit", "bid": bid})
+    check(m.get("t") == "ended" and m.get("winner") == 1, "forfeit ends it", repr(m))
+    e = w.wait(lambda m: m.get("t") == "ended")
+    se = spec.wait(lambda m: m.get("t") == "ended")
+    check(e["seq"] == m["seq"] == se["seq"], "everyone gets the same ended", "")
+    # Resume of a waiting battle: created.
+    c = Client(port, "rc")
+    cr = c.req({"t": "create", "ship": "scout", "band": "short", "vs": "player"}, want="created")
+    c2 = Client(port, "rc2")
+    m = c2.req({"t": "resume", "bid": cr["bid"], "seat": 0, "tok": cr["tok"], "last": 0})
+    check(m.get("t") == "created" and m.get("tok") == cr["tok"] and m.get("seat") == 0,
+          "resume of a waiting battle answered created", repr(m))
+    lf = c.wait(lambda m: m.get("t") == "left" or m.get("bid") == cr["bid"], 1.0) if True else None
+    check(lf.get("t") == "left", "takeover of a waiting battle: old connection gets left", repr(lf))
+    c2.req({"t": "leave", "bid": cr["bid"]}, want="left")
+    for k in (a, b2, spec, x, y, z, w, c, c2):
+        k.close()
+
+
+def sc_queue(port):
+    q1 = Client(port, "q1")
+    q2 = Client(port, "q2")
+    expect_error(q1, {"t": "cancel"}, "not_queued", "cancel with nothing queued")
+    r1 = q1.send({"t": "queue", "ship": "scout", "band": "very_long"})
+    m = q1.wait(lambda m: m.get("rid") == r1)
+    check(m.get("t") == "queued" and m.get("ship") == "scout" and m.get("band") == "very_long",
+          "queue answered queued", repr(m))
+    r2 = q2.send({"t": "queue", "ship": "free_trader", "band": "very_long"})
+    s2 = q2.wait(lambda m: m.get("rid") == r2)
+    s1 = q1.wait(lambda m: m.get("t") == "started")
+    check(s2.get("t") == "started" and s2.get("seat") == 1, "matching queue: started at once, seat 1",
+          repr(s2)[:150])
+    check(s1.get("rid") == r1 and s1.get("seat") == 0, "waiting entry: seat 0, started with its queue rid",
+          repr(s1)[:150])
+    check_started(s1, 0, "very_long", "queue seat 0")
+    check_started(s2, 1, "very_long", "queue seat 1")
+    check(s1["bid"] == s2["bid"] and s1["ships"][0]["type"] == "scout", "one battle, seat 0 the scout", "")
+    q1.req({"t": "forfeit", "bid": s1["bid"]}, want="ended")
+    # Different bands do not match; cancel removes every entry of the connection.
+    r = q1.req({"t": "queue", "ship": "scout", "band": "close"}, want="queued")
+    r = q1.req({"t": "queue", "ship": "scout", "band": "long"}, want="queued")
+    m = q2.req({"t": "queue", "ship": "scout", "band": "medium"}, want="queued")
+    m = q1.req({"t": "cancel"})
+    check(m.get("t") == "unqueued", "cancel answered unqueued with rid", repr(m))
+    expect_error(q1, {"t": "cancel"}, "not_queued", "second cancel")
+    m = q2.req({"t": "cancel"}, want="unqueued")
+    # One connection queues twice for one band: never both seats of one battle.
+    m1 = q1.req({"t": "queue", "ship": "scout", "band": "adjacent"})
+    m2 = q1.req({"t": "queue", "ship": "scout", "band": "adjacent"})
+    check(m1.get("t") == "queued" and m2.get("t") in ("queued", "error"),
+          "a second entry of one connection is kept apart", "%r %r" % (m1, m2))
+    time.sleep(0.05)
+    st = [m for m in q1.backlog if m.get("t") == "started"]
+    check(not st, "one connection is never matched with itself", repr(st)[:200])
+    q1.req({"t": "cancel"}, want="unqueued")
+    q1.close()
+    q2.close()
+
+
+def sc_seats(port):
+    """welcome.seats = 4: seats, spectator places and queue entries together."""
+    c = Client(port, "seats")
+    bids = []
+    for i in range(3):
+        bids.append(c.req({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, want="started")["bid"])
+    c.req({"t": "queue", "ship": "scout", "band": "distant"}, want="queued")
+    expect_error(c, {"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, "too_many_seats",
+                 "create past seats")
+    expect_error(c, {"t": "queue", "ship": "scout", "band": "short"}, "too_many_seats", "queue past seats")
+    o = Client(port, "seats-o")
+    cr = o.req({"t": "create", "ship": "scout", "band": "short", "vs": "player"}, want="created")
+    expect_error(c, {"t": "join", "bid": cr["bid"], "ship": "scout"}, "too_many_seats", "join past seats",
+                 bid=cr["bid"])
+    st = o.req({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, want="started")
+    expect_error(c, {"t": "watch", "bid": st["bid"]}, "too_many_seats", "watch past seats", bid=st["bid"])
+    c.req({"t": "cancel"}, want="unqueued")
+    m = c.req({"t": "watch", "bid": st["bid"]})
+    check(m.get("t") == "state", "a cancelled entry frees its place", repr(m)[:100])
+    c.req({"t": "forfeit", "bid": bids[0]}, want="ended")
+    m = c.req({"t": "join", "bid": cr["bid"], "ship": "scout"})
+    check(m.get("t") == "started", "an ended battle frees its seat", repr(m)[:100])
+    c.close()
+    o.close()
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -916,7 +1112,8 @@ def run_scenario(name, fn, arg):
 
 
 MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo),
-                  ("private", sc_private), ("leave", sc_leave), ("missiles", sc_missiles)]
+                  ("private", sc_private), ("leave", sc_leave), ("missiles", sc_missiles),
+                  ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats)]
 OWN_SERVER_SCENARIOS = []
 
 if __name__ == "__main__":
