@@ -1059,6 +1059,144 @@ def sc_seats(port):
     o.close()
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios with their own server.
+LIMITS_SETS = {"server.max_frame": "256", "ratelimit.actions_per_sec": "2", "ratelimit.burst": "4",
+               "ratelimit.abuse_refusals": "6", "server.hello_timeout_ms": "400",
+               "server.idle_timeout_ms": "1500", "game.turn_timer_ms": "400",
+               "game.resume_window_ms": "700", "game.ai_think_ms": "0", "server.drain_timeout_ms": "500"}
+
+
+def closed_after(c, seconds, name):
+    """Waits (bounded) for the server to close c; returns (elapsed, messages read)."""
+    t0 = time.monotonic()
+    got = c.drain_until_closed(seconds)
+    check(got is not None, name + ": connection closed", "still open after %.1f s" % seconds)
+    return time.monotonic() - t0, got or []
+
+
+def sc_limits(srv):
+    port = srv.wait_port()
+    c = Client(port, "lim")
+    w = c.welcome
+    for k, v in {"frame": 256, "rate": 2, "burst": 4, "turn_ms": 400, "resume_ms": 700, "idle_ms": 1500,
+                 "sframe": 4096}.items():
+        check(w.get(k) == v, "limits: welcome.%s announces the setting" % k, "got %r want %r" % (w.get(k), v))
+    # A frame of exactly max_frame is read; the server's own frames may be larger (started).
+    body = pack({"t": "ping", "rid": 77, "pad": ""})
+    body = pack({"t": "ping", "rid": 77, "pad": "x" * (256 - len(body) - 1)})
+    if len(body) != 256:
+        body = pack({"t": "ping", "rid": 77, "pad": "x" * (256 - len(body) + 255 - len(body))})
+    check(len(body) == 256, "test frame is 256 bytes", "%d" % len(body))
+    c.send_raw(frame(body))
+    m = c.wait(lambda m: m.get("rid") == 77)
+    check(m.get("t") == "pong", "a frame of exactly max_frame is accepted", repr(m))
+    # Rate limit: burst 4, then rate_limited; ping, queue and the like never use tokens.
+    st = c.req({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "ai"}, want="started")
+    bid = st["bid"]
+    rids = [c.send({"t": "end", "bid": bid}) for _ in range(6)]
+    replies = [c.wait(lambda m, r=r: m.get("rid") == r) for r in rids]
+    codes = [m.get("code") if m.get("t") == "error" else m.get("t") for m in replies]
+    check(codes[4:] == [23, 23] and 23 not in codes[:4], "burst 4: the 5th and 6th requests are rate_limited",
+          repr(codes))
+    check(all(m.get("bid") == bid for m in replies if m.get("t") == "error"), "rate_limited echoes bid",
+          repr(replies[4:]))
+    for i in range(6):
+        m = c.req({"t": "ping"})
+        check(m.get("t") == "pong", "ping never rate-limited", repr(m))
+    # Refill: 2 per second, so after 0.6 s at least one token is back.
+    time.sleep(0.6)
+    m = c.req({"t": "end", "bid": bid})
+    check(not (m.get("t") == "error" and m.get("code") == 23), "the bucket refills at rate", repr(m))
+    # Abuse: abuse_refusals (6) refusals within 10 s disconnect (2 counted above).
+    n = 0
+    got = None
+    try:
+        for i in range(20):
+            r = c.send({"t": "end", "bid": bid})
+            m = c.wait(lambda m, r=r: m.get("rid") == r, 2.0)
+            if m.get("code") == 23:
+                n += 1
+    except (Closed, TimeoutError, OSError):
+        got = n
+    check(got is not None, "abuse: repeated rate_limited refusals disconnect", "not closed after 20")
+    check(got is not None and got + 2 == 6, "abuse: the abuse_refusals-th refusal is answered, then closed",
+          repr(got))
+    c.close()
+    # Frame length 0 and over max_frame: error without rid, then close; decided on the 4 length bytes.
+    for n, code, name in ((0, "bad_frame", "length 0"), (257, "frame_too_large", "length max_frame+1"),
+                          (0xffffffff, "frame_too_large", "length 2^32-1")):
+        k = Client(port, "fr")
+        k.send_raw(struct.pack(">I", n))
+        el, got = closed_after(k, WAIT, name)
+        errs = [m for m in got if m.get("t") == "error"]
+        check(len(errs) == 1 and errs[0].get("err") == code and "rid" not in errs[0],
+              name + ": %s then close, on the length alone" % code, repr(got))
+    # hello deadline: not_hello_first, then close.
+    k = Client(port, "late", hello=False)
+    el, got = closed_after(k, 3.0, "hello timeout")
+    check([m.get("err") for m in got] == ["not_hello_first"] and el >= 0.3,
+          "hello timeout: not_hello_first then close", "%r after %.2f s" % (got, el))
+    # Idle timeout: closed after idle_ms without a frame; pings keep a connection open.
+    k = Client(port, "idle")
+    p = Client(port, "pinger", ping_every=0.4)
+    t0 = time.monotonic()
+    got = []
+    ok = True
+    while time.monotonic() - t0 < 4.0:
+        try:
+            m = k.recv(0.05)
+            if m is not None:
+                got.append(m)
+        except Closed:
+            break
+        try:
+            p.recv(0.05)  # reads pongs and sends a ping every 0.4 s
+        except Closed:
+            ok = False
+    el = time.monotonic() - t0
+    check(k.closed and 1.2 <= el <= 3.5, "idle: closed after about idle_ms", "%.2f s" % el)
+    check(got == [], "idle close: no message before it", repr(got))
+    try:
+        m = p.req({"t": "ping", "ts": 5}, timeout=2.0)
+        ok = ok and m.get("t") == "pong"
+    except (Closed, TimeoutError):
+        ok = False
+    check(ok, "a client that pings every idle_ms/3 stays open", "")
+    p.close()
+    # Turn timer: three expiries in a row lose (reason timeout), each announced by timeout.
+    t = Client(port, "timer", ping_every=0.4)
+    st = t.req({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "ai"}, want="started")
+    tos = []
+    e = None
+    deadline = time.monotonic() + 6.0
+    while e is None and time.monotonic() < deadline:
+        m = t.recv(0.2)
+        if m and m.get("t") == "timeout":
+            tos.append(m)
+        elif m and m.get("t") == "ended":
+            e = m
+    check([m.get("n") for m in tos] == [1, 2, 3] and all(m.get("seat") == 0 for m in tos),
+          "turn timer: timeout n 1, 2, 3 for the idle seat", repr(tos))
+    check(e is not None and e.get("reason") == "timeout" and e.get("winner") == 1,
+          "three expiries lose (reason timeout)", repr(e))
+    t.close()
+    # Resume window: a dropped seat loses (disconnect) after resume_ms.
+    a, b, bid, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "short", "win")
+    a.ping_every = 0.4
+    a.req({"t": "end", "bid": bid}, want="turn")
+    b.close()
+    aw = a.wait(lambda m: m.get("t") == "away")
+    t0 = time.monotonic()
+    e = a.wait(lambda m: m.get("t") == "ended", 4.0)
+    el = time.monotonic() - t0
+    check(e.get("reason") == "disconnect" and e.get("winner") == 0, "away past resume_ms: ended disconnect",
+          repr(e))
+    check(0.5 <= el <= 2.5, "disconnect after about resume_ms", "%.2f s" % el)
+    a.close()
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -1114,7 +1252,7 @@ def run_scenario(name, fn, arg):
 MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo),
                   ("private", sc_private), ("leave", sc_leave), ("missiles", sc_missiles),
                   ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats)]
-OWN_SERVER_SCENARIOS = []
+OWN_SERVER_SCENARIOS = [("limits", LIMITS_SETS, sc_limits)]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
