@@ -186,7 +186,8 @@ class Client:
                       "got %s seq %s after %s" % (t, seq, self.last[bid]))
                 self.last[bid] = seq
             else:
-                check(t == "started" and seq == 1, "first event of a battle is started seq 1",
+                # A battle that never started has one event: its ended, seq 1.
+                check(t in ("started", "ended") and seq == 1, "first event of a battle is started (or ended) seq 1",
                       repr(msg)[:120])
                 self.last[bid] = seq
         return msg
@@ -1197,6 +1198,77 @@ def sc_limits(srv):
     a.close()
 
 
+
+DRAIN_SETS = {"server.drain_timeout_ms": "1500", "game.ai_think_ms": "0", "ratelimit.actions_per_sec": "0"}
+
+
+def sc_drain(srv):
+    """SIGTERM: what each kind of client is told (section 9 server_draining, section 6 ended)."""
+    port = srv.wait_port()
+    a, b, bid, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "short", "drain")
+    sp = Client(port, "dsp")
+    sp.req({"t": "watch", "bid": bid}, want="state")
+    w = Client(port, "dw")
+    cr = w.req({"t": "create", "ship": "scout", "band": "short", "vs": "player"}, want="created")
+    q = Client(port, "dq")
+    qrid = q.send({"t": "queue", "ship": "scout", "band": "distant"})
+    q.wait(lambda m: m.get("rid") == qrid)
+    i = Client(port, "di")
+    t0 = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    for c in (a, b, sp, w, q, i):
+        m = c.wait(lambda m: m.get("t") == "error" and "rid" not in m, WAIT, "the drain notice")
+        check(m.get("code") == 80 and m.get("err") == "server_draining" and "bid" not in m,
+              "drain: every client told server_draining (no rid)", repr(m))
+    m = q.wait(lambda m: m.get("rid") == qrid, WAIT, "the queue entry's answer")
+    check(m.get("t") == "error" and m.get("code") == 80, "drain: a queue entry is answered server_draining "
+          "with its rid", repr(m))
+    for req, name in (({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, "create"),
+                      ({"t": "queue", "ship": "scout", "band": "short"}, "queue"),
+                      ):
+        m = i.req(req)
+        check(m.get("t") == "error" and m.get("code") == 80, "drain: %s refused server_draining" % name,
+              repr(m)[:200])
+    # The waiting battle ended at the drain's start and is gone (not kept, as when withdrawn).
+    m = i.req({"t": "join", "bid": cr["bid"], "ship": "scout"})
+    check(m.get("t") == "error" and m.get("code") == 50, "drain: a waiting battle is gone at once", repr(m))
+    m = i.req({"t": "ping", "ts": 9})
+    check(m.get("t") == "pong", "drain: ping still answered", repr(m))
+    m = a.req({"t": "end", "bid": bid})
+    check(m.get("t") == "turn", "drain: running battles go on", repr(m))
+    # Running battles end as shutdown after drain_timeout_ms; the waiting one at once; then close.
+    ew = w.wait(lambda m: m.get("t") == "ended")
+    check(ew.get("bid") == cr["bid"] and ew.get("reason") == "shutdown" and ew.get("winner") is None
+          and ew.get("rounds") == 0, "drain: a waiting battle ends shutdown, rounds 0", repr(ew))
+    for c in (a, b, sp):
+        e = c.wait(lambda m: m.get("t") == "ended", 5.0)
+        check(e.get("reason") == "shutdown" and e.get("winner") is None, "drain: running battle ends shutdown",
+              repr(e))
+    el = time.monotonic() - t0
+    check(el >= 1.3, "drain: running battles had drain_timeout_ms", "%.2f s" % el)
+    for c in (a, b, sp, w, q, i):
+        got = c.drain_until_closed(8.0)
+        check(got is not None, "drain: connections closed at the end", repr(got))
+    rc = srv.proc.wait(10)
+    check(rc == 0, "drain: battled exits 0", repr(rc))
+
+
+BUSY_SETS = {"server.max_connections": "2"}
+
+
+def sc_busy(srv):
+    port = srv.wait_port()
+    c1 = Client(port, "b1")
+    c2 = Client(port, "b2")
+    c3 = Client(port, "b3", hello=False)
+    got = c3.drain_until_closed(WAIT)
+    check(got is not None and [m.get("err") for m in got] == ["server_busy"] and "rid" not in got[0],
+          "past max_connections: server_busy, then closed", repr(got))
+    ping_ok(c1, "busy")
+    c1.close()
+    c2.close()
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -1252,7 +1324,8 @@ def run_scenario(name, fn, arg):
 MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo),
                   ("private", sc_private), ("leave", sc_leave), ("missiles", sc_missiles),
                   ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats)]
-OWN_SERVER_SCENARIOS = [("limits", LIMITS_SETS, sc_limits)]
+OWN_SERVER_SCENARIOS = [("limits", LIMITS_SETS, sc_limits), ("drain", DRAIN_SETS, sc_drain),
+                        ("busy", BUSY_SETS, sc_busy)]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
