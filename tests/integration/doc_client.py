@@ -43,6 +43,7 @@ PASSES = 0
 # check's name; value: the report (doc-client branch report, "Code bugs" list) that describes it.
 KNOWN_BUGS = {
     "Missiles after 6 rounds": "code bug 1: out_of_ammo sent as 57 too_many_missiles",
+    "create os \"\" is the default": "code bug 2: create with os \"\" refused bad_field",
 }
 
 
@@ -537,6 +538,26 @@ def sc_decoding(port):
     expect_error(c, {"t": "welcome"}, "unknown_type", "server event type sent to the server")
     expect_raw_error(c, hdr(b"\x83\xa1t\xa4ping\xa3rid\x0b\xa1t\xa4ping"), "bad_field", "t twice",
                      has_rid=11)
+    # Checks 2 to 4 are one pass: whichever it meets first.
+    deep9 = b"\x91" * 8 + b"\x01"                       # 8 arrays: the scalar at level 10
+    expect_raw_error(c, hdr(b"\x82\xa1t\xa4ping\xa1x" + deep9[:-1] + b"\xc1"), "too_deep",
+                     "too deep met before the reserved byte")
+    expect_raw_error(c, hdr(b"\x83\xa1t\xa4ping\xa1y\xc1\xa1x" + deep9), "bad_msgpack",
+                     "reserved byte met before the depth")
+    # Invalid UTF-8 in a string, raw.
+    expect_raw_error(c, hdr(b"\x84\xa1t\xa5hello\xa3rid\x0c\xa1v\x01\xa4name\xa2\xff\xfe"), "bad_field",
+                     "invalid UTF-8 in name", has_rid=12)
+    # Frames: two in one write, one over many writes.
+    c.send_raw(frame(pack({"t": "ping", "rid": 501})) + frame(pack({"t": "ping", "rid": 502})))
+    m1 = c.wait(lambda m: m.get("rid") == 501)
+    m2 = c.wait(lambda m: m.get("rid") == 502)
+    check(m1.get("t") == m2.get("t") == "pong", "two frames in one write both answered", "")
+    data = frame(pack({"t": "ping", "rid": 503, "ts": 7}))
+    for i in range(len(data)):
+        c.send_raw(data[i:i + 1])
+        time.sleep(0.001)
+    m = c.wait(lambda m: m.get("rid") == 503)
+    check(m.get("t") == "pong" and m.get("ts") == 7, "a frame sent byte by byte is reassembled", repr(m))
     # Non-str keys and unknown keys are ignored.
     m = c.req({"t": "ping", 1: 2, "zz": {"a": [1.5, b"x", None]}})
     check(m.get("t") == "pong", "unknown and non-str keys ignored", repr(m))
@@ -616,6 +637,14 @@ def sc_solo(port):
     last_round = max([m["round"] for m in seen[0] if m["t"] == "round"] + [1])
     check(e.get("rounds") in (last_round,), "ended.rounds = round in progress", "%r vs %d" % (e, last_round))
     check(all(x == 0xcf for x in c.raw_bids), "server writes bid as uint 64", repr(set(c.raw_bids)))
+    st = c.req({"t": "create", "ship": "free_trader", "band": "short", "vs": "ai", "os": ""})
+    if check(st.get("t") == "started" and st["ships"][1]["type"] == "scout", "create os \"\" is the default",
+             repr(st)[:200]):
+        c.req({"t": "forfeit", "bid": st["bid"]}, want="ended")
+    st = c.req({"t": "create", "ship": "free_trader", "band": "short", "vs": "ai", "os": "seeker"},
+               want="started")
+    check(st["ships"][1]["type"] == "seeker", "os names the AI's ship", st["ships"][1]["type"])
+    c.req({"t": "forfeit", "bid": st["bid"]}, want="ended")
     # The other ship pairing: a scout gets a free_trader.
     st = c.req({"t": "create", "ship": "scout", "band": "long", "vs": "ai"}, want="started")
     check(st["ships"][1]["type"] == "free_trader", "AI flies free_trader vs scout", st["ships"][1]["type"])
@@ -1253,7 +1282,8 @@ def sc_drain(srv):
     check(rc == 0, "drain: battled exits 0", repr(rc))
 
 
-BUSY_SETS = {"server.max_connections": "2"}
+BUSY_SETS = {"server.max_connections": "2", "game.round_limit": "2", "game.idle_battle_ms": "1000",
+             "game.turn_timer_ms": "0", "game.ai_think_ms": "0"}
 
 
 def sc_busy(srv):
@@ -1265,6 +1295,21 @@ def sc_busy(srv):
     check(got is not None and [m.get("err") for m in got] == ["server_busy"] and "rid" not in got[0],
           "past max_connections: server_busy, then closed", repr(got))
     ping_ok(c1, "busy")
+    check(c1.welcome.get("turn_ms") == 0, "welcome.turn_ms 0 = timer off", repr(c1.welcome))
+    # Round limit 2: a draw when round 2 ends; rlimit announced in started.
+    st = c1.req({"t": "create", "ship": "laboratory_ship", "band": "long", "vs": "ai"}, want="started")
+    check(st.get("rlimit") == 2, "started.rlimit = game.round_limit", repr(st.get("rlimit")))
+    c1.cur_bid = st["bid"]
+    ended, seen = play_to_end({0: c1}, st["bid"], end_turn)
+    check_ended(ended[0], "round limit", "draw", None)
+    check(ended[0].get("rounds") == 2, "draw at rlimit 2 says rounds 2", repr(ended[0]))
+    # No action for game.idle_battle_ms: abandoned, to the seat holder (c2 pings to stay open).
+    st = c2.req({"t": "create", "ship": "scout", "band": "long", "vs": "ai"}, want="started")
+    t0 = time.monotonic()
+    c2.ping_every = 0.3
+    e = c2.wait(lambda m: m.get("t") == "ended", 4.0)
+    check_ended(e, "idle battle", "abandoned", None)
+    check(time.monotonic() - t0 >= 0.8, "abandoned after about idle_battle_ms", "%.2f" % (time.monotonic() - t0))
     c1.close()
     c2.close()
 
