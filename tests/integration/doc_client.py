@@ -750,6 +750,10 @@ def sc_private(port):
     # Play to the end; the spectator sees every event, in the same order, without rids.
     ended, seen = play_to_end({0: a, 1: b}, bid, fire0, active=1)
     check_ended(ended[0], "private")
+    for seat in (0, 1):
+        own = [m for m in seen[seat] if "rid" in m]
+        check(own and all(m["t"] == "attack" and m["seat"] == seat for m in own),
+              "only the requester's copy carries the rid", repr(own)[:200])
     check(ended[0] == ended[1] or {k: v for k, v in ended[0].items() if k != "rid"} ==
           {k: v for k, v in ended[1].items() if k != "rid"}, "both seats get the same ended", "")
     spec = []
@@ -1095,7 +1099,8 @@ def sc_seats(port):
 LIMITS_SETS = {"server.max_frame": "256", "ratelimit.actions_per_sec": "2", "ratelimit.burst": "4",
                "ratelimit.abuse_refusals": "6", "server.hello_timeout_ms": "400",
                "server.idle_timeout_ms": "1500", "game.turn_timer_ms": "400",
-               "game.resume_window_ms": "700", "game.ai_think_ms": "0", "server.drain_timeout_ms": "500"}
+               "game.resume_window_ms": "700", "game.ai_think_ms": "0", "server.drain_timeout_ms": "500",
+               "server.output_cap": "4096"}
 
 
 def closed_after(c, seconds, name):
@@ -1212,6 +1217,30 @@ def sc_limits(srv):
     check(e is not None and e.get("reason") == "timeout" and e.get("winner") == 1,
           "three expiries lose (reason timeout)", repr(e))
     t.close()
+    # Output cap: a client that does not read is cut off once its unsent output passes the cap.
+    k = socket.socket()
+    k.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    k.settimeout(0.5)
+    k.connect(("127.0.0.1", port))
+    k.sendall(frame(pack({"t": "hello", "v": 1, "name": "slow"})))
+    chunk = frame(pack({"t": "ping", "ts": 2 ** 62})) * 4000
+    t0 = time.monotonic()
+    cut = False
+    while time.monotonic() - t0 < 5.0 and not cut:
+        try:
+            k.sendall(chunk)
+        except OSError:  # reset by the server (or a send that blocks because it stopped reading)
+            cut = True
+    if cut:
+        k.settimeout(2.0)
+        try:
+            while k.recv(65536):
+                pass
+        except OSError:
+            pass
+    check(cut, "a client that does not read is cut off (output_cap)", "still open after 5 s")
+    k.close()
+    ping_ok(Client(port, "after-cap"), "output cap")
     # Resume window: a dropped seat loses (disconnect) after resume_ms.
     a, b, bid, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "short", "win")
     a.ping_every = 0.4
