@@ -463,6 +463,7 @@ def sc_hello(port):
     # A hello with a bad field gets the field's error, and the connection stays open.
     expect_error(c, {"t": "hello", "v": 0, "name": "x"}, "bad_field", "hello v=0", msg_has="v")
     expect_error(c, {"t": "hello", "v": 1}, "missing_field", "hello without name", msg_has="name")
+    expect_error(c, {"t": "hello", "name": "x"}, "missing_field", "hello without v", msg_has="v")
     expect_error(c, {"t": "hello", "v": 1, "name": "x" * 33}, "string_too_long", "hello name 33 bytes",
                  msg_has="name")
     expect_error(c, {"t": "hello", "v": 1, "name": b"bin"}, "bad_field", "hello name as bin",
@@ -725,6 +726,8 @@ def sc_private(port):
     y = Client(port, "py")
     expect_error(y, {"t": "fire", "bid": bid, "w": 0}, "not_in_battle", "stranger fires", bid=bid)
     expect_error(y, {"t": "leave", "bid": bid}, "not_in_battle", "stranger leaves", bid=bid)
+    expect_error(s1, {"t": "forfeit", "bid": bid}, "not_in_battle", "spectator forfeits", bid=bid)
+    expect_error(s1, {"t": "end", "bid": bid}, "not_in_battle", "spectator acts", bid=bid)
     expect_error(b, {"t": "fire", "bid": bid, "w": 0}, "not_your_turn", "inactive seat fires", bid=bid)
     expect_error(b, {"t": "end", "bid": bid}, "not_your_turn", "inactive seat ends", bid=bid)
     expect_error(a, {"t": "fire", "bid": bid, "w": 2}, "no_such_weapon", "fire past the weapon list",
@@ -1199,6 +1202,9 @@ def sc_limits(srv):
     except (Closed, TimeoutError):
         ok = False
     check(ok, "a client that pings every idle_ms/3 stays open", "")
+    k = Client(port, "", hello=True)
+    check(k.welcome.get("t") == "welcome", "hello with an empty name (0 bytes allowed)", repr(k.welcome))
+    k.close()
     p.close()
     # Turn timer: three expiries in a row lose (reason timeout), each announced by timeout.
     t = Client(port, "timer", ping_every=0.4)
