@@ -1282,8 +1282,9 @@ def sc_drain(srv):
     srv.proc.send_signal(signal.SIGTERM)
     for c in (a, b, sp, w, q, i):
         m = c.wait(lambda m: m.get("t") == "error" and "rid" not in m, WAIT, "the drain notice")
-        check(m.get("code") == 80 and m.get("err") == "server_draining" and "bid" not in m,
-              "drain: every client told server_draining (no rid)", repr(m))
+        check(m.get("code") == 80 and m.get("err") == "server_draining" and "bid" not in m
+              and "1500" in m.get("msg", ""), "drain: every client told server_draining (no rid), msg "
+              "with drain_timeout_ms", repr(m))
     m = q.wait(lambda m: m.get("rid") == qrid, WAIT, "the queue entry's answer")
     check(m.get("t") == "error" and m.get("code") == 80, "drain: a queue entry is answered server_draining "
           "with its rid", repr(m))
@@ -1300,11 +1301,22 @@ def sc_drain(srv):
     check(m.get("t") == "pong", "drain: ping still answered", repr(m))
     m = a.req({"t": "end", "bid": bid})
     check(m.get("t") == "turn", "drain: running battles go on", repr(m))
+    # The game port no longer accepts connections; a connection already open can still resume.
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
+        refused = False
+    except OSError:
+        refused = True
+    check(refused, "drain: new connections are refused", "")
+    rid = i.send({"t": "resume", "bid": bid, "seat": 1, "tok": sb["tok"], "last": 0})
+    m = i.wait(lambda m: m.get("rid") == rid)
+    check(m.get("t") == "started", "drain: resume still works", repr(m)[:200])
+    b.wait(lambda m: m.get("t") == "left")
     # Running battles end as shutdown after drain_timeout_ms; the waiting one at once; then close.
     ew = w.wait(lambda m: m.get("t") == "ended")
     check(ew.get("bid") == cr["bid"] and ew.get("reason") == "shutdown" and ew.get("winner") is None
           and ew.get("rounds") == 0, "drain: a waiting battle ends shutdown, rounds 0", repr(ew))
-    for c in (a, b, sp):
+    for c in (a, i, sp):  # i holds seat 1 now
         e = c.wait(lambda m: m.get("t") == "ended", 5.0)
         check(e.get("reason") == "shutdown" and e.get("winner") is None, "drain: running battle ends shutdown",
               repr(e))
