@@ -18,6 +18,8 @@ once fixed, which is a failure: remove the entry then).
 import os
 import signal
 import socket
+import ssl
+import shutil
 import struct
 import subprocess
 import sys
@@ -105,8 +107,8 @@ def frame(body):
 class Client:
     """One connection: frames in and out, a backlog of received messages, per-battle seq checks."""
 
-    def __init__(self, port, name="doc", hello=True, ping_every=None):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    def __init__(self, port, name="doc", hello=True, ping_every=None, sock=None):
+        self.sock = sock or socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self.buf = b""
         self.backlog = []
         self.closed = False
@@ -161,6 +163,10 @@ class Client:
             except socket.timeout:
                 continue
             except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            except ssl.SSLWantReadError:
+                continue
+            except ssl.SSLError:
                 data = b""
             if not data:
                 self.closed = True
@@ -301,6 +307,7 @@ class Server:
         self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=self.dir)
         self.name = name
+        self.sets = base
         self.port = None
 
     def wait_port(self, timeout=10.0):
@@ -1361,6 +1368,57 @@ def sc_busy(srv):
     c2.close()
 
 
+
+def tls_sets(src):
+    """Makes a development certificate with scripts/gen-dev-cert; None when openssl is missing."""
+    if not shutil.which("openssl"):
+        return None
+    d = tempfile.mkdtemp(prefix="docclient-cert-")
+    r = subprocess.run([os.path.join(src, "scripts", "gen-dev-cert"), d, "--force"], capture_output=True,
+                       timeout=30)
+    if r.returncode != 0:
+        return None
+    return {"tls.listen": "127.0.0.1:0", "tls.cert": os.path.join(d, "cert.pem"),
+            "tls.key": os.path.join(d, "key.pem"), "game.ai_think_ms": "0"}
+
+
+def sc_tls(srv):
+    """Section 1: the TLS port on the port file's second line, TLS 1.2 only, same bytes inside."""
+    srv.wait_port()
+    deadline = time.monotonic() + 5.0
+    lines = []
+    while time.monotonic() < deadline and len(lines) < 2:
+        with open(srv.portfile) as f:
+            lines = [l.strip() for l in f.read().splitlines() if l.strip()]
+        time.sleep(0.02)
+    if not check(len(lines) == 2, "tls: port file holds the clear port, then the TLS port", repr(lines)):
+        return
+    tport = int(lines[1])
+    ca = srv.sets["tls.cert"]
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    raw = socket.create_connection(("127.0.0.1", tport), timeout=WAIT)
+    tsock = ctx.wrap_socket(raw, server_hostname="localhost")
+    check(tsock.version() == "TLSv1.2", "tls: TLS 1.2 negotiated", tsock.version())
+    c = Client(tport, "tls", sock=tsock)
+    check(c.welcome.get("t") == "welcome", "tls: hello/welcome inside TLS", repr(c.welcome))
+    st = c.req({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, want="started")
+    m = c.req({"t": "forfeit", "bid": st["bid"]})
+    check(m.get("t") == "ended", "tls: a battle inside TLS", repr(m))
+    c.close()
+    # A TLS 1.3-only client is refused in the handshake.
+    ctx13 = ssl.create_default_context(cafile=ca)
+    ctx13.minimum_version = ssl.TLSVersion.TLSv1_3
+    raw = socket.create_connection(("127.0.0.1", tport), timeout=WAIT)
+    try:
+        ctx13.wrap_socket(raw, server_hostname="localhost").close()
+        refused = False
+    except (ssl.SSLError, OSError):
+        refused = True
+    raw.close()
+    check(refused, "tls: TLS 1.3 only is refused (TLS 1.2 only)", "")
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -1376,6 +1434,13 @@ def main(argv):
         servers.append(main_srv)
         extra = [(name, sets, fn) for name, sets, fn in OWN_SERVER_SCENARIOS
                  if not only or name in only.split(",")]
+        if not only or "tls" in only.split(","):
+            sets = tls_sets(src)
+            if sets is None:
+                check(os.environ.get("CI") != "true", "tls: openssl and scripts/gen-dev-cert available", "")
+                print("doc_client: TLS scenario skipped (no openssl)")
+            else:
+                extra.append(("tls", sets, sc_tls))
         started = []
         for name, sets, fn in extra:
             s = Server(binary, src, name, sets)
