@@ -1104,6 +1104,59 @@ def sc_seats(port):
 
 
 
+
+def sc_strike(port):
+    """A missile launched at Adjacent strikes at the end of its round (mhit: 4D6, armour ignored);
+    point defense that destroys a missile removes it; the state shows away and timer counts."""
+    a, b, bid, sa, sb = new_private(port, "scout", "patrol_corvette", "adjacent", "strike")
+    m = a.req({"t": "missile", "bid": bid})
+    check(m.get("t") == "mlaunch" and m.get("band") == "adjacent", "mlaunch at Adjacent", repr(m))
+    after = m["seq"] + 1  # the launch, then the turn it passes to seat 1
+    rid = b.send({"t": "end", "bid": bid})
+    evs = []
+    while not evs or evs[-1].get("t") not in ("round", "ended"):
+        evs.append(b.wait(lambda m: m.get("bid") == bid and m.get("seq", 0) > after
+                          and m.get("t") in BATTLE_EVENTS))
+    hits = [e for e in evs if e.get("t") == "mhit"]
+    check(len(hits) == 1 and hits[0].get("seat") == 1 and len(hits[0].get("dice", [])) == 4
+          and all(1 <= d <= 6 for d in hits[0]["dice"]) and hits[0].get("dmg") == sum(hits[0]["dice"])
+          and hits[0].get("hull") == 160 - hits[0]["dmg"],
+          "mhit at the end of the launch round: 4D6, armour ignored", repr(evs))
+    check(evs[0].get("rid") == rid, "end's rid on the first event it caused", repr(evs[0]))
+    # Round 2: the corvette (seat 1) launches at the scout; the scout tries point defense until the
+    # missile is destroyed or the round ends.
+    m = b.req({"t": "missile", "bid": bid})
+    mid = m.get("mid")
+    check(m.get("t") == "mlaunch" and m.get("seat") == 1, "corvette launches", repr(m))
+    r = a.req({"t": "pd", "bid": bid, "mid": mid})
+    check(r.get("t") == "pd_result" and r.get("seat") == 0 and len(r.get("dice", [])) == 2,
+          "pd_result", repr(r))
+    if r.get("ok"):
+        expect_error(a, {"t": "pd", "bid": bid, "mid": mid}, "no_such_missile", "pd on a destroyed missile",
+                     bid=bid)
+    else:
+        expect_error(a, {"t": "pd", "bid": bid, "mid": mid}, "reaction_used", "pd twice on one missile",
+                     bid=bid)
+    # A dropped seat shows in a spectator's state (away bit).
+    s = Client(port, "sspec")
+    b.close()
+    a.wait(lambda m: m.get("t") == "away")
+    st = s.req({"t": "watch", "bid": bid}, want="state")
+    check(st.get("away") == 2 and st.get("acted") == 2 and st.get("active") == 0,
+          "state: away bit 1, seat 1 acted, seat 0 active", repr(st)[:300])
+    # Seat cap on resume: a connection with every place taken gets too_many_seats.
+    f = Client(port, "full")
+    for _ in range(4):
+        f.req({"t": "queue", "ship": "scout", "band": "distant"})
+    expect_error(f, {"t": "resume", "bid": bid, "seat": 1, "tok": sb["tok"], "last": 0}, "too_many_seats",
+                 "resume past seats", bid=bid)
+    f.req({"t": "cancel"}, want="unqueued")
+    m = a.req({"t": "forfeit", "bid": bid})
+    check(m.get("t") == "ended", "strike: forfeit", repr(m))
+    for c in (a, s, f):
+        c.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # Scenarios with their own server.
 LIMITS_SETS = {"server.max_frame": "256", "ratelimit.actions_per_sec": "2", "ratelimit.burst": "4",
@@ -1480,7 +1533,8 @@ def run_scenario(name, fn, arg):
 
 MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_solo),
                   ("private", sc_private), ("leave", sc_leave), ("missiles", sc_missiles),
-                  ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats)]
+                  ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats),
+                  ("strike", sc_strike)]
 OWN_SERVER_SCENARIOS = [("limits", LIMITS_SETS, sc_limits), ("drain", DRAIN_SETS, sc_drain),
                         ("busy", BUSY_SETS, sc_busy)]
 
