@@ -183,6 +183,16 @@ class Client:
             if i >= 0:
                 self.raw_bids.append(body[i + 4])
         t = msg.get("t")
+        if t == "crit":
+            check(msg.get("loc") in LOCS and 1 <= msg.get("sev", 0) <= 6 and isinstance(msg.get("crew"), bool)
+                  and isinstance(msg.get("extra"), int) and isinstance(msg.get("hull"), int)
+                  and msg.get("seat") in (0, 1), "crit fields (section 6)", repr(msg))
+        elif t == "attack":
+            d = msg.get("dice", [])
+            check(len(d) == 2 and all(1 <= x <= 6 for x in d) and msg.get("eff") == msg.get("total", 99) - 8
+                  and msg.get("hit") == (msg.get("total", 0) >= 8) and isinstance(msg.get("sand"), bool)
+                  and isinstance(msg.get("dmg"), int) and isinstance(msg.get("hull"), int),
+                  "attack: eff = total - 8, hit = total >= 8", repr(msg))
         if t in BATTLE_EVENTS and "bid" in msg:
             bid, seq = msg["bid"], msg.get("seq")
             check(isinstance(seq, int) and seq >= 1, "battle event has seq", repr(msg)[:120])
@@ -419,6 +429,21 @@ def check_started(m, seat, band, name):
         check_ship(s, name)
 
 
+BAND_DM = {"adjacent": 2, "close": 1, "short": 0, "medium": 0, "long": -2, "very_long": -4, "distant": -6}
+
+
+def check_attacks(events, ships, band, name):
+    """Section 6/7: total = 2D6 + pilot + the band's DM (+ the weapon's lr at Long or farther)."""
+    for m in events:
+        if m.get("t") != "attack":
+            continue
+        sh = ships[m["seat"]]
+        lr = sh["w"][m["w"]].get("lr", 0) if band in ("long", "very_long", "distant") else 0
+        want = sum(m["dice"]) + sh["pilot"] + BAND_DM[band] + lr
+        check(m.get("total") == want, name + ": attack total = 2D6 + pilot + band DM (+ lr)",
+              "%r, want %d" % (m, want))
+
+
 def check_ended(m, name, reason=None, winner="any"):
     ok = (m.get("t") == "ended" and m.get("reason") in REASONS and isinstance(m.get("hull"), list)
           and len(m["hull"]) == 2 and isinstance(m.get("rounds"), int) and "winner" in m)
@@ -639,6 +664,7 @@ def sc_solo(port):
     e = ended[0]
     check_ended(e, "solo")
     check(e.get("reason") in ("destroyed", "draw"), "solo ends destroyed or draw", repr(e))
+    check_attacks(seen[0], st["ships"], "adjacent", "solo")
     own = [m for m in seen[0] if "rid" in m]
     check(all(m["t"] == "attack" and m["seat"] == 0 for m in own),
           "solo: only our attacks carry a rid", repr([m["t"] for m in own]))
@@ -893,6 +919,7 @@ def sc_missiles(port):
             b.req({"t": "end", "bid": bid})
         if not check(m.get("t") == "attack", "Missiles fire", repr(m)):
             break
+        check_attacks([m], sa["ships"], "distant", "Missiles at Distant")
         shots += 1
         rnd += 1
     # Wait for the seat-0 connection to have seen the round change.
@@ -1190,6 +1217,15 @@ def sc_limits(srv):
     c.send_raw(frame(body))
     m = c.wait(lambda m: m.get("rid") == 77)
     check(m.get("t") == "pong", "a frame of exactly max_frame is accepted", repr(m))
+    # A request refused by decoding takes no token: 8 bad fires, then the 4 tokens of the burst.
+    k = Client(port, "tok")
+    st = k.req({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "ai"}, want="started")
+    for _ in range(8):
+        expect_error(k, {"t": "fire", "bid": st["bid"], "w": 99}, "bad_field", "bad fire (no token)")
+    codes = [k.req({"t": "end", "bid": st["bid"]}).get("code") for _ in range(5)]
+    check(23 not in codes[:4] and codes[4] == 23, "decoding refusals take no token; the 5th action is "
+          "rate_limited", repr(codes))
+    k.close()
     # Rate limit: burst 4, then rate_limited; ping, queue and the like never use tokens.
     st = c.req({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "ai"}, want="started")
     bid = st["bid"]
