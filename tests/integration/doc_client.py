@@ -489,6 +489,8 @@ def sc_hello(port):
     # Section 2 check 7: before hello, any known request gets not_hello_first whatever its fields.
     expect_error(c, {"t": "fire", "bid": 1.5, "w": 99}, "not_hello_first", "fire before hello")
     expect_error(c, {"t": "ping"}, "not_hello_first", "ping before hello")
+    expect_error(c, {"t": "watch", "bid": 5}, "not_hello_first", "watch before hello (rid, bid echoed)", bid=5)
+    expect_error(c, {"t": "nope", "bid": 6}, "unknown_type", "unknown type echoes a valid bid", bid=6)
     # Check 6 comes first: an unknown type before hello is unknown_type, with the rid echoed.
     m = expect_error(c, {"t": "nope"}, "unknown_type", "unknown type before hello")
     check("t" in m.get("msg", ""), "unknown_type msg names t", repr(m))
