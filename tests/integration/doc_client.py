@@ -260,6 +260,17 @@ class Client:
         return [m for m in self.backlog if m.get("bid") == bid and m.get("t") in BATTLE_EVENTS]
 
 
+def settle(c, seconds=0.1):
+    """Reads whatever c receives within `seconds` into its backlog: for checks that something was
+    NOT sent, the only way is to listen for a bounded while."""
+    deadline = time.monotonic() + seconds
+    while True:
+        body = c._read_frame(deadline)
+        if body is None:
+            return
+        c.backlog.append(c._decode(body))
+
+
 def expect_error(c, obj, code, name, rid=True, bid=None, msg_has=None):
     """Sends obj (with a rid unless rid=False); checks the error, its rid and bid echoes."""
     if rid:
@@ -978,7 +989,7 @@ def sc_resume(port):
           repr(first))
     bk = b2.wait(lambda m: m.get("t") == "back")
     check(bk.get("seat") == 1, "resumer gets back among the missed events", repr(bk))
-    time.sleep(0.05)
+    settle(b2)
     extra = [m for m in b2.backlog if m.get("bid") == bid]
     check(all(m.get("seq", 0) > bk["seq"] for m in extra), "missed events exactly once", repr(extra))
     ab = a.wait(lambda m: m.get("t") == "back")
@@ -1014,7 +1025,7 @@ def sc_resume(port):
     lf = b2.wait(lambda m: m.get("t") == "left")
     check(lf.get("bid") == bid and "rid" not in lf, "takeover: old connection gets left", repr(lf))
     expect_error(b2, {"t": "end", "bid": bid}, "not_in_battle", "old connection after takeover", bid=bid)
-    time.sleep(0.05)
+    settle(a)
     a_more = [m for m in a.backlog if m.get("bid") == bid and m.get("t") in ("away", "back")]
     check(not a_more, "takeover is silent for the opponent (no away/back)", repr(a_more))
     x.cur_bid = bid
@@ -1098,7 +1109,7 @@ def sc_queue(port):
     m2 = q1.req({"t": "queue", "ship": "scout", "band": "adjacent"})
     check(m1.get("t") == "queued" and m2.get("t") in ("queued", "error"),
           "a second entry of one connection is kept apart", "%r %r" % (m1, m2))
-    time.sleep(0.05)
+    settle(q1)
     st = [m for m in q1.backlog if m.get("t") == "started"]
     check(not st, "one connection is never matched with itself", repr(st)[:200])
     q1.req({"t": "cancel"}, want="unqueued")
