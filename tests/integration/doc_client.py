@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     sys.exit(77)
 
 START = time.monotonic()
+TEMP_DIRS = []
 FAILS = []
 XFAILS = []
 XPASSES = []
@@ -1476,6 +1477,7 @@ def tls_sets(src):
     if not shutil.which("openssl"):
         return None
     d = tempfile.mkdtemp(prefix="docclient-cert-")
+    TEMP_DIRS.append(d)
     r = subprocess.run([os.path.join(src, "scripts", "gen-dev-cert"), d, "--force"], capture_output=True,
                        timeout=30)
     if r.returncode != 0:
@@ -1560,6 +1562,13 @@ def main(argv):
             rc = s.stop()
             if s.name != "drain":
                 check(rc == 0, "battled %s exits 0 after SIGTERM" % s.name, "rc %r" % rc)
+            if rc != 0 or FAILS:
+                s.log.seek(0)
+                print("--- battled %s stderr (tail) ---\n%s" % (s.name, s.log.read()[-3000:]))
+            s.log.close()
+            shutil.rmtree(s.dir, ignore_errors=True)
+        for d in TEMP_DIRS:
+            shutil.rmtree(d, ignore_errors=True)
     print("doc_client: %d checks passed, %d failed, %d expected failures, %d unexpected passes, %.1f s"
           % (PASSES, len(FAILS), len(XFAILS), len(XPASSES), time.monotonic() - START))
     for f in FAILS:
