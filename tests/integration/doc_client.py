@@ -1321,13 +1321,20 @@ def sc_limits(srv):
     st = t.req({"t": "create", "ship": "free_trader", "band": "adjacent", "vs": "ai"}, want="started")
     tos = []
     e = None
+    evs = []
     deadline = time.monotonic() + 6.0
     while e is None and time.monotonic() < deadline:
         m = t.recv(0.2)
+        if m and m.get("bid") == st["bid"]:
+            evs.append(m)
         if m and m.get("t") == "timeout":
             tos.append(m)
         elif m and m.get("t") == "ended":
             e = m
+    after = [evs[i + 1] for i, m in enumerate(evs[:-1]) if m.get("t") == "timeout" and m.get("n", 0) < 3]
+    check(len(after) == 2 and all(m.get("t") == "attack" and m.get("seat") == 0 and m.get("w") == 0
+                                  and "rid" not in m for m in after),
+          "after a timeout comes the default action (fire weapon 0), without rid", repr(after))
     check([m.get("n") for m in tos] == [1, 2, 3] and all(m.get("seat") == 0 for m in tos),
           "turn timer: timeout n 1, 2, 3 for the idle seat", repr(tos))
     check(e is not None and e.get("reason") == "timeout" and e.get("winner") == 1,
