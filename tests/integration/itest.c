@@ -199,7 +199,7 @@ bool itest_start(itest_server *s, const char *const *sets)
     argv[n++] = "-c";
     argv[n++] = "config.toml";
     const char *std_sets[] = {
-        "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=",
+        "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=", "ws.listen=",
         "ratelimit.actions_per_sec=0", "log.level=debug", "server.drain_timeout_ms=500", NULL,
     };
     for (int i = 0; std_sets[i]; i++) {
