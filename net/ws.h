@@ -67,7 +67,6 @@ typedef enum {
     WS_HS_BAD_KEY,      /* Sec-WebSocket-Key missing or not base64 of 16 bytes: 400 */
     WS_HS_BAD_VERSION,  /* Sec-WebSocket-Version missing or not 13: 426 */
     WS_HS_ORIGIN,       /* Origin not allowed: 403 */
-    WS_HS_NO_HOST,      /* no Host header (HTTP/1.1 requires one): 400 */
     WS_HS_REFUSALS
 } ws_hs_result;
 
@@ -147,12 +146,12 @@ typedef struct ws_static ws_static;
  * .map), or NULL for anything else (not served). */
 const char *ws_content_type(const char *name, size_t len);
 
-/* Reads every servable file under root into memory, at URL prefix "/" (root may be missing: it is
- * logged and nothing is served from it). Returns NULL only when out of memory. */
+/* An empty cache, or NULL when out of memory. Freed with ws_static_free. */
 ws_static *ws_static_new(void);
-/* Adds the files under dir at URL prefix (e.g. "/vendor/msgpack/"). Returns the number of files
- * added, or -1 when dir cannot be opened. Symbolic links are followed only for files; names
- * starting with '.' are skipped. */
+/* Reads every servable file under dir into memory, at URL prefix ("/" for the web root,
+ * "/vendor/msgpack/"): bounded by the WS_STATIC_* limits (a file past them is logged and skipped).
+ * Returns the number of files added, or -1 when dir is not a folder. Symbolic links are followed
+ * only to files; names starting with '.' are skipped. */
 int ws_static_add_dir(ws_static *st, const char *dir, const char *prefix);
 void ws_static_free(ws_static *st);
 

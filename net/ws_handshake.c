@@ -12,7 +12,7 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 static const char *const hs_names[WS_HS_REFUSALS] = {
-    "ok", "not_upgrade", "bad_key", "bad_version", "origin", "no_host",
+    "ok", "not_upgrade", "bad_key", "bad_version", "origin",
 };
 
 const char *ws_hs_name(int r)
@@ -154,9 +154,10 @@ ws_hs_result ws_handshake(const struct http_request *req, const char *allow, cha
     if (req->method != HTTP_GET || req->version_minor < 1 || !ws_is_upgrade(req) || !conn ||
         !has_token(conn->value, conn->value_len, "upgrade"))
         return refuse(WS_HS_NOT_UPGRADE, 400, "not a WebSocket upgrade", out, cap, out_len);
+    /* net/http.c already refuses an HTTP/1.1 request without exactly one Host. */
     const struct http_header *host = http_find_header(req, "Host");
-    if (!host || count_headers(req, "Host") != 1)
-        return refuse(WS_HS_NO_HOST, 400, "one Host header needed", out, cap, out_len);
+    if (!host)
+        return refuse(WS_HS_NOT_UPGRADE, 400, "no Host header", out, cap, out_len);
     const struct http_header *ver = http_find_header(req, "Sec-WebSocket-Version");
     if (!ver || count_headers(req, "Sec-WebSocket-Version") != 1 || ver->value_len != 2 ||
         memcmp(ver->value, "13", 2) != 0)
