@@ -24,7 +24,7 @@
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
-    "tls", "websocket", "address_cap",
+    "tls", "websocket", "address_cap", "http",
 };
 
 const char *net_close_reason_name(int reason)
