@@ -45,6 +45,9 @@ int server_wait(server *s);
 uint16_t server_port(const server *s);
 /* The bound TLS game port (tls.listen), or 0 when TLS is off. */
 uint16_t server_tls_port(const server *s);
+/* The bound WebSocket ports (ws.listen, ws.tls_listen), 0 when off. */
+uint16_t server_ws_port(const server *s);
+uint16_t server_wss_port(const server *s);
 
 /* The network thread's counters (any thread may read them; valid until server_wait returns). */
 const net_stats *server_stats(const server *s);

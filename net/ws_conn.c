@@ -120,6 +120,16 @@ uint16_t ws_server_tls_port(const server *s)
     return s->ws ? s->ws->tls_port : 0;
 }
 
+uint16_t server_ws_port(const server *s)
+{
+    return ws_server_port(s);
+}
+
+uint16_t server_wss_port(const server *s)
+{
+    return ws_server_tls_port(s);
+}
+
 bool ws_server_accept(server *s, uv_stream_t *l)
 {
     struct ws_server *w = s->ws;

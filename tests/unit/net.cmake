@@ -17,6 +17,10 @@ if(TARGET battled_client)
                    LIBS battled_net battled_client LABELS integration TIMEOUT 120)
   target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                       -Wl,--wrap=realloc)
+  # The same through the WebSocket listener (issue 13): framing allocates nothing per message either.
+  add_test(NAME test_net_nomalloc_ws COMMAND test_net_nomalloc --ws)
+  set_tests_properties(test_net_nomalloc_ws PROPERTIES LABELS integration TIMEOUT 120
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
 
 # The network thread's counters, with the server in-process and a blocking client.
