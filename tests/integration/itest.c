@@ -24,6 +24,8 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "proto/codec.h"
+
 static const char *g_bin = "battled";
 static unsigned g_nofile; /* itest_set_nofile */
 
@@ -558,4 +560,25 @@ void itest_play(itest_player *a, itest_player *b, int deadline_ms)
             }
         }
     }
+}
+
+/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer. */
+uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total)
+{
+    uint8_t *buf = malloc((size_t)n * 32);
+    assert_non_null(buf);
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        proto_request r;
+        memset(&r, 0, sizeof r);
+        r.type = PROTO_T_FIRE;
+        r.has_rid = true;
+        r.rid = i + 1;
+        r.bid = bid;
+        size_t len = 0;
+        assert_int_equal(proto_encode_request(buf + off, 32, &r, &len), PROTO_E_OK);
+        off += len;
+    }
+    *total = off;
+    return buf;
 }

@@ -144,4 +144,8 @@ void itest_act(itest_player *p);
  * deadline_ms passes; fails the test on any error. Either player may be NULL (an AI seat). */
 void itest_play(itest_player *a, itest_player *b, int deadline_ms);
 
+/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer of native
+ * frames (length prefix included; the caller frees it); *total receives its length. */
+uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total);
+
 #endif

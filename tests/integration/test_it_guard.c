@@ -275,26 +275,6 @@ static void test_connection_cap(void **state)
     stop(&srv);
 }
 
-/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer. */
-static uint8_t *encode_fires(uint32_t n, uint64_t bid, size_t *total)
-{
-    uint8_t *buf = malloc((size_t)n * 32);
-    assert_non_null(buf);
-    size_t off = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        proto_request r;
-        memset(&r, 0, sizeof r);
-        r.type = PROTO_T_FIRE;
-        r.has_rid = true;
-        r.rid = i + 1;
-        r.bid = bid;
-        size_t len = 0;
-        assert_int_equal(proto_encode_request(buf + off, 32, &r, &len), PROTO_E_OK);
-        off += len;
-    }
-    *total = off;
-    return buf;
-}
 
 static bool log_has(const itest_server *s, const char *needle)
 {
@@ -323,7 +303,7 @@ static void test_full_inbox_pauses_without_loss(void **state)
     pc_conn *c = itest_client(&srv, "flood");
     enum { N = 30000 };
     size_t total = 0;
-    uint8_t *buf = encode_fires(N, 0x4242, &total);
+    uint8_t *buf = itest_encode_fires(N, 0x4242, &total);
     assert_int_equal(pc_send_raw(c, buf, total), 0);
     free(buf);
     for (uint32_t i = 1; i <= N; i++) {
@@ -355,7 +335,7 @@ static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
     pc_conn *c = itest_client(&srv, "deaf");
     enum { N = 200000 };
     size_t total = 0;
-    uint8_t *buf = encode_fires(N, 0x4242, &total);
+    uint8_t *buf = itest_encode_fires(N, 0x4242, &total);
     /* Write until the server hangs up (the write then fails) or everything is sent. */
     (void)pc_send_raw(c, buf, total);
     free(buf);

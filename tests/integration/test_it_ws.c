@@ -467,21 +467,19 @@ static void test_flood_pauses_without_loss(void **state)
     start(&srv, sets);
     pc_conn *c = itest_client(&srv, "flood");
     enum { N = 20000 };
-    uint8_t *buf = malloc((size_t)N * 48);
+    size_t total = 0;
+    uint8_t *frames = itest_encode_fires(N, 0x4242, &total);
+    /* Each native frame's body becomes one masked binary message. */
+    uint8_t *buf = malloc(total * 2);
     assert_non_null(buf);
     size_t off = 0;
-    for (uint32_t i = 0; i < N; i++) {
-        proto_request r;
-        memset(&r, 0, sizeof r);
-        r.type = PROTO_T_FIRE;
-        r.has_rid = true;
-        r.rid = i + 1;
-        r.bid = 0x4242;
-        uint8_t f[40];
-        size_t len = 0;
-        assert_int_equal(proto_encode_request(f, sizeof f, &r, &len), PROTO_E_OK);
-        off += test_ws_frame(buf + off, 1, 0, 2, 1, f + 4, len - 4, len - 4);
+    for (size_t at = 0; at + 4 <= total;) {
+        size_t len = (size_t)frames[at] << 24 | (size_t)frames[at + 1] << 16 |
+                     (size_t)frames[at + 2] << 8 | frames[at + 3];
+        off += test_ws_frame(buf + off, 1, 0, 2, 1, frames + at + 4, len, len);
+        at += 4 + len;
     }
+    free(frames);
     assert_int_equal(pc_send_raw(c, buf, off), 0);
     free(buf);
     proto_event ev;
