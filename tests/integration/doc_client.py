@@ -320,7 +320,7 @@ class Server:
         with open(cfg, "w") as f:
             f.write("# empty: every setting comes from --set\n")
         base = {"server.listen": "127.0.0.1:0", "server.port_file": self.portfile,
-                "server.shards": "2", "admin.listen": "", "log.level": "warn",
+                "server.shards": "2", "admin.listen": "", "ws.listen": "", "log.level": "warn",
                 "game.ships_file": os.path.join(src, "data", "ships.toml")}
         base.update(sets)
         args = [binary, "-c", cfg]
@@ -1530,6 +1530,42 @@ def sc_tls(srv):
     check(refused, "tls: TLS 1.3 only is refused (TLS 1.2 only)", "")
 
 
+
+ADDR_SETS = {"server.max_conns_per_addr": "3", "server.max_handshakes_per_addr": "1"}
+
+
+def sc_addr(srv):
+    """Section 11: per-source-address caps on the native port: server_busy, then closed."""
+    port = srv.wait_port()
+    h1 = Client(port, "h1", hello=False)
+    h2 = Client(port, "h2", hello=False)
+    got = h2.drain_until_closed(WAIT)
+    check(got is not None and [m.get("err") for m in got] == ["server_busy"],
+          "a second connection before hello past max_handshakes_per_addr: server_busy, closed", repr(got))
+    m = h1.req({"t": "hello", "v": 1, "name": "h1"})
+    check(m.get("t") == "welcome", "the first one still says hello", repr(m))
+    c2 = Client(port, "c2")
+    c3 = Client(port, "c3")
+    c4 = Client(port, "c4", hello=False)
+    got = c4.drain_until_closed(WAIT)
+    check(got is not None and [m.get("err") for m in got] == ["server_busy"],
+          "a connection past max_conns_per_addr: server_busy, closed", repr(got))
+    c3.close()
+    # A place freed is taken again (poll: the server notices the close a little later).
+    deadline = time.monotonic() + WAIT
+    ok = False
+    while not ok and time.monotonic() < deadline:
+        try:
+            k = Client(port, "c5")
+            ok = k.welcome.get("t") == "welcome"
+            k.close()
+        except (Closed, TimeoutError, OSError):
+            time.sleep(0.05)
+    check(ok, "a closed connection frees its place for the address", "")
+    for c in (h1, c2):
+        c.close()
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -1601,7 +1637,7 @@ MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_so
                   ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats),
                   ("strike", sc_strike)]
 OWN_SERVER_SCENARIOS = [("limits", LIMITS_SETS, sc_limits), ("drain", DRAIN_SETS, sc_drain),
-                        ("busy", BUSY_SETS, sc_busy)]
+                        ("busy", BUSY_SETS, sc_busy), ("addr", ADDR_SETS, sc_addr)]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
