@@ -651,6 +651,16 @@ def sc_decoding(port):
                  "resume seat 2", bid=5, msg_has="seat")
     expect_error(c, {"t": "pd", "bid": 5, "mid": 0}, "bad_field", "pd mid 0", bid=5, msg_has="mid")
     expect_error(c, {"t": "fire", "bid": 5, "w": True}, "bad_field", "bool as integer", bid=5, msg_has="w")
+    for req, field, name in ((({"t": "queue", "ship": "", "band": "short"}), "ship", "empty ship key"),
+                             (({"t": "create", "ship": "scout", "band": "short", "vs": ""}), "vs", "empty vs"),
+                             (({"t": "ping", "ts": 1.0}), "ts", "float ts"),
+                             (({"t": "queue", "ship": "scout", "band": "SHORT"}), "band", "band upper case"),
+                             (({"t": "fire", "bid": 5, "w": -1}), "w", "w -1"),
+                             (({"t": "resume", "bid": 5, "seat": 0, "tok": b"x" * 16, "last": 2 ** 32}), "last",
+                              "last 2^32")):
+        expect_error(c, req, "bad_field", name, msg_has=field)
+    m = c.req({"t": "watch", "bid": 2 ** 63 - 1})
+    check(m.get("code") == 50 and m.get("bid") == 2 ** 63 - 1, "bid 2^63-1 is valid", repr(m))
     # A 64-bit bid in int 64 form is accepted (no such battle, but decoded).
     body = b"\x84\xa1t\xa5watch\xa3rid\xcd\x01\x00\xa3bid\xd3" + struct.pack(">q", 2 ** 62 + 5) + b"\xa1x\x00"
     c.send_raw(frame(body))
