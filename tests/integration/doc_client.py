@@ -16,6 +16,8 @@ Checks that fail because the server is wrong against a clear promise of PROTOCOL
 KNOWN_BUGS with the report that describes them; they are run and reported as XFAIL (and as XPASS
 once fixed, which is a failure: remove the entry then).
 """
+import base64
+import hashlib
 import os
 import signal
 import socket
@@ -149,8 +151,12 @@ class Client:
         if rid and "rid" not in obj:
             obj = dict(obj)
             obj["rid"] = self.next_rid()
-        self.send_raw(frame(pack(obj)))
+        self.send_body(pack(obj))
         return obj.get("rid")
+
+    def send_body(self, body):
+        """One message body on the wire: here a length-prefixed frame (section 1)."""
+        self.send_raw(frame(body))
 
     def _read_frame(self, deadline):
         while True:
@@ -330,6 +336,7 @@ class Server:
         base = {"server.listen": "127.0.0.1:0", "server.port_file": self.portfile,
                 "server.shards": "2", "admin.listen": "", "ws.listen": "", "log.level": "warn",
                 "game.ships_file": os.path.join(src, "data", "ships.toml")}
+        base["ws.port_file"] = os.path.join(self.dir, "wsport")
         base.update(sets)
         args = [binary, "-c", cfg]
         for k, v in base.items():
@@ -367,6 +374,123 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(5)
         return self.proc.returncode
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 1a: the WebSocket transport, spoken with the standard library (RFC 6455 by hand).
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_upgrade(port, path="/ws", version="13", key=True, extra=""):
+    """Sends an upgrade request; returns (socket, status, headers dict, bytes after the head)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    k = base64.b64encode(os.urandom(16)).decode()
+    head = "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" % (path, port)
+    if key:
+        head += "Sec-WebSocket-Key: %s\r\n" % k
+    head += "Sec-WebSocket-Version: %s\r\n%s\r\n" % (version, extra)
+    sock.sendall(head.encode())
+    buf = b""
+    deadline = time.monotonic() + WAIT
+    while b"\r\n\r\n" not in buf and time.monotonic() < deadline:
+        d = sock.recv(4096)
+        if not d:
+            break
+        buf += d
+    headb, _, rest = buf.partition(b"\r\n\r\n")
+    lines = headb.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+    hdrs = {}
+    for line in lines[1:]:
+        n, _, v = line.partition(":")
+        hdrs[n.strip().lower()] = v.strip()
+    if status == 101:
+        want = base64.b64encode(hashlib.sha1(k.encode() + WS_GUID).digest()).decode()
+        check(hdrs.get("sec-websocket-accept") == want, "ws: Sec-WebSocket-Accept is right", repr(hdrs))
+    return sock, status, hdrs, rest
+
+
+def ws_frame(opcode, payload, fin=True, mask=True):
+    b0 = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        h = bytes([b0, (0x80 if mask else 0) | n])
+    elif n < 65536:
+        h = bytes([b0, (0x80 if mask else 0) | 126]) + struct.pack(">H", n)
+    else:
+        h = bytes([b0, (0x80 if mask else 0) | 127]) + struct.pack(">Q", n)
+    if not mask:
+        return h + payload
+    mk = os.urandom(4)
+    return h + mk + bytes(c ^ mk[i % 4] for i, c in enumerate(payload))
+
+
+class WSClient(Client):
+    """The same client over WebSocket: one map per binary message, no length prefix."""
+
+    def __init__(self, port, name="ws", hello=True):
+        sock, status, hdrs, rest = ws_upgrade(port)
+        check(status == 101, "ws: upgrade answered 101", "%r %r" % (status, hdrs))
+        self.close_code = None
+        self.wsbuf = rest
+        self.msg = b""
+        self.pongs = []
+        super().__init__(port, name, hello=hello, sock=sock)
+
+    def send_body(self, body):
+        self.send_raw(ws_frame(0x2, body))
+
+    def _ws_frame(self, deadline):
+        while True:
+            if len(self.wsbuf) >= 2:
+                b0, b1 = self.wsbuf[0], self.wsbuf[1]
+                n = b1 & 0x7f
+                off = 2
+                if n == 126:
+                    off = 4
+                    n = struct.unpack(">H", self.wsbuf[2:4])[0] if len(self.wsbuf) >= 4 else None
+                elif n == 127:
+                    off = 10
+                    n = struct.unpack(">Q", self.wsbuf[2:10])[0] if len(self.wsbuf) >= 10 else None
+                if n is not None and len(self.wsbuf) >= off + n:
+                    check(not (b1 & 0x80), "ws: server frames are not masked", "")
+                    payload = self.wsbuf[off:off + n]
+                    self.wsbuf = self.wsbuf[off + n:]
+                    return b0, payload
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(min(left, 0.2))
+            try:
+                d = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                d = b""
+            if not d:
+                self.closed = True
+                raise Closed()
+            self.wsbuf += d
+
+    def _read_frame(self, deadline):
+        while True:
+            f = self._ws_frame(deadline)
+            if f is None:
+                return None
+            b0, payload = f
+            op = b0 & 0x0f
+            if op == 0x8:
+                self.close_code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else None
+                self.closed = True
+                raise Closed()
+            if op == 0xA:
+                self.pongs.append(payload)
+                continue
+            check(op == 0x2 and b0 & 0x80, "ws: every server message is one unfragmented binary frame",
+                  "byte0 %#x" % b0)
+            check(len(payload) <= SFRAME, "ws: server message within sframe", "%d" % len(payload))
+            return payload
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1563,6 +1687,79 @@ def sc_addr(srv):
         c.close()
 
 
+
+WS_SETS = {"ws.listen": "127.0.0.1:0", "server.max_frame": "256", "server.hello_timeout_ms": "500",
+           "game.ai_think_ms": "0"}
+
+
+def sc_ws(srv):
+    srv.wait_port()
+    with open(srv.sets["ws.port_file"]) as f:
+        port = int(f.readline())
+    # Offers of a subprotocol and of permessage-deflate are declined by not answering them.
+    sock, status, hdrs, _ = ws_upgrade(port, extra="Sec-WebSocket-Protocol: battled\r\n"
+                                       "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    check(status == 101 and "sec-websocket-protocol" not in hdrs and "sec-websocket-extensions" not in hdrs,
+          "ws: 101 without subprotocol or extensions", repr(hdrs))
+    sock.close()
+    for kw, want, name in (({"path": "/other"}, 404, "upgrade on another path"),
+                           ({"version": "12"}, 426, "Sec-WebSocket-Version 12"),
+                           ({"key": False}, 400, "no Sec-WebSocket-Key")):
+        sock, status, hdrs, _ = ws_upgrade(port, **kw)
+        check(status == want, "ws: %s answered %d" % (name, want), "%r %r" % (status, hdrs))
+        if want == 426:
+            check(hdrs.get("sec-websocket-version") == "13", "ws: 426 names version 13", repr(hdrs))
+        sock.close()
+    c = WSClient(port)
+    check(c.welcome.get("frame") == 256, "ws: welcome over WebSocket", repr(c.welcome))
+    st = c.req({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, want="started")
+    m = c.req({"t": "forfeit", "bid": st["bid"]})
+    check(m.get("t") == "ended", "ws: a battle (started over 256 bytes) over WebSocket", repr(m))
+    # A fragmented message, with a ping between the fragments.
+    body = pack({"t": "ping", "rid": 900, "ts": 11})
+    c.send_raw(ws_frame(0x2, body[:5], fin=False) + ws_frame(0x9, b"hi") + ws_frame(0x0, body[5:]))
+    m = c.wait(lambda m: m.get("rid") == 900)
+    check(m.get("t") == "pong" and m.get("ts") == 11, "ws: a fragmented message is one request", repr(m))
+    check(c.pongs == [b"hi"], "ws: a ping gets a pong with its payload", repr(c.pongs))
+    # An empty message is a bad body: an error, the connection stays.
+    c.send_raw(ws_frame(0x2, b""))
+    m = c.wait(lambda m: m.get("t") == "error")
+    check("rid" not in m, "ws: an empty message gets an error", repr(m))
+    ping_ok(c, "ws after an empty message")
+    # A message over max_frame: 1009.
+    c.send_raw(ws_frame(0x2, b"\x80" + b"\x00" * 256))
+    got = c.drain_until_closed(WAIT)
+    check(got is not None and c.close_code == 1009, "ws: a message over max_frame closes 1009",
+          "%r %r" % (c.close_code, got))
+    # A text message: 1003.
+    c = WSClient(port)
+    c.send_raw(ws_frame(0x1, b"{}"))
+    c.drain_until_closed(WAIT)
+    check(c.close_code == 1003, "ws: a text message closes 1003", repr(c.close_code))
+    # An unmasked frame: 1002.
+    c = WSClient(port)
+    c.send_raw(ws_frame(0x2, pack({"t": "ping"}), mask=False))
+    c.drain_until_closed(WAIT)
+    check(c.close_code == 1002, "ws: an unmasked frame closes 1002", repr(c.close_code))
+    # No hello in time: not_hello_first, then 1008.
+    c = WSClient(port, hello=False)
+    got = c.drain_until_closed(3.0)
+    check(got is not None and [m.get("err") for m in got] == ["not_hello_first"] and c.close_code == 1008,
+          "ws: no hello in time: not_hello_first then close 1008", "%r %r" % (got, c.close_code))
+    # The client's close is answered with the same code.
+    c = WSClient(port)
+    c.send_raw(ws_frame(0x8, struct.pack(">H", 1000)))
+    c.drain_until_closed(WAIT)
+    check(c.close_code == 1000, "ws: a client's close is answered with its code", repr(c.close_code))
+    # Drain: server_draining, then close 1001.
+    c = WSClient(port)
+    srv.proc.send_signal(signal.SIGTERM)
+    got = c.drain_until_closed(8.0)
+    check(got is not None and [m.get("err") for m in got] == ["server_draining"] and c.close_code == 1001,
+          "ws: drain: server_draining then close 1001", "%r %r" % (got, c.close_code))
+    check(srv.proc.wait(10) == 0, "ws: battled exits 0", "")
+
+
 # ---------------------------------------------------------------------------------------------
 def main(argv):
     if len(argv) < 2:
@@ -1600,7 +1797,7 @@ def main(argv):
     finally:
         for s in servers:
             rc = s.stop()
-            if s.name != "drain":
+            if s.name not in ("drain", "ws"):
                 check(rc == 0, "battled %s exits 0 after SIGTERM" % s.name, "rc %r" % rc)
             if rc != 0 or FAILS:
                 s.log.seek(0)
@@ -1634,7 +1831,8 @@ MAIN_SCENARIOS = [("hello", sc_hello), ("decoding", sc_decoding), ("solo", sc_so
                   ("resume", sc_resume), ("queue", sc_queue), ("seats", sc_seats),
                   ("strike", sc_strike)]
 OWN_SERVER_SCENARIOS = [("limits", LIMITS_SETS, sc_limits), ("drain", DRAIN_SETS, sc_drain),
-                        ("busy", BUSY_SETS, sc_busy), ("addr", ADDR_SETS, sc_addr)]
+                        ("busy", BUSY_SETS, sc_busy), ("addr", ADDR_SETS, sc_addr),
+                        ("ws", WS_SETS, sc_ws)]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
