@@ -29,6 +29,7 @@ const S = {
   pending: new Map(), // rid -> {msg, tries}
   queued: null,      // {ship, band} while in the queue (sent again after a reconnect)
   busy: 0,           // rid of the turn action awaiting its reply (buttons stay off meanwhile)
+  reacting: new Map(), // rid -> control key ('pd-<mid>', 'sand') of a reaction awaiting its reply
   leaving: false,    // this page asked to leave the battle it is in
   hash: null,        // {join: bid} or {watch: bid} from the address
 };
@@ -51,6 +52,7 @@ function act(msg) {
   const turn = msg.t === 'fire' || msg.t === 'missile' || msg.t === 'end';
   const rid = send({ ...msg, bid: S.battle.bid });
   if (rid && turn) S.busy = rid;
+  if (rid && (msg.t === 'pd' || msg.t === 'sand')) S.reacting.set(rid, msg.t === 'pd' ? `pd-${msg.mid}` : 'sand');
   render();
 }
 
@@ -352,6 +354,7 @@ function renderActions() {
     ? document.activeElement.dataset.key : null;
   const o = b.options();
   const busy = S.busy !== 0 || !S.conn.ready();
+  const sent = new Set(S.reacting.values());
   const ta = $('turn-actions');
   ta.replaceChildren();
   o.fire.forEach((f, n) => {
@@ -363,10 +366,10 @@ function renderActions() {
   const re = $('reactions');
   re.replaceChildren();
   for (const m of o.pd) {
-    re.append(button(`pd-${m.id}`, `Point defence on missile #${m.id} (${bandWord(m.band)})`, S.conn.ready(),
+    re.append(button(`pd-${m.id}`, `Point defence on missile #${m.id} (${bandWord(m.band)})`, S.conn.ready() && !sent.has(`pd-${m.id}`),
       () => act({ t: 'pd', mid: m.id })));
   }
-  if (o.hasSand) re.append(button('sand', 'Sandcaster', o.sand && S.conn.ready(), () => act({ t: 'sand' })));
+  if (o.hasSand) re.append(button('sand', 'Sandcaster', o.sand && S.conn.ready() && !sent.has('sand'), () => act({ t: 'sand' })));
   if (re.childElementCount === 0) re.append(el('p', 'None available now.', 'hint'));
   if (focused) {
     const again = box.querySelector(`button[data-key="${focused}"]`);
@@ -397,6 +400,7 @@ function renderLog() {
   for (let i = ol.childElementCount; i < S.log.length; i++) {
     const li = el('li', S.log[i].text);
     li.dataset.seq = String(S.log[i].seq);
+    li.dataset.t = S.log[i].t || '';
     ol.append(li);
   }
   ol.scrollTop = ol.scrollHeight;
@@ -437,9 +441,9 @@ function persist() {
   store.save(b.bid, b.seat, S.tok, b.last, { battle: snapshot(b), log: S.log.slice(-LOG_MAX) });
 }
 
-function addLog(seq, text) {
+function addLog(seq, t, text) {
   if (!text) return;
-  S.log.push({ seq, text });
+  S.log.push({ seq, t, text });
   if (S.log.length > LOG_MAX) S.log.splice(0, S.log.length - LOG_MAX);
 }
 
@@ -455,7 +459,7 @@ function onEvent(m) {
   if (!b || b.bid !== bid) return; // a battle this page has left
   if (m.t === 'state') {
     if (seq < b.last) return;
-    S.log.push({ seq, text: describe(b, m) });
+    addLog(seq, 'state', describe(b, m));
   } else if (seq <= b.last) {
     return; // seen already (a resume replays from the last seq this page saved)
   }
@@ -468,10 +472,13 @@ function onEvent(m) {
       history.replaceState(null, '', location.pathname + location.search);
     }
   }
-  if (m.rid !== undefined && num(m.rid) === S.busy) S.busy = 0;
+  if (m.rid !== undefined) {
+    if (num(m.rid) === S.busy) S.busy = 0;
+    S.reacting.delete(num(m.rid));
+  }
   const wm = S.welcome ? num(S.welcome.turn_ms) : 0;
   b.apply(m, Date.now(), wm);
-  if (m.t !== 'state') addLog(seq, describe(b, m));
+  if (m.t !== 'state') addLog(seq, m.t, describe(b, m));
   if (m.t === 'ended' || b.phase === 'ended') S.busy = 0;
   persist();
   render();
@@ -483,6 +490,7 @@ function onError(m) {
   const p = S.pending.get(rid);
   S.pending.delete(rid);
   if (rid && rid === S.busy) S.busy = 0;
+  S.reacting.delete(rid);
   const what = p ? p.msg.t : '';
   const text = m.msg ? `${m.msg} (${m.err})` : m.err;
   if (what === 'resume') {
@@ -576,6 +584,7 @@ function onMessage(m) {
 function onWelcome(w, again) {
   S.welcome = w;
   S.busy = 0;
+  S.reacting.clear();
   const saved = store.load();
   if (S.battle && (!saved || saved.bid !== S.battle.bid)) {
     // A spectator or player whose battle was not saved yet (the reply never came): ask again.
@@ -592,7 +601,7 @@ function onWelcome(w, again) {
     const b = S.battle;
     if (b.seat === SPECTATOR) {
       // A spectator has no token: watching again answers a full state.
-      S.log.push({ seq: b.last, text: again ? 'Reconnected; watching again.' : 'Watching again.' });
+      addLog(b.last, 'note', again ? 'Reconnected; watching again.' : 'Watching again.');
       send({ t: 'watch', bid: b.bid });
     } else {
       const last = b.ships[0] ? b.last : 0;
