@@ -82,6 +82,7 @@ test('two pages play a private battle to its end through the buttons', async () 
     const lb = (await logOf(b)).map((l) => `${l.seq}:${l.t}`);
     assert.deepEqual(la, lb);
     assert.equal(la[0], '1:started');
+    assert.ok(!la.some((x) => x.endsWith(':timeout')), 'a page that plays promptly never times out');
     assert.match(la[la.length - 1], /:ended$/);
     // Back in the lobby, the tab forgets the battle.
     await a.click('#lobby-btn');
@@ -170,10 +171,12 @@ test('a spectator page sees the same events as the players', async () => {
     await c.waitForSelector('#watching:not([hidden])');
     assert.equal(await c.$eval('#actions', (e) => e.hidden), true, 'a spectator has no controls');
     const first = await c.evaluate(() => window.battled.state.battle.last);
-    const seen = async () => (await c.$$('#log li')).length > 4;
-    await Promise.all([play(a, { until: seen }), play(b, { until: seen })]);
-    await shot(c, 'spectator');
-    await Promise.all([play(a), play(b)]);
+    // The spectator's screenshot mid-battle, while the players play on.
+    const midShot = async () => {
+      await c.waitForFunction(() => document.querySelectorAll('#log li').length > 6, { timeout: STEP_MS * 3 });
+      await shot(c, 'spectator');
+    };
+    await Promise.all([play(a), play(b), midShot()]);
     const rc = await resultOf(c);
     const ra = await resultOf(a);
     await shot(c, 'spectator-result');
@@ -182,6 +185,7 @@ test('a spectator page sees the same events as the players', async () => {
     const la = events(await logOf(a));
     const lc = events(await logOf(c));
     assert.ok(lc.length > 0);
+    assert.ok(!la.some((x) => x.endsWith(':timeout')), 'a page that plays promptly never times out');
     assert.deepEqual(lc, la);
     if (ra.outcome === 'won') assert.match(rc.title, /Free Trader wins/);
     if (ra.outcome === 'lost') assert.match(rc.title, /Scout wins/);

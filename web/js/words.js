@@ -31,7 +31,9 @@ export function reasonWord(r) {
 export function who(battle, seat) {
   if (battle.seat === SPECTATOR) {
     const s = battle.ships[seat];
-    return s ? `${s.name} (${seat === 0 ? 'first' : 'second'} seat)` : `Seat ${seat}`;
+    if (!s) return `Seat ${seat + 1}`;
+    const o = battle.ships[1 - seat];
+    return o && o.name === s.name ? `${s.name} ${seat + 1}` : s.name;
   }
   return seat === battle.seat ? 'You' : 'The opponent';
 }
@@ -39,6 +41,12 @@ export function who(battle, seat) {
 function whose(battle, seat) {
   if (battle.seat === SPECTATOR) return `${who(battle, seat)}'s`;
   return seat === battle.seat ? 'your' : "the opponent's";
+}
+
+// "your Scout", "the opponent's Seeker", or for a spectator "the Scout".
+function shipRef(battle, seat) {
+  if (battle.seat === SPECTATOR) return `the ${who(battle, seat)}`;
+  return `${seat === battle.seat ? 'your' : "the opponent's"} ${battle.ships[seat].name}`;
 }
 
 function target(battle, seat) {
@@ -91,7 +99,7 @@ export function describe(battle, m) {
     case 'crit': {
       const extra = num(m.extra) > 0 ? `, ${num(m.extra)} extra hull damage` : '';
       const crew = m.crew ? ', a crew member is injured' : '';
-      return `Critical hit on ${whose(battle, seat)} ${battle.ships[seat].name}: ${LOC_WORDS[m.loc] || m.loc}, severity ${num(m.sev)}${extra}${crew}. Hull ${num(m.hull)}.`;
+      return `Critical hit on ${shipRef(battle, seat)}: ${LOC_WORDS[m.loc] || m.loc}, severity ${num(m.sev)}${extra}${crew}. Hull ${num(m.hull)}.`;
     }
     case 'mlaunch':
       return `${W(seat)} launch${W(seat) === 'You' ? '' : 'es'} missile #${num(m.mid)} from ${bandWord(m.band)} range (${num(m.left)} left in the racks).`;
