@@ -157,21 +157,21 @@ export async function play(page, { until = null, budget = BATTLE_MS, missileEver
       return null;
     }, { timeout: Math.min(STEP_MS * 2, Math.max(1, end - Date.now())), polling: 50 }).then((h) => h.jsonValue());
     if (what === 'result') return clicks;
+    // A control can go away between looking and clicking (the missile was destroyed, the timer
+    // played the turn): like a person, look again.
+    const click = async (sel) => page.click(sel).then(() => true, () => false);
     if (what === 'pd') {
-      await page.click('#reactions button[data-key^="pd-"]:not([disabled])');
+      if (!await click('#reactions button[data-key^="pd-"]:not([disabled])')) continue;
     } else {
       turns++;
-      const sand = await page.$('#reactions button[data-key="sand"]:not([disabled])');
-      if (sand && turns % 2 === 0) {
-        await sand.click();
-        clicks++;
-      }
-      const launch = await page.$('#turn-actions button[data-key="launch"]:not([disabled])');
-      const fire = await page.$('#turn-actions button.fire:not([disabled])');
-      const b = launch && (turns % missileEvery === 0 || !fire) ? launch
-        : fire || launch || await page.$('#turn-actions button[data-key="end"]:not([disabled])');
-      if (!b) continue; // the turn passed meanwhile (timer)
-      await b.click();
+      if (turns % 2 === 0 && await click('#reactions button[data-key="sand"]:not([disabled])')) clicks++;
+      const launch = '#turn-actions button[data-key="launch"]:not([disabled])';
+      const fire = '#turn-actions button.fire:not([disabled])';
+      const endTurn = '#turn-actions button[data-key="end"]:not([disabled])';
+      const order = turns % missileEvery === 0 ? [launch, fire, endTurn] : [fire, launch, endTurn];
+      let done = false;
+      for (const sel of order) if (!done) done = await click(sel);
+      if (!done) continue;
     }
     clicks++; // the page turns the clicked control off at once while its request is in flight
   }

@@ -134,8 +134,8 @@ test('a page that loses its connection and then reloads resumes and finishes', a
     await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 3 });
     const before = (await logOf(p)).length;
     await p.evaluate(() => window.battled.state.conn.ws.close());
-    await p.waitForSelector('#conn[data-state="waiting"], #conn[data-state="connecting"]');
-    await p.waitForSelector('#conn[data-state="open"]', { timeout: STEP_MS });
+    await p.waitForFunction(() => window.battled.state.welcomes === 2);
+    await p.waitForSelector('#conn[data-state="open"]');
     await p.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li) => li.dataset.t === 'back'));
     // A reload keeps the battle (sessionStorage) and its log, and resumes where it was.
     await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 5 });

@@ -22,6 +22,7 @@ const E = {
 const S = {
   conn: null,
   welcome: null,
+  welcomes: 0,       // sockets that reached welcome (the first one and every reconnect)
   screen: '',
   battle: null,      // Battle, or null in the lobby
   tok: null,         // this seat's resume token (Uint8Array)
@@ -350,31 +351,43 @@ function renderActions() {
   box.hidden = !b.playing() || b.phase !== 'running';
   $('watching').hidden = b.seat !== SPECTATOR || b.phase !== 'running';
   if (box.hidden) return;
-  const focused = document.activeElement && document.activeElement.dataset
-    ? document.activeElement.dataset.key : null;
+  const focused = document.activeElement;
   const o = b.options();
   const busy = S.busy !== 0 || !S.conn.ready();
   const sent = new Set(S.reacting.values());
-  const ta = $('turn-actions');
-  ta.replaceChildren();
-  o.fire.forEach((f, n) => {
+  const turn = o.fire.map((f, n) => {
     const what = f.w.a === 0 ? ' (empty)' : f.w.a > 0 ? ` (${f.w.a})` : '';
-    ta.append(button(`fire-${n}`, `Fire ${f.w.name}${what}`, f.ok && !busy, () => act({ t: 'fire', w: f.i }), 'fire'));
+    return { key: `fire-${n}`, label: `Fire ${f.w.name}${what}`, ok: f.ok && !busy, cls: 'fire', go: () => act({ t: 'fire', w: f.i }) };
   });
-  if (o.hasRack) ta.append(button('launch', 'Launch missile', o.launch && !busy, () => act({ t: 'missile' })));
-  ta.append(button('end', 'End turn', o.end && !busy, () => act({ t: 'end' })));
-  const re = $('reactions');
-  re.replaceChildren();
-  for (const m of o.pd) {
-    re.append(button(`pd-${m.id}`, `Point defence on missile #${m.id} (${bandWord(m.band)})`, S.conn.ready() && !sent.has(`pd-${m.id}`),
-      () => act({ t: 'pd', mid: m.id })));
-  }
-  if (o.hasSand) re.append(button('sand', 'Sandcaster', o.sand && S.conn.ready() && !sent.has('sand'), () => act({ t: 'sand' })));
-  if (re.childElementCount === 0) re.append(el('p', 'None available now.', 'hint'));
-  if (focused) {
-    const again = box.querySelector(`button[data-key="${focused}"]`);
-    if (again && !again.disabled) again.focus();
-    else if (again || /^(fire|launch|end|pd|sand)/.test(focused)) $('battle-h').focus();
+  if (o.hasRack) turn.push({ key: 'launch', label: 'Launch missile', ok: o.launch && !busy, go: () => act({ t: 'missile' }) });
+  turn.push({ key: 'end', label: 'End turn', ok: o.end && !busy, go: () => act({ t: 'end' }) });
+  const react = o.pd.map((m) => ({
+    key: `pd-${m.id}`, label: `Point defence on missile #${m.id} (${bandWord(m.band)})`,
+    ok: S.conn.ready() && !sent.has(`pd-${m.id}`), go: () => act({ t: 'pd', mid: m.id }),
+  }));
+  if (o.hasSand) react.push({ key: 'sand', label: 'Sandcaster', ok: o.sand && S.conn.ready() && !sent.has('sand'), go: () => act({ t: 'sand' }) });
+  syncButtons($('turn-actions'), turn);
+  syncButtons($('reactions'), react);
+  $('no-reactions').hidden = react.length > 0;
+  // A control that went off under the keyboard's focus hands it to the card's heading, so the
+  // next Tab lands on the first control again.
+  if (focused && box.contains(focused) && (focused.disabled || !focused.isConnected)) $('actions-h').focus();
+}
+
+// Updates a row of buttons in place (by data-key): a button never disappears and reappears under
+// the pointer or the keyboard's focus just because an event arrived.
+function syncButtons(row, specs) {
+  const keep = new Set(specs.map((x) => x.key));
+  for (const b of [...row.children]) if (!keep.has(b.dataset.key)) b.remove();
+  let at = row.firstElementChild;
+  for (const x of specs) {
+    let b = row.querySelector(`button[data-key="${x.key}"]`);
+    if (!b) b = button(x.key, x.label, x.ok, null, x.cls);
+    if (b.textContent !== x.label) b.textContent = x.label;
+    b.disabled = !x.ok;
+    b.onclick = x.go;
+    if (b !== at) row.insertBefore(b, at);
+    else at = at.nextElementSibling;
   }
 }
 
@@ -583,6 +596,7 @@ function onMessage(m) {
 // After every welcome (first connect or reconnect): take back what this tab was doing.
 function onWelcome(w, again) {
   S.welcome = w;
+  S.welcomes++;
   S.busy = 0;
   S.reacting.clear();
   const saved = store.load();
