@@ -24,7 +24,7 @@
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
-    "tls",
+    "tls", "websocket", "address_cap",
 };
 
 const char *net_close_reason_name(int reason)
@@ -295,6 +295,7 @@ static void begin_drain(server *s)
         uv_close((uv_handle_t *)&s->tls_listener, NULL);
         s->tls_listening = false;
     }
+    ws_server_stop_listening(s);
     /* Queue entries will never be matched now. */
     for (int b = 0; b < LOBBY_BANDS; b++) {
         while (s->lobby.q_head[b]) {
@@ -432,7 +433,8 @@ static void on_connection(uv_stream_t *l, int status)
         log_warn("accept failed", "error", uv_strerror(status));
         return;
     }
-    conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
+    if (!ws_server_accept(s, l))
+        conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
 }
 
 static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
@@ -457,8 +459,7 @@ static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
     return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-/* Binds and listens on hostport; *port receives the bound port. 0 or a libuv error. */
-static int listen_on(server *s, uv_tcp_t *t, const char *hostport, uint16_t *port)
+int server_listen(server *s, uv_tcp_t *t, const char *hostport, uint16_t *port)
 {
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
@@ -537,6 +538,8 @@ static void net_thread(void *arg)
 
 static void server_free(server *s)
 {
+    ws_server_free(s);
+    addrcap_destroy(&s->addrs);
     tls_ctx_free(s->tls);
     if (s->shards)
         shards_stop(s->shards);
@@ -574,6 +577,7 @@ server *server_start(const battled_config *cfg)
     s->timeout_ms[LIST_HELLO] = (uint64_t)cfg->server.hello_timeout_ms;
     s->timeout_ms[LIST_IDLE] = (uint64_t)cfg->server.idle_timeout_ms;
     s->timeout_ms[LIST_CLOSING] = NET_CLOSE_LINGER_MS;
+    s->timeout_ms[LIST_WS] = (uint64_t)cfg->ws.handshake_timeout_ms;
     lobby_init(&s->lobby);
     outq_pool_init(&s->pool, NET_OUT_SPARE);
     if (conntab_init(&s->conns, (uint32_t)cfg->server.max_connections) != 0 || load_ships(s) != 0) {
@@ -584,29 +588,33 @@ server *server_start(const battled_config *cfg)
         server_free(s);
         return NULL;
     }
-    int r = listen_on(s, &s->listener, cfg->server.listen, &s->port);
+    int r = server_listen(s, &s->listener, cfg->server.listen, &s->port);
     if (r != 0) {
         log_error("cannot listen", "listen", cfg->server.listen, "error", uv_strerror(r));
         goto fail_loop;
     }
     s->listening = true;
-    if (cfg->tls.listen[0]) {
+    if (cfg->tls.listen[0] || cfg->ws.tls_listen[0]) {
         char err[TLS_ERR_MAX];
         s->tls = tls_ctx_new(cfg->tls.cert, cfg->tls.key, err, sizeof err);
         if (!s->tls) {
             log_error("cannot set up TLS", "cert", cfg->tls.cert, "key", cfg->tls.key, "error", err);
             goto fail_loop;
         }
-        r = listen_on(s, &s->tls_listener, cfg->tls.listen, &s->tls_port);
-        if (r != 0) {
-            log_error("cannot listen", "listen", cfg->tls.listen, "error", uv_strerror(r));
-            goto fail_loop;
+        if (cfg->tls.listen[0]) {
+            r = server_listen(s, &s->tls_listener, cfg->tls.listen, &s->tls_port);
+            if (r != 0) {
+                log_error("cannot listen", "listen", cfg->tls.listen, "error", uv_strerror(r));
+                goto fail_loop;
+            }
+            s->tls_listening = true;
         }
-        s->tls_listening = true;
         s->timeout_ms[LIST_TLS] = (uint64_t)cfg->tls.handshake_timeout_ms;
         uv_idle_init(&s->loop, &s->hs_idle);
         s->hs_idle.data = s;
     }
+    if (ws_server_start(s) != 0)
+        goto fail_loop;
 
     uv_async_init(&s->loop, &s->wake, on_wake);
     s->wake.data = s;
@@ -620,6 +628,8 @@ server *server_start(const battled_config *cfg)
     uint64_t period = (uint64_t)(cfg->server.hello_timeout_ms < cfg->server.idle_timeout_ms
                                      ? cfg->server.hello_timeout_ms
                                      : cfg->server.idle_timeout_ms) / 10;
+    if (s->ws && (uint64_t)cfg->ws.handshake_timeout_ms / 10 < period)
+        period = (uint64_t)cfg->ws.handshake_timeout_ms / 10;
     if (period < 20)
         period = 20;
     if (period > 1000)
@@ -646,6 +656,11 @@ server *server_start(const battled_config *cfg)
     /* Before the game port file: whoever waits for that file finds the admin port file too. */
     if (admin_start(s, &s->cfg, &s->admin) != 0)
         goto fail_loop;
+    if (cfg->ws.port_file[0] &&
+        server_write_port_file(cfg->ws.port_file, ws_server_port(s), ws_server_tls_port(s)) != 0) {
+        log_error("cannot write port file", "file", cfg->ws.port_file, "error", strerror(errno));
+        goto fail_loop;
+    }
     if (cfg->server.port_file[0] && server_write_port_file(cfg->server.port_file, s->port, s->tls_port) != 0) {
         log_error("cannot write port file", "file", cfg->server.port_file, "error",
                   strerror(errno));
@@ -656,7 +671,8 @@ server *server_start(const battled_config *cfg)
         goto fail_loop;
     }
     log_info("listening", "listen", cfg->server.listen, "port", LOG_U64(s->port), "tls_port",
-             LOG_U64(s->tls_port), "shards", LOG_U64(s->nshards));
+             LOG_U64(s->tls_port), "ws_port", LOG_U64(ws_server_port(s)), "wss_port",
+             LOG_U64(ws_server_tls_port(s)), "shards", LOG_U64(s->nshards));
     return s;
 
 fail_loop:

@@ -131,6 +131,8 @@ static void test_idle_and_hello_timeouts(void **state)
 static void test_hostile_frames_do_not_disturb_battles(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.max_frame=256", NULL};
     start(&srv, sets);
@@ -255,6 +257,8 @@ static void test_out_of_turn_actions(void **state)
 static void test_connection_cap(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.max_connections=3", NULL};
     start(&srv, sets);
@@ -327,6 +331,8 @@ static bool log_has(const itest_server *s, const char *needle)
 static void test_full_inbox_pauses_without_loss(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.ring_slots=64", "server.output_cap=67108864", NULL};
     start(&srv, sets);
@@ -356,6 +362,8 @@ static void test_full_inbox_pauses_without_loss(void **state)
 static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.output_cap=4096", "server.max_frame=256", NULL};
     start(&srv, sets);
@@ -382,6 +390,8 @@ static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
 static void test_split_and_batched_frames(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     start(&srv, NULL);
     proto_event ev;

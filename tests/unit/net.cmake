@@ -24,3 +24,12 @@ if(TARGET battled_client)
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
                    LIBS battled_net battled_client LABELS unit TIMEOUT 60)
 endif()
+
+# WebSocket (net/ws_*.c: handshake, framing over wslay, static files) and the per-address caps
+# (net/addrcap.c), built from their sources like test_net_units.
+battled_add_test(NAME test_ws
+                 SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_ws.c
+                         ${CMAKE_SOURCE_DIR}/net/ws_frame.c ${CMAKE_SOURCE_DIR}/net/ws_handshake.c
+                         ${CMAKE_SOURCE_DIR}/net/ws_static.c ${CMAKE_SOURCE_DIR}/net/http.c
+                         ${CMAKE_SOURCE_DIR}/net/addrcap.c
+                 LIBS battled_util battled_mbedtls battled_wslay LABELS unit TIMEOUT 60)

@@ -129,7 +129,7 @@ static void test_steady_state_allocates_nothing(void **state)
     const char *src = getenv("BATTLED_SOURCE_DIR");
     char ships[512];
     snprintf(ships, sizeof ships, "game.ships_file=%s/data/ships.toml", src ? src : ".");
-    const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=1", "admin.listen=",
+    const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=1", "admin.listen=", "ws.listen=",
                           "ratelimit.actions_per_sec=0", "game.ai_think_ms=0", ships};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
