@@ -44,9 +44,6 @@ export async function startServer(sets = []) {
   ];
   const args = ['-c', path.join(SOURCE_DIR, 'config.toml')];
   for (const s of [...std, ...sets]) args.push('--set', s);
-  // TEMPORARY (until ws-server is merged): a dev bridge stands in for battled's ws listener.
-  const bridge = process.env.BATTLED_WS_BRIDGE;
-  if (bridge) for (let i = args.length - 1; i > 0; i--) if (/^ws\./.test(args[i])) args.splice(i - 1, 2);
   const out = fs.openSync(log, 'w');
   const child = spawn(bin, args, { cwd: SOURCE_DIR, stdio: ['ignore', out, out] });
   fs.closeSync(out);
@@ -56,7 +53,7 @@ export async function startServer(sets = []) {
   let port = 0;
   while (Date.now() < end && !exited) {
     try {
-      port = parseInt(fs.readFileSync(path.join(dir, bridge ? 'port' : 'wsport'), 'utf8').split('\n')[0], 10) || 0;
+      port = parseInt(fs.readFileSync(path.join(dir, 'wsport'), 'utf8').split('\n')[0], 10) || 0;
     } catch (e) { /* not written yet */ }
     if (port > 0) break;
     await sleep(20);
@@ -65,17 +62,11 @@ export async function startServer(sets = []) {
     try { child.kill('SIGKILL'); } catch (e) { /* gone */ }
     throw new Error(`battled did not write its ws port file in time (exit ${JSON.stringify(exited)}):\n${readLog(log)}`);
   }
-  let bchild = null;
-  if (bridge && port) {
-    bchild = spawn(process.execPath, [bridge, SOURCE_DIR, String(port), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    port = await new Promise((res) => bchild.stdout.once('data', (d) => res(Number(/:(\d+)\//.exec(String(d))[1]))));
-  }
   return {
     url: `http://127.0.0.1:${port}/`,
     dir,
     log,
     async stop() {
-      if (bchild) bchild.kill();
       if (!exited) child.kill('SIGTERM');
       const until = Date.now() + STOP_MS;
       while (!exited && Date.now() < until) await sleep(20);
