@@ -193,6 +193,35 @@ test('a spectator page sees the same events as the players', async () => {
   });
 });
 
+test('two pages queued for one band meet; a forfeit ends it for both', async () => {
+  await withServer([], async (srv) => {
+    const a = await openPage(browser, srv.url);
+    const b = await openPage(browser, srv.url);
+    for (const p of [a, b]) {
+      await lobby(p);
+      await p.select('#band', 'long');
+    }
+    await a.click('#queue-btn');
+    await onScreen(a, 'waiting');
+    assert.match(await a.$eval('#waiting-text', (e) => e.textContent), /Long range/);
+    await b.click('#queue-btn');
+    await onScreen(a, 'battle');
+    await onScreen(b, 'battle');
+    assert.equal(await a.$eval('#bid', (e) => e.textContent), await b.$eval('#bid', (e) => e.textContent));
+    // The forfeit asks again before it gives up.
+    await b.click('#forfeit-btn');
+    await b.waitForSelector('#forfeit-yes', { visible: true });
+    assert.equal(await b.evaluate(() => document.activeElement.id), 'forfeit-yes');
+    await b.click('#forfeit-yes');
+    const ra = await resultOf(a);
+    const rb = await resultOf(b);
+    assert.equal(ra.title, 'Victory');
+    assert.equal(rb.title, 'Defeat');
+    assert.match(ra.text, /gave up/);
+    noErrors(a, b);
+  });
+});
+
 test('a watch link for a battle that does not exist says so in the lobby', async () => {
   await withServer([], async (srv) => {
     const p = await openPage(browser, `${srv.url}#watch=12345`);

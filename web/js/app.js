@@ -355,9 +355,12 @@ function renderActions() {
   const o = b.options();
   const busy = S.busy !== 0 || !S.conn.ready();
   const sent = new Set(S.reacting.values());
+  const names = o.fire.map((f) => f.w.name);
   const turn = o.fire.map((f, n) => {
     const what = f.w.a === 0 ? ' (empty)' : f.w.a > 0 ? ` (${f.w.a})` : '';
-    return { key: `fire-${n}`, label: `Fire ${f.w.name}${what}`, ok: f.ok && !busy, cls: 'fire', go: () => act({ t: 'fire', w: f.i }) };
+    // Two weapons of one name (a corvette's two lasers) are told apart by their turret number.
+    const which = names.indexOf(f.w.name) !== names.lastIndexOf(f.w.name) ? ` ${f.i + 1}` : '';
+    return { key: `fire-${n}`, label: `Fire ${f.w.name}${which}${what}`, ok: f.ok && !busy, cls: 'fire', go: () => act({ t: 'fire', w: f.i }) };
   });
   if (o.hasRack) turn.push({ key: 'launch', label: 'Launch missile', ok: o.launch && !busy, go: () => act({ t: 'missile' }) });
   turn.push({ key: 'end', label: 'End turn', ok: o.end && !busy, go: () => act({ t: 'end' }) });
