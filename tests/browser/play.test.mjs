@@ -49,6 +49,7 @@ async function privateBattle(a, b, shipA, shipB) {
   await a.waitForSelector('#share:not([hidden])');
   const link = await a.$eval('#share-link', (i) => i.value);
   assert.match(link, /#join=[0-9]{1,19}$/);
+  await shot(a, 'waiting-private');
   await b.goto(link, { waitUntil: 'load' });
   await lobby(b);
   await b.waitForSelector('#join-card:not([hidden])');

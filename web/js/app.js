@@ -582,7 +582,7 @@ function onMessage(m) {
       }
       S.tok = m.tok;
       persist();
-      showWaiting(`Private battle ${bid} is waiting for its second player. Send them this link:`, shareLink(bid));
+      showWaiting(`Private battle ${bid} is waiting for its second player.`, shareLink(bid));
       $('share-link').focus();
       return;
     }
