@@ -14,7 +14,7 @@ const RATE_RETRIES = 3;
 
 // Error codes the page acts on (PROTOCOL.md section 9).
 const E = {
-  RATE_LIMITED: 23, NOT_QUEUED: 25, NOT_STARTED: 48, BATTLE_OVER: 49, NO_SUCH_BATTLE: 50,
+  VERSION_MISMATCH: 20, RATE_LIMITED: 23, NOT_QUEUED: 25, NOT_STARTED: 48, BATTLE_OVER: 49, NO_SUCH_BATTLE: 50,
   BATTLE_FULL: 51, NOT_IN_BATTLE: 52, ALREADY_IN_BATTLE: 53, BAD_TOKEN: 54, SPECTATORS_FULL: 55,
   SEQ_GONE: 56,
 };
@@ -509,6 +509,12 @@ function onError(m) {
   S.reacting.delete(rid);
   const what = p ? p.msg.t : '';
   const text = m.msg ? `${m.msg} (${m.err})` : m.err;
+  if (code === E.VERSION_MISMATCH) {
+    // Reconnecting cannot help: this page and the server speak different protocol versions.
+    S.conn.stop();
+    notice(`This server speaks another protocol version: ${text}. Reload the page later.`, true);
+    return;
+  }
   if (what === 'resume') {
     if (code === E.SEQ_GONE && S.battle) {
       // The battle is behind what this tab saw (PROTOCOL.md section 8): start over from its state.
@@ -616,6 +622,10 @@ function onWelcome(w, again) {
       S.tok = saved.tok;
     }
     const b = S.battle;
+    if (b.phase === 'ended') {
+      render(); // the result stays on screen; there is nothing left to resume
+      return;
+    }
     if (b.seat === SPECTATOR) {
       // A spectator has no token: watching again answers a full state.
       addLog(b.last, 'note', again ? 'Reconnected; watching again.' : 'Watching again.');
