@@ -100,3 +100,49 @@ test("the lobby's ships are data/ships.toml's", () => {
   const keys = [...toml.matchAll(/^\[ships\.([a-z0-9_]+)\]\s*\nname = "([^"]*)"/gm)].map((m) => [m[1], m[2]]);
   assert.deepEqual(SHIPS, keys);
 });
+
+// A stand-in for the browser's WebSocket: records what the page sends, lets the test answer.
+class FakeSocket {
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.all.push(this);
+    setTimeout(() => { this.readyState = 1; this.onopen && this.onopen(); }, 0);
+  }
+  send(bytes) { this.sent.push({ at: Date.now(), msg: decodeMsg(bytes) }); }
+  close() { this.readyState = 3; }
+  reply(msg) { this.onmessage({ data: encodeMsg(msg).slice().buffer }); }
+}
+FakeSocket.all = [];
+
+test('the connection keeps to the announced rate and reconnects with backoff', async () => {
+  globalThis.WebSocket = FakeSocket;
+  const { Conn } = await import('../../web/js/conn.js');
+  const seen = { welcomes: 0, status: [] };
+  const c = new Conn('ws://x/ws', {
+    onWelcome: () => { seen.welcomes++; },
+    onMessage: () => {},
+    onStatus: (s, d) => seen.status.push([s, d]),
+  });
+  c.start();
+  await new Promise((r) => setTimeout(r, 10));
+  const ws = FakeSocket.all[0];
+  assert.equal(ws.sent[0].msg.t, 'hello');
+  ws.reply({ t: 'welcome', rid: 1, v: 1, rate: 4, burst: 2, idle_ms: 30000, turn_ms: 30000 });
+  assert.equal(seen.welcomes, 1);
+  const start = Date.now();
+  for (let i = 0; i < 4; i++) assert.ok(c.send({ t: 'end', bid: 1n }) > 0);
+  assert.equal(ws.sent.filter((s) => s.msg.t === 'end').length, 2, 'the burst goes at once');
+  await new Promise((r) => setTimeout(r, 700));
+  const ends = ws.sent.filter((s) => s.msg.t === 'end');
+  assert.equal(ends.length, 4, 'the rest follow at the rate');
+  assert.ok(ends[3].at - start >= 450, `4 actions at 4/s with a burst of 2 take >= 0.5 s (took ${ends[3].at - start} ms)`);
+  // The socket drops: the next try waits between half and all of the first backoff step.
+  ws.onclose();
+  const wait = seen.status.find(([s]) => s === 'waiting');
+  assert.ok(wait && wait[1] >= 250 && wait[1] <= 500, `first retry after ${wait && wait[1]} ms`);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(FakeSocket.all.length, 2, 'a new socket');
+  c.stop();
+});
