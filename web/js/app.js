@@ -368,7 +368,9 @@ function renderActions() {
     key: `pd-${m.id}`, label: `Point defence on missile #${m.id} (${bandWord(m.band)})`,
     ok: S.conn.ready() && !sent.has(`pd-${m.id}`), go: () => act({ t: 'pd', mid: m.id }),
   }));
-  if (o.hasSand) react.push({ key: 'sand', label: 'Sandcaster', ok: o.sand && S.conn.ready() && !sent.has('sand'), go: () => act({ t: 'sand' }) });
+  const near = b.band === 'adjacent' || b.band === 'close';
+  const sandWhy = !near ? ' (Adjacent or Close only)' : b.sandu & (1 << b.seat) ? ' (used this round)' : '';
+  if (o.hasSand) react.push({ key: 'sand', label: `Sandcaster${sandWhy}`, ok: o.sand && S.conn.ready() && !sent.has('sand'), go: () => act({ t: 'sand' }) });
   syncButtons($('turn-actions'), turn);
   syncButtons($('reactions'), react);
   $('no-reactions').hidden = react.length > 0;

@@ -83,10 +83,8 @@ export function describe(battle, m) {
       return `Battle state received (round ${num(m.round)}, ${bandWord(m.band)} range).`;
     case 'turn':
       return `${W(num(m.active)) === 'You' ? 'Your' : whose(battle, num(m.active)).replace(/^./, (c) => c.toUpperCase())} turn.`;
-    case 'round': {
-      const h = m.hull.map(num);
-      return `Round ${num(m.round)} begins. Hulls: ${battle.ships[0].name} ${h[0]}, ${battle.ships[1].name} ${h[1]}. ${W(num(m.active))} act${W(num(m.active)) === 'You' ? '' : 's'} first.`;
-    }
+    case 'round':
+      return `Round ${num(m.round)} begins. ${hulls(battle, m.hull.map(num))}. ${W(num(m.active))} act${W(num(m.active)) === 'You' ? '' : 's'} first.`;
     case 'attack': {
       const w = battle.ships[seat].w[num(m.w)];
       const wn = w ? w.name : `weapon ${num(m.w)}`;
@@ -126,12 +124,18 @@ export function describe(battle, m) {
   }
 }
 
+// "Hulls: yours 30, the opponent's 12" for a player; ship names for a spectator.
+function hulls(battle, h) {
+  if (battle.seat === SPECTATOR) return `Hulls: ${who(battle, 0)} ${h[0]}, ${who(battle, 1)} ${h[1]}`;
+  return `Hulls: yours ${h[battle.seat]}, the opponent's ${h[1 - battle.seat]}`;
+}
+
 /** Title and sentence for the result: {title, text}. */
 export function result(battle) {
   const e = battle.ended;
   if (!e) return { title: 'Battle over', text: '' };
   const h = e.hull;
-  const tail = `: ${reasonWord(e.reason)} after ${e.rounds} round${e.rounds === 1 ? '' : 's'}. Final hulls: ${battle.ships[0].name} ${h[0]}, ${battle.ships[1].name} ${h[1]}.`;
+  const tail = `: ${reasonWord(e.reason)} after ${e.rounds} round${e.rounds === 1 ? '' : 's'}. Final ${hulls(battle, h).replace(/^H/, 'h')}.`;
   if (e.reason === 'over') {
     return { title: 'Battle over', text: `This battle has ended${tail}` };
   }
