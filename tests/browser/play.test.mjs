@@ -109,9 +109,18 @@ test('one page plays the server AI to its end; phone-sized and by keyboard', asy
     await onScreen(p, 'battle');
     await p.waitForSelector('#turn-actions button:not([disabled])');
     await shot(p, 'battle-phone');
-    // A turn by the keyboard shortcut: "1" fires the first weapon.
-    await p.keyboard.press('1');
+    // The battle takes the focus; the next Tab reaches the first control, Enter fires it, and the
+    // focus moves to the actions' heading while the control is off.
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'battle-h');
+    await p.keyboard.press('Tab');
+    assert.equal(await p.evaluate(() => document.activeElement.dataset.key), 'fire-0');
+    await p.keyboard.press('Enter');
     await p.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li) => li.dataset.t === 'attack'));
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'actions-h');
+    // The next turn by the keyboard shortcut: "2" fires the second weapon.
+    await p.waitForSelector('#turn-actions button[data-key="fire-1"]:not([disabled])');
+    await p.keyboard.press('2');
+    await p.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li) => li.dataset.t === 'attack' && / you fire /i.test(` ${li.textContent}`)).length === 2);
     // Nothing wider than the phone's screen.
     const wide = await p.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(wide <= PHONE.width, `page is ${wide}px wide on a ${PHONE.width}px screen`);

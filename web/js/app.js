@@ -61,9 +61,13 @@ function act(msg) {
 
 function show(screen) {
   if (S.screen === screen) return;
+  const had = document.activeElement && document.activeElement !== document.body;
   S.screen = screen;
   for (const id of ['lobby', 'waiting', 'battle']) $(id).hidden = id !== screen;
   document.body.dataset.screen = screen;
+  document.title = 'battled';
+  // The control that was focused is hidden now: keyboard users continue from the new screen's top.
+  if (had && screen === 'battle') $('battle-h').focus();
 }
 
 let noticeTimer = 0;
@@ -314,6 +318,8 @@ function renderStatus() {
   else if (b.active === b.seat) turn = 'Your turn is done';
   else turn = "Opponent's turn";
   $('turn').textContent = turn;
+  // A tab in the background shows whose turn it is in its title.
+  document.title = b.myTurn() ? 'Your turn · battled' : 'battled';
   $('turn').dataset.mine = String(b.myTurn());
   const bands = $('bands');
   bands.replaceChildren();

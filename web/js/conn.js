@@ -128,7 +128,12 @@ export class Conn {
       return;
     }
     if (msg.t === 'pong') return;
-    this.h.onMessage(msg);
+    try {
+      this.h.onMessage(msg);
+    } catch (e) {
+      // A message the page could not use (a newer server's shape?) must not end the session.
+      console.error(`battled: could not handle a ${msg.t} message`, e);
+    }
   }
 
   // The socket ended or was judged dead: forget it and schedule the next try.
