@@ -10,7 +10,7 @@
 
 #include "net/admin.h"
 #include "net/http.h"
-#include "shards/shard.h"
+#include "shards/shards.h"
 #include "util/metrics.h"
 
 /* Status codes counted in battled_admin_requests_total (others count as "other"). */

@@ -277,6 +277,11 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     PER_SHARD(o, "battled_shard_outbox_overflow_total",
               "Connections closed because the shard's outbox backlog was full.", "counter",
               outbox_overflow);
+    PER_SHARD(o, "battled_shard_outbox_close_lost_total",
+              "Frames lost without a close because the shard's close list was full.", "counter",
+              outbox_close_lost);
+    PER_SHARD(o, "battled_shard_outbox_nomem_total",
+              "Frames too big for a slot dropped because memory ran out.", "counter", outbox_nomem);
     PER_SHARD(o, "battled_shard_wakeups_total", "Inbox wakeups the shard ran.", "counter", wakeups);
     PER_SHARD(o, "battled_shard_net_wakes_total", "Wakeups the shard sent to the network thread.",
               "counter", net_wakes);

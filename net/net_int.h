@@ -18,7 +18,7 @@
 #include "net/server.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
-#include "shards/shard.h"
+#include "shards/shards.h"
 #include "util/config.h"
 
 #define NET_READ_BUF (64u * 1024)  /* one shared read buffer: every read is processed before the next */

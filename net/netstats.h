@@ -28,6 +28,7 @@ typedef enum {
     NET_CLOSE_TLS,          /* TLS handshake failed or timed out, or a bad record */
     NET_CLOSE_WS,           /* WebSocket: refused upgrade, HTTP error, timeout or protocol error */
     NET_CLOSE_ADDR,         /* over server.max_conns_per_addr or max_handshakes_per_addr */
+    NET_CLOSE_HTTP,         /* a web page request on a WebSocket port was answered (200, 404) */
     NET_CLOSE_REASONS
 } net_close_reason;
 

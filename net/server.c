@@ -24,7 +24,7 @@
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
-    "tls", "websocket", "address_cap",
+    "tls", "websocket", "address_cap", "http",
 };
 
 const char *net_close_reason_name(int reason)
@@ -642,7 +642,29 @@ server *server_start(const battled_config *cfg)
     uv_timer_init(&s->loop, &s->drain_timer);
     s->drain_timer.data = s;
 
-    struct shards_opts so = {.cfg = &s->cfg, .ships = s->ships, .wake_net = wake_net, .wake_arg = s};
+    const battled_config *c = &s->cfg;
+    int fs = c->persistence.fsync;
+    struct shards_opts so = {
+        .shards = c->server.shards,
+        .ring_slots = c->server.ring_slots,
+        .game = {.round_limit = c->game.round_limit,
+                 .turn_timer_ms = c->game.turn_timer_ms,
+                 .resume_window_ms = c->game.resume_window_ms,
+                 .idle_battle_ms = c->game.idle_battle_ms,
+                 .finished_keep_ms = c->game.finished_keep_ms,
+                 .max_spectators = c->game.max_spectators,
+                 .ai_think_ms = c->game.ai_think_ms},
+        .persistence = {.enabled = c->persistence.enabled,
+                        .backend = "file",
+                        .dir = c->persistence.dir,
+                        .fsync = fs == CONFIG_FSYNC_ALWAYS ? JOURNAL_SYNC_ALWAYS
+                                 : fs == CONFIG_FSYNC_NO   ? JOURNAL_SYNC_NO
+                                                           : JOURNAL_SYNC_EVERYSEC,
+                        .compact_bytes = c->persistence.compact_bytes,
+                        .skip_damaged = c->persistence.skip_damaged},
+        .ships = s->ships,
+        .wake_net = wake_net,
+        .wake_arg = s};
     s->shards = shards_start(&so);
     if (!s->shards)
         goto fail_loop;

@@ -13,6 +13,7 @@
  *   A protocol violation is a close frame with its code, counted by reason (ws_closes).
  * Bytes sent after the request head but before the 101 arrived are refused (400): the RFC tells
  * clients to wait, and accepting them would mean buffering for clients that do not. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,15 @@ int ws_server_start(server *s)
             return -1;
         }
         w->listening = true;
+        /* The line a player looks for: where to point the browser. */
+        const char *colon = strrchr(cfg->ws.listen, ':');
+        int hl = colon ? (int)(colon - cfg->ws.listen) : 0;
+        bool any = (hl == 7 && memcmp(cfg->ws.listen, "0.0.0.0", 7) == 0) ||
+                   (hl == 4 && memcmp(cfg->ws.listen, "[::]", 4) == 0);
+        char url[CONFIG_STRING_MAX + 32];
+        snprintf(url, sizeof url, "http://%.*s:%u/", any ? 9 : hl, any ? "127.0.0.1" : cfg->ws.listen,
+                 (unsigned)w->port);
+        log_info("ws: web page", "url", url);
     }
     if (cfg->ws.tls_listen[0]) {
         int r = server_listen(s, &w->tls_listener, cfg->ws.tls_listen, &w->tls_port);
@@ -156,13 +166,19 @@ static void put(conn *c, const void *bytes, size_t len)
         conn_out_append(c, bytes, len);
 }
 
-/* An HTTP answer that ends the connection. */
-static void http_end(conn *c, const char *resp, size_t len)
+/* An HTTP answer that ends the connection: a refusal (why NET_CLOSE_WS) or a page file's answer
+ * (NET_CLOSE_HTTP). */
+static void http_answer(conn *c, const char *resp, size_t len, net_close_reason why)
 {
     if (len)
         put(c, resp, len);
     if (c->state < CONN_CLOSING)
-        conn_close(c, NET_CLOSE_WS, true);
+        conn_close(c, why, true);
+}
+
+static void http_end(conn *c, const char *resp, size_t len)
+{
+    http_answer(c, resp, len, NET_CLOSE_WS);
 }
 
 void ws_conn_refuse(conn *c, const char *why)
@@ -283,7 +299,7 @@ static void serve_file(conn *c, const struct http_request *req)
         NET_STAT_ADD(&s->stats, ws_files_not_found, 1);
         char out[HTTP_MAX_RESPONSE_HEAD + 128];
         long n = http_write_error(out, sizeof out, 404, "no such file");
-        http_end(c, out, n > 0 ? (size_t)n : 0);
+        http_answer(c, out, n > 0 ? (size_t)n : 0, NET_CLOSE_HTTP);
         return;
     }
     char head[HTTP_MAX_RESPONSE_HEAD];
@@ -302,7 +318,7 @@ static void serve_file(conn *c, const struct http_request *req)
     put(c, head, (size_t)n);
     if (req->method != HTTP_HEAD && blen && c->state < CONN_CLOSING)
         put(c, body, blen);
-    http_end(c, NULL, 0);
+    http_answer(c, NULL, 0, NET_CLOSE_HTTP);
 }
 
 static void upgrade(conn *c, const struct http_request *req)

@@ -159,7 +159,8 @@ bool ws_send_close(ws_sess *w, uint16_t code, const char *reason)
         size_t rl = reason ? strlen(reason) : 0;
         if (rl > WS_CONTROL_MAX - 2)
             rl = WS_CONTROL_MAX - 2;
-        memcpy(p + 2, reason, rl);
+        if (rl)
+            memcpy(p + 2, reason, rl);
         n += rl;
     }
     send_frame(w, WSLAY_CONNECTION_CLOSE, p, n);
@@ -374,7 +375,8 @@ ws_feed_status ws_feed(ws_sess *w, const uint8_t *data, size_t len, size_t *used
         if (last)
             w->in_frame = false;
         if (w->opcode >= WSLAY_CONNECTION_CLOSE) {
-            memcpy(w->ctl + w->ctl_have, io.data, io.data_length); /* frame_len <= 125 */
+            if (io.data_length) /* frame_len <= 125, checked by wslay */
+                memcpy(w->ctl + w->ctl_have, io.data, io.data_length);
             w->ctl_have += (uint32_t)io.data_length;
             st = last ? on_control(w) : WS_FEED_DONE;
         } else {

@@ -89,7 +89,8 @@ static void overflow(struct outbox *o, conn_id conn)
     stat_add(&o->stats->outbox_overflow, 1);
     if (o->nclosing < OUTBOX_CLOSE_MAX)
         o->closing[o->nclosing++] = conn;
-    /* else: the frame is lost without a close; the client notices the gap by sequence number */
+    else /* the frame is lost without a close; the client notices the gap by sequence number */
+        stat_add(&o->stats->outbox_close_lost, 1);
 }
 
 bool outbox_send(struct outbox *o, conn_id conn, const uint8_t *frame, size_t len)
@@ -113,8 +114,10 @@ bool outbox_send(struct outbox *o, conn_id conn, const uint8_t *frame, size_t le
         memcpy(s->u.bytes, frame, len);
     } else {
         uint8_t *p = malloc(len);
-        if (!p)
+        if (!p) {
+            stat_add(&o->stats->outbox_nomem, 1);
             return false; /* the reserved slot is simply not committed */
+        }
         memcpy(p, frame, len);
         s->kind = SHARD_OUT_SEND_HEAP;
         s->len = 0;

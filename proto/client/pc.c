@@ -741,7 +741,8 @@ static int ws_pump(pc_conn *c, proto_event *ev)
         if (last)
             w->in_frame = false;
         if (w->opcode >= 8) {
-            memcpy(w->ctl + w->ctl_have, io.data, io.data_length);
+            if (io.data_length)
+                memcpy(w->ctl + w->ctl_have, io.data, io.data_length);
             w->ctl_have += io.data_length;
             if (!last)
                 continue;
