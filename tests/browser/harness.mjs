@@ -66,12 +66,22 @@ export async function startServer(sets = []) {
     url: `http://127.0.0.1:${port}/`,
     dir,
     log,
+    /** Stops battled with SIGTERM (its drain); returns its exit code (null when it had to be killed). */
     async stop() {
       if (!exited) child.kill('SIGTERM');
       const until = Date.now() + STOP_MS;
       while (!exited && Date.now() < until) await sleep(20);
-      if (!exited) child.kill('SIGKILL');
+      if (!exited) {
+        child.kill('SIGKILL');
+        const killed = Date.now() + STOP_MS;
+        while (!exited && Date.now() < killed) await sleep(20);
+        this.logTail = readLog(log);
+        fs.rmSync(dir, { recursive: true, force: true });
+        return null;
+      }
+      this.logTail = readLog(log);
       fs.rmSync(dir, { recursive: true, force: true });
+      return exited.code;
     },
   };
 }

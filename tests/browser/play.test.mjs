@@ -14,11 +14,14 @@ after(async () => { if (browser) await browser.close(); });
 
 async function withServer(sets, fn) {
   const srv = await startServer(sets);
+  let code;
   try {
     await fn(srv);
   } finally {
-    await srv.stop();
+    code = await srv.stop();
   }
+  // The server drained and exited cleanly (under ASan a leak or error would make this fail).
+  assert.equal(code, 0, `battled exited with ${code}:\n${srv.logTail}`);
 }
 
 async function lobby(page) {
