@@ -695,11 +695,11 @@ function boot() {
     }
   });
   setInterval(tick, 250);
+  // Relative to the page, so a proxy that serves it under a path (/battled/) still finds /battled/ws.
   const url = new URL('ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.hash = '';
   url.search = '';
-  url.pathname = '/ws';
   S.conn = new Conn(url.toString(), { onWelcome, onMessage, onStatus });
   window.addEventListener('online', () => S.conn.retryNow());
   S.conn.start();
