@@ -169,6 +169,32 @@ test('a page that loses its connection and then reloads resumes and finishes', a
   });
 });
 
+test('a tab whose saved seq is ahead of the battle (seq_gone) takes the full state and plays on', async () => {
+  await withServer([], async (srv) => {
+    const p = await openPage(browser, srv.url);
+    await lobby(p);
+    await p.click('#ai-btn');
+    await onScreen(p, 'battle');
+    await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 2 });
+    // As after a server that lost its latest events: the tab's last seq is past the battle's.
+    await p.evaluate(() => {
+      const k = 'battled.battle.v1';
+      const s = JSON.parse(sessionStorage.getItem(k));
+      s.last += 1000;
+      s.snap.battle.last += 1000;
+      sessionStorage.setItem(k, JSON.stringify(s));
+    });
+    await p.reload({ waitUntil: 'load' });
+    await onScreen(p, 'battle');
+    await p.waitForSelector('#conn[data-state="open"]');
+    // The page resumed with last = 0: its picture is the battle's again (seq back below 1000).
+    await p.waitForFunction(() => { const b = window.battled.state.battle; return b && b.last > 0 && b.last < 1000; });
+    await play(p);
+    await resultOf(p);
+    noErrors(p);
+  });
+});
+
 test('a spectator page sees the same events as the players', async () => {
   await withServer([], async (srv) => {
     const a = await openPage(browser, srv.url);
