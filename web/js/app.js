@@ -53,8 +53,13 @@ function act(msg) {
   const turn = msg.t === 'fire' || msg.t === 'missile' || msg.t === 'end';
   const rid = send({ ...msg, bid: S.battle.bid });
   if (rid && turn) S.busy = rid;
-  if (rid && (msg.t === 'pd' || msg.t === 'sand')) S.reacting.set(rid, msg.t === 'pd' ? `pd-${msg.mid}` : 'sand');
+  if (rid && (msg.t === 'pd' || msg.t === 'sand')) S.reacting.set(rid, reactionKey(msg));
   render();
+}
+
+// The control a reaction request came from: 'pd-<mid>' or 'sand'.
+function reactionKey(msg) {
+  return msg.t === 'pd' ? `pd-${msg.mid}` : 'sand';
 }
 
 // ---- screens -------------------------------------------------------------------------------
@@ -87,10 +92,17 @@ function toLobby(text) {
   S.queued = null;
   S.busy = 0;
   S.leaving = false;
+  $('forfeit-yes').hidden = true;
   show('lobby');
   if (text) notice(text);
   renderLobby();
-  $('queue-btn').focus();
+  (S.hash && S.hash.join ? $('join-btn') : $('queue-btn')).focus();
+}
+
+// Drops #join=/#watch= from the address once used, so a reload does not use it again.
+function dropHash() {
+  S.hash = null;
+  history.replaceState(null, '', location.pathname + location.search);
 }
 
 function shareLink(bid) {
@@ -491,10 +503,7 @@ function onEvent(m) {
     b.seat = num(m.seat);
     S.tok = m.tok;
     S.queued = null;
-    if (S.hash && S.hash.join === bid) {
-      S.hash = null;
-      history.replaceState(null, '', location.pathname + location.search);
-    }
+    if (S.hash && S.hash.join === bid) dropHash();
   }
   if (m.rid !== undefined) {
     if (num(m.rid) === S.busy) S.busy = 0;
@@ -513,7 +522,9 @@ function onError(m) {
   const rid = m.rid !== undefined ? num(m.rid) : 0;
   const p = S.pending.get(rid);
   S.pending.delete(rid);
-  if (rid && rid === S.busy) S.busy = 0;
+  const retry = code === E.RATE_LIMITED && p && p.tries < RATE_RETRIES;
+  // A turn action about to be retried keeps its buttons off, so it cannot be sent twice.
+  if (rid && rid === S.busy) S.busy = retry ? -1 : 0;
   S.reacting.delete(rid);
   const what = p ? p.msg.t : '';
   const text = m.msg ? `${m.msg} (${m.err})` : m.err;
@@ -535,15 +546,17 @@ function onError(m) {
     toLobby('That battle is no longer available.');
     return;
   }
-  if (code === E.RATE_LIMITED && p && p.tries < RATE_RETRIES) {
+  if (retry) {
     S.conn.emptyBucket();
     const rate = S.welcome ? num(S.welcome.rate) : 1;
+    const wasBusy = S.busy === -1;
     setTimeout(() => {
       const again = S.conn.send(p.msg);
       if (again) {
         S.pending.set(again, { msg: p.msg, tries: p.tries + 1 });
-        if (p.msg.t === 'fire' || p.msg.t === 'missile' || p.msg.t === 'end') S.busy = again;
+        if (p.msg.t === 'pd' || p.msg.t === 'sand') S.reacting.set(again, reactionKey(p.msg));
       }
+      if (wasBusy && S.busy === -1) S.busy = again;
       render();
     }, Math.ceil(1000 / Math.max(1, rate)));
     return;
@@ -562,7 +575,7 @@ function onError(m) {
       [E.NO_SUCH_BATTLE]: 'No battle has that id; ask for a new link.',
       [E.BATTLE_FULL]: 'Someone else has already joined that battle.',
     }[code];
-    S.hash = null;
+    dropHash();
     toLobby(why || `Cannot join: ${text}`);
     return;
   }
@@ -655,8 +668,7 @@ function onWelcome(w, again) {
   }
   if (!again && S.hash && S.hash.watch) {
     const bid = S.hash.watch;
-    S.hash = null;
-    history.replaceState(null, '', location.pathname + location.search);
+    dropHash();
     watch(bid);
     return;
   }
