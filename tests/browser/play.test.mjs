@@ -96,8 +96,9 @@ test('two pages play a private battle to its end through the buttons', async () 
   });
 });
 
-test('one page plays the server AI to its end; phone-sized and by keyboard', async () => {
-  await withServer([], async (srv) => {
+test('one page plays the server AI to its end; phone-sized, by keyboard, at a low rate limit', async () => {
+  // One action a second, no burst: the page's own bucket must space its requests.
+  await withServer(['ratelimit.actions_per_sec=1', 'ratelimit.burst=1'], async (srv) => {
     const p = await openPage(browser, srv.url, PHONE);
     await lobby(p);
     await shot(p, 'lobby-phone');
@@ -130,6 +131,14 @@ test('one page plays the server AI to its end; phone-sized and by keyboard', asy
     await play(p, { missileEvery: 2 });
     const r = await resultOf(p);
     assert.match(r.title, /Victory|Defeat|Draw/);
+    // The page spaced its turn and reaction requests by the announced rate (1 a second, burst 1).
+    const sent = await p.evaluate(() => window.battled.state.conn.ratedSent);
+    assert.ok(sent.length >= 3, `${sent.length} rated requests`);
+    for (let i = 1; i < sent.length; i++) {
+      assert.ok(sent[i] - sent[i - 1] >= 1000, `requests ${i - 1} and ${i} were ${sent[i] - sent[i - 1]} ms apart`);
+    }
+    const refused = await p.evaluate(() => window.battled.state.rateLimited);
+    if (refused) console.log(`# the server refused ${refused} request(s) for rate (network jitter); the page retried`);
     await shot(p, 'result-phone');
     noErrors(p);
   });

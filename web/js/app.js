@@ -23,6 +23,7 @@ const S = {
   conn: null,
   welcome: null,
   welcomes: 0,       // sockets that reached welcome (the first one and every reconnect)
+  rateLimited: 0,    // rate_limited refusals seen (the page's own bucket should keep this at 0)
   screen: '',
   battle: null,      // Battle, or null in the lobby
   tok: null,         // this seat's resume token (Uint8Array)
@@ -522,6 +523,7 @@ function onError(m) {
   const rid = m.rid !== undefined ? num(m.rid) : 0;
   const p = S.pending.get(rid);
   S.pending.delete(rid);
+  if (code === E.RATE_LIMITED) S.rateLimited++;
   const retry = code === E.RATE_LIMITED && p && p.tries < RATE_RETRIES;
   // A turn action about to be retried keeps its buttons off, so it cannot be sent twice.
   if (rid && rid === S.busy) S.busy = retry ? -1 : 0;

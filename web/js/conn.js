@@ -25,6 +25,10 @@ const PONG_WAIT_MS = 10000;
 const OPEN_WAIT_MS = 10000;
 // Bounded queue of requests waiting for a rate-limit token; past it, requests are refused locally.
 const RATE_QUEUE_MAX = 8;
+// The page refills its bucket this much slower than the announced rate: the server measures the
+// gaps between arrivals, which network and event-loop jitter can make shorter than the gaps between
+// sends, and a request sent the very moment the page's bucket refilled would then be refused.
+const RATE_MARGIN = 0.9;
 
 /** Encodes a message map (a plain object) to the bytes of one WebSocket message. */
 export function encodeMsg(msg) {
@@ -61,6 +65,7 @@ export class Conn {
     this.tokens = 0;
     this.refilled = 0;
     this.rateQueue = [];
+    this.ratedSent = []; // Date.now() of the latest rated requests sent (at most RATE_QUEUE_MAX * 8)
     this.stopped = false;
   }
 
@@ -211,14 +216,16 @@ export class Conn {
 
   // Token bucket mirroring the server's: burst tokens, refilled at rate per second.
   drainRated() {
-    const rate = num(this.welcome.rate);
+    const rate = num(this.welcome.rate) * RATE_MARGIN;
     const burst = num(this.welcome.burst);
-    const unlimited = rate >= 65535;
+    const unlimited = num(this.welcome.rate) >= 65535;
     const now = Date.now();
     this.tokens = Math.min(burst, this.tokens + (now - this.refilled) * rate / 1000);
     this.refilled = now;
     while (this.rateQueue.length > 0 && (unlimited || this.tokens >= 1)) {
       this.sendNow(this.rateQueue.shift());
+      this.ratedSent.push(now);
+      if (this.ratedSent.length > RATE_QUEUE_MAX * 8) this.ratedSent.shift();
       if (!unlimited) this.tokens -= 1;
     }
     clearTimeout(this.timers.bucket);
