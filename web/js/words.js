@@ -135,7 +135,10 @@ export function result(battle) {
   const e = battle.ended;
   if (!e) return { title: 'Battle over', text: '' };
   const h = e.hull;
-  const tail = `: ${reasonWord(e.reason)} after ${e.rounds} round${e.rounds === 1 ? '' : 's'}. Final ${hulls(battle, h).replace(/^H/, 'h')}.`;
+  // "destroyed" names the ship that was.
+  const why = e.reason === 'destroyed' && e.winner !== null
+    ? `${shipRef(battle, 1 - e.winner)} was destroyed` : reasonWord(e.reason);
+  const tail = `: ${why} after ${e.rounds} round${e.rounds === 1 ? '' : 's'}. Final ${hulls(battle, h).replace(/^H/, 'h')}.`;
   if (e.reason === 'over') {
     return { title: 'Battle over', text: `This battle has ended${tail}` };
   }
