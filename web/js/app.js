@@ -686,7 +686,9 @@ function onStatus(state, detail) {
     waiting: `Connection lost; retrying in ${Math.ceil((detail || 0) / 1000)} s`,
     closed: 'Disconnected',
   }[state];
-  if (S.screen === 'battle') renderActions();
+  // Lobby and waiting controls work only over a live session.
+  for (const b of document.querySelectorAll('#lobby button, #cancel-btn')) b.disabled = state !== 'open';
+  if (S.screen === 'battle' && S.battle) renderActions();
 }
 
 function parseHash() {
