@@ -35,6 +35,7 @@ typedef struct bb_opts {
     int nsources;                  /* 0: the kernel picks */
     bool tls;                      /* connect with TLS (the port file's second line) */
     bool tls_insecure;             /* no certificate verification */
+    bool ws;                       /* speak WebSocket (battled's ws.listen; wss with tls) */
     char tls_ca[BB_PATH_MAX];      /* PEM of the certificates to trust */
     char tls_name[PC_TLS_NAME_MAX + 1]; /* name the certificate must carry (default localhost) */
     bb_mode mode;
@@ -62,9 +63,6 @@ typedef struct bb_opts {
     int progress;                  /* -1 auto (a TTY), 0 off, 1 on */
     uint64_t seed;
 } bb_opts;
-
-/* Fills o with the defaults (see --help). */
-void bb_opts_default(bb_opts *o);
 
 /* Parses argv into o (defaults first). Returns 0, 1 after printing --help (exit 0), or -1 after
  * printing a clear error to stderr (exit 2). */

@@ -6,6 +6,7 @@
  * upgrade and the hello. An open-addressing table keyed by the address (IPv4 addresses as
  * v4-mapped IPv6), one entry per address with a connection, grown by doubling (an allocation per
  * growth, none per connection). Network thread only. */
+/* Layer: net/ internal: the network thread's files (through net_int.h) and their unit tests. */
 #ifndef BATTLED_NET_ADDRCAP_H
 #define BATTLED_NET_ADDRCAP_H
 

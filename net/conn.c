@@ -49,6 +49,7 @@ void conn_set_list(conn *c, enum conn_list_id list)
     s->ltail[list] = c;
 }
 
+/* A frame arrived: c's idle deadline starts again. */
 void conn_touch(conn *c)
 {
     c->last_ms = uv_now(&c->srv->loop);
@@ -110,7 +111,7 @@ void conn_out_append(conn *c, const void *bytes, size_t len)
     server *s = c->srv;
     if (c->state >= CONN_CLOSED)
         return;
-    if (c->out.bytes + len > (uint64_t)s->cfg.server.output_cap) {
+    if (c->out.bytes + len > (uint64_t)s->opts.output_cap) {
         /* A client that does not read loses its connection, not the server's memory. Its seats go
          * away through SHARD_IN_CONN_GONE and it can resume with its token. */
         NET_STAT_ADD(&s->stats, output_cap_cuts, 1);
@@ -268,6 +269,9 @@ static void stash_append(conn *c, const uint8_t *data, size_t len)
     c->stash_len = keep + (uint32_t)len;
 }
 
+/* Feeds plaintext to c's frame reader and routes every whole frame (see conn_deliver). */
+static void conn_input(conn *c, const uint8_t *data, size_t len);
+
 void conn_deliver(conn *c, const uint8_t *data, size_t len)
 {
     if (c->paused)
@@ -276,7 +280,7 @@ void conn_deliver(conn *c, const uint8_t *data, size_t len)
         conn_input(c, data, len);
 }
 
-void conn_input(conn *c, const uint8_t *data, size_t len)
+static void conn_input(conn *c, const uint8_t *data, size_t len)
 {
     server *s = c->srv;
     if (c->ws) {
@@ -556,7 +560,7 @@ static conn *conn_new(server *s)
     }
     c->tcp.data = c;
     s->conn_objs++;
-    frame_reader_init(&c->fr, (uint32_t)s->cfg.server.max_frame);
+    frame_reader_init(&c->fr, (uint32_t)s->opts.max_frame);
     outq_init(&c->out);
     return c;
 }
@@ -614,8 +618,8 @@ conn *conn_accept_on(server *s, uv_stream_t *l, bool tls, bool ws)
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
         c->addr = addrcap_key_of((const struct sockaddr *)&peer);
         addrcap_result ar = addrcap_acquire(&s->addrs, &c->addr,
-                                            (uint32_t)s->cfg.server.max_conns_per_addr,
-                                            (uint32_t)s->cfg.server.max_handshakes_per_addr);
+                                            (uint32_t)s->opts.max_conns_per_addr,
+                                            (uint32_t)s->opts.max_handshakes_per_addr);
         if (ar != ADDRCAP_OK) {
             if (ar == ADDRCAP_CONNS)
                 NET_STAT_ADD(&s->stats, addr_conns_refused, 1);

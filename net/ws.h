@@ -6,6 +6,7 @@
  * body of the native protocol (one msgpack map, no length prefix).
  *
  * Threads: a ws_sess and a ws_static belong to one thread; nothing here locks. */
+/* Layer: net/ internal: ws_conn.c, netstats.h (counter sizes), their unit tests and fuzzer. */
 #ifndef BATTLED_NET_WS_H
 #define BATTLED_NET_WS_H
 

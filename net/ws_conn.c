@@ -43,7 +43,7 @@ struct ws_server {
 
 int ws_server_start(server *s)
 {
-    const battled_config *cfg = &s->cfg;
+    const struct server_opts *cfg = &s->opts;
     if (!cfg->ws.listen[0] && !cfg->ws.tls_listen[0])
         return 0;
     struct ws_server *w = calloc(1, sizeof *w);
@@ -73,7 +73,7 @@ int ws_server_start(server *s)
         int hl = colon ? (int)(colon - cfg->ws.listen) : 0;
         bool any = (hl == 7 && memcmp(cfg->ws.listen, "0.0.0.0", 7) == 0) ||
                    (hl == 4 && memcmp(cfg->ws.listen, "[::]", 4) == 0);
-        char url[CONFIG_STRING_MAX + 32];
+        char url[SERVER_STRING_MAX + 32];
         snprintf(url, sizeof url, "http://%.*s:%u/", any ? 9 : hl, any ? "127.0.0.1" : cfg->ws.listen,
                  (unsigned)w->port);
         log_info("ws: web page", "url", url);
@@ -101,6 +101,13 @@ void ws_server_stop_listening(server *s)
     w->listening = w->tls_listening = false;
 }
 
+bool ws_server_listening(const server *s)
+{
+    const struct ws_server *w = s->ws;
+    return !w || ((!s->opts.ws.listen[0] || w->listening) &&
+                  (!s->opts.ws.tls_listen[0] || w->tls_listening));
+}
+
 void ws_server_free(server *s)
 {
     if (!s->ws)
@@ -118,6 +125,11 @@ uint16_t ws_server_port(const server *s)
 uint16_t ws_server_tls_port(const server *s)
 {
     return s->ws ? s->ws->tls_port : 0;
+}
+
+uint16_t server_ws_port(const server *s)
+{
+    return ws_server_port(s);
 }
 
 bool ws_server_accept(server *s, uv_stream_t *l)
@@ -305,7 +317,7 @@ static void serve_file(conn *c, const struct http_request *req)
     char head[HTTP_MAX_RESPONSE_HEAD];
     long n = http_write_head(head, sizeof head, 200, type, blen, false);
     size_t total = (size_t)(n > 0 ? n : 0) + (req->method == HTTP_HEAD ? 0 : blen);
-    if (n <= 0 || c->out.bytes + total > (uint64_t)s->cfg.server.output_cap) {
+    if (n <= 0 || c->out.bytes + total > (uint64_t)s->opts.output_cap) {
         /* The whole response must fit the output queue: a page file larger than server.output_cap
          * is a deployment mistake, said in the log rather than sent cut short. */
         log_warn("ws: page file larger than server.output_cap", "bytes", LOG_U64(blen));
@@ -327,14 +339,14 @@ static void upgrade(conn *c, const struct http_request *req)
     struct ws_conn *wc = c->ws;
     char out[WS_RESPONSE_MAX];
     size_t n = 0;
-    ws_hs_result r = ws_handshake(req, s->cfg.ws.allowed_origins, out, sizeof out, &n);
+    ws_hs_result r = ws_handshake(req, s->opts.ws.allowed_origins, out, sizeof out, &n);
     if (r != WS_HS_OK) {
         NET_STAT_ADD(&s->stats, ws_refused[r], 1);
         log_debug("ws: upgrade refused", "conn", LOG_U64(c->id), "reason", ws_hs_name(r));
         http_end(c, out, n);
         return;
     }
-    wc->sess = ws_sess_new((uint32_t)s->cfg.server.max_frame, on_message, on_write, c);
+    wc->sess = ws_sess_new((uint32_t)s->opts.max_frame, on_message, on_write, c);
     if (!wc->sess) {
         http_end(c, NULL, 0);
         return;

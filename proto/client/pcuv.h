@@ -76,6 +76,10 @@ typedef struct pcuv_opts {
     const struct sockaddr *local; /* NULL: the kernel picks the source address; else bind to this
                                      address (same family as the target; port 0 = any) before the
                                      connect; copied, need not outlive the call */
+    const char *ws_host;  /* NULL: the native framing; else WebSocket (battled's ws.listen, or
+                             ws.tls_listen with tls): the upgrade on /ws with this Host header
+                             ("host:port"), on_connect after the 101, requests as masked binary
+                             messages; pcuv_send refuses (UV_ENOTCONN) until on_connect. Copied. */
 } pcuv_opts;
 
 typedef struct pcuv_stats {
@@ -99,8 +103,8 @@ int64_t pcuv_send(pcuv_conn *c, const proto_request *r);
 /* Closes the connection; on_close(c, 0) follows from the loop. Idempotent. */
 void pcuv_close(pcuv_conn *c);
 
+/* The user pointer given to pcuv_connect (not owned). */
 void *pcuv_user(const pcuv_conn *c);
-void pcuv_set_user(pcuv_conn *c, void *user);
 const pcuv_stats *pcuv_get_stats(const pcuv_conn *c);
 
 /* True when c speaks TLS. */

@@ -268,7 +268,7 @@ static void test_hostile_frames_close_with_their_code(void **state)
 
     /* The battle on the other connection was never disturbed: it plays to its end. */
     itest_play(&bystander, NULL, BATTLE_MS);
-    assert_true(bystander.ended);
+    assert_true(bystander.t.ended);
     pc_close(bystander.c);
     assert_int_equal(itest_finish(&srv, 5000), 0);
 }
@@ -355,7 +355,7 @@ static void test_handshake_errors(void **state)
     assert_int_equal(metric(&srv, "battled_ws_upgrades_total"), 4); /* 3 here, the bystander */
 
     itest_play(&bystander, NULL, BATTLE_MS);
-    assert_true(bystander.ended);
+    assert_true(bystander.t.ended);
     pc_close(bystander.c);
     assert_int_equal(itest_finish(&srv, 5000), 0);
 }

@@ -14,9 +14,13 @@ if(TARGET battled_client)
   battled_add_test(NAME test_net_nomalloc
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_nomalloc.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_net battled_client LABELS integration TIMEOUT 120)
+                   LIBS battled_app battled_client LABELS integration TIMEOUT 120)
   target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                       -Wl,--wrap=realloc)
+  # The same through the WebSocket listener (issue 13): framing allocates nothing per message either.
+  add_test(NAME test_net_nomalloc_ws COMMAND test_net_nomalloc --ws)
+  set_tests_properties(test_net_nomalloc_ws PROPERTIES LABELS integration TIMEOUT 120
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
 
 # The network thread's counters, with the server in-process and a blocking client.
@@ -24,7 +28,7 @@ if(TARGET battled_client)
   battled_add_test(NAME test_net_stats
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_stats.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_net battled_client LABELS integration TIMEOUT 60)
+                   LIBS battled_app battled_client LABELS integration TIMEOUT 60)
 endif()
 
 # WebSocket (net/ws_*.c: handshake, framing over wslay, static files) and the per-address caps
