@@ -271,6 +271,7 @@ function renderShip(i) {
   if (!s) return;
   const mine = b.playing() && i === b.seat;
   card.classList.toggle('mine', mine);
+  card.classList.toggle('first', b.seat === SPECTATOR && i === 0); // a spectator's two colours
   card.classList.toggle('active', b.phase === 'running' && b.active === i);
   const h = el('h3');
   h.append(el('span', s.name, 'name'), ' ',
