@@ -145,7 +145,8 @@ test('one page plays the server AI to its end; phone-sized, by keyboard, at a lo
 });
 
 test('a page that loses its connection and then reloads resumes and finishes', async () => {
-  await withServer([], async (srv) => {
+  // A short idle timeout makes the page ping every 2 s, so it notices a dead network quickly.
+  await withServer(['server.idle_timeout_ms=6000'], async (srv) => {
     const p = await openPage(browser, srv.url);
     await lobby(p);
     await p.select('#ship', 'scout');
@@ -159,6 +160,13 @@ test('a page that loses its connection and then reloads resumes and finishes', a
     await p.waitForFunction(() => window.battled.state.welcomes === 2);
     await p.waitForSelector('#conn[data-state="open"]');
     await p.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li) => li.dataset.t === 'back'));
+    // The network goes away (the browser is offline): the page notices by its missing pong, waits,
+    // and comes back when the browser is online again.
+    await p.setOfflineMode(true);
+    await p.waitForSelector('#conn[data-state="waiting"]', { timeout: STEP_MS });
+    await p.setOfflineMode(false);
+    await p.waitForFunction(() => window.battled.state.welcomes === 3);
+    await p.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li) => li.dataset.t === 'back').length === 2);
     // A reload keeps the battle (sessionStorage) and its log, and resumes where it was.
     await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 5 });
     const seqBefore = await p.evaluate(() => window.battled.state.battle.last);

@@ -354,6 +354,10 @@ function renderStatus() {
 
 // The turn timer counts down locally from the last turn change (or the state's turn_ms).
 function tick() {
+  const c = $('conn');
+  if (c.dataset.state === 'waiting') {
+    c.textContent = `Connection lost; retrying in ${Math.max(0, Math.ceil((retryAt - Date.now()) / 1000))} s`;
+  }
   const b = S.battle;
   const t = $('timer');
   if (!b || b.phase !== 'running' || !b.timerEnd) {
@@ -678,13 +682,20 @@ function onWelcome(w, again) {
   if (S.screen !== 'battle') toLobby();
 }
 
+// "retrying in N s", counted down by tick() until the next try.
+let retryAt = 0;
+function retryText(ms) {
+  retryAt = Date.now() + (ms || 0);
+  return `Connection lost; retrying in ${Math.ceil((ms || 0) / 1000)} s`;
+}
+
 function onStatus(state, detail) {
   const c = $('conn');
   c.dataset.state = state;
   c.textContent = {
     connecting: 'Connecting…',
     open: `Connected${S.welcome && S.welcome.srv ? ` to ${S.welcome.srv}` : ''}`,
-    waiting: `Connection lost; retrying in ${Math.ceil((detail || 0) / 1000)} s`,
+    waiting: retryText(detail),
     closed: 'Disconnected',
   }[state];
   // Lobby and waiting controls work only over a live session.
