@@ -29,6 +29,17 @@ async function lobby(page) {
   await page.waitForSelector('#conn[data-state="open"]');
 }
 
+// play()'s stop condition: the battle reached round n.
+const untilRound = (n) => async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= n;
+
+// Plays this page's seat to the result, which it returns; the page logged no errors.
+async function finish(p) {
+  await play(p);
+  const r = await resultOf(p);
+  noErrors(p);
+  return r;
+}
+
 async function resultOf(page) {
   await page.waitForSelector('#result:not([hidden])', { visible: true });
   return page.$eval('#result', (r) => ({
@@ -154,7 +165,7 @@ test('a page that loses its connection and then reloads resumes and finishes', a
     await onScreen(p, 'battle');
     const bid = await p.$eval('#bid', (e) => e.textContent);
     // Two rounds, then the network drops: the socket closes under the page.
-    await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 3 });
+    await play(p, { until: untilRound(3) });
     const before = (await logOf(p)).length;
     await p.evaluate(() => window.battled.state.conn.ws.close());
     await p.waitForFunction(() => window.battled.state.welcomes === 2);
@@ -168,7 +179,7 @@ test('a page that loses its connection and then reloads resumes and finishes', a
     await p.waitForFunction(() => window.battled.state.welcomes === 3);
     await p.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li) => li.dataset.t === 'back').length === 2);
     // A reload keeps the battle (sessionStorage) and its log, and resumes where it was.
-    await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 5 });
+    await play(p, { until: untilRound(5) });
     const seqBefore = await p.evaluate(() => window.battled.state.battle.last);
     await p.reload({ waitUntil: 'load' });
     await onScreen(p, 'battle');
@@ -180,9 +191,7 @@ test('a page that loses its connection and then reloads resumes and finishes', a
     assert.equal(log[0].t, 'started', 'the log still starts with the battle');
     // Seqs only grow: nothing was applied twice.
     for (let i = 1; i < log.length; i++) assert.ok(log[i].seq >= log[i - 1].seq, `seq order at ${i}`);
-    await play(p);
-    await resultOf(p);
-    noErrors(p);
+    await finish(p);
   });
 });
 
@@ -192,7 +201,7 @@ test('a tab whose saved seq is ahead of the battle (seq_gone) takes the full sta
     await lobby(p);
     await p.click('#ai-btn');
     await onScreen(p, 'battle');
-    await play(p, { until: async (pg) => (await pg.$eval('#round', (e) => Number(e.textContent))) >= 2 });
+    await play(p, { until: untilRound(2) });
     // As after a server that lost its latest events: the tab's last seq is past the battle's.
     await p.evaluate(() => {
       const k = 'battled.battle.v1';
@@ -206,9 +215,7 @@ test('a tab whose saved seq is ahead of the battle (seq_gone) takes the full sta
     await p.waitForSelector('#conn[data-state="open"]');
     // The page resumed with last = 0: its picture is the battle's again (seq back below 1000).
     await p.waitForFunction(() => { const b = window.battled.state.battle; return b && b.last > 0 && b.last < 1000; });
-    await play(p);
-    await resultOf(p);
-    noErrors(p);
+    await finish(p);
   });
 });
 
