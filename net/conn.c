@@ -574,13 +574,17 @@ void conn_established(conn *c)
 }
 
 /* Refuses a connection that has no id: a short reason where the transport allows one without a
- * handshake (a native clear-text frame, or an HTTP 503 on a ws:// listener), then closes. */
+ * handshake (a native clear-text frame, or an HTTP 503 on a ws:// listener), then closes. Each
+ * refused connection holds a descriptor until its answer leaves; the open-file reserve has
+ * FDLIMIT_REFUSING of them, so past that a flood is closed without the answer. */
 static void refuse(conn *c, bool tls, const char *why)
 {
+    server *s = c->srv;
     c->state = CONN_OPEN;
-    if (!tls && c->ws)
+    bool answer = !tls && s->conn_objs <= (uint64_t)s->opts.max_connections + FDLIMIT_REFUSING;
+    if (answer && c->ws)
         ws_conn_refuse(c, why);
-    else if (!tls)
+    else if (answer)
         route_error(c, PROTO_E_SERVER_BUSY, why, false, 0, 0);
     conn_close(c, NET_CLOSE_ERROR, true);
 }
@@ -598,7 +602,9 @@ conn *conn_accept_on(server *s, uv_stream_t *l, bool tls, bool ws)
         log_warn("accept: out of memory");
         return NULL;
     }
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+    int r = uv_accept(l, (uv_stream_t *)&c->tcp);
+    if (r != 0) {
+        fdlimit_accept_failed(&s->fdl, FDLIMIT_L_GAME, r, uv_now(&s->loop));
         c->state = CONN_CLOSED;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return NULL;

@@ -22,6 +22,7 @@
 #define WS_MAX_FRAGMENTS 64   /* frames one message may span; more is abuse (close 1008) */
 #define WS_RESPONSE_MAX 512   /* longest handshake response head ws_handshake writes */
 #define WS_PATH "/ws"         /* the only path that upgrades */
+#define WS_BUF_KEEP 512u      /* reassembly buffer kept between messages; larger ones are freed */
 
 /* Close codes the server sends (RFC 6455 7.4.1). */
 enum ws_close_code {
@@ -110,8 +111,8 @@ typedef enum {
 
 /* A server-side session accepting messages of at most max_message bytes. Allocates the session
  * (wslay's frame context included); a message split over several frames or reads is copied into a
- * buffer that grows to its size (never past max_message) and is kept for the next one. Returns
- * NULL when out of memory. The caller frees it with ws_sess_free. */
+ * buffer that grows to its size (never past max_message), kept for the next one up to WS_BUF_KEEP
+ * bytes. Returns NULL when out of memory. The caller frees it with ws_sess_free. */
 ws_sess *ws_sess_new(uint32_t max_message, ws_message_fn on_message, ws_write_fn write, void *user);
 void ws_sess_free(ws_sess *w);
 

@@ -248,8 +248,8 @@ static void feed(conn *c, const uint8_t *data, size_t len)
     size_t used = 0;
     ws_feed_status st = ws_feed(c->ws->sess, data, len, &used);
     if (st == WS_FEED_STOPPED) {
-        if (c->paused)
-            conn_stash_rest(c, data + used, len - used);
+        if (c->paused) /* data is NULL when going on after a pause: nothing of it is left */
+            conn_stash_rest(c, data ? data + used : NULL, data ? len - used : 0);
         return;
     }
     if (st == WS_FEED_CLOSED && c->state < CONN_CLOSING) {

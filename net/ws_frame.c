@@ -8,7 +8,8 @@
  *
  * wslay's event layer is not used: it allocates per message and queues its own output. Here a
  * message that arrives in one piece is handed to the caller straight from wslay's input buffer;
- * only a message split across frames or reads is copied, into a buffer kept for the next one. */
+ * only a message split across frames or reads is copied, into a buffer that is kept for the next
+ * one up to WS_BUF_KEEP bytes and freed after use when larger (as proto/frame.c does). */
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -336,7 +337,14 @@ static ws_feed_status on_data(ws_sess *w, const struct wslay_frame_iocb *io, boo
         return WS_FEED_DONE;
     uint32_t n = w->have;
     w->have = 0;
-    return w->on_message(w->user, w->buf, n) ? WS_FEED_DONE : WS_FEED_STOPPED;
+    bool go_on = w->on_message(w->user, w->buf, n);
+    if (w->cap > WS_BUF_KEEP) {
+        /* As proto/frame's reader does: an idle connection holds no large buffer. */
+        free(w->buf);
+        w->buf = NULL;
+        w->cap = 0;
+    }
+    return go_on ? WS_FEED_DONE : WS_FEED_STOPPED;
 }
 
 ws_feed_status ws_feed(ws_sess *w, const uint8_t *data, size_t len, size_t *used)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,7 +24,15 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "proto/codec.h"
+
 static const char *g_bin = "battled";
+static unsigned g_nofile; /* itest_set_nofile */
+
+void itest_set_nofile(unsigned n)
+{
+    g_nofile = n;
+}
 static int g_shards = 1;
 static bool g_tls;
 static bool g_ws;
@@ -251,6 +260,11 @@ bool itest_start(itest_server *s, const char *const *sets)
             dup2(fd, 2);
             close(fd);
         }
+        if (g_nofile) {
+            struct rlimit rl = {g_nofile, g_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(125);
+        }
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -385,6 +399,21 @@ pc_conn *itest_client(const itest_server *s, const char *name)
     itest_expect(c, PROTO_T_WELCOME, &ev);
     assert_int_equal(ev.u.welcome.version, PROTO_VERSION);
     return c;
+}
+
+void itest_send_frame(pc_conn *c, const void *body, uint32_t len)
+{
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    assert_int_equal(pc_send_raw(c, hdr, 4), 0);
+    if (len)
+        assert_int_equal(pc_send_raw(c, body, len), 0);
+}
+
+void itest_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
 }
 
 void itest_expect_at(pc_conn *c, int type, proto_event *ev, const char *file, int line)
@@ -531,4 +560,25 @@ void itest_play(itest_player *a, itest_player *b, int deadline_ms)
             }
         }
     }
+}
+
+/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer. */
+uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total)
+{
+    uint8_t *buf = malloc((size_t)n * 32);
+    assert_non_null(buf);
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        proto_request r;
+        memset(&r, 0, sizeof r);
+        r.type = PROTO_T_FIRE;
+        r.has_rid = true;
+        r.rid = i + 1;
+        r.bid = bid;
+        size_t len = 0;
+        assert_int_equal(proto_encode_request(buf + off, 32, &r, &len), PROTO_E_OK);
+        off += len;
+    }
+    *total = off;
+    return buf;
 }

@@ -26,6 +26,7 @@
 
 #include "proto/codec.h"
 #include "tests/integration/itest.h"
+#include "tests/unit/test_ws_frame.h"
 
 #define BATTLE_MS 60000
 
@@ -96,33 +97,6 @@ static int http_status(uint16_t port, const char *req, char *resp, size_t cap)
     return http_exchange(port, req, strlen(req), resp, cap);
 }
 
-/* A masked client frame (or a hostile one). */
-static size_t mkframe(uint8_t *b, int fin, int rsv, int op, int masked, const uint8_t *p, size_t n,
-                      uint64_t declared)
-{
-    size_t o = 0;
-    b[o++] = (uint8_t)((fin ? 0x80 : 0) | (rsv << 4) | op);
-    uint8_t m = masked ? 0x80 : 0;
-    if (declared < 126) {
-        b[o++] = (uint8_t)(m | declared);
-    } else if (declared < 65536) {
-        b[o++] = m | 126;
-        b[o++] = (uint8_t)(declared >> 8);
-        b[o++] = (uint8_t)declared;
-    } else {
-        b[o++] = m | 127;
-        for (int i = 7; i >= 0; i--)
-            b[o++] = (uint8_t)(declared >> (8 * i));
-    }
-    static const uint8_t key[4] = {0xa1, 0x05, 0x7e, 0x33};
-    if (masked) {
-        memcpy(b + o, key, 4);
-        o += 4;
-    }
-    for (size_t i = 0; i < n; i++)
-        b[o++] = masked ? p[i] ^ key[i % 4] : p[i];
-    return o;
-}
 
 /* Waits for the server's close frame on c and returns its code. */
 static int wait_close_code(pc_conn *c)
@@ -228,7 +202,7 @@ static void test_hostile_frames_close_with_their_code(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pc_conn *c = itest_client(&srv, "hostile");
         uint8_t b[400];
-        size_t n = mkframe(b, cases[i].fin, cases[i].rsv, cases[i].op, cases[i].masked, p,
+        size_t n = test_ws_frame(b, cases[i].fin, cases[i].rsv, cases[i].op, cases[i].masked, p,
                            cases[i].n, cases[i].declared);
         assert_int_equal(pc_send_raw(c, b, n), 0);
         int code = wait_close_code(c);
@@ -239,15 +213,15 @@ static void test_hostile_frames_close_with_their_code(void **state)
     /* Fragmentation abuse: endless empty continuations. */
     pc_conn *c = itest_client(&srv, "fragments");
     uint8_t b[1024];
-    size_t o = mkframe(b, 0, 0, 2, 1, NULL, 0, 0);
+    size_t o = test_ws_frame(b, 0, 0, 2, 1, NULL, 0, 0);
     for (int i = 0; i < 80; i++)
-        o += mkframe(b + o, 0, 0, 0, 1, NULL, 0, 0);
+        o += test_ws_frame(b + o, 0, 0, 0, 1, NULL, 0, 0);
     assert_int_equal(pc_send_raw(c, b, o), 0);
     assert_int_equal(wait_close_code(c), 1008);
     pc_close(c);
     /* Before hello too (nothing to route yet): the same close. */
     c = itest_connect(&srv);
-    o = mkframe(b, 1, 0, 1, 1, (const uint8_t *)"hi", 2, 2);
+    o = test_ws_frame(b, 1, 0, 1, 1, (const uint8_t *)"hi", 2, 2);
     assert_int_equal(pc_send_raw(c, b, o), 0);
     assert_int_equal(wait_close_code(c), 1003);
     pc_close(c);
@@ -493,21 +467,19 @@ static void test_flood_pauses_without_loss(void **state)
     start(&srv, sets);
     pc_conn *c = itest_client(&srv, "flood");
     enum { N = 20000 };
-    uint8_t *buf = malloc((size_t)N * 48);
+    size_t total = 0;
+    uint8_t *frames = itest_encode_fires(N, 0x4242, &total);
+    /* Each native frame's body becomes one masked binary message. */
+    uint8_t *buf = malloc(total * 2);
     assert_non_null(buf);
     size_t off = 0;
-    for (uint32_t i = 0; i < N; i++) {
-        proto_request r;
-        memset(&r, 0, sizeof r);
-        r.type = PROTO_T_FIRE;
-        r.has_rid = true;
-        r.rid = i + 1;
-        r.bid = 0x4242;
-        uint8_t f[40];
-        size_t len = 0;
-        assert_int_equal(proto_encode_request(f, sizeof f, &r, &len), PROTO_E_OK);
-        off += mkframe(buf + off, 1, 0, 2, 1, f + 4, len - 4, len - 4);
+    for (size_t at = 0; at + 4 <= total;) {
+        size_t len = (size_t)frames[at] << 24 | (size_t)frames[at + 1] << 16 |
+                     (size_t)frames[at + 2] << 8 | frames[at + 3];
+        off += test_ws_frame(buf + off, 1, 0, 2, 1, frames + at + 4, len, len);
+        at += 4 + len;
     }
+    free(frames);
     assert_int_equal(pc_send_raw(c, buf, off), 0);
     free(buf);
     proto_event ev;

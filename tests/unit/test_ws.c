@@ -17,6 +17,7 @@
 
 #include "net/addrcap.h"
 #include "net/ws.h"
+#include "tests/unit/test_ws_frame.h"
 #include "util/log.h"
 
 /* ---- a session with recording callbacks ------------------------------------------------------ */
@@ -67,33 +68,6 @@ static void rec_free(rec *r)
     free(r);
 }
 
-/* A client frame as a browser builds it (mask applied), or a hostile one. */
-static size_t mkframe(uint8_t *b, int fin, int rsv, int op, int masked, const uint8_t *p, uint64_t n,
-                      uint64_t declared)
-{
-    size_t o = 0;
-    b[o++] = (uint8_t)((fin ? 0x80 : 0) | (rsv << 4) | op);
-    uint8_t mbit = masked ? 0x80 : 0;
-    if (declared < 126) {
-        b[o++] = (uint8_t)(mbit | declared);
-    } else if (declared < 65536) {
-        b[o++] = mbit | 126;
-        b[o++] = (uint8_t)(declared >> 8);
-        b[o++] = (uint8_t)declared;
-    } else {
-        b[o++] = mbit | 127;
-        for (int i = 7; i >= 0; i--)
-            b[o++] = (uint8_t)(declared >> (8 * i));
-    }
-    static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
-    if (masked) {
-        memcpy(b + o, key, 4);
-        o += 4;
-    }
-    for (uint64_t i = 0; i < n; i++)
-        b[o++] = masked ? p[i] ^ key[i % 4] : p[i];
-    return o;
-}
 
 static ws_feed_status feed_all(rec *r, const uint8_t *b, size_t n)
 {
@@ -140,7 +114,7 @@ static void test_message_whole_split_and_fragmented(void **state)
     (void)state;
     uint8_t b[80000];
     const uint8_t msg[] = {0x82, 0xa1, 't', 0xa5, 'h', 'e', 'l', 'l', 'o'};
-    size_t n = mkframe(b, 1, 0, 2, 1, msg, sizeof msg, sizeof msg);
+    size_t n = test_ws_frame(b, 1, 0, 2, 1, msg, sizeof msg, sizeof msg);
     rec *r = rec_new(4096);
     assert_int_equal(feed_all(r, b, n), WS_FEED_DONE);
     assert_int_equal(r->msgs, 1);
@@ -152,10 +126,10 @@ static void test_message_whole_split_and_fragmented(void **state)
     assert_int_equal(r->last_len, sizeof msg);
     assert_memory_equal(r->last, msg, sizeof msg);
     /* Three fragments, with a ping between them (control frames may interleave). */
-    size_t o = mkframe(b, 0, 0, 2, 1, msg, 3, 3);
-    o += mkframe(b + o, 1, 0, 9, 1, (const uint8_t *)"hi", 2, 2);
-    o += mkframe(b + o, 0, 0, 0, 1, msg + 3, 3, 3);
-    o += mkframe(b + o, 1, 0, 0, 1, msg + 6, 3, 3);
+    size_t o = test_ws_frame(b, 0, 0, 2, 1, msg, 3, 3);
+    o += test_ws_frame(b + o, 1, 0, 9, 1, (const uint8_t *)"hi", 2, 2);
+    o += test_ws_frame(b + o, 0, 0, 0, 1, msg + 3, 3, 3);
+    o += test_ws_frame(b + o, 1, 0, 0, 1, msg + 6, 3, 3);
     r->out_len = 0;
     assert_int_equal(feed_all(r, b, o), WS_FEED_DONE);
     assert_int_equal(r->msgs, 3);
@@ -170,7 +144,7 @@ static void test_message_whole_split_and_fragmented(void **state)
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)i;
     rec *r2 = rec_new(65536);
-    n = mkframe(b, 1, 0, 2, 1, big, sizeof big, sizeof big);
+    n = test_ws_frame(b, 1, 0, 2, 1, big, sizeof big, sizeof big);
     assert_int_equal(feed_all(r2, b, n), WS_FEED_DONE);
     assert_int_equal(r2->msgs, 1);
     assert_int_equal(r2->last_len, sizeof big);
@@ -207,8 +181,8 @@ static void test_stop_keeps_the_rest(void **state)
 {
     (void)state;
     uint8_t b[256];
-    size_t o = mkframe(b, 1, 0, 2, 1, (const uint8_t *)"one", 3, 3);
-    o += mkframe(b + o, 1, 0, 2, 1, (const uint8_t *)"two", 3, 3);
+    size_t o = test_ws_frame(b, 1, 0, 2, 1, (const uint8_t *)"one", 3, 3);
+    o += test_ws_frame(b + o, 1, 0, 2, 1, (const uint8_t *)"two", 3, 3);
     rec *r = rec_new(4096);
     r->stop_after = true;
     size_t used = 0;
@@ -230,19 +204,19 @@ static void test_hostile_frames(void **state)
     (void)state;
     uint8_t b[300];
     static const uint8_t p[200];
-    expect_close(4096, b, mkframe(b, 1, 0, 2, 0, p, 4, 4), WS_END_UNMASKED, 1002);
-    expect_close(4096, b, mkframe(b, 1, 0, 1, 1, (const uint8_t *)"hi", 2, 2), WS_END_TEXT, 1003);
-    expect_close(4096, b, mkframe(b, 1, 4, 2, 1, p, 4, 4), WS_END_RSV, 1002);
-    expect_close(4096, b, mkframe(b, 1, 1, 9, 1, p, 0, 0), WS_END_RSV, 1002);
-    expect_close(4096, b, mkframe(b, 1, 0, 3, 1, p, 4, 4), WS_END_OPCODE, 1002);
-    expect_close(4096, b, mkframe(b, 1, 0, 0xb, 1, p, 0, 0), WS_END_OPCODE, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 2, 0, p, 4, 4), WS_END_UNMASKED, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 1, 1, (const uint8_t *)"hi", 2, 2), WS_END_TEXT, 1003);
+    expect_close(4096, b, test_ws_frame(b, 1, 4, 2, 1, p, 4, 4), WS_END_RSV, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 1, 9, 1, p, 0, 0), WS_END_RSV, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 3, 1, p, 4, 4), WS_END_OPCODE, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 0xb, 1, p, 0, 0), WS_END_OPCODE, 1002);
     /* Control frames: over 125 bytes, or fragmented. */
-    expect_close(4096, b, mkframe(b, 1, 0, 9, 1, p, 126, 126), WS_END_CONTROL, 1002);
-    expect_close(4096, b, mkframe(b, 0, 0, 9, 1, p, 1, 1), WS_END_CONTROL, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 9, 1, p, 126, 126), WS_END_CONTROL, 1002);
+    expect_close(4096, b, test_ws_frame(b, 0, 0, 9, 1, p, 1, 1), WS_END_CONTROL, 1002);
     /* Over the message limit: decided from the declared length on the first payload bytes, before
      * any is buffered. */
-    expect_close(4096, b, mkframe(b, 1, 0, 2, 1, p, 8, 4097), WS_END_TOO_BIG, 1009);
-    expect_close(4096, b, mkframe(b, 1, 0, 2, 1, p, 8, 1ull << 40), WS_END_TOO_BIG, 1009);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 2, 1, p, 8, 4097), WS_END_TOO_BIG, 1009);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 2, 1, p, 8, 1ull << 40), WS_END_TOO_BIG, 1009);
     /* A length not in its shortest form. */
     b[0] = 0x82;
     b[1] = 0x80 | 126;
@@ -250,13 +224,13 @@ static void test_hostile_frames(void **state)
     b[3] = 5;
     expect_close(4096, b, 4, WS_END_CONTROL, 1002);
     /* Continuation rules. */
-    expect_close(4096, b, mkframe(b, 1, 0, 0, 1, p, 2, 2), WS_END_CONTINUATION, 1002);
-    size_t o = mkframe(b, 0, 0, 2, 1, p, 2, 2);
-    o += mkframe(b + o, 1, 0, 2, 1, p, 2, 2);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 0, 1, p, 2, 2), WS_END_CONTINUATION, 1002);
+    size_t o = test_ws_frame(b, 0, 0, 2, 1, p, 2, 2);
+    o += test_ws_frame(b + o, 1, 0, 2, 1, p, 2, 2);
     expect_close(4096, b, o, WS_END_CONTINUATION, 1002);
     /* Fragments add up past the limit. */
-    o = mkframe(b, 0, 0, 2, 1, p, 100, 100);
-    o += mkframe(b + o, 1, 0, 0, 1, p, 10, 200);
+    o = test_ws_frame(b, 0, 0, 2, 1, p, 100, 100);
+    o += test_ws_frame(b + o, 1, 0, 0, 1, p, 10, 200);
     expect_close(256, b, o, WS_END_TOO_BIG, 1009);
 }
 
@@ -264,16 +238,16 @@ static void test_fragment_flood(void **state)
 {
     (void)state;
     uint8_t b[2048];
-    size_t o = mkframe(b, 0, 0, 2, 1, NULL, 0, 0);
+    size_t o = test_ws_frame(b, 0, 0, 2, 1, NULL, 0, 0);
     for (int i = 0; i < WS_MAX_FRAGMENTS; i++)
-        o += mkframe(b + o, 0, 0, 0, 1, NULL, 0, 0);
+        o += test_ws_frame(b + o, 0, 0, 0, 1, NULL, 0, 0);
     expect_close(4096, b, o, WS_END_FRAGMENTS, 1008);
     /* Exactly WS_MAX_FRAGMENTS is a message. */
     rec *r = rec_new(4096);
-    o = mkframe(b, 0, 0, 2, 1, (const uint8_t *)"a", 1, 1);
+    o = test_ws_frame(b, 0, 0, 2, 1, (const uint8_t *)"a", 1, 1);
     for (int i = 1; i < WS_MAX_FRAGMENTS - 1; i++)
-        o += mkframe(b + o, 0, 0, 0, 1, NULL, 0, 0);
-    o += mkframe(b + o, 1, 0, 0, 1, (const uint8_t *)"b", 1, 1);
+        o += test_ws_frame(b + o, 0, 0, 0, 1, NULL, 0, 0);
+    o += test_ws_frame(b + o, 1, 0, 0, 1, (const uint8_t *)"b", 1, 1);
     assert_int_equal(feed_all(r, b, o), WS_FEED_DONE);
     assert_int_equal(r->msgs, 1);
     assert_memory_equal(r->last, "ab", 2);
@@ -286,27 +260,27 @@ static void test_close_handshake(void **state)
     uint8_t b[200];
     rec *r = rec_new(4096);
     const uint8_t c1000[] = {0x03, 0xe8, 'o', 'k'};
-    assert_int_equal(feed_all(r, b, mkframe(b, 1, 0, 8, 1, c1000, 4, 4)), WS_FEED_CLOSED);
+    assert_int_equal(feed_all(r, b, test_ws_frame(b, 1, 0, 8, 1, c1000, 4, 4)), WS_FEED_CLOSED);
     assert_int_equal(ws_sess_end(r->w), WS_END_PEER_CLOSE);
     assert_int_equal(sent_close_code(r), 1000);
     rec_free(r);
     /* No code: answered with 1000. */
     r = rec_new(4096);
-    assert_int_equal(feed_all(r, b, mkframe(b, 1, 0, 8, 1, NULL, 0, 0)), WS_FEED_CLOSED);
+    assert_int_equal(feed_all(r, b, test_ws_frame(b, 1, 0, 8, 1, NULL, 0, 0)), WS_FEED_CLOSED);
     assert_int_equal(sent_close_code(r), 1000);
     rec_free(r);
     /* An application code is echoed. */
     r = rec_new(4096);
     const uint8_t c4000[] = {0x0f, 0xa0};
-    assert_int_equal(feed_all(r, b, mkframe(b, 1, 0, 8, 1, c4000, 2, 2)), WS_FEED_CLOSED);
+    assert_int_equal(feed_all(r, b, test_ws_frame(b, 1, 0, 8, 1, c4000, 2, 2)), WS_FEED_CLOSED);
     assert_int_equal(sent_close_code(r), 4000);
     rec_free(r);
     const uint8_t one[] = {0x03};
-    expect_close(4096, b, mkframe(b, 1, 0, 8, 1, one, 1, 1), WS_END_BAD_CLOSE, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 8, 1, one, 1, 1), WS_END_BAD_CLOSE, 1002);
     const uint8_t c1005[] = {0x03, 0xed};
-    expect_close(4096, b, mkframe(b, 1, 0, 8, 1, c1005, 2, 2), WS_END_BAD_CLOSE, 1002);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 8, 1, c1005, 2, 2), WS_END_BAD_CLOSE, 1002);
     const uint8_t badutf[] = {0x03, 0xe8, 0xc0, 0xaf};
-    expect_close(4096, b, mkframe(b, 1, 0, 8, 1, badutf, 4, 4), WS_END_BAD_CLOSE, 1007);
+    expect_close(4096, b, test_ws_frame(b, 1, 0, 8, 1, badutf, 4, 4), WS_END_BAD_CLOSE, 1007);
 }
 
 /* ---- handshake ------------------------------------------------------------------------------ */
