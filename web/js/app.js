@@ -307,7 +307,7 @@ function renderShip(i) {
   const wl = el('ul', undefined, 'weapons');
   if (s.w.length === 0) wl.append(el('li', 'No weapons'));
   for (const w of s.w) {
-    const dice = w.d > 0 ? ` ${w.d}D6` : '';
+    const dice = (w.d > 0 ? ` ${w.d}D6` : '') + (w.lr ? ` (${w.lr > 0 ? '+' : ''}${w.lr} at Long or farther)` : '');
     const li = el('li');
     li.append(el('span', `${w.name}${dice}`), el('span', w.kind === 'laser' || w.kind === 'gun' ? (w.a < 0 ? '' : ammo(w.a)) : ammo(w.a), 'ammo'));
     if (w.a === 0) li.classList.add('empty');

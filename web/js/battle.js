@@ -18,7 +18,7 @@ function ship(s) {
     arm: num(s.arm),
     pilot: num(s.pilot),
     thr: num(s.thr),
-    w: (s.w || []).map((w) => ({ name: w.name, kind: w.kind, d: num(w.d), a: num(w.a) })),
+    w: (s.w || []).map((w) => ({ name: w.name, kind: w.kind, d: num(w.d), a: num(w.a), lr: num(w.lr || 0) })),
     crit: (s.crit || []).map(num),
   };
 }
