@@ -172,21 +172,22 @@ class Client:
                 return None
             if self.ping_every and time.monotonic() - self.sent_at > self.ping_every:
                 self.send({"t": "ping"}, rid=False)
-            self.sock.settimeout(min(left, 0.2))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            except ssl.SSLWantReadError:
-                continue
-            except ssl.SSLError:
-                data = b""
-            if not data:
-                self.closed = True
-                raise Closed()
-            self.buf += data
+            self.buf += self._recv_some(left)
+
+    def _recv_some(self, left):
+        """Bytes read within min(left, 0.2) s (b"" when none came); raises Closed at the end of
+        the stream (a reset counts as one)."""
+        self.sock.settimeout(min(left, 0.2))
+        try:
+            data = self.sock.recv(65536)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return b""
+        except OSError:  # reset, broken pipe, a TLS error
+            data = b""
+        if not data:
+            self.closed = True
+            raise Closed()
+        return data
 
     def _decode(self, body):
         msg = msgpack.unpackb(body, raw=False, strict_map_key=False)
@@ -461,17 +462,7 @@ class WSClient(Client):
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self.sock.settimeout(min(left, 0.2))
-            try:
-                d = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                d = b""
-            if not d:
-                self.closed = True
-                raise Closed()
-            self.wsbuf += d
+            self.wsbuf += self._recv_some(left)
 
     def _read_frame(self, deadline):
         while True:
