@@ -1608,7 +1608,7 @@ def tls_sets(src):
     if r.returncode != 0:
         return None
     return {"tls.listen": "127.0.0.1:0", "tls.cert": os.path.join(d, "cert.pem"),
-            "tls.key": os.path.join(d, "key.pem"), "game.ai_think_ms": "0"}
+            "tls.key": os.path.join(d, "key.pem"), "game.ai_think_ms": "0", "server.max_connections": "1"}
 
 
 def sc_tls(srv):
@@ -1624,18 +1624,7 @@ def sc_tls(srv):
         return
     tport = int(lines[1])
     ca = srv.sets["tls.cert"]
-    ctx = ssl.create_default_context(cafile=ca)
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    raw = socket.create_connection(("127.0.0.1", tport), timeout=WAIT)
-    tsock = ctx.wrap_socket(raw, server_hostname="localhost")
-    check(tsock.version() == "TLSv1.2", "tls: TLS 1.2 negotiated", tsock.version())
-    c = Client(tport, "tls", sock=tsock)
-    check(c.welcome.get("t") == "welcome", "tls: hello/welcome inside TLS", repr(c.welcome))
-    st = c.req({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, want="started")
-    m = c.req({"t": "forfeit", "bid": st["bid"]})
-    check(m.get("t") == "ended", "tls: a battle inside TLS", repr(m))
-    c.close()
-    # A TLS 1.3-only client is refused in the handshake.
+    # A TLS 1.3-only client is refused in the handshake (first: server.max_connections is 1 here).
     ctx13 = ssl.create_default_context(cafile=ca)
     ctx13.minimum_version = ssl.TLSVersion.TLSv1_3
     raw = socket.create_connection(("127.0.0.1", tport), timeout=WAIT)
@@ -1646,6 +1635,38 @@ def sc_tls(srv):
         refused = True
     raw.close()
     check(refused, "tls: TLS 1.3 only is refused (TLS 1.2 only)", "")
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    # Poll until the refused connection's place is free again (the server closes it itself).
+    tsock = None
+    deadline = time.monotonic() + WAIT
+    while tsock is None and time.monotonic() < deadline:
+        raw = socket.create_connection(("127.0.0.1", tport), timeout=WAIT)
+        try:
+            tsock = ctx.wrap_socket(raw, server_hostname="localhost")
+        except (ssl.SSLError, OSError):
+            raw.close()
+            time.sleep(0.05)
+    if not check(tsock is not None, "tls: a TLS 1.2 handshake succeeds", ""):
+        return
+    check(tsock.version() == "TLSv1.2", "tls: TLS 1.2 negotiated", tsock.version())
+    c = Client(tport, "tls", sock=tsock)
+    check(c.welcome.get("t") == "welcome", "tls: hello/welcome inside TLS", repr(c.welcome))
+    st = c.req({"t": "create", "ship": "scout", "band": "short", "vs": "ai"}, want="started")
+    m = c.req({"t": "forfeit", "bid": st["bid"]})
+    check(m.get("t") == "ended", "tls: a battle inside TLS", repr(m))
+    # Past server.max_connections (1): closed during the handshake, without a server_busy frame.
+    raw = socket.create_connection(("127.0.0.1", tport), timeout=WAIT)
+    try:
+        t2 = ctx.wrap_socket(raw, server_hostname="localhost")
+        t2.settimeout(WAIT)
+        data = t2.recv(4096)  # a handshake that completed would still have to deliver nothing
+        refused = data == b""
+    except (ssl.SSLError, OSError):
+        refused = True
+    raw.close()
+    check(refused, "tls: a connection over max_connections is closed in the handshake, no frame", "")
+    c.close()
 
 
 
