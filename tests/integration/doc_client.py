@@ -48,15 +48,7 @@ PASSES = 0
 # Checks known to fail because the server breaks a clear promise of docs/PROTOCOL.md. Key: the
 # check's name; value: the report (doc-client branch report, "Code bugs" list) that describes it.
 KNOWN_BUGS = {
-    # Bug 1: shards/events.c events_err() maps BATTLE_ERR_OUT_OF_AMMO to PROTO_E_TOO_MANY_MISSILES,
-    # so an empty weapon (also empty racks, an empty sandcaster) is refused with 57
-    # too_many_missiles (msg "that weapon is out of ammunition") where sections 9 and 10 promise
-    # 43 out_of_ammo.
-    "Missiles after 6 rounds": "code bug 1 (doc-client report): out_of_ammo sent as 57 too_many_missiles",
-    # Bug 2: section 5 promises create's `os` "absent or \"\"" means the default opponent; the codec
-    # (proto/codec.c, KEY("os", ...)) validates it as a key of 1..32 characters and refuses "" with
-    # bad_field `field "os"`.
-    "create os \"\" is the default": "code bug 2 (doc-client report): create with os \"\" refused bad_field",
+    # Empty: both bugs the first run found (out_of_ammo sent as 57; create os "" refused) are fixed.
 }
 
 
