@@ -240,6 +240,22 @@ int journal_sync(journal *j);
  * gets the errno. */
 bool journal_degraded(const journal *j, int *err);
 
+/* Output after the records: a caller that holds a pass's events until its records are durable
+ * notes journal_written_pos() after journal_flush, and sends the events once
+ * journal_durable_pos() reaches it. Both count bytes handed to the store. For local files the two
+ * are equal after every flush (under "always" the flush synced). For an asynchronous store
+ * (store_ops.acked, the Redis backend) under "always", durable is what the store acknowledged,
+ * which advances later, from its own thread, with the notify callback called each time; under
+ * "everysec" and "no" the events leave once the records are queued (the store's own durability
+ * settings decide the rest). Once the journal stopped writing for good, durable is UINT64_MAX: the
+ * battles go on, not persisted. Shard thread only. */
+uint64_t journal_written_pos(const journal *j);
+uint64_t journal_durable_pos(const journal *j);
+/* Asks an asynchronous store to call fn(arg), from any thread, when journal_durable_pos may have
+ * advanced or journal_degraded may have changed (no-op for files). fn NULL turns it off; do that
+ * before whatever fn signals goes away. */
+void journal_set_notify(journal *j, void (*fn)(void *arg), void *arg);
+
 /* Counters, for metrics. */
 journal_stats journal_get_stats(const journal *j);
 
