@@ -1,5 +1,6 @@
 /* admin_int: what the admin listener's files (admin.c, admin_metrics.c, admin_battles.c) share.
  * Not a public API; everything here runs on the network thread. */
+/* Layer: net/ internal: only admin.c, admin_metrics.c and admin_battles.c include it. */
 #ifndef BATTLED_NET_ADMIN_INT_H
 #define BATTLED_NET_ADMIN_INT_H
 
@@ -10,7 +11,7 @@
 
 #include "net/admin.h"
 #include "net/http.h"
-#include "shards/shard.h"
+#include "shards/shards.h"
 #include "util/metrics.h"
 
 /* Status codes counted in battled_admin_requests_total (others count as "other"). */

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "net/admin_int.h"
-#include "net/net_int.h"
 
 #ifndef BATTLED_VERSION
 #define BATTLED_VERSION "0.1.0"
@@ -92,6 +91,9 @@ static void net_metrics(prom_out *o, const net_stats *st)
                  NET_STAT_GET(st, inbox_full));
     prom_counter(o, "battled_net_ctl_parked_total",
                  "Control messages parked behind a full shard inbox.", NET_STAT_GET(st, ctl_parked));
+    prom_counter(o, "battled_net_ctl_lost_total",
+                 "Control messages lost: no memory to park them behind a full shard inbox.",
+                 NET_STAT_GET(st, ctl_lost));
     prom_counter(o, "battled_net_reads_paused_total",
                  "Connections whose reads stopped on a full shard inbox.",
                  NET_STAT_GET(st, reads_paused));
@@ -213,7 +215,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
                (double)a->ring_capacity);
     prom_family(o, "battled_shard_inbox_depth", "Messages waiting in a shard's inbox.", "gauge");
     for (unsigned k = 0; k < n; k++) {
-        unsigned free_slots = a->srv->shards ? shards_inbox_free(a->srv->shards, k) : 0;
+        unsigned free_slots = server_shards(a->srv) ? shards_inbox_free(server_shards(a->srv), k) : 0;
         prom_label l = {"shard", sid[k]};
         prom_sample_u64(o, "battled_shard_inbox_depth", &l, 1,
                         a->ring_capacity > free_slots ? a->ring_capacity - free_slots : 0);
@@ -234,6 +236,11 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     PER_SHARD(o, "battled_shard_outbox_overflow_total",
               "Connections closed because the shard's outbox backlog was full.", "counter",
               outbox_overflow);
+    PER_SHARD(o, "battled_shard_outbox_close_lost_total",
+              "Frames lost without a close because the shard's close list was full.", "counter",
+              outbox_close_lost);
+    PER_SHARD(o, "battled_shard_outbox_nomem_total",
+              "Frames too big for a slot dropped because memory ran out.", "counter", outbox_nomem);
     PER_SHARD(o, "battled_shard_wakeups_total", "Inbox wakeups the shard ran.", "counter", wakeups);
     PER_SHARD(o, "battled_shard_net_wakes_total", "Wakeups the shard sent to the network thread.",
               "counter", net_wakes);

@@ -3,14 +3,11 @@
 
 #include <stdlib.h>
 
+#include "util/mix.h"
+
 static uint32_t hash(uint64_t x)
 {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (uint32_t)x;
+    return (uint32_t)mix64(x);
 }
 
 int btable_init(struct btable *t, uint32_t hint)

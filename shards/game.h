@@ -1,5 +1,7 @@
 /* game: what one shard does with its battles: create, join, watch, resume, actions, timers, drain.
  *
+ * The work is split by job (game_int.h lists the files); recovery rebuilds battles in recover.c.
+ *
  * Everything here runs on the shard's own thread and touches only this shard's state: the battle
  * pool and id table, the timer heap, the spectator lists and the outbox. shards.c feeds it inbox
  * messages and timer ticks with the loop's clock; it answers through the outbox only.
@@ -16,7 +18,7 @@
 #include "core/battle.h"
 #include "core/ships.h"
 #include "shards/btable.h"
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/outbox.h"
 #include "shards/persist.h"
 #include "shards/shard.h"
@@ -48,7 +50,7 @@ struct game_seat {
     uint8_t token[SHARD_TOKEN_BYTES];
     bool ai;            /* played by the server's opponent */
     bool away;          /* a player held it and its connection went */
-    bool silent;        /* away since a restart and the engine not told yet (game_restore) */
+    bool silent;        /* away since a restart and the engine not told yet (recover.c) */
     bool taken;         /* someone (player or AI) has this seat */
     uint8_t ship;       /* index into the ship table */
 };
@@ -124,17 +126,5 @@ void game_tick(struct game *g, uint64_t now);
 
 /* The earliest pending deadline, or GAME_NO_DEADLINE. */
 uint64_t game_next_deadline(const struct game *g);
-
-/* Puts back a battle recovered from the journal (before the shard runs; g->jn is still NULL, so
- * nothing is journaled and nothing is sent). A running battle is rebuilt by battle_replay from
- * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
- * fresh resume window (as after a disconnect), the turn timer restarts from now and the server's
- * opponent acts on its next deadline. The engine is not told the seats went away until one of
- * them resumes, so a spectator sees the battle exactly as it was before the restart. Returns 0;
- * 1 when the battle turns out to be over already (nothing restored); -1 with a reason in why when
- * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
- * duplicate id, no memory). */
-int game_restore(struct game *g, uint64_t id, const struct persist_created *c,
-                 const battle_action *acts, size_t n, uint64_t now, char *why, size_t whylen);
 
 #endif

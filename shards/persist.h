@@ -1,4 +1,4 @@
-/* persist: what a shard writes into its journal about a battle (shards/journal.h carries the bytes)
+/* persist: what a shard writes into its journal about a battle (journal/journal.h carries the bytes)
  * and how recovery reads it back.
  *
  * Payloads (each one msgpack object, as the journal requires):

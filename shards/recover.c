@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "shards/game_int.h"
 #include "shards/persist.h"
 #include "shards/shard.h"
 #include "util/clock.h"
@@ -20,13 +20,103 @@ static void on_warn(void *ctx, const char *msg, const char *file, uint64_t offse
     log_warn(msg, "file", file, "offset", LOG_U64(offset), "battle", LOG_U64(battle_id));
 }
 
-static journal_sync_policy policy_of(int fsync)
+/* ---- rebuilding one battle on its shard ---- */
+
+static int restore_fail(char *why, size_t whylen, const char *msg)
 {
-    switch (fsync) {
-    case CONFIG_FSYNC_ALWAYS: return JOURNAL_SYNC_ALWAYS;
-    case CONFIG_FSYNC_NO: return JOURNAL_SYNC_NO;
-    default: return JOURNAL_SYNC_EVERYSEC;
+    snprintf(why, whylen, "%s", msg);
+    return -1;
+}
+
+/* The ship table index of a recovered ship, by key; the first ship when the table has no longer
+ * got it (a running battle plays its own copy anyway). */
+static uint8_t restore_ship_idx(const struct game *g, const ships_ship *s, bool *found)
+{
+    char key[PROTO_SHIP_MAX + 1];
+    memset(key, 0, sizeof key);
+    snprintf(key, sizeof key, "%s", s->key);
+    int i = key[0] ? game_find_ship(g, key) : -1;
+    *found = i >= 0;
+    return (uint8_t)(i >= 0 ? i : 0);
+}
+
+/* Puts back a battle recovered from the journal (before the shard runs; g->jn is still NULL, so
+ * nothing is journaled and nothing is sent). A running battle is rebuilt by battle_replay from
+ * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
+ * fresh resume window (as after a disconnect), the turn timer restarts from now and the server's
+ * opponent acts on its next deadline. The engine is not told the seats went away until one of
+ * them resumes, so a spectator sees the battle exactly as it was before the restart. Returns 0;
+ * 1 when the battle turns out to be over already (nothing restored); -1 with a reason in why when
+ * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
+ * duplicate id, no memory). */
+static int restore_battle(struct game *g, uint64_t id, const struct persist_created *c,
+                          const battle_action *acts, size_t n, uint64_t now, char *why,
+                          size_t whylen)
+{
+    g->now = now;
+    if (id == 0 || game_lookup(g, id))
+        return restore_fail(why, whylen, "battle id 0 or already restored");
+    bool found[2] = {false, false};
+    uint8_t ship[2] = {0, 0};
+    for (int s = 0; s < 2; s++)
+        if (c->has_ship[s])
+            ship[s] = restore_ship_idx(g, &c->setup.ship[s], &found[s]);
+    if (c->phase == PERSIST_WAITING && !found[0])
+        return restore_fail(why, whylen, "waiting battle's ship is not in the ship table");
+    struct game_battle *sb = game_pool_alloc(g);
+    if (!sb)
+        return restore_fail(why, whylen, "too many battles on this shard");
+    if (btable_put(&g->ids, id, sb->idx) != 0) {
+        game_pool_release(g, sb);
+        return restore_fail(why, whylen, "out of memory");
     }
+    sb->id = id;
+    sb->band = c->setup.band;
+    sb->created_ms = sb->last_action_ms = now;
+    if (c->phase == PERSIST_RUNNING) {
+        size_t failed = 0;
+        battle_err e = battle_replay(&c->setup, acts, n, &sb->b, &failed);
+        if (e != BATTLE_OK) {
+            game_pool_release(g, sb);
+            snprintf(why, whylen, "replay refused action %zu of %zu: %s", failed, n,
+                     battle_err_name(e));
+            return -1;
+        }
+        if (battle_is_over(&sb->b)) {
+            game_pool_release(g, sb);
+            return 1;
+        }
+    }
+    battle_view v;
+    if (c->phase == PERSIST_RUNNING)
+        battle_view_fill(&sb->b, &v);
+    for (int s = 0; s < 2; s++) {
+        struct game_seat *gs = &sb->seat[s];
+        gs->ai = c->ai_seat == s;
+        gs->taken = c->has_token[s] || gs->ai;
+        gs->ship = ship[s];
+        if (c->has_token[s]) {
+            memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
+            gs->away = true;
+            gs->resume_deadline = now + g->cfg.resume_window_ms;
+            gs->silent = c->phase == PERSIST_RUNNING && !v.away[s];
+        }
+    }
+    sb->jseq = n;
+    if (c->phase == PERSIST_WAITING) {
+        sb->phase = GAME_WAITING;
+        g->nwaiting++;
+    } else {
+        sb->phase = GAME_RUNNING;
+        g->nrunning++;
+        game_arm_turn(g, sb);
+        if (c->ai_seat >= 0)
+            sb->ai_deadline = now + g->cfg.ai_think_ms;
+    }
+    game_stat_add(&g->stats->battles_recovered, 1);
+    game_update_live(g);
+    game_schedule(g, sb);
+    return 0;
 }
 
 /* Decodes one recovered battle and puts it on its shard. 0 restored, 1 over, -1 bad (why). */
@@ -56,33 +146,35 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, b
             snprintf(why, whylen, "action %zu is malformed", i);
             return -1;
         }
-    return game_restore(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
+    return restore_battle(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
 }
 
-int recover_run(const battled_config *cfg, unsigned n, struct game *const *games, uint64_t now,
-                journal **jn, int *lock_fd, struct recover_result *res)
+int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
+                struct game *const *games, uint64_t now, journal **jn, store_lock **lock,
+                struct recover_result *res)
 {
     uint64_t t0 = clock_mono_ns();
     struct recover_result r;
     memset(&r, 0, sizeof r);
-    const char *dir = cfg->persistence.dir;
+    const char *dir = po->dir;
     for (unsigned k = 0; k < n; k++)
         jn[k] = NULL;
-    *lock_fd = -1;
+    *lock = NULL;
     /* A file-size limit must fail a write (EFBIG, handled as a full disk), not kill the server. */
     signal(SIGXFSZ, SIG_IGN);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        log_error("persistence.dir cannot be created", "dir", dir, "error", strerror(errno));
+    int rc = be->prepare(dir);
+    if (rc != 0) {
+        log_error("persistence.dir cannot be created", "dir", dir, "error", strerror(-rc));
         return -1;
     }
-    int rc = store_file_lock(dir, lock_fd);
+    rc = be->lock(dir, lock);
     if (rc != 0) {
         log_error(rc == -EWOULDBLOCK ? "persistence.dir is in use by another battled"
                                      : "persistence.dir cannot be locked",
                   "dir", dir, "error", strerror(-rc));
         return -1;
     }
-    journal_load_opts lo = {.skip_damaged = cfg->persistence.skip_damaged, .warn = on_warn};
+    journal_load_opts lo = {.backend = be, .skip_damaged = po->skip_damaged, .warn = on_warn};
     journal_set *set = NULL;
     journal_error err;
     if (journal_load(dir, &lo, &set, &err) != 0) {
@@ -114,7 +206,7 @@ int recover_run(const battled_config *cfg, unsigned n, struct game *const *games
             r.restored++;
         } else if (rr == 1) {
             r.over++;
-        } else if (cfg->persistence.skip_damaged) {
+        } else if (po->skip_damaged) {
             r.skipped++;
             log_warn("journal: battle cannot be rebuilt, skipped", "battle", LOG_U64(jb->id),
                      "error", why);
@@ -136,11 +228,12 @@ int recover_run(const battled_config *cfg, unsigned n, struct game *const *games
                 part[m++] = journal_set_battle(set, i);
         at += m;
         journal_opts jo = {
+            .backend = be,
             .dir = dir,
             .shard = k,
             .first_gen = journal_set_next_gen(set),
-            .policy = policy_of(cfg->persistence.fsync),
-            .compact_bytes = (uint64_t)cfg->persistence.compact_bytes,
+            .policy = po->fsync,
+            .compact_bytes = po->compact_bytes > 0 ? (uint64_t)po->compact_bytes : 0,
             .warn = on_warn,
         };
         if (journal_open(&jo, part, m, &jn[k], &err) != 0) {
@@ -168,7 +261,7 @@ int recover_run(const battled_config *cfg, unsigned n, struct game *const *games
              LOG_U64(r.over), "skipped", LOG_U64(r.skipped + ls.skipped_battles), "files",
              LOG_U64(ls.files), "records", LOG_U64(ls.records), "bytes", LOG_U64(ls.bytes),
              "torn_tails", LOG_U64(ls.torn_tails), "ms", LOG_U64(r.ms), "fsync",
-             journal_sync_policy_name(policy_of(cfg->persistence.fsync)));
+             journal_sync_policy_name(po->fsync));
     if (res)
         *res = r;
     return 0;
@@ -180,8 +273,7 @@ fail:
         jn[k] = NULL;
         games[k]->jn = NULL;
     }
-    if (*lock_fd >= 0)
-        close(*lock_fd);
-    *lock_fd = -1;
+    be->unlock(*lock);
+    *lock = NULL;
     return -1;
 }

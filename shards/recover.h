@@ -1,5 +1,5 @@
 /* recover: persistence at start (shards_start calls it before any shard thread runs): lock the
- * data directory, load every journal, rebuild each unfinished battle on the shard that owns it now,
+ * journal location, load every journal, rebuild each unfinished battle on the shard that owns it now,
  * open each shard's journal with its battles as the first snapshot, and retire the old files. */
 #ifndef BATTLED_SHARDS_RECOVER_H
 #define BATTLED_SHARDS_RECOVER_H
@@ -7,8 +7,9 @@
 #include <stdint.h>
 
 #include "shards/game.h"
-#include "shards/journal.h"
-#include "util/config.h"
+#include "journal/journal.h"
+#include "journal/store.h"
+#include "shards/shards.h"
 
 struct recover_result {
     uint64_t battles;  /* unfinished battles found */
@@ -21,11 +22,12 @@ struct recover_result {
 /* Runs recovery for n shards whose games are games[0..n) (initialised, not running); now is the
  * shards' loop clock (ms), from which resume windows and turn timers restart. On success
  * returns 0, jn[k] holds shard k's open journal (the caller closes it with journal_close) and
- * *lock_fd the directory lock (the caller closes it at exit). On failure returns -1 after logging
+ * *lock the location's claim from be->lock (the caller releases it with be->unlock at exit). On failure returns -1 after logging
  * why (file and offset for damage); nothing is left open and the files are untouched except for a
  * snapshot already written (harmless: a later start reads the same battles from it). res may be
  * NULL. */
-int recover_run(const battled_config *cfg, unsigned n, struct game *const *games, uint64_t now,
-                journal **jn, int *lock_fd, struct recover_result *res);
+int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
+                struct game *const *games, uint64_t now, journal **jn, store_lock **lock,
+                struct recover_result *res);
 
 #endif

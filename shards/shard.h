@@ -77,7 +77,7 @@
 #include <stdint.h>
 
 #include "proto/msg.h"
-#include "util/config.h"
+#include "util/mix.h"
 
 typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: generation. 0 = none. */
 
@@ -85,13 +85,7 @@ typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: gene
  * server's random generator spread evenly and the mapping survives restarts for a given count. */
 static inline unsigned shard_of(uint64_t battle_id, unsigned nshards)
 {
-    uint64_t x = battle_id;
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (unsigned)(x % nshards);
+    return (unsigned)(mix64(battle_id) % nshards);
 }
 
 /* ---- limits ---------------------------------------------------------------------------------- */
@@ -239,6 +233,9 @@ struct shard_stats {
     _Atomic uint64_t outbox_backlog;      /* messages parked right now */
     _Atomic uint64_t outbox_backlog_msgs; /* messages ever parked */
     _Atomic uint64_t outbox_overflow;     /* connections closed because the backlog was full */
+    _Atomic uint64_t outbox_close_lost;   /* overflows whose close found the close list full: the
+                                             frame was lost and the connection stays open */
+    _Atomic uint64_t outbox_nomem;        /* big frames dropped because malloc failed */
     _Atomic uint64_t wakeups;             /* inbox async callbacks run */
     _Atomic uint64_t net_wakes;           /* wake_net calls made */
     _Atomic uint64_t loop_lag_us_max;     /* worst timer lateness seen (us) */
@@ -248,7 +245,7 @@ struct shard_stats {
     _Atomic uint64_t takeovers;           /* resumes that displaced a still-open connection */
     _Atomic uint64_t action_latency[SHARD_LATENCY_BUCKETS];
     _Atomic uint64_t action_latency_sum_ns; /* exact total of the latencies counted above */
-    /* persistence (shards/journal.h; all 0 when persistence.enabled is off) */
+    /* persistence (journal/journal.h; all 0 when persistence.enabled is off) */
     _Atomic uint64_t battles_recovered;   /* battles put back from the journal at start */
     _Atomic uint64_t journal_degraded;    /* 1 while the journal fails: new battles are refused */
     _Atomic uint64_t journal_records;     /* records appended */
@@ -259,69 +256,5 @@ struct shard_stats {
     _Atomic uint64_t journal_records_dropped; /* lost while degraded (the journal then stops) */
     _Atomic uint64_t journal_compactions;
 };
-
-/* ---- the runtime ----------------------------------------------------------------------------- */
-
-struct shards;
-
-struct shards_opts {
-    const battled_config *cfg; /* copied at start: server.shards, server.ring_slots, game.* */
-    const void *ships;         /* core's ship table, shared read-only by every shard (core/battle.h);
-                                  NULL = core's built-in table */
-    /* Called from a shard thread after it committed to its outbox and fenced; must be thread-safe
-     * (uv_async_send on the net loop is). At most once per shard loop pass. */
-    void (*wake_net)(void *arg);
-    void *wake_arg;
-};
-
-/* The shard count for a config: server.shards, or cores - 1 (at least 1) when it is 0, capped at
- * SHARD_MAX_SHARDS. */
-unsigned shards_count_for(const battled_config *cfg);
-
-/* Creates the rings and starts the shard threads. Returns NULL on failure (logged): bad ring size,
- * no memory or no thread.
- * With persistence.enabled it first recovers (docs/ARCHITECTURE.md, "Persistence"): it creates
- * persistence.dir if missing (one level), locks it (a second battled on the same directory fails
- * to start), ignores SIGXFSZ for the process (a file-size limit then fails the write with EFBIG,
- * which the journal handles, instead of killing the server), reads every journal there, rebuilds
- * each unfinished battle on the shard that owns it under the current shard count, writes them
- * again as each shard's first snapshot and deletes the old files. Damage in the middle of a file
- * fails the start (logged with file and offset) unless persistence.skip_damaged. Every shard then
- * journals its battles, writing each loop pass's records before that pass's output is published.
- * The caller owns the result and ends it with shards_stop (which closes the journals: flush,
- * sync). */
-struct shards *shards_start(const struct shards_opts *opts);
-
-/* Number of shards running. */
-unsigned shards_count(const struct shards *s);
-
-/* Copies msg into shard's inbox and marks the shard dirty. false when the inbox is full (counted:
- * inbox_full), the message is not queued and the caller keeps it (see Overload). */
-bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg);
-
-/* Free inbox slots of a shard right now, and whether that is enough to resume reading. */
-unsigned shards_inbox_free(const struct shards *s, unsigned shard);
-bool shards_inbox_ready(const struct shards *s, unsigned shard);
-
-/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send). */
-void shards_flush(struct shards *s);
-
-/* Takes the oldest outbound message of a shard into *out. false when there is none. For
- * SEND_HEAP the caller now owns out->u.heap.ptr. The caller should drain each shard until false on
- * every wake (or re-signal its own async if it stops on a budget). */
-bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out);
-
-/* Sends SHARD_IN_STOP to every shard (retrying while an inbox is full), joins the threads, frees
- * everything left in the rings (heap frames included) and s. Battles still running are dropped
- * without events: drain first for a graceful end. opts.wake_net may be called until this returns,
- * so keep what it signals (the net loop's uv_async_t) open until then. */
-void shards_stop(struct shards *s);
-
-/* True while some shard's journal fails (a full disk, a failing write or sync): those shards refuse
- * new battles with server_busy and readiness should report not ready. Any thread. */
-bool shards_degraded(const struct shards *s);
-
-/* A shard's counters; valid until shards_stop. */
-const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);
 
 #endif

@@ -14,7 +14,7 @@
  * (ring reserve_at / commit_n) until journal_flush has returned at the end of the pass, so no event
  * leaves before the record of the action that made it is written (and, under fsync=always,
  * synced). One write per pass carries all the pass's records (group commit). */
-#include "shards/shard.h"
+#include "shards/shards.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -25,7 +25,7 @@
 #include <uv.h>
 
 #include "shards/game.h"
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/outbox.h"
 #include "shards/recover.h"
 #include "shards/ring.h"
@@ -73,9 +73,9 @@ struct shard {
 
 struct shards {
     unsigned n;
-    struct shards_opts opts;
-    battled_config cfg;
-    int lock_fd;         /* persistence.dir's LOCK, -1 when none */
+    struct shards_opts opts; /* a copy; opts.persistence's strings only valid in shards_start */
+    const store_backend *be; /* persistence.backend's operations, NULL when off */
+    store_lock *lock;        /* the journal location's claim (persistence), NULL when none */
     struct shard *shard; /* n of them, cache-line aligned */
 };
 
@@ -272,13 +272,11 @@ static void *shard_main(void *arg)
 
 /* ---- setup ------------------------------------------------------------------------------------ */
 
-unsigned shards_count_for(const battled_config *cfg)
+unsigned shards_count_for(int64_t requested, long ncpu)
 {
-    int64_t n = cfg->server.shards;
-    if (n <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cores > 1 ? cores - 1 : 1;
-    }
+    int64_t n = requested;
+    if (n <= 0)
+        n = ncpu > 1 ? ncpu - 1 : 1;
     return n > SHARD_MAX_SHARDS ? SHARD_MAX_SHARDS : (unsigned)n;
 }
 
@@ -300,17 +298,17 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     sh->game = malloc(sizeof *sh->game);
     if (!sh->game)
         return -1;
-    const battled_config *c = &s->cfg;
+    const struct shards_game_opts *c = &s->opts.game;
     struct game_cfg gc = {
-        .turn_timer_ms = clamp_u32(c->game.turn_timer_ms),
-        .resume_window_ms = clamp_u32(c->game.resume_window_ms),
-        .idle_battle_ms = clamp_u32(c->game.idle_battle_ms),
-        .finished_keep_ms = clamp_u32(c->game.finished_keep_ms),
-        .ai_think_ms = clamp_u32(c->game.ai_think_ms),
-        .max_spectators = clamp_u32(c->game.max_spectators),
-        .round_limit = (uint16_t)(c->game.round_limit < 0 ? 0
-                                  : c->game.round_limit > BATTLE_MAX_ROUND_LIMIT ? BATTLE_MAX_ROUND_LIMIT
-                                                                                 : c->game.round_limit),
+        .turn_timer_ms = clamp_u32(c->turn_timer_ms),
+        .resume_window_ms = clamp_u32(c->resume_window_ms),
+        .idle_battle_ms = clamp_u32(c->idle_battle_ms),
+        .finished_keep_ms = clamp_u32(c->finished_keep_ms),
+        .ai_think_ms = clamp_u32(c->ai_think_ms),
+        .max_spectators = clamp_u32(c->max_spectators),
+        .round_limit = (uint16_t)(c->round_limit < 0 ? 0
+                                  : c->round_limit > BATTLE_MAX_ROUND_LIMIT ? BATTLE_MAX_ROUND_LIMIT
+                                                                            : c->round_limit),
         .ships = s->opts.ships,
     };
     if (game_init(sh->game, &gc, &sh->out, &sh->stats) != 0) {
@@ -370,8 +368,8 @@ static void destroy_all(struct shards *s)
 {
     for (unsigned i = 0; i < s->n; i++)
         shard_destroy(&s->shard[i]);
-    if (s->lock_fd >= 0)
-        close(s->lock_fd);
+    if (s->lock)
+        s->be->unlock(s->lock);
     free(s->shard);
     free(s);
 }
@@ -386,7 +384,8 @@ static int persist_start(struct shards *s)
         for (unsigned i = 0; i < s->n; i++)
             games[i] = s->shard[i].game;
         uv_update_time(&s->shard[0].loop);
-        rc = recover_run(&s->cfg, s->n, games, uv_now(&s->shard[0].loop), jn, &s->lock_fd, NULL);
+        rc = recover_run(&s->opts.persistence, s->be, s->n, games, uv_now(&s->shard[0].loop), jn,
+                         &s->lock, NULL);
         for (unsigned i = 0; rc == 0 && i < s->n; i++)
             s->shard[i].jn = jn[i];
     }
@@ -397,24 +396,26 @@ static int persist_start(struct shards *s)
 
 struct shards *shards_start(const struct shards_opts *opts)
 {
-    if (!opts || !opts->cfg || !opts->ships) {
-        log_error("shards_start needs a config and a ship table");
+    if (!opts || !opts->ships) {
+        log_error("shards_start needs options and a ship table");
         return NULL;
     }
-    unsigned slots = (unsigned)opts->cfg->server.ring_slots;
+    unsigned slots = (unsigned)opts->ring_slots;
     if (!ring_slots_ok(slots)) {
-        log_error("server.ring_slots must be a power of two", "value",
-                  LOG_I64(opts->cfg->server.ring_slots));
+        log_error("server.ring_slots must be a power of two", "value", LOG_I64(opts->ring_slots));
+        return NULL;
+    }
+    const store_backend *be = NULL;
+    if (opts->persistence.enabled && !(be = store_backend_find(opts->persistence.backend))) {
+        log_error("persistence.backend is unknown", "backend", opts->persistence.backend);
         return NULL;
     }
     struct shards *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->opts = *opts;
-    s->lock_fd = -1;
-    s->cfg = *opts->cfg;
-    s->opts.cfg = &s->cfg;
-    unsigned n = shards_count_for(&s->cfg);
+    s->be = be;
+    unsigned n = shards_count_for(opts->shards, sysconf(_SC_NPROCESSORS_ONLN));
     s->shard = aligned_alloc(64, ((n * sizeof *s->shard + 63) / 64) * 64);
     if (!s->shard) {
         free(s);
@@ -429,7 +430,7 @@ struct shards *shards_start(const struct shards_opts *opts)
             return NULL;
         }
     }
-    if (s->cfg.persistence.enabled && persist_start(s) != 0) {
+    if (opts->persistence.enabled && persist_start(s) != 0) {
         destroy_all(s);
         return NULL;
     }

@@ -4,5 +4,5 @@
 battled_add_test(NAME test_cl_journal
                  SOURCES ${CMAKE_SOURCE_DIR}/tests/cluster/test_cl_journal.c
                          ${CMAKE_SOURCE_DIR}/tests/cluster/redis_harness.c
-                 LIBS battled_shards PkgConfig::HIREDIS Threads::Threads
+                 LIBS battled_journal PkgConfig::HIREDIS Threads::Threads
                  LABELS cluster TIMEOUT 120)

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shards/crc32c.h"
-#include "shards/journal.h"
-#include "shards/journal_codec.h"
+#include "journal/crc32c.h"
+#include "journal/journal.h"
+#include "journal/journal_codec.h"
 
 #define FUZZ_SEGMENTS_MAX 8
 
@@ -133,7 +133,7 @@ static int run(const uint8_t *data, size_t size)
     /* Round trip: the set written as a snapshot reads back the same. */
     uint8_t *enc;
     size_t elen;
-    if (jl_encode_set(set, &enc, &elen) == 0) {
+    if (journal_set_encode(set, &enc, &elen) == 0) {
         const uint8_t *eb[1] = {enc};
         bool snap[1] = {false};
         journal_load_opts strict = {.warn = quiet};

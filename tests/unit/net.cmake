@@ -6,13 +6,15 @@ battled_add_test(NAME test_net_units
                          ${CMAKE_SOURCE_DIR}/net/conntab.c ${CMAKE_SOURCE_DIR}/net/outq.c
                  LIBS PkgConfig::LIBUV LABELS unit TIMEOUT 60)
 
+# The two tests below start the whole server in-process on 127.0.0.1 and talk to it over sockets:
+# integration tests by what they run (label integration), kept here beside their sources.
 # No allocation per message in the steady state: the real server in-process, its allocations
 # counted through -Wl,--wrap, the client in a forked child (see the test's header comment).
 if(TARGET battled_client)
   battled_add_test(NAME test_net_nomalloc
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_nomalloc.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_net battled_client LABELS unit TIMEOUT 120)
+                   LIBS battled_app battled_client LABELS integration TIMEOUT 120)
   target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                       -Wl,--wrap=realloc)
 endif()
@@ -22,5 +24,5 @@ if(TARGET battled_client)
   battled_add_test(NAME test_net_stats
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_stats.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_net battled_client LABELS unit TIMEOUT 60)
+                   LIBS battled_app battled_client LABELS integration TIMEOUT 60)
 endif()

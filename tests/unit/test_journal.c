@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "shards/crc32c.h"
-#include "shards/journal.h"
+#include "journal/crc32c.h"
+#include "journal/journal.h"
 #include "tests/unit/test_journal_util.h"
 
 static void test_crc32c_known_values(void **state)
@@ -477,12 +477,15 @@ static void test_dir_lock(void **state)
     (void)state;
     char dir[256];
     make_dir(dir, sizeof dir);
-    int fd, fd2;
-    assert_int_equal(store_file_lock(dir, &fd), 0);
-    assert_int_equal(store_file_lock(dir, &fd2), -EWOULDBLOCK);
-    close(fd);
-    assert_int_equal(store_file_lock(dir, &fd2), 0);
-    close(fd2);
+    const store_backend *be = store_backend_find("file");
+    assert_ptr_equal(be, &store_file_backend);
+    assert_null(store_backend_find("nope"));
+    store_lock *l, *l2;
+    assert_int_equal(be->lock(dir, &l), 0);
+    assert_int_equal(be->lock(dir, &l2), -EWOULDBLOCK);
+    be->unlock(l);
+    assert_int_equal(be->lock(dir, &l2), 0);
+    be->unlock(l2);
     /* The LOCK file is no journal file: loading ignores it. */
     journal_set *set;
     journal_error err;

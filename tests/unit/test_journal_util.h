@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shards/journal.h"
+#include "journal/journal.h"
 
 typedef struct warn_log {
     int count;

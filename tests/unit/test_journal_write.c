@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "shards/journal.h"
-#include "shards/store.h"
+#include "journal/journal.h"
+#include "journal/store.h"
 #include "tests/unit/test_journal_util.h"
 
 static double now_s(void)

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "shards/journal.h"
+#include "journal/journal.h"
 #include "shards/persist.h"
 #include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"
@@ -53,11 +53,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void cfg_persist(battled_config *c, unsigned shards, int fsync)
+static void cfg_persist(struct shards_opts *c, unsigned shards, journal_sync_policy fsync)
 {
     h_config(c, shards);
     c->persistence.enabled = true;
-    snprintf(c->persistence.dir, sizeof c->persistence.dir, "%s", g_dir);
+    c->persistence.dir = g_dir;
     c->persistence.fsync = fsync;
 }
 
@@ -109,7 +109,7 @@ static uint64_t recovered(struct harness *h)
     return n;
 }
 
-static struct harness *start(battled_config *c)
+static struct harness *start(struct shards_opts *c)
 {
     struct harness *h = h_start(c);
     assert_non_null(h);
@@ -177,8 +177,8 @@ static void test_codec(void **state)
 static void test_recover_state_resume_and_reshard(void **state)
 {
     (void)state;
-    battled_config c;
-    cfg_persist(&c, 2, CONFIG_FSYNC_ALWAYS);
+    struct shards_opts c;
+    cfg_persist(&c, 2, JOURNAL_SYNC_ALWAYS);
     struct harness *h = start(&c);
 
     /* M: a matched battle with some history; the brick cannot be hurt, the trader slowly is */
@@ -219,7 +219,7 @@ static void test_recover_state_resume_and_reshard(void **state)
     h_stop(h); /* no drain: as far as the battles know, the process died */
 
     /* back, on three shards now */
-    cfg_persist(&c, 3, CONFIG_FSYNC_ALWAYS);
+    cfg_persist(&c, 3, JOURNAL_SYNC_ALWAYS);
     h = start(&c);
     assert_int_equal(recovered(h), 3);
     uint32_t seq2;
@@ -273,7 +273,7 @@ static void test_recover_state_resume_and_reshard(void **state)
     h_stop(h);
 
     /* once more, one shard: M ended for good, P (now running) and S are back */
-    cfg_persist(&c, 1, CONFIG_FSYNC_EVERYSEC);
+    cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
     h = start(&c);
     assert_int_equal(recovered(h), 2);
     assert_true(look(h, BID_P, &seq2) == dig_p);
@@ -305,8 +305,8 @@ static void two_battles(struct harness *h)
 static void test_torn_tail_and_damage(void **state)
 {
     (void)state;
-    battled_config c;
-    cfg_persist(&c, 1, CONFIG_FSYNC_NO);
+    struct shards_opts c;
+    cfg_persist(&c, 1, JOURNAL_SYNC_NO);
     struct harness *h = start(&c);
     two_battles(h);
     uint32_t seq;
@@ -351,8 +351,8 @@ static void test_torn_tail_and_damage(void **state)
 static void test_file_limit_refuses_new_battles(void **state)
 {
     (void)state;
-    battled_config c;
-    cfg_persist(&c, 1, CONFIG_FSYNC_EVERYSEC);
+    struct shards_opts c;
+    cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
     struct harness *h = start(&c);
     h_create(h, BID_M, SHARD_CREATE_MATCHED, A, B, "brick", "brick", PROTO_BAND_CLOSE);
     assert_true(h_wait(h, A, PROTO_T_STARTED, 0) >= 0);

@@ -108,6 +108,61 @@ static void test_reserve_commit(void **state)
     item_ring_destroy(&r);
 }
 
+/* The shard's journal path: a pass fills k slots past the published tail with reserve_at, none is
+ * visible until commit_n(k) publishes them all at once, in order; reserve_at refuses the slot that
+ * would fill the ring (counting the held ones), and the indices wrap. */
+static void test_reserve_at_commit_n(void **state)
+{
+    (void)state;
+    struct item_ring r;
+    assert_int_equal(item_ring_init(&r, 8), 0); /* holds 7 */
+    uint64_t next = 1, expect = 1;
+    for (int round = 0; round < 5; round++) { /* 5 x 5 values through 8 slots: the indices wrap */
+        unsigned held = 0;
+        for (; held < 5; held++) {
+            struct item *slot = item_ring_reserve_at(&r, held);
+            assert_non_null(slot);
+            slot->seq = next++;
+        }
+        struct item out;
+        assert_int_equal(item_ring_count(&r), 0);
+        assert_false(item_ring_pop(&r, &out)); /* held back until the journal is written */
+        item_ring_commit_n(&r, held);
+        assert_int_equal(item_ring_count(&r), 5);
+        for (unsigned i = 0; i < held; i++) {
+            assert_true(item_ring_pop(&r, &out));
+            assert_int_equal(out.seq, expect++);
+        }
+        assert_false(item_ring_pop(&r, &out));
+    }
+    /* Full: 3 published, then 4 held fit (7 in all) and the 8th is refused. */
+    struct item v = {.seq = 100};
+    for (int i = 0; i < 3; i++)
+        assert_true(item_ring_push(&r, &v));
+    for (unsigned k = 0; k < 4; k++) {
+        struct item *slot = item_ring_reserve_at(&r, k);
+        assert_non_null(slot);
+        slot->seq = 200 + k;
+    }
+    assert_null(item_ring_reserve_at(&r, 4));
+    item_ring_commit_n(&r, 4);
+    assert_int_equal(item_ring_count(&r), 7);
+    assert_null(item_ring_reserve(&r));
+    struct item out;
+    for (int i = 0; i < 3; i++) {
+        assert_true(item_ring_pop(&r, &out));
+        assert_int_equal(out.seq, 100);
+    }
+    for (unsigned k = 0; k < 4; k++) {
+        assert_true(item_ring_pop(&r, &out));
+        assert_int_equal(out.seq, 200 + k);
+    }
+    /* commit_n(0) publishes nothing */
+    item_ring_commit_n(&r, 0);
+    assert_int_equal(item_ring_count(&r), 0);
+    item_ring_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_full),
         cmocka_unit_test(test_wraparound),
         cmocka_unit_test(test_reserve_commit),
+        cmocka_unit_test(test_reserve_at_commit_n),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

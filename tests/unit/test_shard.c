@@ -17,7 +17,7 @@
 #define D 0x100000004ull
 #define A2 0x200000001ull
 
-static struct harness *start(battled_config *c)
+static struct harness *start(struct shards_opts *c)
 {
     struct harness *h = h_start(c);
     assert_non_null(h);
@@ -119,7 +119,7 @@ static void matched(struct harness *h, uint64_t bid, const char *ship, uint8_t t
 
 static void test_private_battle_to_end(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 2);
     struct harness *h = start(&c);
     uint64_t bid = 0x1111;
@@ -202,7 +202,7 @@ static void test_private_battle_to_end(void **state)
 
 static void test_resume_missed_events(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     struct harness *h = start(&c);
     uint64_t bid = 0x2222;
@@ -276,7 +276,7 @@ static void test_resume_missed_events(void **state)
 
 static void test_takeover(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     struct harness *h = start(&c);
     uint64_t bid = 0x3333;
@@ -351,7 +351,7 @@ static long autoplay(struct harness *h, conn_id conn, uint64_t bid, int seat, bo
 
 static void test_solo_battle(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 2);
     c.game.round_limit = 20;
     struct harness *h = start(&c);
@@ -374,7 +374,7 @@ static void test_solo_battle(void **state)
 
 static void test_spectators(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     c.game.max_spectators = 1;
     struct harness *h = start(&c);
@@ -427,7 +427,7 @@ static void test_spectators(void **state)
 
 static void test_errors(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 2);
     struct harness *h = start(&c);
 
@@ -486,7 +486,7 @@ static void test_errors(void **state)
 
 static void test_turn_timer(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     c.game.turn_timer_ms = 20;
     struct harness *h = start(&c);
@@ -505,7 +505,7 @@ static void test_turn_timer(void **state)
 
 static void test_resume_window_forfeit(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     c.game.resume_window_ms = 20;
     struct harness *h = start(&c);
@@ -531,7 +531,7 @@ static void test_resume_window_forfeit(void **state)
 
 static void test_idle_and_keep(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     c.game.idle_battle_ms = 30;
     c.game.finished_keep_ms = 30;
@@ -580,7 +580,7 @@ static void test_idle_and_keep(void **state)
 
 static void test_leave_running_forfeits(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     struct harness *h = start(&c);
     uint64_t bid = 0xb1;
@@ -598,7 +598,7 @@ static void test_leave_running_forfeits(void **state)
 
 static void test_heartbeat_and_list(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 2);
     struct harness *h = start(&c);
     for (unsigned i = 0; i < 2; i++) {
@@ -637,7 +637,7 @@ static void test_heartbeat_and_list(void **state)
 
 static void test_drain(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 2);
     struct harness *h = start(&c);
     uint64_t run_id = 0xc1, wait_id = 0xc2;
@@ -674,21 +674,22 @@ static void test_drain(void **state)
 
 static void test_bad_ring_size(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
-    c.server.ring_slots = 1000;
+    c.ring_slots = 1000;
     ships_table t;
     h_ships(&t);
-    struct shards_opts o = {.cfg = &c, .ships = &t};
+    struct shards_opts o = c;
+    o.ships = &t;
     assert_null(shards_start(&o));
     o.ships = NULL;
-    c.server.ring_slots = 64;
+    o.ring_slots = 64;
     assert_null(shards_start(&o));
 }
 
 static void test_ai_think_delay(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     c.game.ai_think_ms = 40;
     struct harness *h = start(&c);
@@ -707,9 +708,9 @@ static void test_ai_think_delay(void **state)
 
 static void test_inbox_full_then_ready(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
-    c.server.ring_slots = 64;
+    c.ring_slots = 64;
     struct harness *h = start(&c);
     struct shard_in m = {.kind = SHARD_IN_HEARTBEAT};
     unsigned pushed = 0;
@@ -736,7 +737,7 @@ static void test_inbox_full_then_ready(void **state)
 
 static void test_resume_other_seat_refused(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 1);
     struct harness *h = start(&c);
     uint64_t bid = 0xd2;
@@ -768,13 +769,13 @@ static uint64_t xorshift(uint64_t *x)
  * balance at the end. Most useful under ASan/UBSan. */
 static void test_random_traffic(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, 2);
     c.game.turn_timer_ms = 5;
     c.game.resume_window_ms = 10;
     c.game.finished_keep_ms = 20;
     c.game.max_spectators = 2;
-    c.server.ring_slots = 128;
+    c.ring_slots = 128;
     struct harness *h = start(&c);
     h->keep_events = false;
     uint64_t x = 0x9e3779b97f4a7c15ull;

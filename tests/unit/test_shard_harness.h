@@ -1,4 +1,4 @@
-/* test_shard_harness: drives the shard runtime through its public API (shards/shard.h) the way the
+/* test_shard_harness: drives the shard runtime through its public API (shards/shards.h) the way the
  * network thread does, without sockets: pushes inbox messages, pops and decodes the outboxes, and
  * waits for conditions by polling with a bounded deadline. Header-only, shared by test_shard.c and
  * test_shard_stress.c. */
@@ -13,9 +13,8 @@
 
 #include "core/ships.h"
 #include "proto/codec.h"
-#include "shards/shard.h"
+#include "shards/shards.h"
 #include "util/clock.h"
-#include "util/config.h"
 
 #define H_WAIT_MS 5000 /* longest any condition may take before the test fails */
 
@@ -30,7 +29,7 @@ struct h_ctl {
 
 struct harness {
     struct shards *s;
-    battled_config cfg;
+    struct shards_opts cfg;
     ships_table ships;
     _Atomic unsigned wakes;
     struct h_rx *rx;
@@ -92,11 +91,13 @@ static inline void h_wake(void *arg)
 }
 
 /* Defaults for tests: short timers off unless a test sets them. */
-static inline void h_config(battled_config *c, unsigned shards)
+static inline void h_config(struct shards_opts *c, unsigned shards)
 {
-    config_defaults(c);
-    c->server.shards = shards;
-    c->server.ring_slots = 1024;
+    memset(c, 0, sizeof *c);
+    c->persistence.fsync = JOURNAL_SYNC_EVERYSEC;
+    c->persistence.compact_bytes = JOURNAL_COMPACT_DEFAULT;
+    c->shards = shards;
+    c->ring_slots = 1024;
     c->game.turn_timer_ms = 0;
     c->game.resume_window_ms = 60000;
     c->game.idle_battle_ms = 0;
@@ -106,14 +107,16 @@ static inline void h_config(battled_config *c, unsigned shards)
     c->game.round_limit = 50;
 }
 
-static inline struct harness *h_start(const battled_config *cfg)
+static inline struct harness *h_start(const struct shards_opts *cfg)
 {
     struct harness *h = calloc(1, sizeof *h);
     h->cfg = *cfg;
     h_ships(&h->ships);
     h->keep_events = true;
-    struct shards_opts o = {.cfg = &h->cfg, .ships = &h->ships, .wake_net = h_wake, .wake_arg = h};
-    h->s = shards_start(&o);
+    h->cfg.ships = &h->ships;
+    h->cfg.wake_net = h_wake;
+    h->cfg.wake_arg = h;
+    h->s = shards_start(&h->cfg);
     if (!h->s) {
         free(h);
         return NULL;

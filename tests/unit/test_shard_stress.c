@@ -189,9 +189,9 @@ static void push_pending(struct stress *st)
 
 static void test_many_battles(void **state)
 {
-    battled_config c;
+    struct shards_opts c;
     h_config(&c, STRESS_SHARDS);
-    c.server.ring_slots = 256;
+    c.ring_slots = 256;
     c.game.round_limit = 8;
     c.game.max_spectators = 2;
     struct stress *st = calloc(1, sizeof *st);

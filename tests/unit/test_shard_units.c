@@ -14,6 +14,7 @@
 #include "shards/btable.h"
 #include "shards/events.h"
 #include "shards/outbox.h"
+#include "shards/shards.h"
 #include "shards/srand.h"
 #include "shards/theap.h"
 
@@ -189,6 +190,28 @@ static void test_outbox_order_through_backlog(void **state)
     outbox_free(&o);
 }
 
+/* When more connections overflow at once than the close list holds, the frame is lost without a
+ * close: counted, so an operator sees it on /metrics. */
+static void test_outbox_close_list_full_counted(void **state)
+{
+    static struct shard_stats st;
+    memset(&st, 0, sizeof st);
+    struct fake_ring r = {.cap = 2};
+    struct outbox o;
+    outbox_init(&o, fr_reserve, fr_commit, &r, &st);
+    uint8_t frame[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    while (outbox_send(&o, 5, frame, sizeof frame))
+        ;
+    for (conn_id c = 6; c < 6 + OUTBOX_CLOSE_MAX - 1; c++)
+        assert_false(outbox_send(&o, c, frame, sizeof frame));
+    assert_int_equal(atomic_load(&st.outbox_overflow), OUTBOX_CLOSE_MAX);
+    assert_int_equal(atomic_load(&st.outbox_close_lost), 0);
+    assert_false(outbox_send(&o, 6 + OUTBOX_CLOSE_MAX, frame, sizeof frame));
+    assert_int_equal(atomic_load(&st.outbox_close_lost), 1);
+    assert_int_equal(atomic_load(&st.outbox_nomem), 0);
+    outbox_free(&o);
+}
+
 static void test_outbox_overflow_closes(void **state)
 {
     static struct shard_stats st;
@@ -260,6 +283,158 @@ static void test_srand_tokens_and_seeds(void **state)
 
 /* ---- events --------------------------------------------------------------------------------- */
 
+/* The one shard-count policy: what was asked for, else one shard per core but one, capped. */
+static void test_shards_count_for(void **state)
+{
+    (void)state;
+    assert_int_equal(shards_count_for(5, 8), 5);
+    assert_int_equal(shards_count_for(0, 8), 7);
+    assert_int_equal(shards_count_for(-3, 8), 7);
+    assert_int_equal(shards_count_for(0, 2), 1);
+    assert_int_equal(shards_count_for(0, 1), 1);
+    assert_int_equal(shards_count_for(0, -1), 1); /* cores unknown */
+    assert_int_equal(shards_count_for(300, 8), SHARD_MAX_SHARDS);
+    assert_int_equal(shards_count_for(0, 1000), SHARD_MAX_SHARDS);
+    assert_int_equal(shards_count_for(SHARD_MAX_SHARDS, 1), SHARD_MAX_SHARDS);
+}
+
+/* Every field of the wire event pe against the engine event e it came from (events_xlate), so a
+ * field lost in translation or on the wire fails here. STARTED's ships come from the battle. */
+static void check_event_fields(const battle_event *e, uint64_t bid, const proto_event *pe)
+{
+    assert_int_equal(pe->bid, bid);
+    assert_int_equal(pe->seq, e->seq);
+    switch (e->kind) {
+    case BATTLE_EV_STARTED:
+        assert_int_equal(pe->type, PROTO_T_STARTED);
+        assert_int_equal(pe->u.started.band, e->u.started.band);
+        assert_int_equal(pe->u.started.first, e->seat);
+        assert_int_equal(pe->u.started.round_limit, e->u.started.round_limit);
+        for (int s = 0; s < 2; s++) {
+            assert_int_equal(pe->u.started.ships[s].hull, e->u.started.hull[s]);
+            for (unsigned l = 0; l < PROTO_LOC_COUNT; l++)
+                assert_int_equal(pe->u.started.ships[s].crits[l], 0);
+        }
+        break;
+    case BATTLE_EV_TURN:
+        assert_int_equal(pe->type, PROTO_T_TURN);
+        assert_int_equal(pe->u.turn.round, e->u.turn.round);
+        assert_int_equal(pe->u.turn.active, e->seat);
+        break;
+    case BATTLE_EV_ROUND:
+        assert_int_equal(pe->type, PROTO_T_ROUND);
+        assert_int_equal(pe->u.round.round, e->u.round.round);
+        assert_int_equal(pe->u.round.active, e->seat);
+        assert_int_equal(pe->u.round.hull[0], e->u.round.hull[0]);
+        assert_int_equal(pe->u.round.hull[1], e->u.round.hull[1]);
+        break;
+    case BATTLE_EV_ATTACK:
+        assert_int_equal(pe->type, PROTO_T_ATTACK);
+        assert_int_equal(pe->u.attack.seat, e->seat);
+        assert_int_equal(pe->u.attack.weapon, e->u.attack.weapon);
+        assert_int_equal(pe->u.attack.dice[0], e->u.attack.dice[0]);
+        assert_int_equal(pe->u.attack.dice[1], e->u.attack.dice[1]);
+        assert_int_equal(pe->u.attack.total, e->u.attack.total);
+        assert_int_equal(pe->u.attack.effect, e->u.attack.effect);
+        assert_int_equal(pe->u.attack.hit, (e->u.attack.flags & BATTLE_ATTACK_HIT) != 0);
+        assert_int_equal(pe->u.attack.sand, (e->u.attack.flags & BATTLE_ATTACK_SAND_USED) != 0);
+        assert_int_equal(pe->u.attack.damage, e->u.attack.damage);
+        assert_int_equal(pe->u.attack.hull, e->u.attack.target_hull);
+        break;
+    case BATTLE_EV_CRITICAL:
+        assert_int_equal(pe->type, PROTO_T_CRIT);
+        assert_int_equal(pe->u.crit.seat, e->seat);
+        assert_int_equal(pe->u.crit.loc, e->u.critical.location);
+        assert_int_equal(pe->u.crit.sev, e->u.critical.severity);
+        assert_int_equal(pe->u.crit.crew, e->u.critical.crew_injured != 0);
+        assert_int_equal(pe->u.crit.extra, e->u.critical.extra_damage);
+        assert_int_equal(pe->u.crit.hull, e->u.critical.target_hull);
+        break;
+    case BATTLE_EV_MISSILE_LAUNCHED:
+        assert_int_equal(pe->type, PROTO_T_MLAUNCH);
+        assert_int_equal(pe->u.mlaunch.seat, e->seat);
+        assert_int_equal(pe->u.mlaunch.missile, e->u.launched.id);
+        assert_int_equal(pe->u.mlaunch.band, e->u.launched.band);
+        assert_int_equal(pe->u.mlaunch.left, e->u.launched.ammo_left);
+        break;
+    case BATTLE_EV_MISSILE_MOVED:
+        assert_int_equal(pe->type, PROTO_T_MMOVE);
+        assert_int_equal(pe->u.mmove.seat, e->seat);
+        assert_int_equal(pe->u.mmove.missile, e->u.moved.id);
+        assert_int_equal(pe->u.mmove.band, e->u.moved.new_band);
+        break;
+    case BATTLE_EV_MISSILE_STRUCK:
+        assert_int_equal(pe->type, PROTO_T_MHIT);
+        assert_int_equal(pe->u.mhit.seat, e->seat);
+        assert_int_equal(pe->u.mhit.missile, e->u.struck.id);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(pe->u.mhit.dice[i], e->u.struck.dice[i]);
+        assert_int_equal(pe->u.mhit.damage, e->u.struck.damage);
+        assert_int_equal(pe->u.mhit.hull, e->u.struck.target_hull);
+        break;
+    case BATTLE_EV_POINT_DEFENSE:
+        assert_int_equal(pe->type, PROTO_T_PD_RESULT);
+        assert_int_equal(pe->u.pd_result.seat, e->seat);
+        assert_int_equal(pe->u.pd_result.missile, e->u.pd.id);
+        assert_int_equal(pe->u.pd_result.dice[0], e->u.pd.dice[0]);
+        assert_int_equal(pe->u.pd_result.dice[1], e->u.pd.dice[1]);
+        assert_int_equal(pe->u.pd_result.total, e->u.pd.total);
+        assert_int_equal(pe->u.pd_result.ok, e->u.pd.destroyed != 0);
+        break;
+    case BATTLE_EV_SANDCASTER:
+        assert_int_equal(pe->type, PROTO_T_SAND_RESULT);
+        assert_int_equal(pe->u.sand_result.seat, e->seat);
+        assert_int_equal(pe->u.sand_result.dice[0], e->u.sand.dice[0]);
+        assert_int_equal(pe->u.sand_result.dice[1], e->u.sand.dice[1]);
+        assert_int_equal(pe->u.sand_result.total, e->u.sand.total);
+        assert_int_equal(pe->u.sand_result.ok, e->u.sand.success != 0);
+        assert_int_equal(pe->u.sand_result.bonus, e->u.sand.armour_bonus);
+        assert_int_equal(pe->u.sand_result.left, e->u.sand.ammo_left);
+        break;
+    case BATTLE_EV_TIMEOUT:
+        assert_int_equal(pe->type, PROTO_T_TIMEOUT);
+        assert_int_equal(pe->u.timeout.seat, e->seat);
+        assert_int_equal(pe->u.timeout.count, e->u.timeout.consecutive);
+        break;
+    case BATTLE_EV_SEAT_AWAY:
+        assert_int_equal(pe->type, PROTO_T_AWAY);
+        assert_int_equal(pe->u.away.seat, e->seat);
+        break;
+    case BATTLE_EV_SEAT_BACK:
+        assert_int_equal(pe->type, PROTO_T_BACK);
+        assert_int_equal(pe->u.back.seat, e->seat);
+        break;
+    case BATTLE_EV_ENDED:
+        assert_int_equal(pe->type, PROTO_T_ENDED);
+        assert_int_equal(pe->u.ended.winner,
+                         e->u.ended.winner == BATTLE_NO_SEAT ? -1 : (int)e->u.ended.winner);
+        assert_int_equal(pe->u.ended.reason, events_reason(e->u.ended.reason));
+        assert_int_equal(pe->u.ended.hull[0], e->u.ended.hull[0]);
+        assert_int_equal(pe->u.ended.hull[1], e->u.ended.hull[1]);
+        assert_int_equal(pe->u.ended.rounds, e->u.ended.rounds);
+        break;
+    default:
+        fail_msg("event kind %u has no check", e->kind);
+    }
+}
+
+/* Translates e, checks every field, encodes it, decodes it and checks every field again; the
+ * decoded event must also encode to the same bytes. */
+static void roundtrip_event(const battle *b, const battle_event *e)
+{
+    static uint8_t buf[8192], buf2[8192];
+    static proto_event pe, back;
+    assert_true(events_xlate(b, 123, e, &pe));
+    check_event_fields(e, 123, &pe);
+    size_t len = 0, len2 = 0;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &pe, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &back, NULL), PROTO_E_OK);
+    check_event_fields(e, 123, &back);
+    assert_int_equal(proto_encode_event(buf2, sizeof buf2, &back, &len2), PROTO_E_OK);
+    assert_int_equal(len2, len);
+    assert_memory_equal(buf2, buf, len);
+}
+
 static void test_events_encode(void **state)
 {
     ships_ship scout;
@@ -290,16 +465,12 @@ static void test_events_encode(void **state)
     assert_int_equal(battle_create(&b, &setup, ev, BATTLE_MAX_EVENTS_PER_APPLY, &n), BATTLE_OK);
     /* every event of a short battle translates and encodes; seq is kept 1:1 */
     static uint8_t buf[8192];
-    static proto_event pe, back;
+    static proto_event pe;
+    bool seen[BATTLE_EV_ENDED + 1] = {false};
     for (int step = 0; step < 40 && !battle_is_over(&b); step++) {
         for (size_t i = 0; i < n; i++) {
-            assert_true(events_xlate(&b, 123, &ev[i], &pe));
-            assert_int_equal(pe.seq, ev[i].seq);
-            size_t len = 0;
-            assert_int_equal(proto_encode_event(buf, sizeof buf, &pe, &len), PROTO_E_OK);
-            assert_int_equal(proto_decode_event(buf + 4, len - 4, &back, NULL), PROTO_E_OK);
-            assert_int_equal(back.type, pe.type);
-            assert_int_equal(back.seq, pe.seq);
+            roundtrip_event(&b, &ev[i]);
+            seen[ev[i].kind] = true;
         }
         battle_action a = {.kind = step % 3 == 0 ? BATTLE_ACT_LAUNCH : BATTLE_ACT_FIRE,
                            .seat = (uint8_t)battle_active_seat(&b)};
@@ -308,6 +479,42 @@ static void test_events_encode(void **state)
             assert_int_equal(battle_apply(&b, &a, ev, BATTLE_MAX_EVENTS_PER_APPLY, &n), BATTLE_OK);
         }
     }
+    assert_true(seen[BATTLE_EV_STARTED] && seen[BATTLE_EV_ATTACK]);
+    /* Every kind the battle above may not have produced, with distinct values in every field. */
+    static const battle_event made[] = {
+        {.seq = 7, .kind = BATTLE_EV_TURN, .seat = 1, .u.turn = {.round = 513}},
+        {.seq = 8, .kind = BATTLE_EV_ROUND, .seat = 0, .u.round = {.round = 9, .hull = {40, 41}}},
+        {.seq = 9, .kind = BATTLE_EV_ATTACK, .seat = 1,
+         .u.attack = {.weapon = 1, .dice = {3, 5}, .total = -2, .effect = -4,
+                      .flags = BATTLE_ATTACK_HIT | BATTLE_ATTACK_SAND_USED, .damage = 6,
+                      .target_hull = 300}},
+        {.seq = 10, .kind = BATTLE_EV_ATTACK, .seat = 0,
+         .u.attack = {.weapon = 0, .dice = {1, 2}, .total = 3, .effect = 1, .flags = 0, .damage = 0,
+                      .target_hull = 17}},
+        {.seq = 11, .kind = BATTLE_EV_CRITICAL, .seat = 1,
+         .u.critical = {.location = BATTLE_LOC_J_DRIVE, .severity = 3, .crew_injured = 1,
+                        .extra_damage = 12, .target_hull = 280}},
+        {.seq = 12, .kind = BATTLE_EV_MISSILE_LAUNCHED, .seat = 0,
+         .u.launched = {.id = 777, .band = 2, .ammo_left = 11}},
+        {.seq = 13, .kind = BATTLE_EV_MISSILE_MOVED, .seat = 0,
+         .u.moved = {.id = 777, .old_band = 2, .new_band = 1}},
+        {.seq = 14, .kind = BATTLE_EV_MISSILE_STRUCK, .seat = 1,
+         .u.struck = {.id = 777, .dice = {1, 2, 3, 4}, .damage = 10, .target_hull = 270}},
+        {.seq = 15, .kind = BATTLE_EV_POINT_DEFENSE, .seat = 1,
+         .u.pd = {.id = 778, .dice = {6, 5}, .total = 9, .destroyed = 1}},
+        {.seq = 16, .kind = BATTLE_EV_SANDCASTER, .seat = 0,
+         .u.sand = {.dice = {4, 4}, .total = 8, .success = 1, .armour_bonus = 5, .ammo_left = 19}},
+        {.seq = 17, .kind = BATTLE_EV_TIMEOUT, .seat = 1, .u.timeout = {.consecutive = 2}},
+        {.seq = 18, .kind = BATTLE_EV_SEAT_AWAY, .seat = 1},
+        {.seq = 19, .kind = BATTLE_EV_SEAT_BACK, .seat = 1},
+        {.seq = 20, .kind = BATTLE_EV_ENDED, .seat = 0,
+         .u.ended = {.winner = 0, .reason = BATTLE_END_FORFEIT, .rounds = 21, .hull = {5, 0}}},
+        {.seq = 21, .kind = BATTLE_EV_ENDED, .seat = 0,
+         .u.ended = {.winner = BATTLE_NO_SEAT, .reason = BATTLE_END_DRAW, .rounds = 50,
+                     .hull = {7, 8}}},
+    };
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++)
+        roundtrip_event(&b, &made[i]);
     events_state(&b, 123, PROTO_SEAT_SPECTATOR, 500, &pe);
     size_t len = 0;
     assert_int_equal(proto_encode_event(buf, sizeof buf, &pe, &len), PROTO_E_OK);
@@ -326,8 +533,10 @@ int main(void)
         cmocka_unit_test(test_theap_order_update_remove),
         cmocka_unit_test(test_outbox_order_through_backlog),
         cmocka_unit_test(test_outbox_overflow_closes),
+        cmocka_unit_test(test_outbox_close_list_full_counted),
         cmocka_unit_test(test_srand_tokens_and_seeds),
         cmocka_unit_test(test_events_encode),
+        cmocka_unit_test(test_shards_count_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* store: where one shard's journal bytes live, behind a small interface so a
  * backend other than local files (a Redis server shared by several boxes, say)
  * can be added without touching the journal's record, buffering or recovery
- * logic (shards/journal.c, shards/journal_read.c).
+ * logic (journal/journal.c, journal/journal_read.c).
  *
  * Model: a store is an append-only sequence of segments. Appends go to the
  * current log segment; rotate() starts a new one and returns a cut; everything
@@ -18,8 +18,8 @@
  *
  * The local file backend (store_file.c) is the default and needs no other
  * process; its layout is described there and in docs/ARCHITECTURE.md. */
-#ifndef BATTLED_SHARDS_STORE_H
-#define BATTLED_SHARDS_STORE_H
+#ifndef BATTLED_JOURNAL_STORE_H
+#define BATTLED_JOURNAL_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,46 +83,77 @@ struct store {
     const store_ops *ops;
 };
 
-/* ---- local files ---------------------------------------------------------
+/* ---- backends ------------------------------------------------------------
+ * A backend is everything the journal needs from one kind of storage: the
+ * per-store ops above, plus the operations on a whole location that recovery
+ * and start-up need (lock it, list and read every segment, retire what was
+ * read, open one shard's store). The journal (journal/journal.c,
+ * journal/journal_read.c) and recovery (shards/recover.c) reach storage only
+ * through this table, so a new backend is one new file defining a
+ * store_backend plus one line in store_backend_find (journal/store.c).
+ *
+ * "where" is the backend's location string: a directory for "file". Names
+ * (segment names, the names array) are the backend's own; the journal only
+ * prints them and hands them back.
+ *
+ * Threads: prepare, lock, load, retire, names_free and open run at start, on the
+ * thread that starts the shards, before any shard thread runs; a backend may
+ * assume they never run concurrently with each other. Errors: every int op
+ * returns 0 or -errno (-ENOMEM when out of memory); on failure nothing is
+ * returned through the out parameters and nothing needs freeing. */
+
+typedef struct store_lock store_lock;
+
+typedef struct store_backend {
+    const char *name; /* "file": what persistence.backend names */
+    /* Makes where ready to hold journals (file: creates the directory, one
+     * level, mode 0700, if missing). Returns 0 or -errno. */
+    int (*prepare)(const char *where);
+    /* Takes an exclusive claim on where so that two processes never write one
+     * journal: a second battled on the same location gets -EWOULDBLOCK. Held
+     * until unlock (or the process ends). Call once per process, before load.
+     * Returns 0 and *out (the caller owns it: unlock), or -errno. */
+    int (*lock)(const char *where, store_lock **out);
+    /* Releases a claim from lock and frees it (NULL is fine). */
+    void (*unlock)(store_lock *l);
+    /* Feeds every segment of every shard that no snapshot supersedes, in
+     * replay order (generation, snapshot before log, shard), to fn (which then
+     * owns each buffer, as store_segment_fn says). *names_out receives a
+     * NULL-terminated array, owned by the caller (names_free), naming every
+     * journal segment found, superseded ones and stale partial writes
+     * included, for retire; *next_gen one above the highest generation seen
+     * (1 when where holds none). Returns 0, -errno, or fn's negative value;
+     * err (errlen bytes) names the segment on an I/O error. */
+    int (*load)(const char *where, store_segment_fn fn, void *ctx, char ***names_out,
+                uint64_t *next_gen, char *err, size_t errlen);
+    /* Deletes the named segments (missing ones are fine), durably. Returns 0 or
+     * the first -errno. names stays the caller's. */
+    int (*retire)(const char *where, char *const *names);
+    /* Frees a names array from load (NULL is fine). */
+    void (*names_free)(char **names);
+    /* Opens shard's store in where, writing its first log segment at
+     * generation gen, or, when gen is 0, at one above the highest generation
+     * of any shard in where. Returns 0 and *out (the caller owns it and ends it
+     * with (*out)->ops->close), or -errno (-EEXIST if that segment exists). */
+    int (*open)(const char *where, unsigned shard, uint64_t gen, store **out);
+} store_backend;
+
+/* The backend called name ("file"), or NULL if there is none by that name.
+ * NULL name: the default, "file". */
+const store_backend *store_backend_find(const char *name);
+
+/* ---- local files (store_file.c) --------------------------------------------
  * <dir>/shard-<k>-<gen>.log          appended records, one file per segment
  * <dir>/shard-<k>-<base>-<gen>.snap  live battles of shard k's segments with
  *                                    generation in [base, gen), which it
  *                                    supersedes (they may be deleted)
  * <dir>/shard-...tmp                 a snapshot being written; ignored
+ * <dir>/LOCK                         flock'ed by lock; flock locks conflict
+ *                                    between descriptors even in one process
  * Generations only grow, across restarts too: a new run starts above every
  * generation found in the directory. Files are created 0600: created records
  * hold seat tokens, which are secrets. */
-
-/* Opens shard k's store in dir (which must exist), writing its first log
- * segment at generation gen, or, when gen is 0, at one above the highest
- * generation of any shard's file in dir. Returns 0 and *out, or -errno
- * (-EEXIST if that segment already exists). The caller closes *out. */
-int store_file_open(const char *dir, unsigned shard, uint64_t gen, store **out);
-
-/* The generation store_file_open's first segment got. */
-uint64_t store_file_first_gen(const store *s);
-
-/* Lists dir's journal files for recovery: every file of every shard that no
- * snapshot supersedes, in replay order (generation, snapshot before log,
- * shard), fed to fn. *names_out receives a malloc'ed, NULL-terminated array
- * of every journal file name found (superseded ones and stale .tmp files
- * included) for store_file_retire, and *next_gen one above the highest
- * generation seen (1 for an empty dir). Returns 0, -errno, or fn's value;
- * err (errlen bytes) names the file on an I/O error. */
-int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char ***names_out,
-                    uint64_t *next_gen, char *err, size_t errlen);
-
-/* Takes an exclusive lock on <dir>/LOCK (created if missing) so that two
- * processes never write one journal directory: a second battled started on
- * the same directory gets -EWOULDBLOCK. The lock lives as long as *fd_out is
- * open (close it at exit, or let the process end). Call once per process,
- * before journal_load: flock locks conflict between descriptors even in one
- * process. Returns 0 or -errno. */
-int store_file_lock(const char *dir, int *fd_out);
-
-/* Deletes the named files from dir (missing ones are fine) and syncs the
- * directory. Returns 0 or the first -errno. */
-int store_file_retire(const char *dir, char *const *names);
+extern const store_backend store_file_backend;
 
 /* Test hook: makes the next install_snapshot stop as a crash would, leaving
  * the files as they are at that point, and return -EINTR. */
@@ -131,9 +162,8 @@ typedef enum {
     STORE_FAULT_BEFORE_RENAME, /* snapshot written and synced as *.tmp, not renamed */
     STORE_FAULT_BEFORE_UNLINK, /* snapshot renamed, superseded files not deleted */
 } store_fault;
+/* Test hook of the file backend only: s must come from store_file_backend. */
 void store_file_set_fault(store *s, store_fault f);
 
-/* Frees a names array from store_file_load (NULL is fine). */
-void store_file_names_free(char **names);
 
 #endif

@@ -2,11 +2,11 @@
  * trusts a declared count: every container's count is checked against the
  * bytes that remain before any element is looked at, so hostile input costs
  * time linear in its size and no memory. */
-#include "shards/journal_codec.h"
+#include "journal/journal_codec.h"
 
 #include <string.h>
 
-#include "shards/crc32c.h"
+#include "journal/crc32c.h"
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -61,7 +61,7 @@ static uint8_t *put_key(uint8_t *p, char k)
     return p;
 }
 
-size_t jr_encoded_size(uint64_t battle_id, uint64_t seq, size_t payload_len)
+size_t journal_rec_encoded_size(uint64_t battle_id, uint64_t seq, size_t payload_len)
 {
     /* header, fixmap, 4 keys of 2 bytes, type (one byte), ids, payload */
     return JOURNAL_HEADER_BYTES + 1 + 8 + 1 + uint_size(battle_id) + uint_size(seq) + payload_len;
@@ -70,7 +70,7 @@ size_t jr_encoded_size(uint64_t battle_id, uint64_t seq, size_t payload_len)
 size_t journal_record_encode(uint8_t *buf, size_t cap, journal_rec_type type, uint64_t battle_id,
                              uint64_t seq, const void *payload, size_t payload_len)
 {
-    size_t n = jr_encoded_size(battle_id, seq, payload_len);
+    size_t n = journal_rec_encoded_size(battle_id, seq, payload_len);
     if (n > cap || n - JOURNAL_HEADER_BYTES > UINT32_MAX || (unsigned)type > 0x7f)
         return 0;
     uint8_t *p = buf + JOURNAL_HEADER_BYTES;
@@ -195,7 +195,7 @@ static bool get_uint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
     return true;
 }
 
-bool jr_decode_body(const uint8_t *p, size_t len, journal_rec *rec)
+bool journal_rec_decode_body(const uint8_t *p, size_t len, journal_rec *rec)
 {
     size_t pos = 0;
     if (len < 1 || (p[0] & 0xf0) != 0x80)
@@ -246,33 +246,33 @@ bool jr_decode_body(const uint8_t *p, size_t len, journal_rec *rec)
     return true;
 }
 
-jr_status jr_parse(const uint8_t *data, size_t len, size_t off, journal_rec *rec, size_t *reclen)
+journal_rec_status journal_rec_parse(const uint8_t *data, size_t len, size_t off, journal_rec *rec, size_t *reclen)
 {
     if (off > len || len - off < JOURNAL_HEADER_BYTES)
-        return JR_SHORT;
+        return JOURNAL_REC_SHORT;
     uint64_t body = get_be(data + off, 4);
     uint32_t crc = (uint32_t)get_be(data + off + 4, 4);
     if (body < JOURNAL_BODY_MIN || body > JOURNAL_BODY_MAX)
-        return JR_BADLEN;
+        return JOURNAL_REC_BADLEN;
     if (len - off - JOURNAL_HEADER_BYTES < body)
-        return JR_SHORT;
+        return JOURNAL_REC_SHORT;
     const uint8_t *b = data + off + JOURNAL_HEADER_BYTES;
     if (crc32c(b, (size_t)body) != crc)
-        return JR_BADCRC;
-    if (!jr_decode_body(b, (size_t)body, rec))
-        return JR_BADBODY;
+        return JOURNAL_REC_BADCRC;
+    if (!journal_rec_decode_body(b, (size_t)body, rec))
+        return JOURNAL_REC_BADBODY;
     *reclen = JOURNAL_HEADER_BYTES + (size_t)body;
-    return JR_OK;
+    return JOURNAL_REC_OK;
 }
 
-const char *jr_status_text(jr_status s)
+const char *journal_rec_status_text(journal_rec_status s)
 {
     switch (s) {
-    case JR_OK: return "ok";
-    case JR_SHORT: return "truncated record";
-    case JR_BADLEN: return "record length out of bounds";
-    case JR_BADCRC: return "checksum mismatch";
-    case JR_BADBODY: return "malformed record body";
+    case JOURNAL_REC_OK: return "ok";
+    case JOURNAL_REC_SHORT: return "truncated record";
+    case JOURNAL_REC_BADLEN: return "record length out of bounds";
+    case JOURNAL_REC_BADCRC: return "checksum mismatch";
+    case JOURNAL_REC_BADBODY: return "malformed record body";
     }
     return "?";
 }

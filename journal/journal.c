@@ -1,5 +1,5 @@
 /* The journal writer: group commit, durability policy, degraded state and
- * background compaction over a store (shards/store.h).
+ * background compaction over a store (journal/store.h).
  *
  * Threads. The shard thread does every append and flush. Two helpers keep
  * the disk off its path:
@@ -12,7 +12,7 @@
  *    goes on appending there, while the compactor reads the segments before
  *    the cut, keeps the unfinished battles and installs them as a snapshot.
  *    The shard collects the result on a later flush. At most one at a time. */
-#include "shards/journal.h"
+#include "journal/journal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "shards/journal_codec.h"
+#include "journal/journal_codec.h"
 
 #define JOURNAL_COMPACT_RETRY_MS 10000 /* after a failed compaction */
 
@@ -198,21 +198,21 @@ static void *compactor_main(void *arg)
     journal_load_opts lo = {.skip_damaged = false, .warn = j->warn, .warn_ctx = j->warn_ctx};
     journal_error err;
     int rc = -ENOMEM;
-    jl_loader *l = jl_new(&lo);
+    journal_loader *l = journal_load_new(&lo);
     if (l) {
-        rc = j->st->ops->read_cut(j->st, &j->cut, jl_segment, l);
+        rc = j->st->ops->read_cut(j->st, &j->cut, journal_load_segment, l);
         if (rc != 0) {
             if (rc == -ECANCELED) {
                 j->warn(j->warn_ctx, "journal: compaction found damage in its own segments",
                         "", 0, 0);
                 rc = -EIO;
             }
-            jl_free(l);
+            journal_load_free(l);
         } else {
-            journal_set *set = jl_finish(l, &err);
+            journal_set *set = journal_load_finish(l, &err);
             uint8_t *buf = NULL;
             size_t len = 0;
-            rc = set ? jl_encode_set(set, &buf, &len) : -ENOMEM;
+            rc = set ? journal_set_encode(set, &buf, &len) : -ENOMEM;
             if (rc == 0)
                 rc = j->st->ops->install_snapshot(j->st, &j->cut, buf, len);
             free(buf);
@@ -285,7 +285,7 @@ int journal_append(journal *j, journal_rec_type type, uint64_t battle_id, uint64
         j->s.records_dropped++;
         return -j->err;
     }
-    size_t need = jr_encoded_size(battle_id, seq, payload_len);
+    size_t need = journal_rec_encoded_size(battle_id, seq, payload_len);
     if (j->cap - j->len < need) {
         j->s.buffer_full_writes++;
         if (j->degraded && now_ms() < j->retry_at_ms) {
@@ -344,14 +344,6 @@ int journal_flush(journal *j)
     }
     maybe_compact(j);
     return 0;
-}
-
-int journal_sync(journal *j)
-{
-    int rc = journal_flush(j);
-    if (rc != 0)
-        return rc;
-    return sync_or_lose(j);
 }
 
 bool journal_degraded(const journal *j, int *err)
@@ -466,7 +458,7 @@ int journal_open(const journal_opts *o, const journal_battle *const *battles, si
     j->cap = o->buf_bytes ? o->buf_bytes : JOURNAL_BUF_DEFAULT;
     if (j->cap < JOURNAL_BUF_MIN)
         j->cap = JOURNAL_BUF_MIN;
-    j->warn = o->warn ? o->warn : jl_warn_stderr;
+    j->warn = o->warn ? o->warn : journal_warn_stderr;
     j->warn_ctx = o->warn_ctx;
     if (!(j->buf = malloc(j->cap))) {
         journal_free(j);
@@ -475,19 +467,20 @@ int journal_open(const journal_opts *o, const journal_battle *const *battles, si
     }
     if (o->store) {
         j->st = o->store;
-        j->async = j->st->ops->acked != NULL;
     } else {
-        int rc = store_file_open(o->dir, o->shard, o->first_gen, &j->st);
+        const store_backend *be = o->backend ? o->backend : &store_file_backend;
+        int rc = be->open(o->dir, o->shard, o->first_gen, &j->st);
         if (rc != 0) {
             journal_free(j);
             set_open_err(err, JOURNAL_E_IO, -rc, o->dir);
             return -1;
         }
     }
+    j->async = j->st->ops->acked != NULL;
     if (n > 0) {
         uint8_t *snap;
         size_t len;
-        int rc = jl_encode_battles(battles, n, &snap, &len);
+        int rc = journal_battles_encode(battles, n, &snap, &len);
         if (rc == 0) {
             rc = j->st->ops->install_snapshot(j->st, NULL, snap, len);
             free(snap);

@@ -2,8 +2,8 @@
  * of journal records. Chosen over CRC-32 because x86-64 computes it in hardware
  * (SSE4.2 crc32 instruction) and it detects more error patterns in the record
  * sizes we write. Check value: crc32c("123456789") == 0xE3069283. */
-#ifndef BATTLED_SHARDS_CRC32C_H
-#define BATTLED_SHARDS_CRC32C_H
+#ifndef BATTLED_JOURNAL_CRC32C_H
+#define BATTLED_JOURNAL_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shards/journal_codec.h"
+#include "journal/journal_codec.h"
+#include "util/mix.h"
 
 enum { JB_LIVE, JB_ENDED, JB_DAMAGED };
 
@@ -34,19 +35,20 @@ struct journal_set {
     size_t nlive;
     uint8_t **bufs; /* segment data the set owns (records point into it) */
     size_t nbufs, capbufs;
-    char **names; /* files read, for retire (journal_load only) */
+    char **names; /* segments read, for retire (journal_load only) */
     char *dir;
+    const store_backend *be; /* where names came from (journal_load only) */
     uint64_t next_gen;
     journal_load_stats stats;
 };
 
-struct jl_loader {
+struct journal_loader {
     journal_set *set;
     journal_load_opts opts;
     journal_error err;
 };
 
-void jl_warn_stderr(void *ctx, const char *msg, const char *file, uint64_t offset,
+void journal_warn_stderr(void *ctx, const char *msg, const char *file, uint64_t offset,
                     uint64_t battle_id)
 {
     (void)ctx;
@@ -54,7 +56,7 @@ void jl_warn_stderr(void *ctx, const char *msg, const char *file, uint64_t offse
             msg, file ? file : "", offset, battle_id);
 }
 
-static void warn(jl_loader *l, const char *msg, const char *file, uint64_t off, uint64_t id)
+static void warn(journal_loader *l, const char *msg, const char *file, uint64_t off, uint64_t id)
 {
     l->opts.warn(l->opts.warn_ctx, msg, file, off, id);
 }
@@ -81,12 +83,7 @@ static void set_err(journal_error *e, journal_errcode code, int sys, const char 
 
 static size_t hash_id(uint64_t x)
 {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return (size_t)x;
+    return (size_t)mix64(x);
 }
 
 static jb *find(journal_set *s, uint64_t id)
@@ -155,7 +152,7 @@ static void clear_actions(jb *b)
 /* ---- applying records ---- */
 
 /* A battle's history cannot be trusted: fail, or skip the battle. */
-static int damage(jl_loader *l, uint64_t id, const char *file, uint64_t off, const char *why)
+static int damage(journal_loader *l, uint64_t id, const char *file, uint64_t off, const char *why)
 {
     if (!l->opts.skip_damaged) {
         set_err(&l->err, JOURNAL_E_DAMAGED, 0, file, off, id, why);
@@ -176,7 +173,7 @@ static int damage(jl_loader *l, uint64_t id, const char *file, uint64_t off, con
     return 0;
 }
 
-static int apply(jl_loader *l, const journal_rec *r, const char *file, uint64_t off)
+static int apply(journal_loader *l, const journal_rec *r, const char *file, uint64_t off)
 {
     journal_set *s = l->set;
     jb *b = find(s, r->battle_id);
@@ -241,13 +238,13 @@ static size_t next_good(const uint8_t *d, size_t len, size_t from)
             continue;
         journal_rec r;
         size_t rl;
-        if (jr_parse(d, len, p, &r, &rl) == JR_OK)
+        if (journal_rec_parse(d, len, p, &r, &rl) == JOURNAL_REC_OK)
             return p;
     }
     return len;
 }
 
-static int parse_segment(jl_loader *l, const char *name, const uint8_t *d, size_t len,
+static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, size_t len,
                          bool is_log)
 {
     journal_set *s = l->set;
@@ -257,8 +254,8 @@ static int parse_segment(jl_loader *l, const char *name, const uint8_t *d, size_
     while (off < len) {
         journal_rec r;
         size_t rl;
-        jr_status st = jr_parse(d, len, off, &r, &rl);
-        if (st == JR_OK) {
+        journal_rec_status st = journal_rec_parse(d, len, off, &r, &rl);
+        if (st == JOURNAL_REC_OK) {
             s->stats.records++;
             int rc = apply(l, &r, name, off);
             if (rc != 0)
@@ -269,7 +266,7 @@ static int parse_segment(jl_loader *l, const char *name, const uint8_t *d, size_
         size_t next = next_good(d, len, off + 1);
         if (next == len && is_log) {
             char msg[96];
-            snprintf(msg, sizeof msg, "journal: torn tail cut (%s, %zu bytes)", jr_status_text(st),
+            snprintf(msg, sizeof msg, "journal: torn tail cut (%s, %zu bytes)", journal_rec_status_text(st),
                      len - off);
             warn(l, msg, name, off, 0);
             s->stats.torn_tails++;
@@ -278,7 +275,7 @@ static int parse_segment(jl_loader *l, const char *name, const uint8_t *d, size_
         }
         if (!l->opts.skip_damaged) {
             char what[96];
-            snprintf(what, sizeof what, "damaged record (%s)%s", jr_status_text(st),
+            snprintf(what, sizeof what, "damaged record (%s)%s", journal_rec_status_text(st),
                      is_log ? "" : " in a snapshot");
             set_err(&l->err, JOURNAL_E_DAMAGED, 0, name, off, 0, what);
             return -ECANCELED;
@@ -286,8 +283,8 @@ static int parse_segment(jl_loader *l, const char *name, const uint8_t *d, size_
         s->stats.damaged_regions++;
         warn(l, "journal: damaged region skipped", name, off, 0);
         /* A record whose checksum alone is wrong still names its battle. */
-        if (st == JR_BADCRC &&
-            jr_decode_body(d + off + JOURNAL_HEADER_BYTES,
+        if (st == JOURNAL_REC_BADCRC &&
+            journal_rec_decode_body(d + off + JOURNAL_HEADER_BYTES,
                            (size_t)d[off] << 24 | (size_t)d[off + 1] << 16 |
                                (size_t)d[off + 2] << 8 | d[off + 3],
                            &r)) {
@@ -302,9 +299,9 @@ static int parse_segment(jl_loader *l, const char *name, const uint8_t *d, size_
 
 /* ---- loader ---- */
 
-jl_loader *jl_new(const journal_load_opts *opts)
+journal_loader *journal_load_new(const journal_load_opts *opts)
 {
-    jl_loader *l = calloc(1, sizeof *l);
+    journal_loader *l = calloc(1, sizeof *l);
     if (!l || !(l->set = calloc(1, sizeof *l->set))) {
         free(l);
         return NULL;
@@ -312,7 +309,7 @@ jl_loader *jl_new(const journal_load_opts *opts)
     if (opts)
         l->opts = *opts;
     if (!l->opts.warn)
-        l->opts.warn = jl_warn_stderr;
+        l->opts.warn = journal_warn_stderr;
     return l;
 }
 
@@ -330,9 +327,9 @@ static int keep_buf(journal_set *s, uint8_t *data)
     return 0;
 }
 
-int jl_segment(void *loader, const char *name, uint8_t *data, size_t len, bool is_log)
+int journal_load_segment(void *loader, const char *name, uint8_t *data, size_t len, bool is_log)
 {
-    jl_loader *l = loader;
+    journal_loader *l = loader;
     if (keep_buf(l->set, data) != 0) {
         free(data);
         set_err(&l->err, JOURNAL_E_NOMEM, ENOMEM, name, 0, 0, "out of memory");
@@ -353,12 +350,13 @@ void journal_set_free(journal_set *s)
     for (size_t i = 0; i < s->nbufs; i++)
         free(s->bufs[i]);
     free(s->bufs);
-    store_file_names_free(s->names);
+    if (s->be)
+        s->be->names_free(s->names);
     free(s->dir);
     free(s);
 }
 
-void jl_free(jl_loader *l)
+void journal_load_free(journal_loader *l)
 {
     if (!l)
         return;
@@ -366,13 +364,13 @@ void jl_free(jl_loader *l)
     free(l);
 }
 
-journal_set *jl_finish(jl_loader *l, journal_error *err)
+journal_set *journal_load_finish(journal_loader *l, journal_error *err)
 {
     journal_set *s = l->set;
     s->live = calloc(s->nb ? s->nb : 1, sizeof *s->live);
     if (!s->live) {
         set_err(err, JOURNAL_E_NOMEM, ENOMEM, NULL, 0, 0, "out of memory");
-        jl_free(l);
+        journal_load_free(l);
         return NULL;
     }
     for (size_t i = 0; i < s->nb; i++) {
@@ -385,7 +383,7 @@ journal_set *jl_finish(jl_loader *l, journal_error *err)
         }
     }
     l->set = NULL;
-    jl_free(l);
+    journal_load_free(l);
     if (err)
         memset(err, 0, sizeof *err);
     return s;
@@ -398,7 +396,8 @@ int journal_load(const char *dir, const journal_load_opts *opts, journal_set **o
     if (!err)
         err = &dummy;
     *out = NULL;
-    jl_loader *l = jl_new(opts);
+    const store_backend *be = opts && opts->backend ? opts->backend : &store_file_backend;
+    journal_loader *l = journal_load_new(opts);
     if (!l) {
         set_err(err, JOURNAL_E_NOMEM, ENOMEM, NULL, 0, 0, "out of memory");
         return -1;
@@ -406,22 +405,23 @@ int journal_load(const char *dir, const journal_load_opts *opts, journal_set **o
     char **names = NULL;
     uint64_t next_gen = 1;
     char msg[256] = "";
-    int rc = store_file_load(dir, jl_segment, l, &names, &next_gen, msg, sizeof msg);
+    int rc = be->load(dir, journal_load_segment, l, &names, &next_gen, msg, sizeof msg);
     if (rc == -ECANCELED) {
         *err = l->err;
-        jl_free(l);
+        journal_load_free(l);
         return -1;
     }
     if (rc != 0) {
         set_err(err, rc == -ENOMEM ? JOURNAL_E_NOMEM : JOURNAL_E_IO, -rc, NULL, 0, 0, msg);
-        jl_free(l);
+        journal_load_free(l);
         return -1;
     }
-    journal_set *s = jl_finish(l, err);
+    journal_set *s = journal_load_finish(l, err);
     if (!s) {
-        store_file_names_free(names);
+        be->names_free(names);
         return -1;
     }
+    s->be = be;
     s->names = names;
     s->next_gen = next_gen;
     if (!(s->dir = strdup(dir))) {
@@ -441,7 +441,7 @@ int journal_load_buffers(const uint8_t *const *bufs, const size_t *lens, const c
     if (!err)
         err = &dummy;
     *out = NULL;
-    jl_loader *l = jl_new(opts);
+    journal_loader *l = journal_load_new(opts);
     if (!l) {
         set_err(err, JOURNAL_E_NOMEM, ENOMEM, NULL, 0, 0, "out of memory");
         return -1;
@@ -453,11 +453,11 @@ int journal_load_buffers(const uint8_t *const *bufs, const size_t *lens, const c
         if (parse_segment(l, names && names[i] ? names[i] : name, bufs[i], lens[i],
                           is_log ? is_log[i] : true) != 0) {
             *err = l->err;
-            jl_free(l);
+            journal_load_free(l);
             return -1;
         }
     }
-    journal_set *s = jl_finish(l, err);
+    journal_set *s = journal_load_finish(l, err);
     if (!s)
         return -1;
     s->next_gen = 1;
@@ -493,9 +493,9 @@ uint64_t journal_set_next_gen(const journal_set *s)
 
 int journal_set_retire(journal_set *s, journal_error *err)
 {
-    if (!s->dir || !s->names)
+    if (!s->dir || !s->names || !s->be)
         return 0;
-    int rc = store_file_retire(s->dir, s->names);
+    int rc = s->be->retire(s->dir, s->names);
     if (rc != 0) {
         char what[160];
         snprintf(what, sizeof what, "%s: cannot delete recovered journal files: %s", s->dir,
@@ -504,7 +504,7 @@ int journal_set_retire(journal_set *s, journal_error *err)
             set_err(err, JOURNAL_E_IO, -rc, NULL, 0, 0, what);
         return -1;
     }
-    store_file_names_free(s->names);
+    s->be->names_free(s->names);
     s->names = NULL;
     return 0;
 }
@@ -513,9 +513,9 @@ int journal_set_retire(journal_set *s, journal_error *err)
 
 static size_t battle_size(const journal_battle *b)
 {
-    size_t n = jr_encoded_size(b->id, b->created.seq, b->created.payload_len);
+    size_t n = journal_rec_encoded_size(b->id, b->created.seq, b->created.payload_len);
     for (size_t i = 0; i < b->nactions; i++)
-        n += jr_encoded_size(b->id, b->actions[i].seq, b->actions[i].payload_len);
+        n += journal_rec_encoded_size(b->id, b->actions[i].seq, b->actions[i].payload_len);
     return n;
 }
 
@@ -525,7 +525,7 @@ static size_t put_rec(uint8_t *p, size_t cap, const journal_rec *r)
                                  r->payload_len);
 }
 
-int jl_encode_battles(const journal_battle *const *bs, size_t n, uint8_t **out, size_t *len)
+int journal_battles_encode(const journal_battle *const *bs, size_t n, uint8_t **out, size_t *len)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
@@ -548,7 +548,7 @@ int jl_encode_battles(const journal_battle *const *bs, size_t n, uint8_t **out, 
     return 0;
 }
 
-int jl_encode_set(const journal_set *s, uint8_t **out, size_t *len)
+int journal_set_encode(const journal_set *s, uint8_t **out, size_t *len)
 {
-    return jl_encode_battles(s->live, s->nlive, out, len);
+    return journal_battles_encode(s->live, s->nlive, out, len);
 }

@@ -30,13 +30,15 @@
  * reconnection; reconnection backs off from STORE_REDIS_BACKOFF_MIN_MS to _MAX_MS. A fenced
  * store (another process claimed the prefix) or one whose segment no longer matches fails for
  * good with -EPERM / -EIO. */
-#ifndef BATTLED_SHARDS_STORE_REDIS_H
-#define BATTLED_SHARDS_STORE_REDIS_H
+#ifndef BATTLED_JOURNAL_STORE_REDIS_H
+#define BATTLED_JOURNAL_STORE_REDIS_H
+
+/* Layer: journal/ API (the backend table entry and, for tests, the link). */
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shards/store.h"
+#include "journal/store.h"
 
 #define STORE_REDIS_INFLIGHT_MAX (16u << 20) /* unacknowledged bytes per store */
 #define STORE_REDIS_TIMEOUT_DEFAULT_MS 2000  /* a reply later than this: Redis counts as slow */
@@ -45,16 +47,29 @@
 #define STORE_REDIS_BACKOFF_MAX_MS 2000
 #define STORE_REDIS_PREFIX_MAX 64            /* bytes of a key prefix */
 #define STORE_REDIS_NODE_MAX 64              /* bytes of a node name */
+#define STORE_REDIS_WHERE_MAX 512            /* bytes of a location string */
 
 typedef struct store_redis_link store_redis_link;
 
-typedef struct store_redis_opts {
+/* The backend table entry, "redis" (journal/store.c lists it). Its location string ("where", what
+ * persistence.dir is for files) is "address|prefix|node|timeout_ms", made by store_redis_where.
+ * lock claims the location for this process (one per process: a second lock gets -EWOULDBLOCK,
+ * as does a prefix another live node holds) and starts the link; load, retire and open use that
+ * link (-ENOLCK before lock); unlock releases the prefix and stops the link, after every store
+ * is closed. */
+extern const store_backend store_redis_backend;
+
+typedef struct store_redis_opts { /* (persistence.redis_* in config.toml) */
     const char *address; /* "host:port" (persistence.redis_address) */
     const char *prefix;  /* key prefix (persistence.redis_prefix) */
     const char *node;    /* this process's name in P owner; NULL or "": the host name */
     unsigned timeout_ms; /* 0: STORE_REDIS_TIMEOUT_DEFAULT_MS */
     unsigned lease_ms;   /* 0: STORE_REDIS_LEASE_MS */
 } store_redis_opts;
+
+/* Writes o's location string for store_redis_backend into buf (n bytes). 0, -EINVAL when a
+ * field holds '|', or -ENAMETOOLONG. */
+int store_redis_where(char *buf, size_t n, const struct store_redis_opts *o);
 
 /* Connects, claims the prefix (P owner absent or already this node's name: a restart of the
  * same node takes over at once; another live node's name: -EBUSY, its name in err) with a new
@@ -86,10 +101,13 @@ store_redis_stats store_redis_link_stats(store_redis_link *l);
 /* Lists the prefix's segments for recovery, as store_file_load does for a directory: every
  * segment no snapshot supersedes, in replay order (generation, snapshot before log, shard), fed
  * to fn; *names_out gets every segment name found (for store_redis_retire; free it with
- * store_file_names_free) and *next_gen one above the highest generation. Returns 0, -errno or
+ * store_redis_names_free) and *next_gen one above the highest generation. Returns 0, -errno or
  * fn's value (err names the segment on an I/O error). */
 int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char ***names_out,
                      uint64_t *next_gen, char *err, size_t errlen);
+
+/* Frees a names array from store_redis_load (NULL is fine). */
+void store_redis_names_free(char **names);
 
 /* Deletes the named segments (fenced like every write). Returns 0 or -errno. */
 int store_redis_retire(store_redis_link *l, char *const *names);

@@ -1,5 +1,5 @@
 /* Slice-by-8 table CRC-32C, with the SSE4.2 instruction when the CPU has it. */
-#include "shards/crc32c.h"
+#include "journal/crc32c.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -8,7 +8,7 @@
  * the append script applies a batch only when the segment's length is the batch's offset, and
  * answers "done" when it is already the offset plus the batch, so a resend never duplicates.
  * The compactor thread and the start use their own synchronous connections. */
-#include "shards/store_redis.h"
+#include "journal/store_redis.h"
 
 #include <errno.h>
 #include <hiredis/async.h>
@@ -961,7 +961,7 @@ static int list_names(redisContext *c, const store_redis_link *l, char ***out, s
     return 0;
 }
 
-static void free_names(char **names)
+void store_redis_names_free(char **names)
 {
     for (char **p = names; p && *p; p++)
         free(*p);
@@ -988,7 +988,7 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
     if (rc != 0) {
         snprintf(err, errlen, "redis %s:%d: cannot list %sfiles: %s", l->host, l->port, l->prefix,
                  strerror(-rc));
-        free_names(names);
+        store_redis_names_free(names);
         redisFree(c);
         return rc;
     }
@@ -1017,7 +1017,7 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
     free(es);
     redisFree(c);
     if (rc != 0) {
-        free_names(names);
+        store_redis_names_free(names);
         return rc;
     }
     *names_out = names;
@@ -1052,7 +1052,7 @@ int store_redis_open(store_redis_link *l, unsigned shard, uint64_t gen, store **
             if (parse_name(names[i], &e) && e.gen > gen)
                 gen = e.gen;
         }
-        free_names(names);
+        store_redis_names_free(names);
         gen++;
     }
     store_redis *s = calloc(1, sizeof *s);
@@ -1238,3 +1238,138 @@ store_redis_stats store_redis_link_stats(store_redis_link *l)
     pthread_mutex_unlock(&l->mu);
     return s;
 }
+
+/* ---- the backend table (store.h) ------------------------------------------------------------ */
+
+/* A process claims one Redis location (lock) and everything else the table does at start goes
+ * through that claim's link: the link is process state, the table passes only "where". */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static store_redis_link *g_link;
+static char g_where[STORE_REDIS_WHERE_MAX];
+
+int store_redis_where(char *buf, size_t n, const store_redis_opts *o)
+{
+    const char *fields[] = {o->address ? o->address : "", o->prefix ? o->prefix : "",
+                            o->node ? o->node : ""};
+    for (size_t i = 0; i < 3; i++)
+        if (strchr(fields[i], '|'))
+            return -EINVAL;
+    int w = snprintf(buf, n, "%s|%s|%s|%u", fields[0], fields[1], fields[2], o->timeout_ms);
+    return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+/* Splits where into o, pointing into buf (n bytes). 0 or -EINVAL. */
+static int parse_where(const char *where, store_redis_opts *o, char *buf, size_t n)
+{
+    if (!where || strlen(where) >= n)
+        return -EINVAL;
+    snprintf(buf, n, "%s", where);
+    char *f[4];
+    char *p = buf;
+    for (int i = 0; i < 4; i++) {
+        f[i] = p;
+        p = strchr(p, '|');
+        if (i < 3 && !p)
+            return -EINVAL;
+        if (p)
+            *p++ = '\0';
+    }
+    char *end;
+    unsigned long t = strtoul(f[3], &end, 10);
+    if (*end || t > 600000)
+        return -EINVAL;
+    *o = (store_redis_opts){.address = f[0], .prefix = f[1], .node = f[2],
+                            .timeout_ms = (unsigned)t};
+    char host[SR_HOST_MAX];
+    int port;
+    return parse_address(o->address, host, &port);
+}
+
+static int rb_prepare(const char *where)
+{
+    char buf[STORE_REDIS_WHERE_MAX];
+    store_redis_opts o;
+    return parse_where(where, &o, buf, sizeof buf);
+}
+
+static int rb_lock(const char *where, store_lock **out)
+{
+    char buf[STORE_REDIS_WHERE_MAX], err[256];
+    store_redis_opts o;
+    int rc = parse_where(where, &o, buf, sizeof buf);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&g_mu);
+    if (g_link) {
+        pthread_mutex_unlock(&g_mu);
+        return -EWOULDBLOCK;
+    }
+    store_redis_link *l = NULL;
+    rc = store_redis_link_start(&o, &l, err, sizeof err);
+    if (rc == 0) {
+        g_link = l;
+        snprintf(g_where, sizeof g_where, "%s", where);
+        *out = (store_lock *)l;
+    } else {
+        log_error("persistence: Redis location cannot be claimed", "error", err);
+        if (rc == -EBUSY)
+            rc = -EWOULDBLOCK;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return rc;
+}
+
+static void rb_unlock(store_lock *lk)
+{
+    store_redis_link *l = (store_redis_link *)lk;
+    if (!l)
+        return;
+    pthread_mutex_lock(&g_mu);
+    if (g_link == l)
+        g_link = NULL;
+    pthread_mutex_unlock(&g_mu);
+    store_redis_link_stop(l);
+}
+
+/* The link lock() made for where, or NULL. */
+static store_redis_link *link_for(const char *where)
+{
+    pthread_mutex_lock(&g_mu);
+    store_redis_link *l = g_link && where && strcmp(g_where, where) == 0 ? g_link : NULL;
+    pthread_mutex_unlock(&g_mu);
+    return l;
+}
+
+static int rb_load(const char *where, store_segment_fn fn, void *ctx, char ***names_out,
+                   uint64_t *next_gen, char *err, size_t errlen)
+{
+    store_redis_link *l = link_for(where);
+    if (!l) {
+        snprintf(err, errlen, "redis: load before lock");
+        return -ENOLCK;
+    }
+    return store_redis_load(l, fn, ctx, names_out, next_gen, err, errlen);
+}
+
+static int rb_retire(const char *where, char *const *names)
+{
+    store_redis_link *l = link_for(where);
+    return l ? store_redis_retire(l, names) : -ENOLCK;
+}
+
+static int rb_open(const char *where, unsigned shard, uint64_t gen, store **out)
+{
+    store_redis_link *l = link_for(where);
+    return l ? store_redis_open(l, shard, gen, out) : -ENOLCK;
+}
+
+const store_backend store_redis_backend = {
+    .name = "redis",
+    .prepare = rb_prepare,
+    .lock = rb_lock,
+    .unlock = rb_unlock,
+    .load = rb_load,
+    .retire = rb_retire,
+    .names_free = store_redis_names_free,
+    .open = rb_open,
+};

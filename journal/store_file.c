@@ -1,6 +1,6 @@
 /* The local file backend of store.h: one directory, log segments appended with
  * write(2), snapshots written as *.tmp, synced, renamed, directory synced. */
-#include "shards/store.h"
+#include "journal/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -417,7 +417,7 @@ static int cmp_entry(const void *x, const void *y)
     return 0;
 }
 
-void store_file_names_free(char **names)
+static void store_file_names_free(char **names)
 {
     if (!names)
         return;
@@ -469,7 +469,7 @@ static int list_dir(const char *dir, char ***names_out, size_t *count)
     return 0;
 }
 
-int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char ***names_out,
+static int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char ***names_out,
                     uint64_t *next_gen, char *err, size_t errlen)
 {
     char **names;
@@ -526,7 +526,7 @@ int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char ***nam
     return 0;
 }
 
-int store_file_retire(const char *dir, char *const *names)
+static int store_file_retire(const char *dir, char *const *names)
 {
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
@@ -540,21 +540,46 @@ int store_file_retire(const char *dir, char *const *names)
     return rc ? rc : r;
 }
 
-int store_file_lock(const char *dir, int *fd_out)
+static int store_file_prepare(const char *dir)
+{
+    return mkdir(dir, 0700) != 0 && errno != EEXIST ? -errno : 0;
+}
+
+struct store_lock {
+    int fd; /* <dir>/LOCK, flock'ed */
+};
+
+static int store_file_lock(const char *dir, store_lock **out)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/LOCK", dir) >= sizeof path)
         return -ENAMETOOLONG;
+    store_lock *l = malloc(sizeof *l);
+    if (!l)
+        return -ENOMEM;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        int e = -errno;
+        free(l);
+        return e;
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
         close(fd);
+        free(l);
         return e;
     }
-    *fd_out = fd;
+    l->fd = fd;
+    *out = l;
     return 0;
+}
+
+static void store_file_unlock(store_lock *l)
+{
+    if (!l)
+        return;
+    close(l->fd); /* closing the last descriptor releases the flock */
+    free(l);
 }
 
 /* ---- open ------------------------------------------------------------------ */
@@ -578,7 +603,7 @@ static int next_gen_in(const char *dir, uint64_t *out)
     return 0;
 }
 
-int store_file_open(const char *dir, unsigned shard, uint64_t gen, store **out)
+static int store_file_open(const char *dir, unsigned shard, uint64_t gen, store **out)
 {
     *out = NULL;
     if (gen == 0) {
@@ -613,12 +638,18 @@ int store_file_open(const char *dir, unsigned shard, uint64_t gen, store **out)
     return 0;
 }
 
-uint64_t store_file_first_gen(const store *s)
-{
-    return ((const store_file *)s)->run_base;
-}
-
 void store_file_set_fault(store *s, store_fault fault)
 {
     atomic_store(&((store_file *)s)->fault, (int)fault);
 }
+
+const store_backend store_file_backend = {
+    .name = "file",
+    .prepare = store_file_prepare,
+    .lock = store_file_lock,
+    .unlock = store_file_unlock,
+    .load = store_file_load,
+    .retire = store_file_retire,
+    .names_free = store_file_names_free,
+    .open = store_file_open,
+};

@@ -36,14 +36,14 @@
  *     journal_set_retire() -> the files that were read are deleted. This must
  *                            succeed before any battle changes (before serving).
  */
-#ifndef BATTLED_SHARDS_JOURNAL_H
-#define BATTLED_SHARDS_JOURNAL_H
+#ifndef BATTLED_JOURNAL_JOURNAL_H
+#define BATTLED_JOURNAL_JOURNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shards/store.h"
+#include "journal/store.h"
 
 /* ---- limits ---- */
 #define JOURNAL_PAYLOAD_MAX (64u * 1024)           /* bytes of one record's payload */
@@ -121,6 +121,7 @@ typedef struct journal_error {
 typedef struct journal_set journal_set;
 
 typedef struct journal_load_opts {
+    const store_backend *backend; /* where the segments are (store.h); NULL: store_file_backend */
     bool skip_damaged;    /* persistence.skip_damaged: skip a damaged battle instead of failing */
     journal_warn_fn warn; /* NULL: stderr */
     void *warn_ctx;
@@ -138,7 +139,8 @@ typedef struct journal_load_stats {
     uint64_t replaced;        /* created records that restarted a known battle */
 } journal_load_stats;
 
-/* Reads every shard's journal files in dir (opts may be NULL) and returns the
+/* Reads every shard's journal segments in dir, a location of opts->backend
+ * (opts may be NULL: files) and returns the
  * unfinished battles in *out, which the caller frees with journal_set_free.
  * A torn tail of a log segment (a crash mid-write) is cut off with a warning.
  * Damage elsewhere fails with JOURNAL_E_DAMAGED naming file and offset in
@@ -175,13 +177,14 @@ void journal_set_free(journal_set *set);
 typedef struct journal journal;
 
 typedef struct journal_opts {
-    const char *dir;            /* persistence.dir (ignored when store is set) */
+    const store_backend *backend; /* opens the store (store.h); NULL: store_file_backend */
+    const char *dir;            /* the backend's location: persistence.dir (ignored when store is set) */
     unsigned shard;             /* this shard's index */
     uint64_t first_gen;         /* journal_set_next_gen(), or 0: above what dir holds */
     journal_sync_policy policy; /* persistence.fsync */
     uint64_t compact_bytes;     /* persistence.compact_bytes; 0: JOURNAL_COMPACT_DEFAULT */
     size_t buf_bytes;           /* group-commit buffer; 0: JOURNAL_BUF_DEFAULT */
-    store *store;               /* another backend; the journal then owns it. NULL: files */
+    store *store;               /* an open store (tests); the journal then owns it. NULL: backend->open */
     journal_warn_fn warn;       /* NULL: stderr */
     void *warn_ctx;
 } journal_opts;
@@ -226,9 +229,6 @@ int journal_append(journal *j, journal_rec_type type, uint64_t battle_id, uint64
  * background) once the log passes compact_bytes. Returns 0, or -errno when the
  * records are not (durably) written: the journal is then degraded. */
 int journal_flush(journal *j);
-
-/* Flushes and syncs now, whatever the policy (shutdown, tests). 0 or -errno. */
-int journal_sync(journal *j);
 
 /* True while the last write or sync failed. A failed write keeps its records
  * buffered and is retried at most once per JOURNAL_RETRY_MS by journal_flush;

@@ -1,0 +1,106 @@
+/* shards: the shard runtime's API (the messages, limits and counters it carries are in shard.h):
+ * start shard threads from plain options, push requests to a shard, pop its output, stop. */
+#ifndef BATTLED_SHARDS_SHARDS_H
+#define BATTLED_SHARDS_SHARDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/ships.h"
+#include "journal/journal.h"
+#include "shards/shard.h"
+
+/* ---- the runtime ----------------------------------------------------------------------------- */
+
+struct shards;
+
+/* Game rules and timers (config.toml [game]); out-of-range values are clamped at start. */
+struct shards_game_opts {
+    int64_t round_limit;      /* 0..BATTLE_MAX_ROUND_LIMIT */
+    int64_t turn_timer_ms;    /* 0 = off */
+    int64_t resume_window_ms;
+    int64_t idle_battle_ms;   /* 0 = never abandoned */
+    int64_t finished_keep_ms;
+    int64_t max_spectators;
+    int64_t ai_think_ms;
+};
+
+/* Persistence (config.toml [persistence]; docs/ARCHITECTURE.md, "Persistence"). The strings are
+ * read during shards_start only. */
+struct shards_persist_opts {
+    bool enabled;
+    const char *backend;        /* store backend by name (journal/store.h): "file"; NULL = "file" */
+    const char *dir;            /* the backend's location: a directory for "file" */
+    journal_sync_policy fsync;  /* persistence.fsync */
+    int64_t compact_bytes;      /* persistence.compact_bytes; 0 = JOURNAL_COMPACT_DEFAULT */
+    bool skip_damaged;          /* skip a battle the journal cannot rebuild instead of failing */
+};
+
+/* Everything the shards read from the application's configuration, as plain values: shards_start
+ * copies the struct (the ship table is shared, not copied). */
+struct shards_opts {
+    int64_t shards;     /* server.shards: 0 = shards_count_for(0, cores); capped at SHARD_MAX_SHARDS */
+    int64_t ring_slots; /* server.ring_slots: inbox and outbox slots per shard, a power of two */
+    struct shards_game_opts game;
+    struct shards_persist_opts persistence;
+    /* The ship table, shared read-only by every shard; it must outlive shards_stop. Required:
+     * shards_start fails when it is NULL or empty. */
+    const ships_table *ships;
+    /* Called from a shard thread after it committed to its outbox and fenced; must be thread-safe
+     * (uv_async_send on the net loop is). At most once per shard loop pass. */
+    void (*wake_net)(void *arg);
+    void *wake_arg;
+};
+
+/* The one shard-count policy: requested (server.shards) when it is above 0, else ncpu - 1 (at
+ * least 1; ncpu as sysconf(_SC_NPROCESSORS_ONLN) gives it, <= 0 when unknown); capped at
+ * SHARD_MAX_SHARDS either way. shards_start runs exactly this many shards. */
+unsigned shards_count_for(int64_t requested, long ncpu);
+
+/* Creates the rings and starts the shard threads. Returns NULL on failure (logged): bad ring size,
+ * no ship table, an unknown persistence backend, no memory or no thread.
+ * With persistence.enabled it first recovers (docs/ARCHITECTURE.md, "Persistence"): it creates
+ * persistence.dir if missing (one level), locks it (a second battled on the same directory fails
+ * to start), ignores SIGXFSZ for the process (a file-size limit then fails the write with EFBIG,
+ * which the journal handles, instead of killing the server), reads every journal there, rebuilds
+ * each unfinished battle on the shard that owns it under the current shard count, writes them
+ * again as each shard's first snapshot and deletes the old files. Damage in the middle of a file
+ * fails the start (logged with file and offset) unless persistence.skip_damaged. Every shard then
+ * journals its battles, writing each loop pass's records before that pass's output is published.
+ * The caller owns the result and ends it with shards_stop (which closes the journals: flush,
+ * sync). */
+struct shards *shards_start(const struct shards_opts *opts);
+
+/* Number of shards running. */
+unsigned shards_count(const struct shards *s);
+
+/* Copies msg into shard's inbox and marks the shard dirty. false when the inbox is full (counted:
+ * inbox_full), the message is not queued and the caller keeps it (see Overload). */
+bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg);
+
+/* Free inbox slots of a shard right now, and whether that is enough to resume reading. */
+unsigned shards_inbox_free(const struct shards *s, unsigned shard);
+bool shards_inbox_ready(const struct shards *s, unsigned shard);
+
+/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send). */
+void shards_flush(struct shards *s);
+
+/* Takes the oldest outbound message of a shard into *out. false when there is none. For
+ * SEND_HEAP the caller now owns out->u.heap.ptr. The caller should drain each shard until false on
+ * every wake (or re-signal its own async if it stops on a budget). */
+bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out);
+
+/* Sends SHARD_IN_STOP to every shard (retrying while an inbox is full), joins the threads, frees
+ * everything left in the rings (heap frames included) and s. Battles still running are dropped
+ * without events: drain first for a graceful end. opts.wake_net may be called until this returns,
+ * so keep what it signals (the net loop's uv_async_t) open until then. */
+void shards_stop(struct shards *s);
+
+/* True while some shard's journal fails (a full disk, a failing write or sync): those shards refuse
+ * new battles with server_busy and readiness should report not ready. Any thread. */
+bool shards_degraded(const struct shards *s);
+
+/* A shard's counters; valid until shards_stop. */
+const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);
+
+#endif
