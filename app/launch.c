@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "journal/store_redis.h"
 #include "util/log.h"
 
 _Static_assert(CONFIG_STRING_MAX <= SERVER_STRING_MAX, "a config string must fit a server option");
@@ -84,6 +85,19 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     so->persistence.enabled = cfg->persistence.enabled;
     so->persistence.backend = "file";
     so->persistence.dir = cfg->persistence.dir;
+    if (cfg->persistence.backend == CONFIG_BACKEND_REDIS) {
+        /* The Redis backend's location string; kept here because the shards read it during
+         * shards_start, and one process launches one server. */
+        static char where[STORE_REDIS_WHERE_MAX];
+        store_redis_opts ro = {.address = cfg->persistence.redis_address,
+                               .prefix = cfg->persistence.redis_prefix,
+                               .node = cfg->persistence.redis_node,
+                               .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms};
+        so->persistence.backend = "redis";
+        if (store_redis_where(where, sizeof where, &ro) != 0)
+            log_error("persistence.redis_* cannot be used: '|' in a value, or too long");
+        so->persistence.dir = where;
+    }
     int fs = cfg->persistence.fsync;
     so->persistence.fsync = fs == CONFIG_FSYNC_ALWAYS ? JOURNAL_SYNC_ALWAYS
                             : fs == CONFIG_FSYNC_NO   ? JOURNAL_SYNC_NO

@@ -366,7 +366,7 @@ uint64_t journal_durable_pos(const journal *j)
 {
     if (j->lost)
         return UINT64_MAX;
-    if (!j->async || j->policy != JOURNAL_SYNC_ALWAYS)
+    if (!j->async || j->policy == JOURNAL_SYNC_NO)
         return j->s.bytes;
     return j->st->ops->acked(j->st);
 }

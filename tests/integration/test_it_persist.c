@@ -8,7 +8,11 @@
  * players had been told (no event that left the server is lost); the players resume with their
  * tokens and the events they missed, and play to the end. Also: a torn tail is cut, damage in the
  * middle stops the start (and skip_damaged starts anyway), and a file-size limit on the server
- * process (a full disk) refuses new battles while running ones go on. */
+ * process (a full disk) refuses new battles while running ones go on.
+ *
+ * With BATTLED_TEST_REDIS=1 in the environment (tests/cluster/persist.cmake registers it so, label
+ * cluster) the same kills run with persistence.backend=redis against a redis-server each test
+ * starts on a free loopback port; the two file-only tests are left out. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -25,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "tests/cluster/redis_harness.h"
 #include "tests/integration/itest.h"
 #include "tests/unit/test_persist_util.h"
 
@@ -46,6 +51,9 @@ struct bt {
 static struct bt g_b[NB];
 static char g_pdir[64];
 static char g_set_dir[160];
+static bool g_redis_mode;        /* BATTLED_TEST_REDIS: the journal lives in Redis */
+static rh_server g_redis;
+static char g_set_redis[80];
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
@@ -56,6 +64,12 @@ static int pdir_make(void **state)
     if (!mkdtemp(g_pdir))
         return -1;
     snprintf(g_set_dir, sizeof g_set_dir, "persistence.dir=%s", g_pdir);
+    if (g_redis_mode) {
+        if (!rh_start(&g_redis))
+            return -1;
+        snprintf(g_set_redis, sizeof g_set_redis, "persistence.redis_address=%s",
+                 g_redis.address);
+    }
     return 0;
 }
 
@@ -63,6 +77,8 @@ static int pdir_make(void **state)
 static int pdir_remove(void **state)
 {
     (void)state;
+    if (g_redis_mode)
+        rh_stop(&g_redis);
     DIR *d = opendir(g_pdir);
     if (!d)
         return 0;
@@ -87,8 +103,10 @@ static bool start(itest_server *s, const char *fsync, int shards, bool skip_dama
     const char *sets[] = {"persistence.enabled=true", g_set_dir, set_fsync, set_shards,
                           "game.ai_think_ms=0", "game.turn_timer_ms=60000",
                           "game.resume_window_ms=60000", "server.drain_timeout_ms=200",
-                          "log.level=info", skip_damaged ? "persistence.skip_damaged=true" : NULL,
-                          NULL};
+                          "log.level=info",
+                          g_redis_mode ? "persistence.backend=redis" : "log.level=info",
+                          g_redis_mode ? g_set_redis : "log.level=info",
+                          skip_damaged ? "persistence.skip_damaged=true" : NULL, NULL};
     return itest_start(s, sets);
 }
 
@@ -225,6 +243,24 @@ static void come_back(const itest_server *s, itest_player *p)
 
 /* ---- the kill -------------------------------------------------------------------------------- */
 
+/* Redis mode: the journal is in Redis (segments listed under the default prefix), not on disk. */
+static void assert_journal_in_redis(void)
+{
+    redisContext *c = rh_connect(&g_redis);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "SCARD battled:files");
+    assert_non_null(r);
+    assert_true(r->integer > 0);
+    freeReplyObject(r);
+    redisFree(c);
+    DIR *d = opendir(g_pdir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        assert_true(strncmp(e->d_name, "shard-", 6) != 0);
+    if (d)
+        closedir(d);
+}
+
 static void kill_and_recover(const char *fsync, int shards_after)
 {
     itest_server s1, s2;
@@ -252,6 +288,8 @@ static void kill_and_recover(const char *fsync, int shards_after)
         itest_act(pb(b));
     }
     assert_int_equal(itest_stop(&s1, SIGKILL, 5000), -2);
+    if (g_redis_mode)
+        assert_journal_in_redis();
     pc_close(w);
     for (int i = 0; i < NB; i++) {
         drain_dead(&g_b[i].a);
@@ -456,6 +494,14 @@ static void test_file_size_limit(void **state)
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
+    g_redis_mode = getenv("BATTLED_TEST_REDIS") && strcmp(getenv("BATTLED_TEST_REDIS"), "1") == 0;
+    if (g_redis_mode) {
+        const struct CMUnitTest on_redis[] = {
+            cmocka_unit_test_setup_teardown(test_kill_always, pdir_make, pdir_remove),
+            cmocka_unit_test_setup_teardown(test_kill_everysec_reshard, pdir_make, pdir_remove),
+        };
+        return cmocka_run_group_tests(on_redis, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kill_always, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_kill_everysec_reshard, pdir_make, pdir_remove),
