@@ -368,6 +368,9 @@ uint64_t journal_durable_pos(const journal *j)
         return UINT64_MAX;
     if (!j->async || j->policy == JOURNAL_SYNC_NO)
         return j->s.bytes;
+    /* everysec: while the store fails or lags, the battles go on; their records queue */
+    if (j->policy == JOURNAL_SYNC_EVERYSEC && journal_degraded(j, NULL))
+        return j->s.bytes;
     return j->st->ops->acked(j->st);
 }
 

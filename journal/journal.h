@@ -244,11 +244,13 @@ bool journal_degraded(const journal *j, int *err);
  * notes journal_written_pos() after journal_flush, and sends the events once
  * journal_durable_pos() reaches it. Both count bytes handed to the store. For local files the two
  * are equal after every flush (under "always" the flush synced). For an asynchronous store
- * (store_ops.acked, the Redis backend) under "always" and "everysec", durable is what the store
- * acknowledged, which advances later, from its own thread, with the notify callback called each
- * time: waiting costs the shard no blocking call, and an acknowledged record survives the death
- * of this process (how well it survives Redis's is Redis's appendfsync). Under "no" the events
- * leave once the records are queued. Once the journal stopped writing for good, durable is
+ * (store_ops.acked, the Redis backend) under "always", durable is what the store acknowledged,
+ * which advances later, from its own thread, with the notify callback called each time: waiting
+ * costs the shard no blocking call, and an acknowledged record survives the death of this
+ * process (how well it survives Redis's is Redis's appendfsync). "everysec" is the same while the
+ * store is healthy; while it is degraded (down, slower than its timeout) the events leave at once
+ * and the records queue, so a crash during an outage loses what was queued. Under "no" the
+ * events leave once the records are queued. Once the journal stopped writing for good, durable is
  * UINT64_MAX: the battles go on, not persisted. Shard thread only. */
 uint64_t journal_written_pos(const journal *j);
 uint64_t journal_durable_pos(const journal *j);

@@ -126,9 +126,16 @@ static void pass_journal(struct shard *sh)
     atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
     atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
     atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
-    if (degraded && !uv_is_active((uv_handle_t *)&sh->jretry))
+}
+
+/* A pass at least every JOURNAL_RETRY_MS while the journal is degraded (its writes are retried)
+ * or output waits for it (a backend that turns slow changes its state without an event). */
+static void arm_jretry(struct shard *sh)
+{
+    bool need = sh->hg_count > 0 || journal_degraded(sh->jn, NULL);
+    if (need && !uv_is_active((uv_handle_t *)&sh->jretry))
         uv_timer_start(&sh->jretry, on_retry, JOURNAL_RETRY_MS, JOURNAL_RETRY_MS);
-    else if (!degraded && uv_is_active((uv_handle_t *)&sh->jretry))
+    else if (!need && uv_is_active((uv_handle_t *)&sh->jretry))
         uv_timer_stop(&sh->jretry);
 }
 
@@ -211,6 +218,8 @@ static void pass_end(struct shard *sh)
         pass_journal(sh);
     outbox_flush(&sh->out);
     bool released = sh->held && release_held(sh);
+    if (sh->jn)
+        arm_jretry(sh);
     if (outbox_pending(&sh->out)) {
         if (!uv_is_active((uv_handle_t *)&sh->retry))
             uv_timer_start(&sh->retry, on_retry, SHARD_BACKLOG_RETRY_MS, SHARD_BACKLOG_RETRY_MS);
