@@ -387,6 +387,7 @@ journal_stats journal_get_stats(const journal *j)
     s.syncs += atomic_load(&m->syncs);
     s.sync_errors += atomic_load(&m->sync_errors);
     s.pending_bytes = j->len;
+    s.unacked_bytes = j->async ? j->s.bytes - j->st->ops->acked(j->st) : 0;
     s.log_bytes = j->st->ops->log_bytes(j->st);
     s.degraded = journal_degraded(j, &s.last_errno);
     if (!s.degraded)

@@ -201,6 +201,7 @@ typedef struct journal_stats {
     uint64_t compactions;        /* snapshots installed */
     uint64_t compaction_errors;
     uint64_t pending_bytes;      /* in the buffer, not yet written */
+    uint64_t unacked_bytes;      /* written to an asynchronous store, not yet acknowledged */
     uint64_t log_bytes;          /* in log segments since the last snapshot */
     bool degraded;               /* see journal_degraded */
     int last_errno;

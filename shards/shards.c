@@ -126,6 +126,8 @@ static void pass_journal(struct shard *sh)
     atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
     atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
     atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_queued_bytes, js.pending_bytes + js.unacked_bytes,
+                          memory_order_relaxed);
 }
 
 /* A pass at least every JOURNAL_RETRY_MS while the journal is degraded (its writes are retried)
