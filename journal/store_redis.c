@@ -111,6 +111,7 @@ struct store_redis_link {
     uv_timer_t lease_timer;
     redisAsyncContext *ac;
     bool conn_bad;       /* a transient error: replies on this connection are ignored */
+    uint64_t connect_ms; /* when the current connection was started */
     unsigned backoff_ms;
 
     _Atomic bool stopping;
@@ -499,8 +500,32 @@ static void send_refresh(store_redis_link *l)
     redisAsyncCommandArgv(l->ac, on_refresh, NULL, 8, argv, lens);
 }
 
+/* A connection that neither answers nor fails (a half-open TCP connection after a partition, a
+ * connect that never completes) would leave the journal degraded for good: past
+ * STORE_REDIS_STUCK_FACTOR timeouts without progress it is dropped and made again. */
+static void watchdog(store_redis_link *l)
+{
+    if (!l->ac)
+        return;
+    uint64_t now = mono_ms(), limit = (uint64_t)l->timeout_ms * STORE_REDIS_STUCK_FACTOR;
+    pthread_mutex_lock(&l->mu);
+    bool stuck = l->connected ? l->head && l->head != l->unsent && now - l->head->queued_ms > limit
+                              : now - l->connect_ms > limit;
+    bool connected = l->connected;
+    pthread_mutex_unlock(&l->mu);
+    if (!stuck)
+        return;
+    log_warn("persistence: Redis connection stuck, making a new one", "address", l->host);
+    redisAsyncContext *ac = l->ac;
+    l->ac = NULL;
+    redisAsyncFree(ac); /* a connected context gets on_disconnect, which reconnects */
+    if (!connected)
+        schedule_reconnect(l);
+}
+
 static void on_lease(uv_timer_t *t)
 {
+    watchdog(t->data);
     send_refresh(t->data);
 }
 
@@ -571,6 +596,7 @@ static void link_connect(store_redis_link *l)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     l->ac = ac;
+    l->connect_ms = mono_ms();
 }
 
 static void on_kick(uv_async_t *a)

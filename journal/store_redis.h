@@ -26,7 +26,8 @@
  * store's unacknowledged bytes would pass STORE_REDIS_INFLIGHT_MAX; the journal then keeps the
  * records in its own buffer, is degraded (new battles refused, readiness 503) and retries once a
  * second (journal.h). status() is -ENOTCONN / -ETIMEDOUT (the oldest unacknowledged batch is older
- * than the timeout) meanwhile. Batches already queued are sent again, in order, after every
+ * than the timeout) meanwhile; a connection without a reply for STORE_REDIS_STUCK_FACTOR timeouts
+ * (checked every third of the lease) is dropped and made again. Batches already queued are sent again, in order, after every
  * reconnection; reconnection backs off from STORE_REDIS_BACKOFF_MIN_MS to _MAX_MS. A fenced
  * store (another process claimed the prefix) or one whose segment no longer matches fails for
  * good with -EPERM / -EIO. */
@@ -45,6 +46,7 @@
 #define STORE_REDIS_LEASE_MS 10000           /* owner key lifetime; refreshed every third of it */
 #define STORE_REDIS_BACKOFF_MIN_MS 50        /* first reconnection delay, doubled each failure */
 #define STORE_REDIS_BACKOFF_MAX_MS 2000
+#define STORE_REDIS_STUCK_FACTOR 5           /* timeouts without a reply: the connection is remade */
 #define STORE_REDIS_PREFIX_MAX 64            /* bytes of a key prefix */
 #define STORE_REDIS_NODE_MAX 64              /* bytes of a node name */
 #define STORE_REDIS_WHERE_MAX 512            /* bytes of a location string */

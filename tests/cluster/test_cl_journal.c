@@ -4,7 +4,8 @@
  * snapshot of the live battles and the current log segment, ended battles gone); `always` holds
  * the durable position until Redis acknowledged; batches sent again after killed connections are
  * applied exactly once; Redis down makes the journal degraded with its records kept, and they
- * land once Redis is back; a second claim of the prefix fences the first process. */
+ * land once Redis is back; a Redis that answers late (SIGSTOP) degrades it the same way; a second
+ * claim of the prefix fences the first process. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -403,6 +404,44 @@ static void test_redis_down_degrades_then_catches_up(void **state)
     store_redis_link_stop(l);
 }
 
+/* Redis answering late (stopped with SIGSTOP) is an outage too: degraded while the oldest batch
+ * waits longer than the timeout, caught up when it answers again, nothing lost. */
+static void test_redis_slow_degrades_then_catches_up(void **state)
+{
+    (void)state;
+    store_redis_link *l = link_start("n1");
+    journal *j = open_journal(l, JOURNAL_SYNC_EVERYSEC, 0, NULL, 0);
+    put(j, JOURNAL_REC_CREATED, 9, 0);
+    settle(j);
+    kill(g_redis.pid, SIGSTOP);
+    put(j, JOURNAL_REC_ACTION, 9, 1);
+    journal_flush(j);
+    uint64_t end = ms_now() + WAIT_MS;
+    int e = 0;
+    while (!journal_degraded(j, &e)) {
+        assert_true(ms_now() < end);
+        nap(20);
+    }
+    assert_int_equal(e, ETIMEDOUT);
+    /* everysec: the battle goes on while Redis lags (its output is not held) */
+    assert_true(journal_durable_pos(j) >= journal_written_pos(j));
+    for (uint64_t seq = 2; seq <= 5; seq++) {
+        put(j, JOURNAL_REC_ACTION, 9, seq);
+        journal_flush(j);
+    }
+    kill(g_redis.pid, SIGCONT);
+    settle(j);
+    assert_int_equal(journal_close(j), 0);
+    segs s;
+    char **names = NULL;
+    journal_set *set = load(l, &s, &names);
+    assert_int_equal(journal_set_find(set, 9)->nactions, 5);
+    journal_set_free(set);
+    segs_free(&s);
+    names_free(names);
+    store_redis_link_stop(l);
+}
+
 static void test_claim_and_fencing(void **state)
 {
     (void)state;
@@ -456,6 +495,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_resend_after_lost_connections_exactly_once, redis_up,
                                         redis_down),
         cmocka_unit_test_setup_teardown(test_redis_down_degrades_then_catches_up, redis_up_aof,
+                                        redis_down),
+        cmocka_unit_test_setup_teardown(test_redis_slow_degrades_then_catches_up, redis_up,
                                         redis_down),
         cmocka_unit_test_setup_teardown(test_claim_and_fencing, redis_up, redis_down),
     };
