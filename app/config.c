@@ -114,6 +114,22 @@ static const config_entry schema[] = {
           64 * MIB, "the log is compacted when it grows past this many bytes"),
     BOOL("persistence", "skip_damaged", persistence.skip_damaged, 0,
          "on start, skip damaged records instead of refusing to start"),
+
+    BOOL("cluster", "enabled", cluster.enabled, 0,
+         "register this node in Redis (persistence.redis_address) and serve /cluster"),
+    STR("cluster", "node", cluster.node, "", 0,
+        "this node's name: letters, digits, .:-_[]; \"\" = the host name"),
+    STR("cluster", "prefix", cluster.prefix, "battled:cluster:", 0,
+        "prefix of the cluster's keys in Redis, shared by every node, at most 64 bytes"),
+    STR("cluster", "advertise", cluster.advertise, "", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "the game address other nodes and clients are told; \"\" = server.listen"),
+    STR("cluster", "advertise_admin", cluster.advertise_admin, "",
+        CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "the admin address other nodes are told; \"\" = admin.listen"),
+    MS("cluster", "heartbeat_ms", cluster.heartbeat_ms, 100, 1 * MIN, 1 * SEC,
+       "how often this node renews its registration"),
+    MS("cluster", "ttl_ms", cluster.ttl_ms, 300, 10 * MIN, 5 * SEC,
+       "a node that did not renew for this long is gone; more than heartbeat_ms"),
 };
 
 #define N_SCHEMA (sizeof schema / sizeof schema[0])

@@ -78,6 +78,15 @@ typedef struct battled_config {
         int64_t compact_bytes;
         bool skip_damaged;
     } persistence;
+    struct {
+        bool enabled;
+        char node[CONFIG_STRING_MAX + 1];            /* "" = the host name */
+        char prefix[CONFIG_STRING_MAX + 1];
+        char advertise[CONFIG_STRING_MAX + 1];       /* "" = server.listen */
+        char advertise_admin[CONFIG_STRING_MAX + 1]; /* "" = admin.listen */
+        int64_t heartbeat_ms;
+        int64_t ttl_ms;
+    } cluster;
 } battled_config;
 
 typedef enum {
