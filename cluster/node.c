@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/hostport.h"
 #include "util/log.h"
 
 #define NODE_KEY_MAX (CLUSTER_NAME_MAX + 80)
@@ -223,20 +224,6 @@ static void *node_main(void *arg)
     return NULL;
 }
 
-static int parse_address(const char *a, char *host, size_t hostcap, int *port)
-{
-    const char *colon = a ? strrchr(a, ':') : NULL;
-    if (!colon || colon == a || (size_t)(colon - a) >= hostcap)
-        return -EINVAL;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p <= 0 || p > 65535)
-        return -EINVAL;
-    memcpy(host, a, (size_t)(colon - a));
-    host[colon - a] = '\0';
-    *port = (int)p;
-    return 0;
-}
 
 int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err, size_t errlen)
 {
@@ -247,7 +234,7 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
         return -ENOMEM;
     }
     const char *bad = NULL;
-    if (parse_address(o->redis_address, n->host, sizeof n->host, &n->port) != 0)
+    if (hostport_split(o->redis_address, n->host, sizeof n->host, &n->port) != 0)
         bad = "the Redis address must be host:port";
     else if (!o->prefix || strlen(o->prefix) > CLUSTER_NAME_MAX)
         bad = "cluster.prefix is too long";

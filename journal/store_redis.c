@@ -10,6 +10,8 @@
  * The compactor thread and the start use their own synchronous connections. */
 #include "journal/store_redis.h"
 
+#include "journal/segname.h"
+
 #include <errno.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -24,10 +26,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "util/hostport.h"
 #include "util/log.h"
 
-#define SR_NAME_MAX 96   /* a segment name: shard-<k>-<base>-<gen>.snap */
-#define SR_KEY_MAX (STORE_REDIS_PREFIX_MAX + 4 + SR_NAME_MAX)
+#define SR_KEY_MAX (STORE_REDIS_PREFIX_MAX + 4 + SEGNAME_MAX)
 #define SR_HOST_MAX 256
 
 /* KEYS: epoch, files, segment. ARGV: epoch, offset, bytes, segment name. Only this process
@@ -86,7 +88,7 @@ typedef struct sr_batch {
     struct sr_batch *next;
     store_redis *s;    /* NULL once its store closed (a reply may still be pending) */
     uint64_t queued_ms;
-    char name[SR_NAME_MAX];
+    char name[SEGNAME_MAX];
     char off[24];
     size_t len;
     uint8_t data[];
@@ -157,16 +159,6 @@ static void key_of(const store_redis_link *l, char *buf, const char *suffix)
 static void seg_key(const store_redis_link *l, char *buf, const char *name)
 {
     snprintf(buf, SR_KEY_MAX, "%sseg:%s", l->prefix, name);
-}
-
-static void name_log(char *buf, unsigned shard, uint64_t gen)
-{
-    snprintf(buf, SR_NAME_MAX, "shard-%u-%" PRIu64 ".log", shard, gen);
-}
-
-static void name_snap(char *buf, unsigned shard, uint64_t base, uint64_t gen)
-{
-    snprintf(buf, SR_NAME_MAX, "shard-%u-%" PRIu64 "-%" PRIu64 ".snap", shard, base, gen);
 }
 
 /* ---- synchronous connections (start, compaction, retire) ----------------------------------- */
@@ -626,14 +618,27 @@ static void *link_main(void *arg)
 
 /* ---- the store ops -------------------------------------------------------------------------- */
 
+/* Why the store cannot take writes normally now, or 0 (under l->mu). */
+static int health_locked(const store_redis *s)
+{
+    const store_redis_link *l = s->l;
+    if (s->failed)
+        return s->failed;
+    if (!l->connected)
+        return -ENOTCONN;
+    if (l->head && mono_ms() - l->head->queued_ms > l->timeout_ms)
+        return -ETIMEDOUT;
+    return 0;
+}
+
 static int sr_append(store *st, const void *buf, size_t len)
 {
     store_redis *s = (store_redis *)st;
     store_redis_link *l = s->l;
     pthread_mutex_lock(&l->mu);
-    int rc = s->failed;
-    if (rc == 0 && !l->connected)
-        rc = -ENOTCONN;
+    int rc = health_locked(s);
+    if (rc == -ETIMEDOUT)
+        rc = 0; /* slow, not refused: the batch queues (bounded below) */
     if (rc == 0 && s->appended - s->acked + len > STORE_REDIS_INFLIGHT_MAX)
         rc = -ENOBUFS;
     pthread_mutex_unlock(&l->mu);
@@ -646,7 +651,7 @@ static int sr_append(store *st, const void *buf, size_t len)
     b->s = s;
     b->queued_ms = mono_ms();
     b->len = len;
-    name_log(b->name, s->shard, s->cur_gen);
+    segname_log(b->name, s->shard, s->cur_gen);
     snprintf(b->off, sizeof b->off, "%" PRIu64, s->cur_size);
     memcpy(b->data, buf, len);
     s->cur_size += len;
@@ -770,15 +775,15 @@ static int sr_read_cut(store *st, const store_cut *cut, store_segment_fn fn, voi
     redisContext *c = sync_connect(l, &rc);
     if (!c)
         return rc;
-    char name[SR_NAME_MAX];
+    char name[SEGNAME_MAX];
     uint64_t from = s->run_base;
     if (snap) {
-        name_snap(name, s->shard, s->run_base, snap);
+        segname_snap(name, s->shard, s->run_base, snap, false);
         rc = feed(c, l, name, false, fn, ctx);
         from = snap;
     }
     for (uint64_t g = from; rc == 0 && g < cut->gen; g++) {
-        name_log(name, s->shard, g);
+        segname_log(name, s->shard, g);
         rc = feed(c, l, name, true, fn, ctx);
     }
     redisFree(c);
@@ -792,25 +797,25 @@ static int sr_install_snapshot(store *st, const store_cut *cut, const void *buf,
     store_cut first = {.base = s->run_base, .gen = s->run_base, .bytes = 0};
     if (!cut)
         cut = &first;
-    char snap[SR_NAME_MAX];
-    name_snap(snap, s->shard, cut->base, cut->gen);
+    char snap[SEGNAME_MAX];
+    segname_snap(snap, s->shard, cut->base, cut->gen, false);
     pthread_mutex_lock(&l->mu);
     uint64_t old_snap = s->snap_gen, from = s->clean_from;
     pthread_mutex_unlock(&l->mu);
     /* What the snapshot supersedes: this run's log segments before the cut, and its snapshot. */
     size_t ndel = (size_t)(cut->gen - from) + (old_snap ? 1 : 0);
     char **del = calloc(ndel + 1, sizeof *del);
-    char *names = calloc(ndel + 1, SR_NAME_MAX);
+    char *names = calloc(ndel + 1, SEGNAME_MAX);
     int rc = -ENOMEM;
     if (del && names) {
         size_t i = 0;
         for (uint64_t g = from; g < cut->gen; g++, i++) {
-            del[i] = names + i * SR_NAME_MAX;
-            name_log(del[i], s->shard, g);
+            del[i] = names + i * SEGNAME_MAX;
+            segname_log(del[i], s->shard, g);
         }
         if (old_snap) {
-            del[i] = names + i * SR_NAME_MAX;
-            name_snap(del[i], s->shard, s->run_base, old_snap);
+            del[i] = names + i * SEGNAME_MAX;
+            segname_snap(del[i], s->shard, s->run_base, old_snap, false);
         }
         rc = replace_segments(l, snap, buf, len, del, ndel);
     }
@@ -887,11 +892,7 @@ static int sr_status(store *st)
     store_redis *s = (store_redis *)st;
     store_redis_link *l = s->l;
     pthread_mutex_lock(&l->mu);
-    int rc = s->failed;
-    if (rc == 0 && !l->connected)
-        rc = -ENOTCONN;
-    if (rc == 0 && l->head && mono_ms() - l->head->queued_ms > l->timeout_ms)
-        rc = -ETIMEDOUT;
+    int rc = health_locked(s);
     pthread_mutex_unlock(&l->mu);
     return rc;
 }
@@ -919,45 +920,6 @@ static const store_ops store_redis_ops = {
 };
 
 /* ---- listing ----------------------------------------------------------------------------------- */
-
-typedef struct sr_entry {
-    unsigned shard;
-    uint64_t base, gen;
-    bool is_log, superseded;
-    const char *name;
-} sr_entry;
-
-/* shard-<k>-<gen>.log or shard-<k>-<base>-<gen>.snap, nothing else. */
-static bool parse_name(const char *name, sr_entry *e)
-{
-    unsigned k;
-    uint64_t a, b;
-    int n = 0;
-    if (sscanf(name, "shard-%u-%" SCNu64 ".log%n", &k, &a, &n) == 2 && n > 0 &&
-        name[n] == '\0' && a > 0) {
-        *e = (sr_entry){.shard = k, .gen = a, .is_log = true, .name = name};
-        return true;
-    }
-    n = 0;
-    if (sscanf(name, "shard-%u-%" SCNu64 "-%" SCNu64 ".snap%n", &k, &a, &b, &n) == 3 && n > 0 &&
-        name[n] == '\0' && a > 0 && a <= b) {
-        *e = (sr_entry){.shard = k, .base = a, .gen = b, .is_log = false, .name = name};
-        return true;
-    }
-    return false;
-}
-
-static int cmp_entry(const void *x, const void *y)
-{
-    const sr_entry *a = x, *b = y;
-    if (a->gen != b->gen)
-        return a->gen < b->gen ? -1 : 1;
-    if (a->is_log != b->is_log)
-        return a->is_log ? 1 : -1;
-    if (a->shard != b->shard)
-        return a->shard < b->shard ? -1 : 1;
-    return 0;
-}
 
 /* SMEMBERS P files into a NULL-terminated malloc'ed array. */
 static int list_names(redisContext *c, const store_redis_link *l, char ***out, size_t *count)
@@ -1008,7 +970,7 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
     char **names = NULL;
     size_t n = 0;
     rc = list_names(c, l, &names, &n);
-    sr_entry *es = rc == 0 ? calloc(n ? n : 1, sizeof *es) : NULL;
+    segname *es = rc == 0 ? calloc(n ? n : 1, sizeof *es) : NULL;
     if (rc == 0 && !es)
         rc = -ENOMEM;
     if (rc != 0) {
@@ -1018,21 +980,8 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
         redisFree(c);
         return rc;
     }
-    size_t m = 0;
-    uint64_t top = 0;
-    for (size_t i = 0; i < n; i++)
-        if (parse_name(names[i], &es[m])) {
-            if (es[m].gen > top)
-                top = es[m].gen;
-            m++;
-        }
-    /* As for files: a snapshot supersedes its shard's segments with generation in [base, gen). */
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < m; j++)
-            if (!es[j].is_log && es[j].shard == es[i].shard && es[j].base <= es[i].gen &&
-                es[i].gen < es[j].gen)
-                es[i].superseded = true;
-    qsort(es, m, sizeof *es, cmp_entry);
+    uint64_t top;
+    size_t m = segname_order(names, n, es, &top);
     for (size_t i = 0; rc == 0 && i < m; i++) {
         if (es[i].superseded)
             continue;
@@ -1074,8 +1023,8 @@ int store_redis_open(store_redis_link *l, unsigned shard, uint64_t gen, store **
         if (rc != 0)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            sr_entry e;
-            if (parse_name(names[i], &e) && e.gen > gen)
+            segname e;
+            if (segname_parse(names[i], &e) && e.gen > gen)
                 gen = e.gen;
         }
         store_redis_names_free(names);
@@ -1099,20 +1048,6 @@ int store_redis_open(store_redis_link *l, unsigned shard, uint64_t gen, store **
 
 /* ---- the link ---------------------------------------------------------------------------------- */
 
-static int parse_address(const char *a, char *host, int *port)
-{
-    const char *colon = a ? strrchr(a, ':') : NULL;
-    if (!colon || colon == a || (size_t)(colon - a) >= SR_HOST_MAX)
-        return -EINVAL;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end || p <= 0 || p > 65535)
-        return -EINVAL;
-    memcpy(host, a, (size_t)(colon - a));
-    host[colon - a] = '\0';
-    *port = (int)p;
-    return 0;
-}
 
 static int claim(store_redis_link *l, char *err, size_t errlen)
 {
@@ -1155,7 +1090,7 @@ int store_redis_link_start(const store_redis_opts *o, store_redis_link **out, ch
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int rc = parse_address(o->address, l->host, &l->port);
+    int rc = (hostport_split(o->address, l->host, sizeof l->host, &l->port) == 0 ? 0 : -EINVAL);
     if (rc != 0) {
         snprintf(err, errlen, "persistence.redis_address must be host:port");
         free(l);
@@ -1308,7 +1243,7 @@ static int parse_where(const char *where, store_redis_opts *o, char *buf, size_t
                             .timeout_ms = (unsigned)t};
     char host[SR_HOST_MAX];
     int port;
-    return parse_address(o->address, host, &port);
+    return hostport_split(o->address, host, sizeof host, &port) == 0 ? 0 : -EINVAL;
 }
 
 static int rb_prepare(const char *where)
