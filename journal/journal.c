@@ -156,8 +156,13 @@ static void check_sync_errno(journal *j)
     int e = atomic_load(&j->sync_errno);
     if (e && !j->lost)
         go_lost(j, e, "journal: sync failed, journal stopped (battles go on, not persisted)");
-    /* An asynchronous store that failed for good (fenced: another process took its data; or
-     * its data diverged) will never acknowledge what it holds: stop here too. */
+}
+
+/* An asynchronous store that failed for good (fenced: another process took its data; or its data
+ * diverged) will never acknowledge what it holds: stop as after a failed sync. Once per flush,
+ * not per record: status takes the store's lock. */
+static void check_store_failed(journal *j)
+{
     int st = j->async && !j->lost ? j->st->ops->status(j->st) : 0;
     if (st == -EPERM || st == -EIO)
         go_lost(j, -st, "journal: the store refuses writes for good, journal stopped");
@@ -324,6 +329,7 @@ int journal_flush(journal *j)
 {
     collect_compaction(j, false);
     check_sync_errno(j);
+    check_store_failed(j);
     if (j->lost) {
         j->s.records_dropped += j->nrec;
         j->len = j->nrec = 0;
