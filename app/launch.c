@@ -3,6 +3,7 @@
 #include "app/launch.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,17 @@ server *launch_server(const battled_config *cfg)
     return start_server(cfg, NULL);
 }
 
+/* The node's heartbeat status from the shards' counters (cluster thread; atomics only). */
+static void node_status(void *arg, uint64_t *battles, bool *degraded)
+{
+    const server *s = arg;
+    for (unsigned k = 0; k < server_shard_count(s); k++) {
+        const struct shard_stats *st = server_shard_stats(s, k);
+        *battles += atomic_load_explicit(&st->battles_live, memory_order_relaxed);
+        *degraded |= atomic_load_explicit(&st->journal_degraded, memory_order_relaxed) != 0;
+    }
+}
+
 /* cluster.enabled: registers this node (cluster/node.h). 0 (and *out NULL when off) or -1. */
 static int start_node(const battled_config *cfg, cluster_node **out)
 {
@@ -168,6 +180,8 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         cluster_node_stop(node);
         return 1;
     }
+    if (node)
+        cluster_node_set_status(node, node_status, s);
     int sig = 0;
     while (sigwait(signals, &sig) != 0) {
     }
@@ -181,6 +195,8 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
             server_drain(s);
         }
     }
+    if (node)
+        cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
     int rc = server_wait(s);
     cluster_node_stop(node); /* after the admin listener is gone: it reads the node's view */
     return rc;

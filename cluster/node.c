@@ -23,6 +23,8 @@ typedef struct node_entry {
     char player[CLUSTER_NAME_MAX + 1];
     char admin[CLUSTER_NAME_MAX + 1];
     uint64_t started_ms;
+    uint64_t battles;
+    char state[16];
 } node_entry;
 
 struct cluster_node {
@@ -31,6 +33,8 @@ struct cluster_node {
     char prefix[CLUSTER_NAME_MAX + 1];
     char name[CLUSTER_NAME_MAX + 1];
     char value[NODE_VALUE_MAX];
+    char player[CLUSTER_NAME_MAX + 1], admin[CLUSTER_NAME_MAX + 1];
+    uint64_t started_ms;
     char k_self[NODE_KEY_MAX], k_nodes[NODE_KEY_MAX];
     char ttl[16];
     unsigned heartbeat_ms, timeout_ms;
@@ -41,6 +45,8 @@ struct cluster_node {
     pthread_cond_t cv;
     bool stop;
     bool redis_up;
+    cluster_status_fn status_fn;
+    void *status_arg;
     node_entry view[CLUSTER_NODES_MAX];
     size_t nview;
     uint64_t invalid; /* entries left out of views: malformed or too many */
@@ -68,29 +74,43 @@ static bool token_ok(const char *s, size_t n)
     return true;
 }
 
-/* Parses "name|player|admin|started" into e; false when anything is off. */
+/* Parses 1..19 decimal digits. */
+static bool parse_dec(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 19)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Parses "name|player|admin|started|battles|state" into e; false when anything is off. */
 static bool parse_value(const char *v, size_t len, node_entry *e)
 {
-    const char *f[4];
-    size_t fl[4];
+    const char *f[6];
+    size_t fl[6];
     const char *p = v, *end = v + len;
-    for (int i = 0; i < 4; i++) {
-        const char *bar = i < 3 ? memchr(p, '|', (size_t)(end - p)) : end;
+    for (int i = 0; i < 6; i++) {
+        const char *bar = i < 5 ? memchr(p, '|', (size_t)(end - p)) : end;
         if (!bar)
             return false;
         f[i] = p;
         fl[i] = (size_t)(bar - p);
         p = bar + 1;
     }
-    if (!token_ok(f[0], fl[0]) || !token_ok(f[1], fl[1]) || !token_ok(f[2], fl[2]) || fl[3] == 0 ||
-        fl[3] > 20)
+    uint64_t t, b;
+    if (!token_ok(f[0], fl[0]) || !token_ok(f[1], fl[1]) || !token_ok(f[2], fl[2]) ||
+        !parse_dec(f[3], fl[3], &t) || !parse_dec(f[4], fl[4], &b) ||
+        !token_ok(f[5], fl[5]) || fl[5] >= sizeof e->state)
         return false;
-    uint64_t t = 0;
-    for (size_t i = 0; i < fl[3]; i++) {
-        if (f[3][i] < '0' || f[3][i] > '9')
-            return false;
-        t = t * 10 + (uint64_t)(f[3][i] - '0');
-    }
+    e->battles = b;
+    memcpy(e->state, f[5], fl[5]);
+    e->state[fl[5]] = '\0';
     memcpy(e->name, f[0], fl[0]);
     e->name[fl[0]] = '\0';
     memcpy(e->player, f[1], fl[1]);
@@ -144,6 +164,15 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
     *nview = 0;
     if (!ensure_conn(n))
         return -1;
+    uint64_t battles = 0;
+    bool degraded = false, known;
+    pthread_mutex_lock(&n->mu);
+    known = n->status_fn != NULL;
+    if (known)
+        n->status_fn(n->status_arg, &battles, &degraded);
+    pthread_mutex_unlock(&n->mu);
+    snprintf(n->value, sizeof n->value, "%s|%s|%s|%" PRIu64 "|%" PRIu64 "|%s", n->name, n->player,
+             n->admin, n->started_ms, battles, !known ? "starting" : degraded ? "degraded" : "ok");
     const char *set[] = {"SET", n->k_self, n->value, "PX", n->ttl};
     const char *sadd[] = {"SADD", n->k_nodes, n->name};
     const char *members[] = {"SMEMBERS", n->k_nodes};
@@ -252,8 +281,9 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
     }
     snprintf(n->prefix, sizeof n->prefix, "%s", o->prefix);
     snprintf(n->name, sizeof n->name, "%s", o->name);
-    snprintf(n->value, sizeof n->value, "%s|%s|%s|%" PRIu64, o->name, o->player_address,
-             o->admin_address, wall_ms());
+    snprintf(n->player, sizeof n->player, "%s", o->player_address);
+    snprintf(n->admin, sizeof n->admin, "%s", o->admin_address);
+    n->started_ms = wall_ms();
     snprintf(n->k_self, sizeof n->k_self, "%snode:%s", n->prefix, n->name);
     snprintf(n->k_nodes, sizeof n->k_nodes, "%snodes", n->prefix);
     snprintf(n->ttl, sizeof n->ttl, "%u", o->ttl_ms);
@@ -299,8 +329,8 @@ size_t cluster_node_view(cluster_node *n, char *buf, size_t cap)
         const node_entry *e = &n->view[i];
         w = snprintf(buf + at, cap - at,
                      "%s{\"name\":\"%s\",\"player\":\"%s\",\"admin\":\"%s\",\"started_ms\":%" PRIu64
-                     ",\"self\":%s}",
-                     i ? "," : "", e->name, e->player, e->admin, e->started_ms,
+                     ",\"battles\":%" PRIu64 ",\"state\":\"%s\",\"self\":%s}",
+                     i ? "," : "", e->name, e->player, e->admin, e->started_ms, e->battles, e->state,
                      strcmp(e->name, n->name) == 0 ? "true" : "false");
         fits = w > 0 && (size_t)w < cap - at;
         at += fits ? (size_t)w : 0;
@@ -319,6 +349,14 @@ size_t cluster_node_view(cluster_node *n, char *buf, size_t cap)
     }
     pthread_mutex_unlock(&n->mu);
     return at;
+}
+
+void cluster_node_set_status(cluster_node *n, cluster_status_fn fn, void *arg)
+{
+    pthread_mutex_lock(&n->mu);
+    n->status_fn = fn;
+    n->status_arg = arg;
+    pthread_mutex_unlock(&n->mu);
 }
 
 size_t cluster_node_view_hook(void *arg, char *buf, size_t cap)

@@ -1,6 +1,6 @@
 /* The node layer (cluster/node.c) with the real battled: two nodes sharing a redis-server (started
  * by the test on a free loopback port) register themselves with an expiring heartbeat; each one's
- * admin /cluster lists both with their names and addresses; a node killed with SIGKILL leaves every
+ * admin /cluster lists both with their names, addresses, live battles and state; a node killed with SIGKILL leaves every
  * view within its ttl; a node stopped cleanly deletes its key at once; without cluster.enabled,
  * /cluster is 404. */
 #include <arpa/inet.h>
@@ -128,6 +128,24 @@ static void test_nodes_register_expire_and_leave(void **state)
     assert_non_null(strstr(page, "\"self\":\"alpha\""));
     assert_non_null(strstr(page, "\"redis\":\"up\""));
     assert_non_null(strstr(page, "\"player\":\"127.0.0.1:7070\""));
+
+    /* each node reports its live battles and state: a battle on alpha shows on beta's view */
+    pc_conn *pl = itest_client(&a.s, "p");
+    assert_true(pc_create(pl, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "") > 0);
+    proto_event ev;
+    itest_expect(pl, PROTO_T_CREATED, &ev);
+    uint64_t end = itest_now_ms() + WAIT_MS;
+    for (;;) {
+        assert_int_equal(http_get(b.admin, "/cluster", page, sizeof page), 200);
+        const char *al = strstr(page, "\"name\":\"alpha\"");
+        if (al && strstr(al, "\"battles\":1,\"state\":\"ok\""))
+            break;
+        if (itest_now_ms() > end)
+            fail_msg("alpha's battle never shown: %s", page);
+        struct timespec ts = {.tv_nsec = 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pc_close(pl);
 
     /* killed: gone from the survivor's view once its key expired (ttl 1 s) */
     assert_int_equal(itest_stop(&b.s, SIGKILL, 5000), -2);
