@@ -175,7 +175,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
 {
     uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
-    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0;
+    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0, jqueued = 0;
     hist_snap lat = {.bounds_us = action_bounds_us, .nbounds = SHARD_LATENCY_BUCKETS - 1};
     uint64_t lat_sum_ns = 0;
     for (unsigned k = 0; k < n; k++) {
@@ -196,6 +196,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         jserr += LD(s->journal_sync_errors);
         jdrop += LD(s->journal_records_dropped);
         jcomp += LD(s->journal_compactions);
+        jqueued += LD(s->journal_queued_bytes);
         for (int b = 0; b < SHARD_LATENCY_BUCKETS; b++)
             lat.buckets[b] += LD(s->action_latency[b]);
         lat_sum_ns += LD(s->action_latency_sum_ns);
@@ -308,6 +309,9 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_counter(o, "battled_journal_records_dropped_total", "Journal records lost while degraded.",
                  jdrop);
     prom_counter(o, "battled_journal_compactions_total", "Journal compactions.", jcomp);
+    prom_gauge(o, "battled_journal_queued_bytes",
+               "Journal bytes buffered or not yet acknowledged by the backend (Redis).",
+               (double)jqueued);
 }
 
 static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[12])
