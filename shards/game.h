@@ -72,6 +72,11 @@ struct game_battle {
     uint64_t ai_deadline;
     uint64_t keep_deadline;
     uint64_t jseq;               /* actions journaled since the battle's CREATED record */
+    /* Wire numbering after recoveries (persist.h, MARK): an engine event with seq s goes out as
+     * s + seq_off when s > seq_split, else s + seq_off_before (exact for the events since the
+     * previous recovery, which are all a resume ever replays). All 0 for a battle never
+     * recovered: wire seq = engine seq. */
+    uint32_t seq_split, seq_off, seq_off_before;
     struct game_seat seat[2];
     battle b;                    /* engine state (valid from RUNNING on) */
 };

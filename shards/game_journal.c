@@ -30,6 +30,9 @@ void game_journal_created(struct game *g, struct game_battle *sb, const battle_s
         c.setup.ship[0] = *game_ship_at(g, sb->seat[0].ship);
         c.has_ship[0] = true;
     }
+    /* A battle recovered while waiting numbers its events past what its first life may have sent
+     * (persist.h); its new history must say so, since this record restarts it. */
+    c.seq_base = sb->seq_split == 0 ? sb->seq_off : 0;
     size_t len = persist_encode_created(g->jbuf, sizeof g->jbuf, &c);
     sb->jseq = 0;
     if (len == 0 || journal_append(g->jn, JOURNAL_REC_CREATED, sb->id, 0, g->jbuf, len) == -EINVAL)

@@ -180,12 +180,28 @@ static void on_watch(struct game *g, struct game_battle *sb, conn_id conn, const
     game_send_state(g, sb, conn, PROTO_SEAT_SPECTATOR, r->has_rid, r->rid);
 }
 
+/* Whether a resume's `last` (a wire seq) cannot be a number this battle gave: ahead of its latest
+ * event, or inside the gap a recovery left (the client saw events the journal lost). */
+static bool seq_gone(const struct game_battle *sb, uint32_t last)
+{
+    uint32_t latest = battle_last_seq(&sb->b);
+    if (last > game_wire_seq(sb, latest))
+        return true;
+    return sb->seq_off && last > game_wire_seq(sb, sb->seq_split) &&
+           last < game_wire_seq(sb, sb->seq_split + 1);
+}
+
 /* What a resuming seat missed after `last`: the events themselves while the history holds them,
- * else (or when there are none, as the acknowledgement) a full state. */
+ * else (or when there are none, as the acknowledgement) a full state. A `last` from before the
+ * latest recovery gets the state too: the numbers jumped there, and a state says so at once. */
 static void send_missed(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
                         uint32_t last, bool has_rid, uint32_t rid)
 {
-    int n = battle_history_since(&sb->b, last, g->hist, BATTLE_HISTORY + 1);
+    int n = -1;
+    if (!sb->seq_off)
+        n = battle_history_since(&sb->b, last, g->hist, BATTLE_HISTORY + 1);
+    else if (last >= game_wire_seq(sb, sb->seq_split + 1))
+        n = battle_history_since(&sb->b, last - sb->seq_off, g->hist, BATTLE_HISTORY + 1);
     if (n <= 0) {
         game_send_state(g, sb, conn, seat, has_rid, rid);
         return;
@@ -194,6 +210,7 @@ static void send_missed(struct game *g, struct game_battle *sb, conn_id conn, ui
     for (size_t i = 0; i < (size_t)n; i++) {
         if (!events_xlate(&sb->b, sb->id, &g->hist[i], &pe))
             continue;
+        pe.seq = game_wire_seq(sb, pe.seq);
         if (pe.type == PROTO_T_STARTED) {
             pe.u.started.seat = seat;
             memcpy(pe.u.started.token, sb->seat[seat].token, SHARD_TOKEN_BYTES);
@@ -221,7 +238,7 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
                         r->rid, sb->id);
         return;
     }
-    if (sb->phase != GAME_WAITING && rs->last > battle_last_seq(&sb->b)) {
+    if (sb->phase != GAME_WAITING && seq_gone(sb, rs->last)) {
         game_send_error(g, conn, PROTO_E_SEQ_GONE, "last is ahead of the battle", r->has_rid,
                         r->rid, sb->id);
         return;

@@ -119,9 +119,77 @@ static int restore_battle(struct game *g, uint64_t id, const struct persist_crea
     return 0;
 }
 
-/* Decodes one recovered battle and puts it on its shard. 0 restored, 1 over, -1 bad (why). */
+/* What a restored battle is written back as (its first snapshot in this run): its records as read,
+ * plus the recovery's numbering (persist.h): a MARK after the actions of a running battle, or a
+ * CREATED with the new seq base for a waiting one. */
+struct restored {
+    journal_battle jb;
+    journal_rec *recs; /* jb.actions when a MARK was added (owned) */
+    uint8_t buf[PERSIST_CREATED_MAX];
+};
+
+/* Numbers a restored battle's next events past anything its earlier lives may have sent (a
+ * client may have seen events the journal lost) and says so in out. marks: the MARK records read.
+ * 0, or -1 when the battle's 32-bit sequence space is used up. */
+static int renumber(struct game_battle *sb, const struct persist_created *c, const journal_battle *jb,
+                    struct restored *out, char *why, size_t whylen)
+{
+    uint32_t latest = sb->phase == GAME_RUNNING ? battle_last_seq(&sb->b) : 0;
+    uint32_t off = c->seq_base, before = c->seq_base;
+    for (size_t i = 0; i < jb->nactions; i++) {
+        battle_action a;
+        struct persist_mark m;
+        if (persist_decode_step(jb->actions[i].payload, jb->actions[i].payload_len, &a, &m) != 1)
+            continue;
+        off = m.off;
+        if (m.split < latest)
+            before = m.off;
+    }
+    if ((uint64_t)off + 2ull * PERSIST_SEQ_GAP + latest > UINT32_MAX) {
+        snprintf(why, whylen, "its sequence numbers are used up (recovered too often)");
+        return -1;
+    }
+    sb->seq_split = latest;
+    sb->seq_off = off + PERSIST_SEQ_GAP;
+    sb->seq_off_before = before;
+    out->jb = *jb;
+    if (sb->phase == GAME_WAITING) {
+        struct persist_created nc = *c;
+        nc.seq_base = sb->seq_off;
+        size_t len = persist_encode_created(out->buf, sizeof out->buf, &nc);
+        if (len == 0) {
+            snprintf(why, whylen, "created record does not fit");
+            return -1;
+        }
+        out->jb.created.payload = out->buf;
+        out->jb.created.payload_len = len;
+        return 0;
+    }
+    out->recs = malloc((jb->nactions + 1) * sizeof *out->recs);
+    if (!out->recs) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (jb->nactions)
+        memcpy(out->recs, jb->actions, jb->nactions * sizeof *out->recs);
+    struct persist_mark m = {.split = latest, .off = sb->seq_off};
+    journal_rec *r = &out->recs[jb->nactions];
+    memset(r, 0, sizeof *r);
+    r->type = JOURNAL_REC_ACTION;
+    r->battle_id = jb->id;
+    r->seq = jb->created.seq + 1 + jb->nactions;
+    r->payload = out->buf;
+    r->payload_len = persist_encode_mark(out->buf, &m);
+    out->jb.actions = out->recs;
+    out->jb.nactions = jb->nactions + 1;
+    sb->jseq = out->jb.nactions;
+    return 0;
+}
+
+/* Decodes one recovered battle and puts it on its shard, numbered past its earlier lives. 0
+ * restored (out filled), 1 over, -1 bad (why). */
 static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, battle_action **acts,
-                       size_t *acts_cap, char *why, size_t whylen)
+                       size_t *acts_cap, struct restored *out, char *why, size_t whylen)
 {
     struct persist_created c;
     if (persist_decode_created(jb->created.payload, jb->created.payload_len, &c, why, whylen) != 0)
@@ -140,13 +208,32 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, b
         *acts = a;
         *acts_cap = cap;
     }
-    for (size_t i = 0; i < jb->nactions; i++)
-        if (persist_decode_action(jb->actions[i].payload, jb->actions[i].payload_len, &(*acts)[i]) !=
-            0) {
+    size_t na = 0;
+    for (size_t i = 0; i < jb->nactions; i++) {
+        struct persist_mark m;
+        int k = persist_decode_step(jb->actions[i].payload, jb->actions[i].payload_len,
+                                    &(*acts)[na], &m);
+        if (k < 0) {
             snprintf(why, whylen, "action %zu is malformed", i);
             return -1;
         }
-    return restore_battle(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
+        na += k == 0;
+    }
+    int rc = restore_battle(g, jb->id, &c, *acts, na, now, why, whylen);
+    if (rc != 0)
+        return rc;
+    struct game_battle *sb = game_lookup(g, jb->id);
+    if (renumber(sb, &c, jb, out, why, whylen) != 0) {
+        if (sb->phase == GAME_WAITING)
+            g->nwaiting--;
+        else
+            g->nrunning--;
+        game_stat_sub(&g->stats->battles_recovered, 1);
+        game_pool_release(g, sb);
+        game_update_live(g);
+        return -1;
+    }
+    return 0;
 }
 
 int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
@@ -187,18 +274,19 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
     size_t nb = journal_set_count(set);
     r.battles = nb;
     const journal_battle **mine = malloc((nb ? nb : 1) * sizeof *mine);
+    struct restored *outs = calloc(nb ? nb : 1, sizeof *outs);
     size_t *count = calloc(n, sizeof *count);
     unsigned *owner = malloc((nb ? nb : 1) * sizeof *owner);
     battle_action *acts = NULL;
     size_t acts_cap = 0;
-    bool ok = mine && count && owner;
+    bool ok = mine && count && owner && outs;
     if (!ok)
         log_error("recovery: out of memory");
     for (size_t i = 0; ok && i < nb; i++) {
         const journal_battle *jb = journal_set_battle(set, i);
         unsigned k = shard_of(jb->id, n);
         char why[160] = "";
-        int rr = restore_one(games[k], jb, now, &acts, &acts_cap, why, sizeof why);
+        int rr = restore_one(games[k], jb, now, &acts, &acts_cap, &outs[i], why, sizeof why);
         owner[i] = n; /* not kept */
         if (rr == 0) {
             owner[i] = k;
@@ -225,7 +313,7 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         size_t m = 0;
         for (size_t i = 0; i < nb; i++)
             if (owner[i] == k)
-                part[m++] = journal_set_battle(set, i);
+                part[m++] = &outs[i].jb;
         at += m;
         journal_opts jo = {
             .backend = be,
@@ -249,6 +337,9 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
     }
     journal_load_stats ls = journal_set_stats(set);
     free(mine);
+    for (size_t i = 0; outs && i < nb; i++)
+        free(outs[i].recs);
+    free(outs);
     free(count);
     free(owner);
     journal_set_free(set);

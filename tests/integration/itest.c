@@ -82,7 +82,7 @@ static void make_cert(void)
 
 void itest_init(int argc, char **argv)
 {
-    const char *skip = NULL;
+    const char *skip = NULL, *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc)
             g_shards = atoi(argv[++i]);
@@ -90,6 +90,8 @@ void itest_init(int argc, char **argv)
             g_tls = true;
         else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc)
             skip = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else
             g_bin = argv[i];
     }
@@ -97,6 +99,8 @@ void itest_init(int argc, char **argv)
         g_shards = 1;
     if (skip)
         cmocka_set_skip_filter(skip);
+    if (only)
+        cmocka_set_test_filter(only);
     if (g_tls)
         make_cert();
     /* A server that dies mid-write must not kill the test with SIGPIPE. */

@@ -12,7 +12,8 @@
  * server gets it (tls.listen=127.0.0.1:0, tls.cert, tls.key), s->port is the TLS port (the port
  * file's second line) and itest_connect/itest_client speak TLS verifying that certificate. Tests
  * need no change: pc_send_raw writes into the TLS stream and pc_recv reads out of it. `--skip
- * PATTERN` skips the tests whose names match (cmocka's glob), for the few that cannot apply. */
+ * PATTERN` skips the tests whose names match (cmocka's glob), for the few that cannot apply;
+ * `--only PATTERN` runs only those (a focused run by hand). */
 #ifndef BATTLED_TESTS_ITEST_H
 #define BATTLED_TESTS_ITEST_H
 

@@ -406,6 +406,99 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     itest_cleanup(&s);
 }
 
+/* ---- sequence numbers after a recovery that lost the tail ----------------------------------- */
+
+/* Cuts n bytes off the end of the data directory's largest log segment. */
+static void cut_log_tail(size_t n)
+{
+    char path[512];
+    largest_journal_file(g_pdir, ".log", path, sizeof path);
+    assert_true(path[0]);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true((size_t)st.st_size > n);
+    assert_int_equal(truncate(path, st.st_size - (off_t)n), 0);
+}
+
+/* Resumes p's seat on its (new) connection with `last` and returns the first answer for the
+ * battle: an error, a state or the first missed event. */
+static void resume_answer(itest_player *p, uint32_t last, proto_event *ev)
+{
+    assert_true(pc_resume(p->c, p->bid, (uint8_t)p->seat, p->token, last) > 0);
+    do
+        itest_next(p->c, ev);
+    while (!(proto_type_battle_scoped(ev->type) || ev->type == PROTO_T_ERROR) ||
+           (ev->bid != p->bid && ev->type != PROTO_T_ERROR));
+}
+
+/* The issue 16 reproduction: seat 0 ends its turn (seq 2, `turn`, seat 1 active), the server is
+ * killed and the record of that turn is cut off the journal. After the restart no client may be
+ * given a number it already saw for another event: both seats' last=2 gets seq_gone, last=0 gets a
+ * state past 2 with seat 0 active again, and every event after that is numbered past 2. */
+static void test_seq_not_reused_after_lost_tail(void **state)
+{
+    (void)state;
+    itest_server s;
+    itest_player a, b;
+    proto_event ev;
+    assert_true(start(&s, "always", 1, false));
+    itest_private_pair(&s, &a, &b, PROTO_BAND_SHORT);
+    assert_int_equal(a.seat, 0);
+    assert_true(pc_end(a.c, a.bid) > 0);
+    itest_until(&a, PROTO_T_TURN, &ev);
+    assert_int_equal(ev.seq, 2);
+    assert_int_equal(ev.u.turn.active, 1);
+    itest_until(&b, PROTO_T_TURN, &ev);
+    assert_int_equal(ev.seq, 2);
+    assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2);
+    itest_cleanup(&s);
+    pc_close(a.c);
+    pc_close(b.c);
+    cut_log_tail(3); /* the turn's record is torn: the battle recovers at seq 1 */
+
+    assert_true(start(&s, "always", 1, false));
+    assert_true(log_has(&s, "torn tail cut"));
+    a.c = itest_client(&s, "a-back");
+    b.c = itest_client(&s, "b-back");
+    resume_answer(&a, 2, &ev);
+    assert_int_equal(ev.type, PROTO_T_ERROR);
+    assert_int_equal(ev.u.error.code, PROTO_E_SEQ_GONE);
+    resume_answer(&a, 0, &ev);
+    assert_int_equal(ev.type, PROTO_T_STATE);
+    assert_true(ev.seq > 2);
+    assert_int_equal(ev.u.state.active, 0); /* the lost turn never happened */
+    uint32_t a_state = ev.seq;
+    /* seat 1 saw seq 2 (`turn`): that number is gone, not reused */
+    resume_answer(&b, 2, &ev);
+    assert_int_equal(ev.type, PROTO_T_ERROR);
+    assert_int_equal(ev.u.error.code, PROTO_E_SEQ_GONE);
+    resume_answer(&b, 0, &ev);
+    assert_int_equal(ev.type, PROTO_T_STATE);
+    assert_true(ev.seq > 2);
+    assert_int_equal(ev.u.state.active, 0);
+    uint32_t b_state = ev.seq;
+    assert_true(b_state >= a_state);
+    /* seat 0 acts again: every event after the states has a number neither client has seen */
+    assert_true(pc_fire(a.c, a.bid, 0) > 0);
+    uint32_t prev = b_state;
+    uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
+    bool attacked = false;
+    while (!attacked) {
+        assert_true(itest_now_ms() < end);
+        assert_int_equal(pc_recv(b.c, &ev, 200) >= 0, 1);
+        if (ev.type == PROTO_T_ERROR)
+            fail_msg("error %s", proto_error_name(ev.u.error.code));
+        if (!proto_type_battle_scoped(ev.type) || ev.bid != b.bid || !ev.seq)
+            continue;
+        assert_true(ev.seq > prev);
+        prev = ev.seq;
+        attacked = ev.type == PROTO_T_ATTACK;
+    }
+    pc_close(a.c);
+    pc_close(b.c);
+    assert_int_equal(itest_finish(&s, 10000), 0);
+}
+
 /* ---- a full disk ------------------------------------------------------------------------------ */
 
 static void test_file_size_limit(void **state)
@@ -461,6 +554,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_kill_everysec_reshard, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_torn_tail_and_corrupt_middle, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_file_size_limit, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_seq_not_reused_after_lost_tail, pdir_make, pdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
