@@ -244,6 +244,18 @@ static size_t next_good(const uint8_t *d, size_t len, size_t from)
     return len;
 }
 
+/* The battle a bad record at off names, as far as its bytes can tell (0 when they cannot): the
+ * body the header declares, cut at the end of the data. */
+static uint64_t bad_record_battle(const uint8_t *d, size_t len, size_t off)
+{
+    if (len - off <= JOURNAL_HEADER_BYTES)
+        return 0;
+    size_t body = (size_t)d[off] << 24 | (size_t)d[off + 1] << 16 | (size_t)d[off + 2] << 8 |
+                  d[off + 3];
+    size_t have = len - off - JOURNAL_HEADER_BYTES;
+    return journal_rec_peek_battle(d + off + JOURNAL_HEADER_BYTES, body < have ? body : have);
+}
+
 static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, size_t len,
                          bool is_log)
 {
@@ -264,11 +276,12 @@ static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, 
             continue;
         }
         size_t next = next_good(d, len, off + 1);
+        uint64_t bid = bad_record_battle(d, len, off);
         if (next == len && is_log) {
             char msg[96];
             snprintf(msg, sizeof msg, "journal: torn tail cut (%s, %zu bytes)", journal_rec_status_text(st),
                      len - off);
-            warn(l, msg, name, off, 0);
+            warn(l, msg, name, off, bid);
             s->stats.torn_tails++;
             s->stats.torn_bytes += len - off;
             return 0;
@@ -281,7 +294,7 @@ static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, 
             return -ECANCELED;
         }
         s->stats.damaged_regions++;
-        warn(l, "journal: damaged region skipped", name, off, 0);
+        warn(l, "journal: damaged region skipped", name, off, bid);
         /* A record whose checksum alone is wrong still names its battle. */
         if (st == JOURNAL_REC_BADCRC &&
             journal_rec_decode_body(d + off + JOURNAL_HEADER_BYTES,

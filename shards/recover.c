@@ -347,6 +347,10 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         goto fail;
     for (unsigned k = 0; k < n; k++)
         games[k]->jn = jn[k];
+    struct shard_stats *st0 = games[0]->stats;
+    game_stat_add(&st0->journal_torn_tails, ls.torn_tails);
+    game_stat_add(&st0->journal_damaged_regions, ls.damaged_regions);
+    game_stat_add(&st0->journal_battles_skipped, r.skipped + ls.skipped_battles);
     r.ms = (clock_mono_ns() - t0) / 1000000;
     log_info("journal recovered", "dir", dir, "battles", LOG_U64(r.restored), "over",
              LOG_U64(r.over), "skipped", LOG_U64(r.skipped + ls.skipped_battles), "files",

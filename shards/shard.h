@@ -255,6 +255,12 @@ struct shard_stats {
     _Atomic uint64_t journal_sync_errors;
     _Atomic uint64_t journal_records_dropped; /* lost while degraded (the journal then stops) */
     _Atomic uint64_t journal_compactions;
+    _Atomic uint64_t journal_compaction_errors; /* failed compactions (retried after 10 s) */
+    _Atomic uint64_t journal_buffer_full_writes; /* early writes: the group-commit buffer was full */
+    /* What the start's recovery met, for the whole journal: kept in shard 0's stats only. */
+    _Atomic uint64_t journal_torn_tails;      /* log segment tails cut (a crash mid-write) */
+    _Atomic uint64_t journal_damaged_regions; /* bad records with good ones after (skip_damaged) */
+    _Atomic uint64_t journal_battles_skipped; /* battles left out as damaged (skip_damaged) */
 };
 
 #endif

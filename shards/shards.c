@@ -115,6 +115,10 @@ static void pass_journal(struct shard *sh)
     atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
     atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
     atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_compaction_errors, js.compaction_errors,
+                          memory_order_relaxed);
+    atomic_store_explicit(&st->journal_buffer_full_writes, js.buffer_full_writes,
+                          memory_order_relaxed);
     if (degraded && !uv_is_active((uv_handle_t *)&sh->jretry))
         uv_timer_start(&sh->jretry, on_retry, JOURNAL_RETRY_MS, JOURNAL_RETRY_MS);
     else if (!degraded && uv_is_active((uv_handle_t *)&sh->jretry))

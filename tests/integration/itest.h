@@ -129,4 +129,13 @@ void itest_act(itest_player *p);
  * deadline_ms passes; fails the test on any error. Either player may be NULL (an AI seat). */
 void itest_play(itest_player *a, itest_player *b, int deadline_ms);
 
+/* The admin port a server wrote to port_file (admin.port_file), or 0. */
+uint16_t itest_admin_port(const char *port_file);
+/* GETs path from 127.0.0.1:port into out (cap bytes, headers included, NUL-terminated). Returns the
+ * HTTP status, or -1 when there was no answer. */
+int itest_http_get(uint16_t port, const char *path, char *out, size_t cap);
+/* The value of the first sample of metric name in a /metrics page (its line starts with name, then
+ * a space or labels), or -1 when absent. */
+double itest_metric(const char *page, const char *name);
+
 #endif

@@ -79,12 +79,37 @@ static int pdir_remove(void **state)
 }
 
 /* Starts the server on the persistence dir with fsync policy and shard count (0 = the run's). */
+static char g_admin_file[96];
+
+/* The admin port of the server start() started last (its port file is written before the game's). */
+static uint16_t admin_port(void)
+{
+    uint16_t p = itest_admin_port(g_admin_file);
+    assert_true(p > 0);
+    return p;
+}
+
+/* A counter from the server's /metrics. */
+static double metric(const char *name)
+{
+    static char page[256 * 1024];
+    assert_int_equal(itest_http_get(admin_port(), "/metrics", page, sizeof page), 200);
+    double v = itest_metric(page, name);
+    if (v < 0)
+        fail_msg("/metrics lacks %s", name);
+    return v;
+}
+
 static bool start(itest_server *s, const char *fsync, int shards, bool skip_damaged)
 {
-    static char set_fsync[64], set_shards[64];
+    static char set_fsync[64], set_shards[64], set_admin[128];
     snprintf(set_fsync, sizeof set_fsync, "persistence.fsync=%s", fsync);
     snprintf(set_shards, sizeof set_shards, "server.shards=%d", shards ? shards : itest_shards());
+    snprintf(g_admin_file, sizeof g_admin_file, "/tmp/battled-persist-admin-%d.port", (int)getpid());
+    snprintf(set_admin, sizeof set_admin, "admin.port_file=%s", g_admin_file);
+    unlink(g_admin_file);
     const char *sets[] = {"persistence.enabled=true", g_set_dir, set_fsync, set_shards,
+                          "admin.listen=127.0.0.1:0", set_admin,
                           "game.ai_think_ms=0", "game.turn_timer_ms=60000",
                           "game.resume_window_ms=60000", "server.drain_timeout_ms=200",
                           "log.level=info", skip_damaged ? "persistence.skip_damaged=true" : NULL,
@@ -328,7 +353,8 @@ static void test_kill_everysec_reshard(void **state)
 
 /* ---- damage --------------------------------------------------------------------------------- */
 
-static bool log_has(const itest_server *s, const char *needle)
+/* Whether one line of the server's log holds needle (and also2, unless NULL). */
+static bool log_has2(const itest_server *s, const char *needle, const char *also2)
 {
     FILE *f = fopen(s->log, "r");
     if (!f)
@@ -336,9 +362,14 @@ static bool log_has(const itest_server *s, const char *needle)
     char line[2048];
     bool found = false;
     while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
+        found = strstr(line, needle) && (!also2 || strstr(line, also2));
     fclose(f);
     return found;
+}
+
+static bool log_has(const itest_server *s, const char *needle)
+{
+    return log_has2(s, needle, NULL);
 }
 
 static void test_torn_tail_and_corrupt_middle(void **state)
@@ -368,6 +399,10 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     close(fd);
     assert_true(start(&s, "always", 0, false));
     assert_true(log_has(&s, "torn tail cut"));
+    assert_int_equal(metric("battled_journal_torn_tails_total"), 1);
+    assert_int_equal(metric("battled_journal_battles_skipped_total"), 0);
+    assert_int_equal(metric("battled_journal_buffer_full_writes_total"), 0);
+    assert_int_equal(metric("battled_journal_compaction_errors_total"), 0);
     pc_conn *w = itest_client(&s, "w");
     uint64_t d;
     uint32_t seq;
@@ -396,6 +431,8 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     itest_cleanup(&s);
     assert_true(start(&s, "always", 0, true));
     assert_true(log_has(&s, "damaged battle skipped"));
+    assert_int_equal(metric("battled_journal_battles_skipped_total"), 1);
+    assert_int_equal(metric("battled_journal_damaged_regions_total"), 1);
     w = itest_client(&s, "w");
     int back = 0;
     for (int i = 0; i < 4; i++)
@@ -458,6 +495,10 @@ static void test_seq_not_reused_after_lost_tail(void **state)
 
     assert_true(start(&s, "always", 1, false));
     assert_true(log_has(&s, "torn tail cut"));
+    char named[64];
+    snprintf(named, sizeof named, "battle=%llu", (unsigned long long)a.bid);
+    assert_true(log_has2(&s, "torn tail cut", named)); /* it names the battle whose record it cut */
+    assert_int_equal(metric("battled_journal_torn_tails_total"), 1);
     a.c = itest_client(&s, "a-back");
     b.c = itest_client(&s, "b-back");
     resume_answer(&a, 2, &ev);

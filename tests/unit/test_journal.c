@@ -202,6 +202,9 @@ static void test_torn_tail_every_offset(void **state)
                 assert_int_equal(w.last_offset, (uint64_t)n);
                 assert_string_equal(w.last_file, "shard-0-1.log");
                 assert_int_equal(journal_set_stats(set).torn_bytes, len - (size_t)n);
+                /* header, {"t": 2, "b": 3: the cut record still names its battle */
+                if (cut >= 8 + 1 + 2 + 1 + 2 + 1)
+                    assert_int_equal(w.torn_battle, 3);
             }
             journal_set_free(set);
             free(img);
@@ -268,6 +271,8 @@ static void test_corrupt_middle(void **state)
         assert_true(st.skipped_battles >= 1);
         assert_int_equal(st.damaged_regions, 1);
         assert_true(w.damaged >= 1);
+        if (at >= start + 4 && at < start + 8) /* the checksum only: the body names battle 3 */
+            assert_int_equal(w.region_battle, 3);
         journal_set_free(set);
     }
     free(img);
