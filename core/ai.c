@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "util/mix.h"
+
 #define AI_HIT 8
 #define AI_BAND_DM_LONG BATTLE_BAND_LONG
 
@@ -222,7 +224,7 @@ bool battle_ai_choose(const battle *b, int seat, battle_action *out)
         const battle_missile *m = &b->s.missiles[i];
         if ((m->flags & 1u) == (unsigned)seat || (m->flags & 2u))
             continue;
-        uint64_t h = dice_mix64(b->s.ai_key ^ ((uint64_t)m->id << 20) ^
+        uint64_t h = mix64(b->s.ai_key ^ ((uint64_t)m->id << 20) ^
                                 ((uint64_t)b->s.round << 40) ^ (uint64_t)seat);
         if (h & 1u) {
             act(out, BATTLE_ACT_POINT_DEFENSE, seat, m->id);

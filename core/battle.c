@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "util/mix.h"
+
 _Static_assert(sizeof(battle) <= BATTLE_SIZE_MAX, "a battle must fit in 1 KiB");
 _Static_assert(sizeof(battle_event) <= 32, "events are small and fixed-size");
 _Static_assert(BATTLE_HISTORY >= 16, "the history must hold a few rounds");
@@ -625,7 +627,7 @@ battle_err battle_create(battle *b, const battle_setup *st, battle_event *out, s
 
     memset(b, 0, sizeof *b);
     dice_seed(&b->s.rng, st->seed, AI_STREAM);
-    b->s.ai_key = dice_mix64(st->seed ^ 0x5eedA1A1C0DEULL);
+    b->s.ai_key = mix64(st->seed ^ 0x5eedA1A1C0DEULL);
     b->s.round = 1;
     b->s.round_limit = st->round_limit ? st->round_limit : BATTLE_DEFAULT_ROUND_LIMIT;
     b->s.band = st->band;

@@ -31,13 +31,3 @@ unsigned dice_d6(dice_rng *rng)
     } while (x >= 4294967292u);
     return x % 6u + 1u;
 }
-
-uint64_t dice_mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}

@@ -32,8 +32,4 @@ typedef struct dice_source {
     void *ctx;
 } dice_source;
 
-/* A stateless 64-bit mixer (splitmix64 finaliser), used for decisions that
- * must be a pure function of the battle state (the AI reads a const battle). */
-uint64_t dice_mix64(uint64_t x);
-
 #endif

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 
 static const char *const kind_names[SHIPS_WK_COUNT] = {
     [SHIPS_WK_LASER] = "laser",

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "net/admin_int.h"
-#include "net/net_int.h"
 #include "util/log.h"
 
 const int admin_codes[ADMIN_CODES] = {200, 400, 404, 405, 413, 414, 431, 500, 503, 505};
@@ -151,8 +150,8 @@ static void handle_readyz(admin_conn *c)
 {
     admin *a = c->a;
     server *s = a->srv;
-    uint64_t now = uv_now(&s->loop);
-    bool listeners = s->listening && (!s->cfg.tls.listen[0] || s->tls_listening) && a->listening;
+    uint64_t now = uv_now(server_loop(s));
+    bool listeners = server_listeners_up(s) && a->listening;
     int stale = -1; /* first shard without a recent heartbeat */
     uint64_t stale_ms = 0;
     for (unsigned k = 0; k < a->nshards && stale < 0; k++) {
@@ -164,7 +163,7 @@ static void handle_readyz(admin_conn *c)
     }
     bool shards_ok = stale < 0;
     bool draining = server_draining(s);
-    bool degraded = s->shards && shards_degraded(s->shards);
+    bool degraded = server_shards(s) && shards_degraded(server_shards(s));
     bool ready = listeners && shards_ok && !draining && !degraded;
 
     char body[512];
@@ -389,7 +388,7 @@ static void on_tick(uv_timer_t *t)
         hist_observe(&a->lag, now_ns > a->tick_expect_ns ? (now_ns - a->tick_expect_ns) / 1000 : 0);
     a->tick_expect_ns = now_ns + (uint64_t)ADMIN_TICK_MS * 1000000u;
 
-    if (s->drain_phase < 3) { /* in phase 3 the shards are stopped (and we are closing) */
+    if (server_drain_phase(s) < SERVER_STOPPING) { /* in phase 3 the shards are stopped (and we are closing) */
         for (unsigned k = 0; k < a->nshards; k++) {
             if (a->hb_out[k])
                 continue; /* one in flight per shard: a stuck shard does not pile them up */
@@ -422,7 +421,7 @@ static void on_reply(void *arg, unsigned k, const struct shard_out *m)
             uint64_t now_ns = uv_hrtime();
             hist_observe(&a->hb_rtt[k], (now_ns - a->hb_sent_ns[k]) / 1000);
             a->hb_out[k] = 0;
-            a->hb_last_ms[k] = uv_now(&a->srv->loop);
+            a->hb_last_ms[k] = uv_now(server_loop(a->srv));
             if (a->hb_last_ms[k] == 0)
                 a->hb_last_ms[k] = 1;
         }
@@ -440,7 +439,7 @@ static void listener_closed_cb(uv_handle_t *h)
 
 static int parse_hostport(const char *hostport, struct sockaddr_storage *ss)
 {
-    char host[CONFIG_STRING_MAX + 1];
+    char host[SERVER_STRING_MAX + 1];
     const char *colon = strrchr(hostport, ':');
     if (!colon || (size_t)(colon - hostport) >= sizeof host)
         return UV_EINVAL;
@@ -458,10 +457,10 @@ static int parse_hostport(const char *hostport, struct sockaddr_storage *ss)
     return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-int admin_start(server *s, const battled_config *cfg, admin **out)
+int admin_start(server *s, const struct server_opts *opts, admin **out)
 {
     *out = NULL;
-    if (!cfg->admin.listen[0])
+    if (!opts->admin.listen[0])
         return 0;
     admin *a = calloc(1, sizeof *a);
     if (!a) {
@@ -470,7 +469,7 @@ int admin_start(server *s, const battled_config *cfg, admin **out)
     }
     a->srv = s;
     a->nshards = server_shard_count(s);
-    a->ring_capacity = (uint64_t)cfg->server.ring_slots - 1;
+    a->ring_capacity = (uint64_t)opts->ring_slots - 1;
     unsigned n = a->nshards ? a->nshards : 1;
     a->hb_token = calloc(n, sizeof *a->hb_token);
     a->hb_sent_ns = calloc(n, sizeof *a->hb_sent_ns);
@@ -501,13 +500,13 @@ int admin_start(server *s, const battled_config *cfg, admin **out)
 
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
-    int r = parse_hostport(cfg->admin.listen, &addr);
+    int r = parse_hostport(opts->admin.listen, &addr);
     if (r == 0)
         r = uv_tcp_bind(&a->listener, (const struct sockaddr *)&addr, 0);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&a->listener, ADMIN_MAX_CONNS, on_connection);
     if (r != 0) {
-        log_error("admin: cannot listen", "listen", cfg->admin.listen, "error", uv_strerror(r));
+        log_error("admin: cannot listen", "listen", opts->admin.listen, "error", uv_strerror(r));
         admin_close(a);
         return -1;
     }
@@ -517,15 +516,15 @@ int admin_start(server *s, const battled_config *cfg, admin **out)
     a->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
     a->listening = true;
-    if (cfg->admin.port_file[0] && server_write_port_file(cfg->admin.port_file, a->port, 0) != 0) {
-        log_error("admin: cannot write port file", "file", cfg->admin.port_file);
+    if (opts->admin.port_file[0] && server_write_port_file(opts->admin.port_file, a->port, 0) != 0) {
+        log_error("admin: cannot write port file", "file", opts->admin.port_file);
         admin_close(a);
         return -1;
     }
     /* First tick at once, so readiness needs only one heartbeat round trip after start. */
     uv_timer_start(&a->tick, on_tick, 0, ADMIN_TICK_MS);
     server_set_reply_hook(s, on_reply, a);
-    log_info("admin listening", "listen", cfg->admin.listen, "port", LOG_U64(a->port));
+    log_info("admin listening", "listen", opts->admin.listen, "port", LOG_U64(a->port));
     *out = a;
     return 0;
 }

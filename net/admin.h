@@ -19,13 +19,13 @@
  * Bounds: ADMIN_MAX_CONNS connections (more get 503 and a close), request heads of HTTP_MAX_HEAD
  * bytes (net/http.h), ADMIN_TIMEOUT_MS for a connection to send a whole request and take its
  * answer, counted from the accept or from the previous answer (slow or idle clients are closed). */
+/* Layer: net/ API (for server.c; admin_int.h is the admin files' internal header). */
 #ifndef BATTLED_NET_ADMIN_H
 #define BATTLED_NET_ADMIN_H
 
 #include <stdint.h>
 
 #include "net/server.h"
-#include "util/config.h"
 
 #define ADMIN_MAX_CONNS 64               /* admin connections served at once */
 #define ADMIN_TIMEOUT_MS 5000            /* a request must arrive and be answered within this */
@@ -37,11 +37,11 @@
 
 typedef struct admin admin;
 
-/* Binds cfg->admin.listen on s's loop (call before the network thread runs, or on it), writes the
- * bound port to cfg->admin.port_file when set, and installs the shard reply hook. Returns 0 with
+/* Binds opts->admin.listen on s's loop (call before the network thread runs, or on it), writes the
+ * bound port to opts->admin.port_file when set, and installs the shard reply hook. Returns 0 with
  * *out set, 0 with *out NULL when admin.listen is "", or -1 (logged) when it cannot listen or write
  * the port file. The admin is owned by the server; end it with admin_close. */
-int admin_start(server *s, const battled_config *cfg, admin **out);
+int admin_start(server *s, const struct server_opts *opts, admin **out);
 
 /* The bound port (valid after admin_start). */
 uint16_t admin_port(const admin *a);

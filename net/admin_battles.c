@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "net/admin_int.h"
-#include "net/net_int.h"
 
 static const char *const state_names[3] = {"waiting", "running", "finished"};
 
@@ -42,7 +41,7 @@ static void start_next(admin *a)
         if (!a->wait_head)
             a->wait_tail = NULL;
         c->wnext = NULL;
-        if (a->srv->drain_phase >= 3 || a->nshards == 0) {
+        if (server_drain_phase(a->srv) >= SERVER_STOPPING || a->nshards == 0) {
             static const char msg[] = "{\"error\":\"shards stopped\"}\n";
             answer(c, 503, msg, sizeof msg - 1);
             continue;
@@ -71,7 +70,7 @@ static void start_next(admin *a)
         ls->active = true;
         ls->conn = c;
         ls->token = ++a->list_seq;
-        ls->started_ms = uv_now(&a->srv->loop);
+        ls->started_ms = uv_now(server_loop(a->srv));
         ls->limit = c->limit;
         ls->pending = a->nshards;
         memset(ls->done, 0, a->nshards);
@@ -171,7 +170,7 @@ void admin_battles_reply(admin *a, unsigned k, const struct shard_out *m)
 void admin_battles_tick(admin *a)
 {
     admin_listing *ls = &a->ls;
-    if (!ls->active || uv_now(&a->srv->loop) - ls->started_ms < ADMIN_SHARD_REPLY_MS)
+    if (!ls->active || uv_now(server_loop(a->srv)) - ls->started_ms < ADMIN_SHARD_REPLY_MS)
         return;
     a->listing_timeouts++;
     char body[160];

@@ -1,5 +1,6 @@
 /* admin_int: what the admin listener's files (admin.c, admin_metrics.c, admin_battles.c) share.
  * Not a public API; everything here runs on the network thread. */
+/* Layer: net/ internal: only admin.c, admin_metrics.c and admin_battles.c include it. */
 #ifndef BATTLED_NET_ADMIN_INT_H
 #define BATTLED_NET_ADMIN_INT_H
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "net/admin_int.h"
-#include "net/net_int.h"
 
 #ifndef BATTLED_VERSION
 #define BATTLED_VERSION "0.1.0"
@@ -92,6 +91,9 @@ static void net_metrics(prom_out *o, const net_stats *st)
                  NET_STAT_GET(st, inbox_full));
     prom_counter(o, "battled_net_ctl_parked_total",
                  "Control messages parked behind a full shard inbox.", NET_STAT_GET(st, ctl_parked));
+    prom_counter(o, "battled_net_ctl_lost_total",
+                 "Control messages lost: no memory to park them behind a full shard inbox.",
+                 NET_STAT_GET(st, ctl_lost));
     prom_counter(o, "battled_net_reads_paused_total",
                  "Connections whose reads stopped on a full shard inbox.",
                  NET_STAT_GET(st, reads_paused));
@@ -219,7 +221,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
                (double)a->ring_capacity);
     prom_family(o, "battled_shard_inbox_depth", "Messages waiting in a shard's inbox.", "gauge");
     for (unsigned k = 0; k < n; k++) {
-        unsigned free_slots = a->srv->shards ? shards_inbox_free(a->srv->shards, k) : 0;
+        unsigned free_slots = server_shards(a->srv) ? shards_inbox_free(server_shards(a->srv), k) : 0;
         prom_label l = {"shard", sid[k]};
         prom_sample_u64(o, "battled_shard_inbox_depth", &l, 1,
                         a->ring_capacity > free_slots ? a->ring_capacity - free_slots : 0);

@@ -49,7 +49,8 @@ void conn_set_list(conn *c, enum conn_list_id list)
     s->ltail[list] = c;
 }
 
-void conn_touch(conn *c)
+/* A frame arrived: c's idle deadline starts again. */
+static void conn_touch(conn *c)
 {
     c->last_ms = uv_now(&c->srv->loop);
     if (c->list == LIST_HELLO || c->list == LIST_IDLE)
@@ -104,7 +105,7 @@ void conn_out_append(conn *c, const void *bytes, size_t len)
     server *s = c->srv;
     if (c->state >= CONN_CLOSED)
         return;
-    if (c->out.bytes + len > (uint64_t)s->cfg.server.output_cap) {
+    if (c->out.bytes + len > (uint64_t)s->opts.output_cap) {
         /* A client that does not read loses its connection, not the server's memory. Its seats go
          * away through SHARD_IN_CONN_GONE and it can resume with its token. */
         NET_STAT_ADD(&s->stats, output_cap_cuts, 1);
@@ -260,6 +261,9 @@ static void stash_append(conn *c, const uint8_t *data, size_t len)
     c->stash_len = keep + (uint32_t)len;
 }
 
+/* Feeds plaintext to c's frame reader and routes every whole frame (see conn_deliver). */
+static void conn_input(conn *c, const uint8_t *data, size_t len);
+
 void conn_deliver(conn *c, const uint8_t *data, size_t len)
 {
     if (c->paused)
@@ -268,7 +272,7 @@ void conn_deliver(conn *c, const uint8_t *data, size_t len)
         conn_input(c, data, len);
 }
 
-void conn_input(conn *c, const uint8_t *data, size_t len)
+static void conn_input(conn *c, const uint8_t *data, size_t len)
 {
     server *s = c->srv;
     size_t off = 0;
@@ -531,7 +535,7 @@ static conn *conn_new(server *s)
     }
     c->tcp.data = c;
     s->conn_objs++;
-    frame_reader_init(&c->fr, (uint32_t)s->cfg.server.max_frame);
+    frame_reader_init(&c->fr, (uint32_t)s->opts.max_frame);
     outq_init(&c->out);
     return c;
 }

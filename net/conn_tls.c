@@ -66,7 +66,7 @@ void conn_tls_input(conn *c, const uint8_t *data, size_t len)
 {
     server *s = c->srv;
     if (!tls_conn_handshake_done(c->tls)) {
-        if (s->hs_pass >= (unsigned)s->cfg.tls.max_handshakes_per_pass) {
+        if (s->hs_pass >= (unsigned)s->opts.tls.max_handshakes_per_pass) {
             defer(c, data, len);
             return;
         }

@@ -6,6 +6,7 @@
  * server.max_connections setting), so an idle server does not reserve memory for a million sockets.
  * Freed slots are reused last-in first-out; each reuse bumps the generation (never 0, so conn_id 0
  * stays "none"). Single-threaded: only the network thread touches it. */
+/* Layer: net/ internal: the network thread's files (through net_int.h) and their unit tests. */
 #ifndef BATTLED_NET_CONNTAB_H
 #define BATTLED_NET_CONNTAB_H
 

@@ -13,6 +13,7 @@
  * buffer (pipelined requests may follow), calls http_parser_init() and goes on.
  * After HTTP_ERROR the caller sends http_write_error(req.status) and closes.
  */
+/* Layer: net/ internal: the admin listener's files, their tests and fuzzer. */
 #ifndef BATTLED_NET_HTTP_H
 #define BATTLED_NET_HTTP_H
 

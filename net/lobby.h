@@ -11,6 +11,7 @@
  *
  * Each connection keeps the head of its own entry list (a `lobby_entry *` it owns, initialised to
  * NULL), so cancel and disconnect remove exactly its entries without searching the queues. */
+/* Layer: net/ internal: the network thread's files (through net_int.h) and their unit tests. */
 #ifndef BATTLED_NET_LOBBY_H
 #define BATTLED_NET_LOBBY_H
 

@@ -1,5 +1,7 @@
-/* net_int: what the network thread's files (server.c, conn.c, route.c) share. Not a public API:
- * nothing outside net/ includes it. Everything here runs on the network thread only. */
+/* net_int: what the network thread's files (server.c, dispatch.c, drain.c, conn.c, conn_tls.c,
+ * route.c) share. net/ internal: nothing outside net/ includes it (the admin files use server.h;
+ * test_it_admin_probe, a white-box test, is the one exception). Network thread only. */
+/* Layer: net/ internal. */
 #ifndef BATTLED_NET_NET_INT_H
 #define BATTLED_NET_NET_INT_H
 
@@ -18,7 +20,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "shards/shards.h"
-#include "util/config.h"
+#include "util/fifo.h"
 
 #define NET_READ_BUF (64u * 1024)  /* one shared read buffer: every read is processed before the next */
 #define NET_WRITE_BUFS 8           /* chunks handed to one write */
@@ -29,6 +31,7 @@
 #define NET_LAG_PERIOD_MS 250      /* loop-lag probe period */
 #define NET_TLS_PLAIN 16384        /* plaintext taken from TLS per call (one record at most) */
 #define NET_LISTEN_BACKLOG 4096    /* pending connections the kernel may hold per listener */
+#define NET_CTL_FIRST_CAP 64       /* control queue entries allocated when one first parks */
 
 enum conn_state {
     CONN_HELLO = 0, /* waiting for hello */
@@ -88,15 +91,8 @@ struct conn {
     conn *hnext;
 };
 
-/* A FIFO of messages the network thread could not push yet and must not lose (connection gone,
- * drain): bounded by the connections that can produce them. */
-typedef struct {
-    struct shard_in *q;
-    uint32_t head, count, cap;
-} ctl_queue;
-
 struct server {
-    battled_config cfg;
+    struct server_opts opts; /* as given to server_start (max_frame raised to the floor) */
     uv_loop_t loop;
     uv_thread_t thread;
     uv_tcp_t listener;
@@ -134,7 +130,10 @@ struct server {
     conn *lhead[LIST_COUNT], *ltail[LIST_COUNT];
     conn *dirty;            /* flush list */
     conn **paused;          /* per shard: connections waiting for its inbox */
-    ctl_queue *ctl;         /* per shard */
+    /* Per shard: a FIFO of control messages (struct shard_in) the network thread could not push yet
+     * and must not lose (connection gone, drain, admin asks); bounded by the connections and shards
+     * that can produce them. */
+    fifo *ctl;
     unsigned npaused;       /* connections paused in all */
     uint8_t *kdirty;        /* per shard: pushed to since the last prepare (for wakeups_sent) */
     unsigned conn_objs;     /* connection structs alive, closing ones included */
@@ -145,62 +144,98 @@ struct server {
     /* drain */
     _Atomic int drain_requests; /* set by server_drain from any thread */
     _Atomic int finished;       /* the network thread left its loop */
-    int drain_phase;            /* 0 running, 1 shards draining, 2 flushing, 3 stopping */
+    server_phase drain_phase;   /* read through server_drain_phase outside drain.c */
     unsigned stopped;           /* shards that reported SHARD_OUT_STOPPED */
 };
 
+/* Lifetime rule for everything below: no function that takes a `conn *c` frees c. Closing (conn_close,
+ * and every function that says "may close c") only starts uv_close; the struct is freed later, from
+ * the close callback or from the walk of a list it is still on (conn_flush_dirty, conn_tls_pass),
+ * never while a caller up the stack holds c. So c may be used on return, but it may be closing:
+ * callers that go on feeding it check c->state (>= CONN_CLOSING: stop). */
+
 /* conn.c */
+/* Accepts one connection from the plain or TLS listener (refusing it past max_connections). */
 void conn_accept(server *s, bool tls);
-/* Reads resume for c (after a pause or a deferred handshake). */
+/* Reads resume for c (after a pause or a deferred handshake). May close c (read error); not freed. */
 void conn_read_start(conn *c);
-/* Appends bytes already in wire form to c's output, cutting c off past output_cap. */
+/* Appends bytes already in wire form to c's output, cutting c off past output_cap. May close c;
+ * not freed. */
 void conn_out_append(conn *c, const void *bytes, size_t len);
-/* Plaintext for c's frame reader: processed now, or kept behind the stash while c is paused. */
+/* Plaintext for c's frame reader: processed now, or kept behind the stash while c is paused. May
+ * close c (bad stream, policy, no memory); not freed. */
 void conn_deliver(conn *c, const uint8_t *data, size_t len);
+/* Frees c's struct once its close callback ran, unless a singly linked list (flush list, deferred
+ * handshakes) still holds it: that list's walk frees it then. The one function that frees c. */
 void conn_free_struct(conn *c);
-void conn_input(conn *c, const uint8_t *data, size_t len);
-/* Queues a complete frame for c (copied). Cuts c off when its unsent output passes output_cap. */
+/* Queues a complete frame for c (copied). Cuts c off when its unsent output passes output_cap. May
+ * close c; not freed. */
 void conn_send(conn *c, const void *frame, size_t len);
-/* Starts closing c. flush: let queued output leave first (bounded by NET_CLOSE_LINGER_MS). */
+/* Starts closing c. flush: let queued output leave first (bounded by NET_CLOSE_LINGER_MS). c is not
+ * freed on return (its close callback frees it in a later loop phase). */
 void conn_close(conn *c, net_close_reason why, bool flush);
-void conn_touch(conn *c);
+/* Moves c to the tail of timeout list `list` (LIST_NONE: off every list). Never closes c. */
 void conn_set_list(conn *c, enum conn_list_id list);
+/* Once per loop pass: writes every connection with new output; frees those closed meanwhile
+ * (CONN_FREED) that were waiting on the flush list. */
 void conn_flush_dirty(server *s);
+/* Closes connections past their timeout list's deadline (freed later, by their close callbacks). */
 void conn_sweep(server *s);
+/* Once per loop pass: re-pushes the parked message of paused connections whose inbox has room and
+ * feeds their stashed input; may close some of them (freed later). */
 void conn_resume_paused(server *s);
+/* Records a seat or spectator place gained (delta > 0) or lost for battle bid. May close c (no
+ * memory); not freed. */
 void conn_seat_change(conn *c, uint64_t bid, int delta);
-/* Parks msg (shard k's inbox was full) on c and stops reading c until conn_resume_paused. */
+/* Parks msg (shard k's inbox was full) on c and stops reading c until conn_resume_paused. May close
+ * c (no memory); not freed. */
 void conn_pause(conn *c, unsigned k, const struct shard_in *msg);
 
 /* conn_tls.c */
-/* Ciphertext read from c's socket: handshake, decrypt, deliver. */
+/* Ciphertext read from c's socket: handshake, decrypt, deliver. May close c; not freed. */
 void conn_tls_input(conn *c, const uint8_t *data, size_t len);
-/* Encrypts a frame into c's output. */
+/* Encrypts a frame into c's output. May close c; not freed. */
 void conn_tls_send(conn *c, const void *frame, size_t len);
-/* Queues close_notify before a graceful close. */
+/* Queues close_notify before a graceful close. Never closes c itself. */
 void conn_tls_close_notify(conn *c);
-/* Once per loop pass: resets the handshake budget and feeds deferred handshakes. */
+/* Once per loop pass: resets the handshake budget and feeds deferred handshakes; frees deferred
+ * connections that were closed meanwhile. */
 void conn_tls_pass(server *s);
 
 /* route.c */
 /* Handles one decoded-or-not frame body. Returns false when the connection must stop processing
- * input for now (paused on a full inbox, or closing). */
+ * input for now (paused on a full inbox, or closing). May close c; not freed. */
 bool route_frame(conn *c, const uint8_t *body, uint32_t len);
-/* Pushes msg to shard k for c; on a full inbox parks it on c and pauses c. false when parked. */
-bool route_push(conn *c, unsigned k, const struct shard_in *msg);
-/* Encodes and queues an error reply. */
+/* Encodes and queues an error reply. May close c (output cap); not freed. */
 void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint32_t rid, uint64_t bid);
-void route_event(conn *c, const proto_event *ev);
 
 /* server.c */
-/* Queues msg for shard k, never losing it (ctl queue when the inbox is full). */
-void server_push_ctl(server *s, unsigned k, const struct shard_in *msg);
 uint64_t server_new_battle_id(server *s);
-bool server_draining(const server *s);
+/* Calls fn for every connection in the table (not those already closing). fn may close c. */
+void server_each_conn(server *s, void (*fn)(conn *c, void *arg), void *arg);
+/* Closes every handle on the loop (the admin listener, every connection, listeners, timers) so the
+ * loop can end; connections are freed through their close callbacks. */
+void server_close_all(server *s);
+
+/* dispatch.c */
+/* Queues msg for shard k, never losing it (ctl queue when the inbox is full; lost only when no
+ * memory is left to park it, counted as ctl_lost). */
+void server_push_ctl(server *s, unsigned k, const struct shard_in *msg);
+/* Marks shard k as pushed to this pass, so the uv_prepare callback wakes it once. */
 void server_mark_pushed(server *s, unsigned k);
-/* Writes "port\n" (and "tls_port\n" when tls_port is not 0) to path through path.tmp and a rename,
- * so whoever polls for the file never reads half of it; the admin listener's port file too.
- * Returns 0, or -1 / rename's result on failure. */
-int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port);
+/* Once per loop pass: pushes parked control messages, in order, while the inboxes take them. */
+void dispatch_ctl_flush(server *s);
+/* The shards' wakeup (s->wake): drains every shard's outbox. */
+void dispatch_on_wake(uv_async_t *h);
+/* shards_opts.wake_net: any shard thread; signals s->wake. */
+void dispatch_wake_net(void *arg);
+
+/* drain.c (the phases are in server.h, server_phase) */
+/* s->drain_async's callback: the first request begins the drain, later ones hurry it. */
+void drain_on_async(uv_async_t *h);
+/* A shard reported SHARD_OUT_STOPPED. */
+void drain_shard_stopped(server *s);
+/* Once per loop pass, after output was written: stops once flushing found no connection left. */
+void drain_pass(server *s);
 
 #endif

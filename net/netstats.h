@@ -4,6 +4,7 @@
  * renderer, a test) may read them at any time without locks; a reader sees each counter whole but
  * not a consistent snapshot across counters, which metrics do not need. Gauges (current values) are
  * marked as such; everything else only grows. */
+/* Layer: net/ API: server_stats() hands these counters to the admin listener and tests. */
 #ifndef BATTLED_NET_NETSTATS_H
 #define BATTLED_NET_NETSTATS_H
 
@@ -46,6 +47,7 @@ typedef struct net_stats {
     _Atomic uint64_t output_dropped_gone;    /* shard output for a connection generation that left */
     _Atomic uint64_t inbox_full;             /* a push found a shard inbox full: reads paused */
     _Atomic uint64_t ctl_parked;             /* control messages (conn gone, drain) parked: inbox full */
+    _Atomic uint64_t ctl_lost;               /* control messages lost: no memory to park them */
     _Atomic uint64_t reads_paused;           /* connections whose reads were stopped for it */
     _Atomic uint64_t reads_resumed;
     _Atomic uint64_t wakeups_sent;           /* uv_async_send to shards (one per dirty shard per pass) */

@@ -7,6 +7,7 @@
  * nothing; the pool keeps at most `keep_max` spare chunks and frees the rest, so a burst does not pin
  * memory forever. Bytes already handed to a write stay put while more are appended behind them.
  * Single-threaded (network thread). */
+/* Layer: net/ internal: the network thread's files (through net_int.h) and their unit tests. */
 #ifndef BATTLED_NET_OUTQ_H
 #define BATTLED_NET_OUTQ_H
 

@@ -5,6 +5,7 @@
  * counted in a fixed ABUSE_WINDOW_MS window, and reaching `abuse_refusals` inside one window tells the
  * caller to disconnect. per_sec == 0 turns limiting off (benchmarks); abuse_refusals == 0 never
  * disconnects. Pure arithmetic on caller-supplied millisecond times: no clock, no allocation. */
+/* Layer: net/ internal: the network thread's files (through net_int.h) and their unit tests. */
 #ifndef BATTLED_NET_RATELIMIT_H
 #define BATTLED_NET_RATELIMIT_H
 

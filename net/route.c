@@ -8,7 +8,8 @@
 #include "proto/codec.h"
 #include "util/log.h"
 
-void route_event(conn *c, const proto_event *ev)
+/* Encodes and queues a reply the network thread answers itself (welcome, pong, queue state). */
+static void route_event(conn *c, const proto_event *ev)
 {
     uint8_t buf[NET_REPLY_MAX];
     size_t len = 0;
@@ -30,7 +31,8 @@ void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint3
         conn_send(c, buf, len);
 }
 
-bool route_push(conn *c, unsigned k, const struct shard_in *msg)
+/* Pushes msg to shard k for c; on a full inbox parks it on c and pauses c. false when parked. */
+static bool route_push(conn *c, unsigned k, const struct shard_in *msg)
 {
     server *s = c->srv;
     if (shards_push(s->shards, k, msg)) {
@@ -73,8 +75,8 @@ static void on_hello(conn *c, const proto_request *r)
     struct proto_welcome *w = &ev.u.welcome;
     w->version = PROTO_VERSION;
     snprintf(w->server, sizeof w->server, "battled");
-    w->max_frame = (uint32_t)s->cfg.server.max_frame;
-    int64_t seats = s->cfg.server.max_seats_per_conn;
+    w->max_frame = (uint32_t)s->opts.max_frame;
+    int64_t seats = s->opts.max_seats_per_conn;
     w->max_seats = (uint16_t)(seats > UINT16_MAX ? UINT16_MAX : seats);
     w->max_watch = w->max_seats;
     /* The wire has no "off": an unlimited bucket is announced as the largest rate it can carry. */
@@ -82,9 +84,9 @@ static void on_hello(conn *c, const proto_request *r)
     uint32_t burst = s->rl.per_sec ? s->rl.burst : UINT16_MAX;
     w->rate = (uint16_t)(rate > UINT16_MAX ? UINT16_MAX : rate);
     w->burst = (uint16_t)(burst > UINT16_MAX ? UINT16_MAX : burst < 1 ? 1 : burst);
-    w->turn_ms = (uint32_t)s->cfg.game.turn_timer_ms;
-    w->resume_ms = (uint32_t)s->cfg.game.resume_window_ms;
-    w->idle_ms = (uint32_t)s->cfg.server.idle_timeout_ms;
+    w->turn_ms = (uint32_t)s->opts.turn_timer_ms;
+    w->resume_ms = (uint32_t)s->opts.resume_window_ms;
+    w->idle_ms = (uint32_t)s->opts.idle_timeout_ms;
     reply_simple(c, r, PROTO_T_WELCOME, &ev);
 }
 
@@ -92,7 +94,7 @@ static void on_hello(conn *c, const proto_request *r)
  * flight to a shard are not counted, so a burst can pass the cap by at most the requests in flight. */
 static bool seat_room(conn *c, const proto_request *r)
 {
-    if ((int64_t)(c->nplaces + c->nqueued) < c->srv->cfg.server.max_seats_per_conn)
+    if ((int64_t)(c->nplaces + c->nqueued) < c->srv->opts.max_seats_per_conn)
         return true;
     route_error(c, PROTO_E_TOO_MANY_SEATS, "seat limit per connection reached", r->has_rid, r->rid,
                 r->bid);

@@ -1,4 +1,6 @@
-/* server: startup, the network thread's loop callbacks, the shard wiring and the graceful drain.
+/* server: the network thread's start-up and end, its once-per-loop-pass callbacks and the small
+ * accessors of server.h. The shard rings' traffic is in dispatch.c, the graceful drain in drain.c,
+ * connections in conn.c and conn_tls.c, frame routing in route.c.
  *
  * One loop pass of the network thread: I/O callbacks read frames and push requests into shard
  * inboxes (marking those shards dirty) and queue replies; the outbox wakeup drains every shard's
@@ -6,21 +8,17 @@
  * again, pushes any parked control messages, resumes connections paused on a full inbox, writes
  * every connection with new output once (one writev each), and wakes each dirty shard once. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "net/admin.h"
 #include "net/net_int.h"
 #include "proto/codec.h"
 #include "util/log.h"
-
-#define NET_OUTBOX_BUDGET 8192 /* messages taken from one shard per wakeup before yielding */
+#include "util/mix.h"
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
@@ -30,16 +28,6 @@ static const char *const close_names[NET_CLOSE_REASONS] = {
 const char *net_close_reason_name(int reason)
 {
     return reason >= 0 && reason < NET_CLOSE_REASONS ? close_names[reason] : "?";
-}
-
-bool server_draining(const server *s)
-{
-    return s->drain_phase > 0;
-}
-
-void server_mark_pushed(server *s, unsigned k)
-{
-    s->kdirty[k] = 1;
 }
 
 uint64_t server_new_battle_id(server *s)
@@ -52,13 +40,8 @@ uint64_t server_new_battle_id(server *s)
             if (n != (ssize_t)sizeof s->ids) {
                 /* Never expected on Linux >= 3.17 for 256 bytes; fall back to a time-mixed value. */
                 uint64_t t = uv_hrtime() ^ ((uint64_t)(uintptr_t)s << 17);
-                for (unsigned i = 0; i < NET_ID_BATCH; i++) {
-                    t += 0x9e3779b97f4a7c15ULL;
-                    uint64_t z = t;
-                    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-                    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-                    s->ids[i] = z ^ (z >> 31);
-                }
+                for (unsigned i = 0; i < NET_ID_BATCH; i++)
+                    s->ids[i] = mix64_next(&t);
             }
             s->nids = NET_ID_BATCH;
         }
@@ -70,136 +53,7 @@ uint64_t server_new_battle_id(server *s)
     }
 }
 
-/* ---- control queue: messages that must reach a shard even when its inbox is full ---------- */
-
-static bool ctl_append(ctl_queue *q, const struct shard_in *m)
-{
-    if (q->count == q->cap) {
-        uint32_t ncap = q->cap ? q->cap * 2 : 64;
-        struct shard_in *n = malloc((size_t)ncap * sizeof *n);
-        if (!n)
-            return false;
-        for (uint32_t i = 0; i < q->count; i++)
-            n[i] = q->q[(q->head + i) % q->cap];
-        free(q->q);
-        q->q = n;
-        q->head = 0;
-        q->cap = ncap;
-    }
-    q->q[(q->head + q->count) % q->cap] = *m;
-    q->count++;
-    return true;
-}
-
-void server_push_ctl(server *s, unsigned k, const struct shard_in *msg)
-{
-    ctl_queue *q = &s->ctl[k];
-    if (q->count == 0 && s->shards && shards_push(s->shards, k, msg)) {
-        server_mark_pushed(s, k);
-        return;
-    }
-    NET_STAT_ADD(&s->stats, ctl_parked, 1);
-    if (!ctl_append(q, msg))
-        log_error("control message lost: out of memory", "shard", LOG_U64(k));
-}
-
-static void ctl_flush(server *s)
-{
-    for (unsigned k = 0; k < s->nshards; k++) {
-        ctl_queue *q = &s->ctl[k];
-        while (q->count && shards_push(s->shards, k, &q->q[q->head])) {
-            server_mark_pushed(s, k);
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
-        }
-    }
-}
-
-/* ---- outbox --------------------------------------------------------------------------------- */
-
-static void begin_flush_phase(server *s);
-
-static void handle_out(server *s, unsigned k, struct shard_out *o)
-{
-    conn *c;
-    switch (o->kind) {
-    case SHARD_OUT_SEND:
-    case SHARD_OUT_SEND_HEAP: {
-        const uint8_t *p = o->kind == SHARD_OUT_SEND ? o->u.bytes : o->u.heap.ptr;
-        size_t len = o->kind == SHARD_OUT_SEND ? o->len : o->u.heap.len;
-        c = conntab_get(&s->conns, o->conn);
-        if (c)
-            conn_send(c, p, len);
-        else
-            NET_STAT_ADD(&s->stats, output_dropped_gone, 1);
-        if (o->kind == SHARD_OUT_SEND_HEAP)
-            free(o->u.heap.ptr);
-        break;
-    }
-    case SHARD_OUT_SEAT:
-        c = conntab_get(&s->conns, o->conn);
-        if (c) {
-            conn_seat_change(c, o->battle_id, o->delta);
-        } else if (o->delta > 0) {
-            /* The connection left before it heard of this seat: its CONN_GONE could not name the
-             * battle, so send one now or the seat would wait for a ghost. */
-            struct shard_in m = {.kind = SHARD_IN_CONN_GONE, .conn = o->conn,
-                                 .battle_id = o->battle_id};
-            server_push_ctl(s, shard_of(o->battle_id, s->nshards), &m);
-        }
-        break;
-    case SHARD_OUT_CLOSE:
-        c = conntab_get(&s->conns, o->conn);
-        if (c)
-            conn_close(c, NET_CLOSE_SHARD, false);
-        break;
-    case SHARD_OUT_STOPPED:
-        s->stopped++;
-        if (s->drain_phase == 1 && s->stopped >= s->nshards)
-            begin_flush_phase(s);
-        break;
-    case SHARD_OUT_HEARTBEAT:
-    case SHARD_OUT_LIST_ROW:
-    case SHARD_OUT_LIST_END:
-        if (s->reply_fn)
-            s->reply_fn(s->reply_arg, k, o);
-        break;
-    default:
-        break;
-    }
-}
-
-static void on_wake(uv_async_t *h)
-{
-    server *s = h->data;
-    NET_STAT_ADD(&s->stats, outbox_wakeups, 1);
-    if (!s->shards)
-        return;
-    bool more = false;
-    struct shard_out o;
-    for (unsigned k = 0; k < s->nshards && s->shards; k++) {
-        unsigned n = 0;
-        while (n < NET_OUTBOX_BUDGET && shards_pop(s->shards, k, &o)) {
-            handle_out(s, k, &o);
-            n++;
-        }
-        if (n == NET_OUTBOX_BUDGET)
-            more = true;
-    }
-    /* Stopped on a budget: libuv cleared the pending flag before calling us, so re-signal. */
-    if (more)
-        uv_async_send(&s->wake);
-}
-
-static void wake_net(void *arg)
-{
-    server *s = arg;
-    uv_async_send(&s->wake);
-}
-
 /* ---- once per loop pass ---------------------------------------------------------------------- */
-
-static void begin_stop_phase(server *s);
 
 static void on_hs_idle(uv_idle_t *h)
 {
@@ -211,7 +65,7 @@ static void on_prepare(uv_prepare_t *h)
     server *s = h->data;
     if (!s->shards)
         return;
-    ctl_flush(s);
+    dispatch_ctl_flush(s);
     if (s->tls) {
         conn_tls_pass(s);
         if (!s->hs_head && uv_is_active((uv_handle_t *)&s->hs_idle))
@@ -231,8 +85,7 @@ static void on_prepare(uv_prepare_t *h)
         NET_STAT_ADD(&s->stats, wakeups_sent, woke);
         shards_flush(s->shards);
     }
-    if (s->drain_phase == 2 && s->conn_objs == 0)
-        begin_stop_phase(s);
+    drain_pass(s);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -256,82 +109,13 @@ static void on_lag(uv_timer_t *t)
     NET_STAT_ADD(&s->stats, loop_lag_hist[b], 1);
 }
 
-/* ---- drain ---------------------------------------------------------------------------------- */
-
-static void on_drain_timer(uv_timer_t *t);
-
-static void each_conn(server *s, void (*fn)(conn *c, void *arg), void *arg)
+void server_each_conn(server *s, void (*fn)(conn *c, void *arg), void *arg)
 {
     for (uint32_t slot = 0; slot < s->conns.used; slot++) {
         conn *c = s->conns.ptr[slot];
         if (c)
             fn(c, arg);
     }
-}
-
-static void tell_going_away(conn *c, void *arg)
-{
-    const char *msg = arg;
-    route_error(c, PROTO_E_SERVER_DRAINING, msg, false, 0, 0);
-}
-
-static void close_for_drain(conn *c, void *arg)
-{
-    (void)arg;
-    conn_close(c, NET_CLOSE_DRAIN, true);
-}
-
-static void begin_drain(server *s)
-{
-    s->drain_phase = 1;
-    NET_STAT_SET(&s->stats, draining, 1);
-    log_info("draining", "grace_ms", LOG_I64(s->cfg.server.drain_timeout_ms), "connections",
-             LOG_U64(s->conns.live));
-    if (s->listening) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        s->listening = false;
-    }
-    if (s->tls_listening) {
-        uv_close((uv_handle_t *)&s->tls_listener, NULL);
-        s->tls_listening = false;
-    }
-    /* Queue entries will never be matched now. */
-    for (int b = 0; b < LOBBY_BANDS; b++) {
-        while (s->lobby.q_head[b]) {
-            lobby_entry *e = s->lobby.q_head[b];
-            conn *c = conntab_get(&s->conns, e->conn);
-            if (c) {
-                route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down: queue closed",
-                            e->has_rid, e->rid, 0);
-                c->nqueued--;
-            }
-            lobby_remove(&s->lobby, e);
-            NET_STAT_ADD(&s->stats, lobby_waiting, (uint64_t)-1);
-        }
-    }
-    char msg[96];
-    snprintf(msg, sizeof msg, "server going away: running battles end within %lld ms",
-             (long long)s->cfg.server.drain_timeout_ms);
-    each_conn(s, tell_going_away, msg);
-    for (unsigned k = 0; k < s->nshards; k++) {
-        struct shard_in m = {.kind = SHARD_IN_DRAIN};
-        m.u.drain.grace_ms = (uint64_t)s->cfg.server.drain_timeout_ms;
-        server_push_ctl(s, k, &m);
-    }
-    uv_timer_start(&s->drain_timer, on_drain_timer,
-                   (uint64_t)s->cfg.server.drain_timeout_ms + SERVER_DRAIN_MARGIN_MS, 0);
-}
-
-static void begin_flush_phase(server *s)
-{
-    if (s->drain_phase >= 2)
-        return;
-    if (s->stopped < s->nshards)
-        log_warn("drain: shards did not all report in time; closing anyway",
-                 "stopped", LOG_U64(s->stopped), "shards", LOG_U64(s->nshards));
-    s->drain_phase = 2;
-    each_conn(s, close_for_drain, NULL);
-    uv_timer_start(&s->drain_timer, on_drain_timer, SERVER_FLUSH_MS, 0);
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -351,79 +135,17 @@ static void close_now(conn *c, void *arg)
  * in the table or on the closing list, then whatever else is open (our listeners, timers and
  * asyncs, and any listener another module put on this loop) with no callback. Walking the loop for
  * connections instead would have to guess which TCP handles are ours. */
-static void close_all(server *s)
+void server_close_all(server *s)
 {
     admin_close(s->admin); /* first, so its connections are closed with their callbacks */
     s->admin = NULL;
-    each_conn(s, close_now, NULL);
+    server_each_conn(s, close_now, NULL);
     while (s->lhead[LIST_CLOSING])
         conn_close(s->lhead[LIST_CLOSING], NET_CLOSE_DRAIN, false);
     uv_walk(&s->loop, close_handle, s);
 }
 
-static void begin_stop_phase(server *s)
-{
-    if (s->drain_phase >= 3)
-        return;
-    s->drain_phase = 3;
-    /* Stop the shards while our async handle is still open: they may wake us until they exit. */
-    if (s->shards) {
-        shards_stop(s->shards);
-        s->shards = NULL;
-    }
-    close_all(s);
-    const net_stats *st = &s->stats;
-    log_info("stopped", "connections_total", LOG_U64(NET_STAT_GET(st, conns_total)), "refused",
-             LOG_U64(NET_STAT_GET(st, conns_refused)), "frames_in", LOG_U64(NET_STAT_GET(st, frames_in)),
-             "frames_out", LOG_U64(NET_STAT_GET(st, frames_out)), "rate_limited",
-             LOG_U64(NET_STAT_GET(st, ratelimit_refusals)), "output_cap_cuts",
-             LOG_U64(NET_STAT_GET(st, output_cap_cuts)), "inbox_full",
-             LOG_U64(NET_STAT_GET(st, inbox_full)), "dropped_gone",
-             LOG_U64(NET_STAT_GET(st, output_dropped_gone)), "loop_lag_max_us",
-             LOG_U64(NET_STAT_GET(st, loop_lag_max_us)));
-}
-
-static void on_drain_timer(uv_timer_t *t)
-{
-    server *s = t->data;
-    if (s->drain_phase == 1)
-        begin_flush_phase(s);
-    else if (s->drain_phase == 2)
-        begin_stop_phase(s);
-}
-
-static void on_drain_async(uv_async_t *h)
-{
-    server *s = h->data;
-    int n = atomic_load(&s->drain_requests);
-    if (n <= 0)
-        return;
-    if (s->drain_phase == 0) {
-        begin_drain(s);
-        if (n == 1)
-            return;
-    }
-    /* Asked again: hurry. Battles end as shutdown now rather than at the deadline. */
-    if (s->drain_phase == 1) {
-        log_info("drain: hurrying");
-        for (unsigned k = 0; k < s->nshards; k++) {
-            struct shard_in m = {.kind = SHARD_IN_DRAIN};
-            m.u.drain.grace_ms = 0;
-            server_push_ctl(s, k, &m);
-        }
-        uv_timer_start(&s->drain_timer, on_drain_timer, SERVER_DRAIN_MARGIN_MS, 0);
-    } else if (s->drain_phase == 2) {
-        begin_stop_phase(s);
-    }
-}
-
-void server_drain(server *s)
-{
-    atomic_fetch_add(&s->drain_requests, 1);
-    uv_async_send(&s->drain_async);
-}
-
-/* ---- startup -------------------------------------------------------------------------------- */
+/* ---- start-up and the end -------------------------------------------------------------------- */
 
 static void on_connection(uv_stream_t *l, int status)
 {
@@ -437,7 +159,7 @@ static void on_connection(uv_stream_t *l, int status)
 
 static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
 {
-    char host[CONFIG_STRING_MAX + 1];
+    char host[SERVER_STRING_MAX + 1];
     const char *colon = strrchr(hostport, ':');
     if (!colon)
         return -1;
@@ -484,7 +206,7 @@ static int listen_on(server *s, uv_tcp_t *t, const char *hostport, uint16_t *por
 
 int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port)
 {
-    char tmp[CONFIG_STRING_MAX + 16];
+    char tmp[SERVER_STRING_MAX + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
@@ -496,33 +218,6 @@ int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port)
         return -1;
     /* Rename, so whoever polls for the file never reads half of it. */
     return rename(tmp, path);
-}
-
-static int load_ships(server *s)
-{
-    const char *path = s->cfg.game.ships_file;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        log_error("cannot open ship table", "file", path, "error", strerror(errno));
-        return -1;
-    }
-    char *text = malloc(SHIPS_TEXT_MAX + 1);
-    size_t n = text ? fread(text, 1, SHIPS_TEXT_MAX + 1, f) : 0;
-    fclose(f);
-    if (!text || n > SHIPS_TEXT_MAX) {
-        log_error("ship table too large or no memory", "file", path);
-        free(text);
-        return -1;
-    }
-    s->ships = malloc(sizeof *s->ships);
-    char err[256];
-    if (!s->ships || ships_load_toml(text, n, s->ships, err, sizeof err) != 0) {
-        log_error("bad ship table", "file", path, "error", s->ships ? err : "no memory");
-        free(text);
-        return -1;
-    }
-    free(text);
-    return 0;
 }
 
 static void net_thread(void *arg)
@@ -542,7 +237,7 @@ static void server_free(server *s)
         shards_stop(s->shards);
     if (s->ctl)
         for (unsigned k = 0; k < s->nshards; k++)
-            free(s->ctl[k].q);
+            fifo_free(&s->ctl[k]);
     free(s->ctl);
     free(s->paused);
     free(s->kdirty);
@@ -553,30 +248,32 @@ static void server_free(server *s)
     free(s);
 }
 
-server *server_start(const battled_config *cfg)
+server *server_start(const struct server_opts *opts)
 {
     server *s = calloc(1, sizeof *s);
     if (!s) {
         log_error("server: out of memory");
+        free(opts->ships);
         return NULL;
     }
-    s->cfg = *cfg;
+    s->opts = *opts;
+    s->ships = opts->ships;
     s->exit_code = 0;
-    if (s->cfg.server.max_frame < PROTO_FRAME_MIN_MAX) {
+    if (s->opts.max_frame < PROTO_FRAME_MIN_MAX) {
         /* Every request must fit a frame; proto's floor wins over a smaller setting. */
         log_warn("server.max_frame raised to the protocol's minimum", "max_frame",
-                 LOG_I64(s->cfg.server.max_frame), "minimum", LOG_U64(PROTO_FRAME_MIN_MAX));
-        s->cfg.server.max_frame = PROTO_FRAME_MIN_MAX;
+                 LOG_I64(s->opts.max_frame), "minimum", LOG_U64(PROTO_FRAME_MIN_MAX));
+        s->opts.max_frame = PROTO_FRAME_MIN_MAX;
     }
-    s->rl.per_sec = (uint32_t)cfg->ratelimit.actions_per_sec;
-    s->rl.burst = (uint32_t)cfg->ratelimit.burst;
-    s->rl.abuse_refusals = (uint32_t)cfg->ratelimit.abuse_refusals;
-    s->timeout_ms[LIST_HELLO] = (uint64_t)cfg->server.hello_timeout_ms;
-    s->timeout_ms[LIST_IDLE] = (uint64_t)cfg->server.idle_timeout_ms;
+    s->rl.per_sec = (uint32_t)opts->ratelimit.actions_per_sec;
+    s->rl.burst = (uint32_t)opts->ratelimit.burst;
+    s->rl.abuse_refusals = (uint32_t)opts->ratelimit.abuse_refusals;
+    s->timeout_ms[LIST_HELLO] = (uint64_t)opts->hello_timeout_ms;
+    s->timeout_ms[LIST_IDLE] = (uint64_t)opts->idle_timeout_ms;
     s->timeout_ms[LIST_CLOSING] = NET_CLOSE_LINGER_MS;
     lobby_init(&s->lobby);
     outq_pool_init(&s->pool, NET_OUT_SPARE);
-    if (conntab_init(&s->conns, (uint32_t)cfg->server.max_connections) != 0 || load_ships(s) != 0) {
+    if (conntab_init(&s->conns, (uint32_t)opts->max_connections) != 0) {
         server_free(s);
         return NULL;
     }
@@ -584,42 +281,42 @@ server *server_start(const battled_config *cfg)
         server_free(s);
         return NULL;
     }
-    int r = listen_on(s, &s->listener, cfg->server.listen, &s->port);
+    int r = listen_on(s, &s->listener, opts->listen, &s->port);
     if (r != 0) {
-        log_error("cannot listen", "listen", cfg->server.listen, "error", uv_strerror(r));
+        log_error("cannot listen", "listen", opts->listen, "error", uv_strerror(r));
         goto fail_loop;
     }
     s->listening = true;
-    if (cfg->tls.listen[0]) {
+    if (opts->tls.listen[0]) {
         char err[TLS_ERR_MAX];
-        s->tls = tls_ctx_new(cfg->tls.cert, cfg->tls.key, err, sizeof err);
+        s->tls = tls_ctx_new(opts->tls.cert, opts->tls.key, err, sizeof err);
         if (!s->tls) {
-            log_error("cannot set up TLS", "cert", cfg->tls.cert, "key", cfg->tls.key, "error", err);
+            log_error("cannot set up TLS", "cert", opts->tls.cert, "key", opts->tls.key, "error", err);
             goto fail_loop;
         }
-        r = listen_on(s, &s->tls_listener, cfg->tls.listen, &s->tls_port);
+        r = listen_on(s, &s->tls_listener, opts->tls.listen, &s->tls_port);
         if (r != 0) {
-            log_error("cannot listen", "listen", cfg->tls.listen, "error", uv_strerror(r));
+            log_error("cannot listen", "listen", opts->tls.listen, "error", uv_strerror(r));
             goto fail_loop;
         }
         s->tls_listening = true;
-        s->timeout_ms[LIST_TLS] = (uint64_t)cfg->tls.handshake_timeout_ms;
+        s->timeout_ms[LIST_TLS] = (uint64_t)opts->tls.handshake_timeout_ms;
         uv_idle_init(&s->loop, &s->hs_idle);
         s->hs_idle.data = s;
     }
 
-    uv_async_init(&s->loop, &s->wake, on_wake);
+    uv_async_init(&s->loop, &s->wake, dispatch_on_wake);
     s->wake.data = s;
-    uv_async_init(&s->loop, &s->drain_async, on_drain_async);
+    uv_async_init(&s->loop, &s->drain_async, drain_on_async);
     s->drain_async.data = s;
     uv_prepare_init(&s->loop, &s->prepare);
     s->prepare.data = s;
     uv_prepare_start(&s->prepare, on_prepare);
     uv_timer_init(&s->loop, &s->sweep);
     s->sweep.data = s;
-    uint64_t period = (uint64_t)(cfg->server.hello_timeout_ms < cfg->server.idle_timeout_ms
-                                     ? cfg->server.hello_timeout_ms
-                                     : cfg->server.idle_timeout_ms) / 10;
+    uint64_t period = (uint64_t)(opts->hello_timeout_ms < opts->idle_timeout_ms
+                                     ? opts->hello_timeout_ms
+                                     : opts->idle_timeout_ms) / 10;
     if (period < 20)
         period = 20;
     if (period > 1000)
@@ -632,29 +329,10 @@ server *server_start(const battled_config *cfg)
     uv_timer_init(&s->loop, &s->drain_timer);
     s->drain_timer.data = s;
 
-    const battled_config *c = &s->cfg;
-    int fs = c->persistence.fsync;
-    struct shards_opts so = {
-        .shards = c->server.shards,
-        .ring_slots = c->server.ring_slots,
-        .game = {.round_limit = c->game.round_limit,
-                 .turn_timer_ms = c->game.turn_timer_ms,
-                 .resume_window_ms = c->game.resume_window_ms,
-                 .idle_battle_ms = c->game.idle_battle_ms,
-                 .finished_keep_ms = c->game.finished_keep_ms,
-                 .max_spectators = c->game.max_spectators,
-                 .ai_think_ms = c->game.ai_think_ms},
-        .persistence = {.enabled = c->persistence.enabled,
-                        .backend = "file",
-                        .dir = c->persistence.dir,
-                        .fsync = fs == CONFIG_FSYNC_ALWAYS ? JOURNAL_SYNC_ALWAYS
-                                 : fs == CONFIG_FSYNC_NO   ? JOURNAL_SYNC_NO
-                                                           : JOURNAL_SYNC_EVERYSEC,
-                        .compact_bytes = c->persistence.compact_bytes,
-                        .skip_damaged = c->persistence.skip_damaged},
-        .ships = s->ships,
-        .wake_net = wake_net,
-        .wake_arg = s};
+    struct shards_opts so = opts->shards;
+    so.ships = s->ships;
+    so.wake_net = dispatch_wake_net;
+    so.wake_arg = s;
     s->shards = shards_start(&so);
     if (!s->shards)
         goto fail_loop;
@@ -664,12 +342,14 @@ server *server_start(const battled_config *cfg)
     s->kdirty = calloc(s->nshards, 1);
     if (!s->paused || !s->ctl || !s->kdirty)
         goto fail_loop;
+    for (unsigned k = 0; k < s->nshards; k++)
+        fifo_init(&s->ctl[k], sizeof(struct shard_in), NET_CTL_FIRST_CAP);
 
     /* Before the game port file: whoever waits for that file finds the admin port file too. */
-    if (admin_start(s, &s->cfg, &s->admin) != 0)
+    if (admin_start(s, &s->opts, &s->admin) != 0)
         goto fail_loop;
-    if (cfg->server.port_file[0] && server_write_port_file(cfg->server.port_file, s->port, s->tls_port) != 0) {
-        log_error("cannot write port file", "file", cfg->server.port_file, "error",
+    if (opts->port_file[0] && server_write_port_file(opts->port_file, s->port, s->tls_port) != 0) {
+        log_error("cannot write port file", "file", opts->port_file, "error",
                   strerror(errno));
         goto fail_loop;
     }
@@ -677,7 +357,7 @@ server *server_start(const battled_config *cfg)
         log_error("cannot start the network thread");
         goto fail_loop;
     }
-    log_info("listening", "listen", cfg->server.listen, "port", LOG_U64(s->port), "tls_port",
+    log_info("listening", "listen", opts->listen, "port", LOG_U64(s->port), "tls_port",
              LOG_U64(s->tls_port), "shards", LOG_U64(s->nshards));
     return s;
 
@@ -686,7 +366,7 @@ fail_loop:
         shards_stop(s->shards);
         s->shards = NULL;
     }
-    close_all(s);
+    server_close_all(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
     server_free(s);
@@ -697,7 +377,7 @@ int server_wait(server *s)
 {
     uv_thread_join(&s->thread);
     /* Anything still open (it should not be) is closed here so the loop can be freed. */
-    close_all(s);
+    server_close_all(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     conn_flush_dirty(s); /* frees connections closed while on the flush list */
     int rc = uv_loop_close(&s->loop) == 0 ? s->exit_code : 1;
@@ -708,11 +388,6 @@ int server_wait(server *s)
 uint16_t server_port(const server *s)
 {
     return s->port;
-}
-
-uint16_t server_tls_port(const server *s)
-{
-    return s->tls_port;
 }
 
 const net_stats *server_stats(const server *s)
@@ -747,23 +422,17 @@ void server_ask_shard(server *s, unsigned k, const struct shard_in *msg)
         server_push_ctl(s, k, msg);
 }
 
-int server_run(const battled_config *cfg, const sigset_t *signals)
+bool server_listeners_up(const server *s)
 {
-    server *s = server_start(cfg);
-    if (!s)
-        return 1;
-    int sig = 0;
-    while (sigwait(signals, &sig) != 0) {
-    }
-    log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server_drain(s);
-    /* A second signal hurries the drain; poll for it until the network thread is done. */
-    while (!atomic_load(&s->finished)) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-        if (sigtimedwait(signals, NULL, &ts) > 0) {
-            log_info("second signal: hurrying the drain");
-            server_drain(s);
-        }
-    }
-    return server_wait(s);
+    return s->listening && (!s->opts.tls.listen[0] || s->tls_listening);
+}
+
+struct shards *server_shards(const server *s)
+{
+    return s->shards;
+}
+
+bool server_finished(const server *s)
+{
+    return atomic_load(&s->finished) != 0;
 }

@@ -4,7 +4,8 @@
  * set, the TLS game port, writes them to server.port_file (the port on the first line, the TLS port
  * on a second line when TLS is on), starts the shards, the admin HTTP listener (admin.listen, net/admin.h)
  * and the network thread, and returns. The network thread owns
- * every socket, the lobby and the connection table; shards own battles (shards/shard.h).
+ * every socket, the lobby and the connection table; shards own battles (shards/shards.h). The
+ * program (app/launch.c) fills struct server_opts from its configuration; net/ never reads it.
  *
  * Shutdown is a graceful drain: server_drain (from any thread, e.g. main after sigwait) makes the
  * network thread stop accepting, refuse new battles and queue entries (server_draining), tell every
@@ -14,24 +15,69 @@
  * stopped and the network thread exits; server_wait then returns 0.
  *
  * See docs/ARCHITECTURE.md for the thread shape and docs/OPERATIONS.md for the limits. */
+/* Layer: net/ API: app/ starts the server with it; the admin listener reads its state with it. */
 #ifndef BATTLED_NET_SERVER_H
 #define BATTLED_NET_SERVER_H
 
-#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/ships.h"
 #include "net/netstats.h"
-#include "util/config.h"
+#include "shards/shards.h"
 
 #define SERVER_FLUSH_MS 2000        /* at the end of a drain: longest wait for output to leave */
 #define SERVER_DRAIN_MARGIN_MS 5000 /* drain: wait this long past drain_timeout_ms for the shards */
 
+#define SERVER_STRING_MAX 255 /* bytes in an address or path option, NUL excluded */
+
 typedef struct server server;
 
-/* Starts the server for cfg (copied). Returns NULL on failure, already logged (cannot bind, bad ship
- * file, no memory). The caller ends it with server_drain + server_wait. */
-server *server_start(const battled_config *cfg);
+/* Everything the network thread is told at start, filled by the program (app/) from its
+ * configuration; net/ never reads the configuration itself. Times are milliseconds, sizes bytes;
+ * ranges are the caller's to check (app/config.c's schema names each one). */
+struct server_opts {
+    char listen[SERVER_STRING_MAX + 1];    /* game port "host:port"; port 0 picks a free one */
+    char port_file[SERVER_STRING_MAX + 1]; /* "" = don't write */
+    int64_t max_connections;
+    int64_t max_frame;                     /* raised to proto's PROTO_FRAME_MIN_MAX when below */
+    int64_t hello_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t max_seats_per_conn;
+    int64_t output_cap;                    /* unsent bytes per connection before it is cut off */
+    int64_t drain_timeout_ms;
+    int64_t ring_slots;                    /* slots of each shard inbox (for /metrics' capacity) */
+    int64_t turn_timer_ms;                 /* announced in welcome */
+    int64_t resume_window_ms;              /* announced in welcome */
+    struct {
+        int64_t actions_per_sec;           /* 0 = off */
+        int64_t burst;
+        int64_t abuse_refusals;            /* 0 = never disconnect */
+    } ratelimit;
+    struct {
+        char listen[SERVER_STRING_MAX + 1]; /* "" = no TLS listener */
+        char cert[SERVER_STRING_MAX + 1];
+        char key[SERVER_STRING_MAX + 1];
+        int64_t handshake_timeout_ms;
+        int64_t max_handshakes_per_pass;
+    } tls;
+    struct {
+        char listen[SERVER_STRING_MAX + 1];    /* "" = no admin listener */
+        char port_file[SERVER_STRING_MAX + 1]; /* "" = don't write */
+    } admin;
+    /* The ship table, used to check ship names and shared read-only by every shard. Owned by the
+     * server from the call to server_start on (freed by server_wait, or by server_start when it
+     * fails); required (shards_start refuses NULL). */
+    ships_table *ships;
+    /* For shards_start, during server_start only (its strings need live no longer); server_start
+     * sets ships, wake_net and wake_arg itself. */
+    struct shards_opts shards;
+};
+
+/* Starts the server for opts (copied). Returns NULL on failure, already logged (cannot bind, no
+ * memory, shards cannot start). The caller ends it with server_drain + server_wait. */
+server *server_start(const struct server_opts *opts);
 
 /* Asks for a graceful drain. Thread-safe; a second call makes the drain skip its remaining waits
  * (battles still end as "shutdown", output is still flushed within SERVER_FLUSH_MS). */
@@ -43,8 +89,9 @@ int server_wait(server *s);
 
 /* The bound game port (valid after server_start). */
 uint16_t server_port(const server *s);
-/* The bound TLS game port (tls.listen), or 0 when TLS is off. */
-uint16_t server_tls_port(const server *s);
+
+/* Whether the network thread has left its loop (any thread): server_wait will not block long. */
+bool server_finished(const server *s);
 
 /* The network thread's counters (any thread may read them; valid until server_wait returns). */
 const net_stats *server_stats(const server *s);
@@ -69,9 +116,27 @@ void server_set_reply_hook(server *s, server_reply_fn fn, void *arg);
  * while the inbox is full). */
 void server_ask_shard(server *s, unsigned k, const struct shard_in *msg);
 
-/* The whole lifetime for battled's main: start, wait for a signal in `signals` (which the caller has
- * blocked in every thread), drain on the first, hurry the drain on a second, and return the exit
- * status (0 clean, 1 runtime failure). */
-int server_run(const battled_config *cfg, const sigset_t *signals);
+/* ---- state the admin listener reads (network thread only unless said otherwise) --------- */
+
+/* The drain's phases, in order; a phase never goes back. */
+typedef enum {
+    SERVER_RUNNING = 0,  /* accepting and playing */
+    SERVER_DRAINING,     /* listeners closed, shards told to end their battles */
+    SERVER_FLUSHING,     /* every shard stopped its battles: output flushing, connections closing */
+    SERVER_STOPPING,     /* shards stopped, handles closing; the loop is about to end */
+} server_phase;
+
+/* The drain phase (network thread). */
+server_phase server_drain_phase(const server *s);
+/* Whether a drain began: new battles and queue entries are refused. */
+bool server_draining(const server *s);
+/* Whether every game listener that should be up is (plain, and TLS when tls.listen is set). */
+bool server_listeners_up(const server *s);
+/* The running shards, or NULL before they start and once they are stopped. */
+struct shards *server_shards(const server *s);
+/* Writes "port\n" (and "tls_port\n" when tls_port is not 0) to path through path.tmp and a rename,
+ * so whoever polls for the file never reads half of it; the admin listener's port file too.
+ * Returns 0, or -1 / rename's result on failure. Any thread. */
+int server_write_port_file(const char *path, uint16_t port, uint16_t tls_port);
 
 #endif

@@ -22,6 +22,7 @@
  *     flush tls_conn_pending() to the socket after every call that may produce output
  *     (feed, read, write, close_notify, consume): handshake replies and alerts appear there.
  */
+/* Layer: net/ internal: the network thread's files (through net_int.h) and their unit tests. */
 #ifndef BATTLED_NET_TLS_H
 #define BATTLED_NET_TLS_H
 

@@ -12,18 +12,17 @@ void outbox_init(struct outbox *o, struct shard_out *(*reserve)(void *), void (*
     o->commit = commit;
     o->ring = ring;
     o->stats = stats;
+    fifo_init(&o->backlog, sizeof(struct shard_out), 256);
 }
 
 void outbox_free(struct outbox *o)
 {
-    for (uint32_t i = 0; i < o->bl_count; i++) {
-        struct shard_out *m = &o->backlog[(o->bl_head + i) % o->bl_cap];
+    for (uint32_t i = 0; i < fifo_count(&o->backlog); i++) {
+        struct shard_out *m = fifo_at(&o->backlog, i);
         if (m->kind == SHARD_OUT_SEND_HEAP)
             free(m->u.heap.ptr);
     }
-    free(o->backlog);
-    o->backlog = NULL;
-    o->bl_count = o->bl_cap = o->bl_head = 0;
+    fifo_free(&o->backlog);
     atomic_store_explicit(&o->stats->outbox_backlog, 0, memory_order_relaxed);
 }
 
@@ -44,37 +43,26 @@ static bool is_closing(const struct outbox *o, conn_id conn)
  * *parked tells which. NULL when the backlog is at its limit. */
 static struct shard_out *slot_for(struct outbox *o, uint32_t limit, bool *parked)
 {
-    if (o->bl_count == 0 && o->nclosing == 0) {
+    if (fifo_count(&o->backlog) == 0 && o->nclosing == 0) {
         struct shard_out *s = o->reserve(o->ring);
         if (s) {
             *parked = false;
             return s;
         }
     }
-    if (o->bl_count >= limit)
+    if (fifo_count(&o->backlog) >= limit)
         return NULL;
-    if (o->bl_count == o->bl_cap) {
-        uint32_t cap = o->bl_cap ? o->bl_cap * 2 : 256;
-        struct shard_out *b = malloc((size_t)cap * sizeof *b);
-        if (!b)
-            return NULL;
-        for (uint32_t i = 0; i < o->bl_count; i++)
-            b[i] = o->backlog[(o->bl_head + i) % o->bl_cap];
-        free(o->backlog);
-        o->backlog = b;
-        o->bl_cap = cap;
-        o->bl_head = 0;
-    }
     *parked = true;
-    return &o->backlog[(o->bl_head + o->bl_count) % o->bl_cap];
+    return fifo_reserve(&o->backlog);
 }
 
 static void done(struct outbox *o, bool parked)
 {
     if (parked) {
-        o->bl_count++;
+        fifo_commit(&o->backlog);
         stat_add(&o->stats->outbox_backlog_msgs, 1);
-        atomic_store_explicit(&o->stats->outbox_backlog, o->bl_count, memory_order_relaxed);
+        atomic_store_explicit(&o->stats->outbox_backlog, fifo_count(&o->backlog),
+                              memory_order_relaxed);
     } else {
         o->commit(o->ring);
         o->committed = true;
@@ -155,17 +143,16 @@ bool outbox_flush(struct outbox *o)
         o->committed = true;
         stat_add(&o->stats->outbox_msgs, 1);
     }
-    while (o->bl_count > 0) {
+    while (fifo_count(&o->backlog) > 0) {
         struct shard_out *s = o->reserve(o->ring);
         if (!s)
             break;
-        *s = o->backlog[o->bl_head];
-        o->bl_head = (o->bl_head + 1) % o->bl_cap;
-        o->bl_count--;
+        *s = *(struct shard_out *)fifo_at(&o->backlog, 0);
+        fifo_pop(&o->backlog);
         o->commit(o->ring);
         o->committed = true;
         stat_add(&o->stats->outbox_msgs, 1);
     }
-    atomic_store_explicit(&o->stats->outbox_backlog, o->bl_count, memory_order_relaxed);
-    return o->bl_count == 0;
+    atomic_store_explicit(&o->stats->outbox_backlog, fifo_count(&o->backlog), memory_order_relaxed);
+    return fifo_count(&o->backlog) == 0;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "shards/shard.h"
+#include "util/fifo.h"
 
 #define SHARD_BACKLOG_RESERVE 4096 /* extra backlog entries for control messages */
 #define OUTBOX_CLOSE_MAX 1024      /* connections awaiting a CLOSE at once */
@@ -29,8 +30,7 @@ struct outbox {
     void *ring;
     struct shard_stats *stats;
 
-    struct shard_out *backlog; /* circular, grows by doubling up to the limit */
-    uint32_t bl_head, bl_count, bl_cap;
+    fifo backlog; /* of struct shard_out; grows by doubling up to the limit */
 
     conn_id closing[OUTBOX_CLOSE_MAX]; /* overflowed connections still to be told to close */
     uint32_t nclosing;
@@ -57,7 +57,7 @@ bool outbox_flush(struct outbox *o);
 /* Whether anything is parked. */
 static inline bool outbox_pending(const struct outbox *o)
 {
-    return o->bl_count > 0 || o->nclosing > 0;
+    return fifo_count(&o->backlog) > 0 || o->nclosing > 0;
 }
 
 /* Returns whether something was committed since the last call, and clears the flag. */

@@ -33,11 +33,6 @@ void log_set_level(log_level level)
     atomic_store(&g_level, (int)level);
 }
 
-log_level log_get_level(void)
-{
-    return (log_level)atomic_load(&g_level);
-}
-
 bool log_enabled(log_level level)
 {
     return (int)level <= atomic_load_explicit(&g_level, memory_order_relaxed);
@@ -189,7 +184,7 @@ static void put_field(line *l, const char *key, const char *value)
     put_value(l, value);
 }
 
-void log_emitv(log_level level, const char *msg, va_list ap)
+static void log_emitv(log_level level, const char *msg, va_list ap)
 {
     if (!log_enabled(level))
         return;

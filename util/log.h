@@ -17,6 +17,7 @@
  *
  * The level and output fd are process-wide (atomics); the thread name is
  * thread-local. Nothing allocates. */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_LOG_H
 #define BATTLED_UTIL_LOG_H
 
@@ -38,7 +39,6 @@ typedef enum {
  * to stderr unless log_set_fd chose another fd. */
 void log_init(log_level level);
 void log_set_level(log_level level);
-log_level log_get_level(void);
 /* True when a line at this level would be written (to skip costly formatting). */
 bool log_enabled(log_level level);
 /* Sends lines to fd instead of stderr (the caller keeps ownership of fd). */
@@ -56,7 +56,6 @@ int log_level_parse(const char *s, log_level *out);
  * A NULL value is written as an empty quoted string. Use the macros below,
  * which append the terminating NULL. */
 void log_emit(log_level level, const char *msg, ...);
-void log_emitv(log_level level, const char *msg, va_list ap);
 
 /* Formats into a caller buffer; for numeric values. Returns buf. */
 const char *log_fmt_i64(char *buf, int64_t v);

@@ -14,6 +14,7 @@
  * in its bucket but not yet in the sum. Counts never go backwards, which is what
  * Prometheus's rate() needs.
  */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_METRICS_H
 #define BATTLED_UTIL_METRICS_H
 

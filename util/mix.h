@@ -2,6 +2,7 @@
  * spread evenly (shard placement, hash tables, battle ids, dice seeding). One copy, because shard_of()
  * must map an id to the same shard in every thread, tool and restart: a second, slightly different
  * mixer would silently move battles. */
+/* Layer: util/ API. */
 #ifndef BATTLED_UTIL_MIX_H
 #define BATTLED_UTIL_MIX_H
 

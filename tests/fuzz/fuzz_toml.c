@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/toml.h"
-#include "util/config.h"
+#include "util/toml.h"
+#include "app/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

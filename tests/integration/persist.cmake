@@ -2,8 +2,8 @@
 # restart it (also with another shard count) and check every unfinished battle is back as it was;
 # torn tail, damage in the middle, and a file-size limit on the server process. Registered once
 # battled's main runs the server, like net.cmake's tests.
-file(READ ${CMAKE_SOURCE_DIR}/net/main.c battled_main_c_persist)
-if(TARGET battled AND TARGET battled_client AND battled_main_c_persist MATCHES "server_run")
+file(READ ${CMAKE_SOURCE_DIR}/app/main.c battled_main_c_persist)
+if(TARGET battled AND TARGET battled_client AND battled_main_c_persist MATCHES "launch_run")
   battled_add_test(NAME test_it_persist
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_persist.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c

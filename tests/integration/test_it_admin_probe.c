@@ -45,12 +45,11 @@ static uint64_t now_ms(void)
 
 static bool take(unsigned k, struct shard_in *m)
 {
-    ctl_queue *q = &g_s->ctl[k];
-    if (!q->count)
+    fifo *q = &g_s->ctl[k];
+    if (!fifo_count(q))
         return false;
-    *m = q->q[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->count--;
+    *m = *(struct shard_in *)fifo_at(q, 0);
+    fifo_pop(q);
     return true;
 }
 
@@ -174,13 +173,15 @@ static int setup(void **state)
     (void)state;
     g_s = calloc(1, sizeof *g_s);
     assert_non_null(g_s);
-    config_defaults(&g_s->cfg);
-    snprintf(g_s->cfg.admin.listen, sizeof g_s->cfg.admin.listen, "127.0.0.1:0");
+    g_s->opts.ring_slots = 16384; /* server.ring_slots' default */
+    snprintf(g_s->opts.admin.listen, sizeof g_s->opts.admin.listen, "127.0.0.1:0");
     assert_int_equal(uv_loop_init(&g_s->loop), 0);
     g_s->nshards = NSHARDS;
     g_s->ctl = calloc(NSHARDS, sizeof *g_s->ctl);
+    for (unsigned k = 0; k < NSHARDS; k++)
+        fifo_init(&g_s->ctl[k], sizeof(struct shard_in), NET_CTL_FIRST_CAP);
     g_s->listening = true;
-    assert_int_equal(admin_start(g_s, &g_s->cfg, &g_s->admin), 0);
+    assert_int_equal(admin_start(g_s, &g_s->opts, &g_s->admin), 0);
     assert_non_null(g_s->admin);
     g_port = admin_port(g_s->admin);
     return 0;
@@ -194,7 +195,7 @@ static int teardown(void **state)
     uv_run(&g_s->loop, UV_RUN_DEFAULT); /* until the admin's handles are closed and it is freed */
     assert_int_equal(uv_loop_close(&g_s->loop), 0);
     for (unsigned k = 0; k < NSHARDS; k++)
-        free(g_s->ctl[k].q);
+        fifo_free(&g_s->ctl[k]);
     free(g_s->ctl);
     free(g_s);
     return 0;
@@ -228,7 +229,7 @@ static void test_ready_needs_a_recent_heartbeat_from_every_shard(void **state)
     assert_non_null(strstr(body, "\"failed\":[\"shards\"]"));
     assert_non_null(strstr(body, "\"stale_shard\":1"));
     /* One heartbeat in flight per shard: a stuck shard does not pile them up. */
-    assert_int_equal(g_s->ctl[1].count, 1);
+    assert_int_equal(fifo_count(&g_s->ctl[1]), 1);
 
     g_alive[1] = true;
     wait_ready();
@@ -255,20 +256,20 @@ static void test_readyz_names_draining_and_listeners(void **state)
     static char body[4096];
     all_alive();
     wait_ready();
-    g_s->drain_phase = 1;
+    g_s->drain_phase = SERVER_DRAINING;
     assert_int_equal(get("/readyz", body, sizeof body, NULL), 503);
     assert_non_null(strstr(body, "\"failed\":[\"draining\"]"));
     assert_non_null(strstr(body, "\"not_draining\":false"));
-    g_s->drain_phase = 0;
+    g_s->drain_phase = SERVER_RUNNING;
     g_s->listening = false;
     assert_int_equal(get("/readyz", body, sizeof body, NULL), 503);
     assert_non_null(strstr(body, "\"failed\":[\"listeners\"]"));
     g_s->listening = true;
     assert_int_equal(get("/readyz", body, sizeof body, NULL), 200);
     /* /healthz does not care. */
-    g_s->drain_phase = 1;
+    g_s->drain_phase = SERVER_DRAINING;
     assert_int_equal(get("/healthz", body, sizeof body, NULL), 200);
-    g_s->drain_phase = 0;
+    g_s->drain_phase = SERVER_RUNNING;
 }
 
 static void set_rows(unsigned k, unsigned n, uint64_t first_id)
@@ -308,11 +309,11 @@ static void test_battles_with_a_stuck_shard(void **state)
     assert_true(took >= ADMIN_SHARD_REPLY_MS - 10);
     assert_true(took < ADMIN_SHARD_REPLY_MS + 2000);
     /* While it still owes that listing, at once 503, and nothing more is queued for it. */
-    unsigned parked = g_s->ctl[1].count;
+    unsigned parked = fifo_count(&g_s->ctl[1]);
     assert_int_equal(get("/battles", body, sizeof body, &took), 503);
     assert_non_null(strstr(body, "shard 1 has not answered an earlier listing"));
     assert_true(took < 1000);
-    assert_true(g_s->ctl[1].count <= parked);
+    assert_true(fifo_count(&g_s->ctl[1]) <= parked);
 
     /* It catches up (its late answer to the old listing is ignored), then lists normally. */
     set_rows(1, 2, 33);

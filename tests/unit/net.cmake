@@ -14,7 +14,7 @@ if(TARGET battled_client)
   battled_add_test(NAME test_net_nomalloc
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_nomalloc.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_net battled_client LABELS integration TIMEOUT 120)
+                   LIBS battled_app battled_client LABELS integration TIMEOUT 120)
   target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                       -Wl,--wrap=realloc)
 endif()
@@ -24,5 +24,5 @@ if(TARGET battled_client)
   battled_add_test(NAME test_net_stats
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_stats.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_net battled_client LABELS integration TIMEOUT 60)
+                   LIBS battled_app battled_client LABELS integration TIMEOUT 60)
 endif()

@@ -25,7 +25,7 @@
 
 #include "net/server.h"
 #include "tests/integration/itest.h"
-#include "util/config.h"
+#include "app/launch.h"
 #include "util/log.h"
 
 #define MEASURED_BATTLES 5
@@ -71,15 +71,10 @@ static void traffic(pc_conn *c, int pings)
 {
     proto_event ev;
     itest_player p;
-    memset(&p, 0, sizeof p);
-    p.c = c;
-    p.seat = -1;
-    p.active = -1;
+    itest_player_init(&p, c);
     assert_true(pc_create(c, "free_trader", PROTO_BAND_ADJACENT, PROTO_VS_AI, "scout") > 0);
     itest_expect(c, PROTO_T_STARTED, &ev);
-    p.bid = ev.bid;
-    p.seat = ev.u.started.seat;
-    itest_track(&p, &ev);
+    itest_take_started(&p, &ev);
     itest_play(&p, NULL, 20000);
     for (int i = 0; i < pings; i++) {
         assert_true(pc_ping(c, (uint64_t)i) > 0);
@@ -134,7 +129,7 @@ static void test_steady_state_allocates_nothing(void **state)
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
     log_init(LOG_LEVEL_WARN);
-    server *s = server_start(&cfg);
+    server *s = launch_server(&cfg);
     assert_non_null(s);
     uint16_t port = server_port(s);
     assert_int_equal(write(port_p[1], &port, sizeof port), (ssize_t)sizeof port);

@@ -15,7 +15,7 @@
 #include "net/server.h"
 #include "proto/codec.h"
 #include "tests/integration/itest.h"
-#include "util/config.h"
+#include "app/launch.h"
 #include "util/log.h"
 
 static server *g_s;
@@ -56,7 +56,7 @@ static int setup(void **state)
         if (config_set(&cfg, sets[i], err, sizeof err) != 0)
             return -1;
     log_init(LOG_LEVEL_WARN);
-    g_s = server_start(&cfg);
+    g_s = launch_server(&cfg);
     if (!g_s)
         return -1;
     g_fake.port = server_port(g_s);

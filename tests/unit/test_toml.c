@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 
 static toml_doc *ok(const char *text)
 {

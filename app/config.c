@@ -1,14 +1,13 @@
 /* config: the schema table and the code that walks it (defaults, TOML load,
  * --set overrides, printing). */
-#include "util/config.h"
+#include "app/config.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "core/toml.h"
+#include "util/toml.h"
 #include "util/log.h"
 
 #define OFF(f) offsetof(battled_config, f)
@@ -513,12 +512,4 @@ void config_print(const battled_config *c, FILE *out)
         char buf[CONFIG_STRING_MAX * 6 + 8];
         fprintf(out, "%s = %s\n", e->key, config_format_value(c, e, buf, sizeof buf));
     }
-}
-
-int64_t config_shard_count(const battled_config *c)
-{
-    if (c->server.shards > 0)
-        return c->server.shards;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores > 1 ? cores - 1 : 1;
 }

@@ -13,6 +13,7 @@
  * by the returned toml_doc; every pointer obtained from it dies with
  * toml_free(). Limits: nesting depth TOML_MAX_DEPTH, key length
  * TOML_MAX_KEY, document size TOML_MAX_DOC; exceeding one is a parse error. */
+/* Layer: util/ API. */
 #ifndef BATTLED_CORE_TOML_H
 #define BATTLED_CORE_TOML_H
 

@@ -6,8 +6,9 @@
  * Unknown sections or keys, wrong types and out-of-range values are errors: a
  * typo must never pass silently. Times are milliseconds, sizes are bytes.
  * String settings hold at most CONFIG_STRING_MAX bytes. */
-#ifndef BATTLED_UTIL_CONFIG_H
-#define BATTLED_UTIL_CONFIG_H
+/* Layer: app/ API: main.c, launch.c and tests; nothing below app/ includes it. */
+#ifndef BATTLED_APP_CONFIG_H
+#define BATTLED_APP_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +21,7 @@
 typedef enum { CONFIG_FSYNC_ALWAYS = 0, CONFIG_FSYNC_EVERYSEC = 1, CONFIG_FSYNC_NO = 2 } config_fsync;
 
 /* Plain struct; config_defaults fills every field. Ranges and defaults are in
- * the schema (util/config.c) and documented in config.toml. */
+ * the schema (app/config.c) and documented in config.toml. */
 typedef struct battled_config {
     struct {
         char listen[CONFIG_STRING_MAX + 1];   /* "host:port", port 0 = ephemeral */
@@ -120,10 +121,6 @@ int config_load_text(battled_config *c, const char *text, size_t len, const char
  * (listen=0.0.0.0:7070) or TOML-quoted; other values use TOML syntax
  * (true, 4096, 0x40). Returns 0 or -1 with err filled in. */
 int config_set(battled_config *c, const char *assignment, char *err, size_t errlen);
-
-/* The shard count to start: server.shards, or when it is 0 the number of
- * online cores minus one, at least 1. */
-int64_t config_shard_count(const battled_config *c);
 
 /* Writes the effective configuration as valid TOML that loads back to c. */
 void config_print(const battled_config *c, FILE *out);

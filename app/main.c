@@ -1,7 +1,7 @@
 /* battled: command line, configuration and process lifetime.
  *
  * main parses the command line, loads the configuration, blocks SIGINT and SIGTERM in every thread
- * and hands over to server_run (net/server.h): the network thread and the shards run until the first
+ * and hands over to launch_run (app/launch.h): the network thread and the shards run until the first
  * signal, which starts a graceful drain; a second signal hurries it. */
 #include <pthread.h>
 #include <signal.h>
@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "net/server.h"
-#include "util/config.h"
+#include "app/config.h"
+#include "app/launch.h"
+#include "shards/shards.h"
 #include "util/log.h"
 
 #ifndef BATTLED_VERSION
@@ -51,8 +53,10 @@ static void usage(FILE *out)
 
 static void log_effective(const battled_config *c)
 {
+    /* The count the shards will run: the one policy, in shards/. */
     char shards[24];
-    snprintf(shards, sizeof shards, "%lld", (long long)config_shard_count(c));
+    snprintf(shards, sizeof shards, "%u",
+             shards_count_for(c->server.shards, sysconf(_SC_NPROCESSORS_ONLN)));
     log_info("battled starting", "version", BATTLED_VERSION, "listen", c->server.listen,
              "shards", shards, "max_connections", LOG_I64(c->server.max_connections),
              "max_frame", LOG_I64(c->server.max_frame), "admin", c->admin.listen, "tls",
@@ -71,7 +75,7 @@ static void log_effective(const battled_config *c)
 static int run_server(const battled_config *c, const sigset_t *set)
 {
     log_effective(c);
-    return server_run(c, set);
+    return launch_run(c, set);
 }
 
 int main(int argc, char **argv)

@@ -5,7 +5,7 @@
  * headers) is capped at TOML_MAX_DEPTH so recursion is bounded. Tables keep
  * keys in document order plus a hash index once they grow, so a hostile
  * document with many keys stays linear. Columns count bytes. */
-#include "core/toml.h"
+#include "util/toml.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,0 +1,124 @@
+/* launch: ship table loading, the configuration -> options mapping, and the signal-driven lifetime
+ * (see launch.h). */
+#include "app/launch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+_Static_assert(CONFIG_STRING_MAX <= SERVER_STRING_MAX, "a config string must fit a server option");
+
+/* Reads and parses the ship table at path. Returns a malloc'd table the caller owns, or NULL
+ * (logged: cannot open, too large, no memory, bad table). */
+static ships_table *load_ships(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        log_error("cannot open ship table", "file", path, "error", strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(SHIPS_TEXT_MAX + 1);
+    size_t n = text ? fread(text, 1, SHIPS_TEXT_MAX + 1, f) : 0;
+    fclose(f);
+    if (!text || n > SHIPS_TEXT_MAX) {
+        log_error("ship table too large or no memory", "file", path);
+        free(text);
+        return NULL;
+    }
+    ships_table *t = malloc(sizeof *t);
+    char err[256];
+    if (!t || ships_load_toml(text, n, t, err, sizeof err) != 0) {
+        log_error("bad ship table", "file", path, "error", t ? err : "no memory");
+        free(text);
+        free(t);
+        return NULL;
+    }
+    free(text);
+    return t;
+}
+
+#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src))
+
+/* Fills *o from cfg: every network setting, the shards' options, and no ship table (o->ships is
+ * NULL). cfg must outlive the server_start call made with *o (shards_start copies what it keeps). */
+static void fill_opts(const battled_config *cfg, struct server_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    COPY(o->listen, cfg->server.listen);
+    COPY(o->port_file, cfg->server.port_file);
+    o->max_connections = cfg->server.max_connections;
+    o->max_frame = cfg->server.max_frame;
+    o->hello_timeout_ms = cfg->server.hello_timeout_ms;
+    o->idle_timeout_ms = cfg->server.idle_timeout_ms;
+    o->max_seats_per_conn = cfg->server.max_seats_per_conn;
+    o->output_cap = cfg->server.output_cap;
+    o->drain_timeout_ms = cfg->server.drain_timeout_ms;
+    o->ring_slots = cfg->server.ring_slots;
+    o->turn_timer_ms = cfg->game.turn_timer_ms;
+    o->resume_window_ms = cfg->game.resume_window_ms;
+    o->ratelimit.actions_per_sec = cfg->ratelimit.actions_per_sec;
+    o->ratelimit.burst = cfg->ratelimit.burst;
+    o->ratelimit.abuse_refusals = cfg->ratelimit.abuse_refusals;
+    COPY(o->tls.listen, cfg->tls.listen);
+    COPY(o->tls.cert, cfg->tls.cert);
+    COPY(o->tls.key, cfg->tls.key);
+    o->tls.handshake_timeout_ms = cfg->tls.handshake_timeout_ms;
+    o->tls.max_handshakes_per_pass = cfg->tls.max_handshakes_per_pass;
+    COPY(o->admin.listen, cfg->admin.listen);
+    COPY(o->admin.port_file, cfg->admin.port_file);
+    o->ships = NULL;
+    struct shards_opts *so = &o->shards;
+    so->shards = cfg->server.shards;
+    so->ring_slots = cfg->server.ring_slots;
+    so->game.round_limit = cfg->game.round_limit;
+    so->game.turn_timer_ms = cfg->game.turn_timer_ms;
+    so->game.resume_window_ms = cfg->game.resume_window_ms;
+    so->game.idle_battle_ms = cfg->game.idle_battle_ms;
+    so->game.finished_keep_ms = cfg->game.finished_keep_ms;
+    so->game.max_spectators = cfg->game.max_spectators;
+    so->game.ai_think_ms = cfg->game.ai_think_ms;
+    so->persistence.enabled = cfg->persistence.enabled;
+    so->persistence.backend = "file";
+    so->persistence.dir = cfg->persistence.dir;
+    int fs = cfg->persistence.fsync;
+    so->persistence.fsync = fs == CONFIG_FSYNC_ALWAYS ? JOURNAL_SYNC_ALWAYS
+                            : fs == CONFIG_FSYNC_NO   ? JOURNAL_SYNC_NO
+                                                      : JOURNAL_SYNC_EVERYSEC;
+    so->persistence.compact_bytes = cfg->persistence.compact_bytes;
+    so->persistence.skip_damaged = cfg->persistence.skip_damaged;
+}
+
+server *launch_server(const battled_config *cfg)
+{
+    struct server_opts o;
+    fill_opts(cfg, &o);
+    o.ships = load_ships(cfg->game.ships_file);
+    if (!o.ships)
+        return NULL;
+    return server_start(&o); /* owns o.ships from here on */
+}
+
+int launch_run(const battled_config *cfg, const sigset_t *signals)
+{
+    server *s = launch_server(cfg);
+    if (!s)
+        return 1;
+    int sig = 0;
+    while (sigwait(signals, &sig) != 0) {
+    }
+    log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_drain(s);
+    /* A second signal hurries the drain; poll for it until the network thread is done. */
+    while (!server_finished(s)) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+        if (sigtimedwait(signals, NULL, &ts) > 0) {
+            log_info("second signal: hurrying the drain");
+            server_drain(s);
+        }
+    }
+    return server_wait(s);
+}
