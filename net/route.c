@@ -109,13 +109,32 @@ static bool ship_known(conn *c, const proto_request *r, const char *ship)
     return false;
 }
 
-static bool on_queue(conn *c, const proto_request *r)
+/* Whether a request for a new battle (queue, create, join) must be refused now, and the refusal
+ * sent: while draining (server_draining), and while any shard's journal cannot be written
+ * (server_busy): a new battle could land on that shard or be matched with one, and /readyz says
+ * 503 for the same reason, so every new battle is refused at the request, whichever shard it
+ * would go to; running battles go on (docs/PROTOCOL.md section 9, docs/OPERATIONS.md). */
+static bool refuse_new_battle(conn *c, const proto_request *r)
 {
     server *s = c->srv;
     if (server_draining(s)) {
-        route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, 0);
+        route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, r->bid);
         return true;
     }
+    if (s->shards && shards_degraded(s->shards)) {
+        route_error(c, PROTO_E_SERVER_BUSY,
+                    "the battle journal cannot be written: no new battles for now", r->has_rid,
+                    r->rid, r->bid);
+        return true;
+    }
+    return false;
+}
+
+static bool on_queue(conn *c, const proto_request *r)
+{
+    server *s = c->srv;
+    if (refuse_new_battle(c, r))
+        return true;
     if (!seat_room(c, r) || !ship_known(c, r, r->u.queue.ship))
         return true;
     lobby_player a, b;
@@ -162,10 +181,8 @@ static bool on_queue(conn *c, const proto_request *r)
 static bool on_create(conn *c, const proto_request *r)
 {
     server *s = c->srv;
-    if (server_draining(s)) {
-        route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, 0);
+    if (refuse_new_battle(c, r))
         return true;
-    }
     if (!seat_room(c, r) || !ship_known(c, r, r->u.create.ship))
         return true;
     if (r->u.create.vs == PROTO_VS_AI && r->u.create.oship[0] && !ship_known(c, r, r->u.create.oship))
@@ -260,6 +277,8 @@ bool route_frame(conn *c, const uint8_t *body, uint32_t len)
         }
     } else if ((r.type == PROTO_T_JOIN || r.type == PROTO_T_WATCH || r.type == PROTO_T_RESUME) &&
                !seat_room(c, &r)) {
+        return true;
+    } else if (r.type == PROTO_T_JOIN && refuse_new_battle(c, &r)) {
         return true;
     }
     struct shard_in m;

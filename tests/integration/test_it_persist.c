@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "shards/shard.h"
 #include "tests/integration/itest.h"
 #include "tests/unit/test_persist_util.h"
 
@@ -443,6 +444,146 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     itest_cleanup(&s);
 }
 
+/* ---- one shard of two degraded --------------------------------------------------------------- */
+
+/* Size of shard k's largest log segment in the data directory (0 when it has none). */
+static off_t shard_log_size(unsigned k)
+{
+    DIR *d = opendir(g_pdir);
+    assert_non_null(d);
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "shard-%u-", k);
+    off_t best = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || n < 4 ||
+            strcmp(e->d_name + n - 4, ".log") != 0 || strchr(e->d_name + strlen(prefix), '-'))
+            continue;
+        char p[512];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", g_pdir, e->d_name);
+        if (stat(p, &st) == 0 && st.st_size > best)
+            best = st.st_size;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Creates a private battle; returns its id, or 0 when refused with server_busy. */
+static uint64_t create_private(pc_conn *c)
+{
+    proto_event ev;
+    assert_true(pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "") > 0);
+    itest_next(c, &ev);
+    if (ev.type == PROTO_T_ERROR) {
+        assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
+        return 0;
+    }
+    assert_int_equal(ev.type, PROTO_T_CREATED);
+    return ev.bid;
+}
+
+static void leave_battle(pc_conn *c, uint64_t bid)
+{
+    proto_event ev;
+    assert_true(pc_leave(c, bid) > 0);
+    do
+        itest_next(c, &ev);
+    while (!(ev.type == PROTO_T_LEFT && ev.bid == bid));
+}
+
+/* Two shards, one of whose journals cannot be written: /readyz says 503 and every new battle is
+ * refused at the request with server_busy (create, queue and join alike), also those that would
+ * land on the healthy shard. */
+static void test_one_degraded_shard_refuses_every_new_battle(void **state)
+{
+    (void)state;
+    itest_server s;
+    assert_true(start(&s, "everysec", 2, false));
+    pc_conn *c = itest_client(&s, "creator");
+    /* a battle waits on shard 1 */
+    uint64_t waiting = 0;
+    for (int i = 0; i < 200 && !waiting; i++) {
+        uint64_t bid = create_private(c);
+        assert_true(bid != 0);
+        if (shard_of(bid, 2) == 1)
+            waiting = bid;
+        else
+            leave_battle(c, bid);
+    }
+    assert_true(waiting != 0);
+    /* a battle on shard 0 makes its log grow well past shard 1's: every turn is a record there */
+    itest_player a, b;
+    for (int i = 0; i < 200; i++) {
+        itest_private_pair(&s, &a, &b, PROTO_BAND_SHORT);
+        if (shard_of(a.t.bid, 2) == 0)
+            break;
+        pc_close(a.c);
+        pc_close(b.c);
+        a.c = NULL;
+    }
+    assert_non_null(a.c);
+    proto_event ev;
+    for (int i = 0; i < 400 && !a.t.ended && shard_log_size(0) < shard_log_size(1) + 8192; i++) {
+        itest_player *p = a.t.active == a.t.seat ? &a : &b;
+        assert_true(pc_end(p->c, p->t.bid) > 0);
+        int type;
+        do {
+            itest_next(a.c, &ev);
+            itest_track(&a, &ev);
+            type = ev.type;
+        } while (type != PROTO_T_TURN && type != PROTO_T_ROUND && type != PROTO_T_ENDED);
+        while (pc_recv(b.c, &ev, 0) == 1)
+            itest_track(&b, &ev);
+    }
+    off_t room = shard_log_size(1) + 4096;
+    assert_true(shard_log_size(0) > room);
+    assert_int_equal(itest_http_get(admin_port(), "/readyz", (char[4096]){0}, 4096), 200);
+
+    /* no file may grow past `room` from now on: shard 0's next write fails, shard 1 has room */
+    struct rlimit lim, old;
+    assert_int_equal(prlimit(s.pid, RLIMIT_FSIZE, NULL, &old), 0);
+    lim.rlim_cur = (rlim_t)room;
+    lim.rlim_max = old.rlim_max;
+    assert_int_equal(prlimit(s.pid, RLIMIT_FSIZE, &lim, NULL), 0);
+    bool refused = false;
+    for (int i = 0; i < 200 && !refused; i++) {
+        uint64_t bid = create_private(c);
+        if (bid)
+            leave_battle(c, bid);
+        refused = bid == 0;
+    }
+    assert_true(refused);
+    char page[4096];
+    uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
+    while (itest_http_get(admin_port(), "/readyz", page, sizeof page) != 503)
+        assert_true(itest_now_ms() < end);
+    assert_true(shard_log_size(1) < room); /* shard 1 could still write */
+
+    /* not ready means no new battle anywhere: every create is refused, none lands on shard 1 */
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(create_private(c), 0);
+    pc_conn *q = itest_client(&s, "queuer");
+    assert_true(pc_queue(q, "scout", PROTO_BAND_SHORT) > 0);
+    itest_next(q, &ev);
+    assert_int_equal(ev.type, PROTO_T_ERROR); /* refused at once, not queued */
+    assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
+    pc_conn *j = itest_client(&s, "joiner");
+    assert_true(pc_join(j, waiting, "scout") > 0);
+    itest_next(j, &ev);
+    assert_int_equal(ev.type, PROTO_T_ERROR);
+    assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
+    assert_true(metric("battled_journal_degraded_shards") >= 1);
+    pc_close(q);
+    pc_close(j);
+    pc_close(c);
+    pc_close(a.c);
+    pc_close(b.c);
+    assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
+    itest_cleanup(&s);
+}
+
 /* ---- sequence numbers after a recovery that lost the tail ----------------------------------- */
 
 /* Cuts n bytes off the end of the data directory's largest log segment. */
@@ -461,11 +602,11 @@ static void cut_log_tail(size_t n)
  * battle: an error, a state or the first missed event. */
 static void resume_answer(itest_player *p, uint32_t last, proto_event *ev)
 {
-    assert_true(pc_resume(p->c, p->bid, (uint8_t)p->seat, p->token, last) > 0);
+    assert_true(pc_resume(p->c, p->t.bid, (uint8_t)p->t.seat, p->t.token, last) > 0);
     do
         itest_next(p->c, ev);
     while (!(proto_type_battle_scoped(ev->type) || ev->type == PROTO_T_ERROR) ||
-           (ev->bid != p->bid && ev->type != PROTO_T_ERROR));
+           (ev->bid != p->t.bid && ev->type != PROTO_T_ERROR));
 }
 
 /* The issue 16 reproduction: seat 0 ends its turn (seq 2, `turn`, seat 1 active), the server is
@@ -480,8 +621,8 @@ static void test_seq_not_reused_after_lost_tail(void **state)
     proto_event ev;
     assert_true(start(&s, "always", 1, false));
     itest_private_pair(&s, &a, &b, PROTO_BAND_SHORT);
-    assert_int_equal(a.seat, 0);
-    assert_true(pc_end(a.c, a.bid) > 0);
+    assert_int_equal(a.t.seat, 0);
+    assert_true(pc_end(a.c, a.t.bid) > 0);
     itest_until(&a, PROTO_T_TURN, &ev);
     assert_int_equal(ev.seq, 2);
     assert_int_equal(ev.u.turn.active, 1);
@@ -496,7 +637,7 @@ static void test_seq_not_reused_after_lost_tail(void **state)
     assert_true(start(&s, "always", 1, false));
     assert_true(log_has(&s, "torn tail cut"));
     char named[64];
-    snprintf(named, sizeof named, "battle=%llu", (unsigned long long)a.bid);
+    snprintf(named, sizeof named, "battle=%llu", (unsigned long long)a.t.bid);
     assert_true(log_has2(&s, "torn tail cut", named)); /* it names the battle whose record it cut */
     assert_int_equal(metric("battled_journal_torn_tails_total"), 1);
     a.c = itest_client(&s, "a-back");
@@ -520,7 +661,7 @@ static void test_seq_not_reused_after_lost_tail(void **state)
     uint32_t b_state = ev.seq;
     assert_true(b_state >= a_state);
     /* seat 0 acts again: every event after the states has a number neither client has seen */
-    assert_true(pc_fire(a.c, a.bid, 0) > 0);
+    assert_true(pc_fire(a.c, a.t.bid, 0) > 0);
     uint32_t prev = b_state;
     uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
     bool attacked = false;
@@ -529,7 +670,7 @@ static void test_seq_not_reused_after_lost_tail(void **state)
         assert_int_equal(pc_recv(b.c, &ev, 200) >= 0, 1);
         if (ev.type == PROTO_T_ERROR)
             fail_msg("error %s", proto_error_name(ev.u.error.code));
-        if (!proto_type_battle_scoped(ev.type) || ev.bid != b.bid || !ev.seq)
+        if (!proto_type_battle_scoped(ev.type) || ev.bid != b.t.bid || !ev.seq)
             continue;
         assert_true(ev.seq > prev);
         prev = ev.seq;
@@ -596,6 +737,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_torn_tail_and_corrupt_middle, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_file_size_limit, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_seq_not_reused_after_lost_tail, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_one_degraded_shard_refuses_every_new_battle, pdir_make,
+                                        pdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
