@@ -163,6 +163,7 @@ static int damage(journal_loader *l, uint64_t id, const char *file, uint64_t off
         set_err(&l->err, JOURNAL_E_NOMEM, ENOMEM, file, off, id, "out of memory");
         return -ECANCELED;
     }
+    b->pub.ended = false;
     if (b->state != JB_DAMAGED) {
         char msg[160];
         snprintf(msg, sizeof msg, "journal: damaged battle skipped: %s", why);
@@ -187,6 +188,7 @@ static int apply(journal_loader *l, const journal_rec *r, const char *file, uint
         }
         clear_actions(b);
         b->pub.created = *r;
+        b->pub.ended = false;
         b->state = JB_LIVE;
         return 0;
     case JOURNAL_REC_ACTION: {
@@ -221,8 +223,13 @@ static int apply(journal_loader *l, const journal_rec *r, const char *file, uint
         if (!b || b->state != JB_LIVE)
             return damage(l, r->battle_id, file, off, "end of a battle not created");
         b->state = JB_ENDED;
-        clear_actions(b);
         s->stats.ended++;
+        if (l->opts.keep_ended) { /* whole, for the caller to show how it ended */
+            b->pub.ended = true;
+            b->pub.end = *r;
+            return 0;
+        }
+        clear_actions(b);
         return 0;
     }
     return damage(l, r->battle_id, file, off, "unknown record type");
@@ -388,7 +395,7 @@ journal_set *journal_load_finish(journal_loader *l, journal_error *err)
     }
     for (size_t i = 0; i < s->nb; i++) {
         jb *b = &s->battles[i];
-        if (b->state == JB_LIVE) {
+        if (b->state == JB_LIVE || (b->state == JB_ENDED && b->pub.ended)) {
             b->pub.actions = b->acts;
             s->live[s->nlive++] = &b->pub;
         } else if (b->state == JB_DAMAGED) {
@@ -491,7 +498,7 @@ const journal_battle *journal_set_battle(const journal_set *s, size_t i)
 const journal_battle *journal_set_find(const journal_set *s, uint64_t id)
 {
     jb *b = find((journal_set *)s, id);
-    return b && b->state == JB_LIVE ? &b->pub : NULL;
+    return b && (b->state == JB_LIVE || (b->state == JB_ENDED && b->pub.ended)) ? &b->pub : NULL;
 }
 
 journal_load_stats journal_set_stats(const journal_set *s)
@@ -529,6 +536,8 @@ static size_t battle_size(const journal_battle *b)
     size_t n = journal_rec_encoded_size(b->id, b->created.seq, b->created.payload_len);
     for (size_t i = 0; i < b->nactions; i++)
         n += journal_rec_encoded_size(b->id, b->actions[i].seq, b->actions[i].payload_len);
+    if (b->ended)
+        n += journal_rec_encoded_size(b->id, b->end.seq, b->end.payload_len);
     return n;
 }
 
@@ -555,6 +564,12 @@ int journal_battles_encode(const journal_battle *const *bs, size_t n, uint8_t **
         at += put_rec(buf + at, total - at, &c);
         for (size_t k = 0; k < b->nactions; k++)
             at += put_rec(buf + at, total - at, &b->actions[k]);
+        if (b->ended) {
+            journal_rec e = b->end;
+            e.type = JOURNAL_REC_ENDED;
+            e.battle_id = b->id;
+            at += put_rec(buf + at, total - at, &e);
+        }
     }
     *out = buf;
     *len = at;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 /* A battle's setup as recovery needs it. setup NULL: a private battle still waiting for seat 1. A
@@ -50,7 +51,9 @@ void game_journal_action(struct game *g, struct game_battle *sb, const battle_ac
 
 void game_journal_ended(struct game *g, struct game_battle *sb)
 {
-    static const uint8_t nil = 0xc0;
-    if (g->jn)
-        journal_append(g->jn, JOURNAL_REC_ENDED, sb->id, sb->jseq, &nil, 1);
+    if (!g->jn)
+        return;
+    uint8_t buf[PERSIST_ENDED_MAX];
+    size_t len = persist_encode_ended(buf, clock_wall_ms());
+    journal_append(g->jn, JOURNAL_REC_ENDED, sb->id, sb->jseq, buf, len);
 }

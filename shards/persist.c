@@ -115,6 +115,29 @@ static uint8_t *put_u32(uint8_t *p, uint32_t v)
     return p;
 }
 
+size_t persist_encode_ended(uint8_t *buf, uint64_t end_ms)
+{
+    uint8_t *p = buf;
+    *p++ = 0x92;
+    *p++ = 1;
+    *p++ = 0xcf;
+    for (int i = 7; i >= 0; i--)
+        *p++ = (uint8_t)(end_ms >> (8 * i));
+    return (size_t)(p - buf);
+}
+
+int persist_decode_ended(const uint8_t *p, size_t len, uint64_t *end_ms)
+{
+    *end_ms = 0;
+    if (len == 1 && p[0] == 0xc0)
+        return 0;
+    if (len != PERSIST_ENDED_MAX || p[0] != 0x92 || p[1] != 1 || p[2] != 0xcf)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        *end_ms = *end_ms << 8 | p[3 + i];
+    return 0;
+}
+
 size_t persist_encode_mark(uint8_t *buf, const struct persist_mark *m)
 {
     uint8_t *p = buf;

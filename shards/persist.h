@@ -18,7 +18,8 @@
  *            wire seq is engine seq + off; off grows by PERSIST_SEQ_GAP at every recovery, so a
  *            number a client may have seen before the crash (an event the journal lost) is never
  *            given to another event (docs/PROTOCOL.md section 8).
- *   ENDED    nil.
+ *   ENDED    [1, end_ms]: when it ended, wall-clock ms since 1970, so a restart keeps it for what is
+ *            left of game.finished_keep_ms (nil from older builds: not kept).
  * The engine is deterministic (core/battle.h): setup + actions rebuild the battle bit for bit, its
  * event history and sequence numbers included. */
 #ifndef BATTLED_SHARDS_PERSIST_H
@@ -70,6 +71,14 @@ size_t persist_encode_action(uint8_t *buf, const battle_action *a);
 
 /* Decodes an ACTION payload. 0, or -1 when malformed or out of range (a MARK is -1 here). */
 int persist_decode_action(const uint8_t *p, size_t len, battle_action *out);
+
+#define PERSIST_ENDED_MAX 11 /* bytes of an encoded ENDED payload */
+
+/* Encodes an ENDED payload into buf (at least PERSIST_ENDED_MAX bytes). Returns the length. */
+size_t persist_encode_ended(uint8_t *buf, uint64_t end_ms);
+
+/* Decodes an ENDED payload: 0 and *end_ms (0 for nil: unknown), or -1 when malformed. */
+int persist_decode_ended(const uint8_t *p, size_t len, uint64_t *end_ms);
 
 /* Encodes a MARK payload into buf (at least PERSIST_ACTION_MAX bytes). Returns the length. */
 size_t persist_encode_mark(uint8_t *buf, const struct persist_mark *m);

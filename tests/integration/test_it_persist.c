@@ -112,7 +112,8 @@ static bool start(itest_server *s, const char *fsync, int shards, bool skip_dama
     const char *sets[] = {"persistence.enabled=true", g_set_dir, set_fsync, set_shards,
                           "admin.listen=127.0.0.1:0", set_admin,
                           "game.ai_think_ms=0", "game.turn_timer_ms=60000",
-                          "game.resume_window_ms=60000", "server.drain_timeout_ms=200",
+                          "game.resume_window_ms=60000", "game.finished_keep_ms=600000",
+                          "server.drain_timeout_ms=200",
                           "log.level=info", skip_damaged ? "persistence.skip_damaged=true" : NULL,
                           NULL};
     return itest_start(s, sets);
@@ -179,7 +180,8 @@ static void advance(struct bt *b, uint32_t until)
     }
 }
 
-/* A spectator's look: 1 and the state's digest and seq, or 0 when the server knows no such battle. */
+/* A spectator's look: 1 and the state's digest and seq, 2 when the battle has ended (kept for its
+ * result: a look, not a place), or 0 when the server knows no such battle. */
 static int look(pc_conn *w, uint64_t bid, uint64_t *digest, uint32_t *seq)
 {
     assert_true(pc_watch(w, bid) > 0);
@@ -195,6 +197,8 @@ static int look(pc_conn *w, uint64_t bid, uint64_t *digest, uint32_t *seq)
     }
     *digest = state_digest(&ev);
     *seq = ev.seq;
+    if (ev.u.state.phase == PROTO_PHASE_ENDED)
+        return 2;
     assert_true(pc_leave(w, bid) > 0);
     do
         itest_next(w, &ev);
@@ -294,7 +298,8 @@ static void kill_and_recover(const char *fsync, int shards_after)
         uint32_t seq;
         int found = look(w, b->a.t.bid, &d, &seq);
         if (b->ended_before) {
-            assert_int_equal(found, 0); /* an ended battle is not recovered */
+            /* an ended battle is back only to be looked at, for game.finished_keep_ms */
+            assert_int_equal(found, 2);
             continue;
         }
         if (over(b)) { /* the burst ended it: it may be back only if its end was not journaled */
@@ -442,6 +447,53 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     pc_close(w);
     assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
     itest_cleanup(&s);
+}
+
+/* ---- the result of a battle that ended just before the crash ---------------------------------- */
+
+/* A battle ends (a forfeit, journaled), the server is killed before one seat heard of it; after the
+ * restart that seat resumes with the last seq it saw and gets the `ended` it missed, as PROTOCOL.md
+ * section 8 promises for game.finished_keep_ms; the other seat reads the whole story from seq 1. */
+static void test_ended_result_survives_restart(void **state)
+{
+    (void)state;
+    itest_server s;
+    itest_player a, b;
+    proto_event ev;
+    assert_true(start(&s, "always", 0, false));
+    itest_private_pair(&s, &a, &b, PROTO_BAND_SHORT);
+    uint32_t before_end = last_seq(&b);
+    assert_true(pc_forfeit(a.c, a.t.bid) > 0);
+    itest_until(&a, PROTO_T_ENDED, &ev);
+    uint32_t end_seq = ev.seq;
+    assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2);
+    itest_cleanup(&s);
+    pc_close(a.c);
+    pc_close(b.c);
+
+    assert_true(start(&s, "always", 0, false));
+    b.c = itest_client(&s, "b-back");
+    assert_true(pc_resume(b.c, b.t.bid, (uint8_t)b.t.seat, b.t.token, before_end) > 0);
+    do
+        itest_next(b.c, &ev);
+    while (ev.type != PROTO_T_ENDED && ev.type != PROTO_T_ERROR);
+    if (ev.type == PROTO_T_ERROR)
+        fail_msg("resume after the restart: %s", proto_error_name(ev.u.error.code));
+    assert_int_equal(ev.seq, end_seq);
+    assert_int_equal(ev.u.ended.reason, PROTO_END_FORFEIT);
+    assert_int_equal(ev.u.ended.winner, b.t.seat);
+    a.c = itest_client(&s, "a-back");
+    assert_true(pc_resume(a.c, a.t.bid, (uint8_t)a.t.seat, a.t.token, 0) > 0);
+    do
+        itest_next(a.c, &ev);
+    while (ev.type != PROTO_T_ENDED && ev.type != PROTO_T_ERROR);
+    assert_int_equal(ev.type, PROTO_T_ENDED);
+    /* a result, not a seat: an action is refused as over */
+    assert_true(pc_fire(a.c, a.t.bid, 0) > 0);
+    itest_expect_error(a.c, PROTO_E_BATTLE_OVER, &ev);
+    pc_close(a.c);
+    pc_close(b.c);
+    assert_int_equal(itest_finish(&s, 10000), 0);
 }
 
 /* ---- one shard of two degraded --------------------------------------------------------------- */
@@ -737,6 +789,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_torn_tail_and_corrupt_middle, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_file_size_limit, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_seq_not_reused_after_lost_tail, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_ended_result_survives_restart, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_one_degraded_shard_refuses_every_new_battle, pdir_make,
                                         pdir_remove),
     };

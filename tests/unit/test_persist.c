@@ -246,11 +246,13 @@ static void test_recover_state_resume_and_reshard(void **state)
     assert_int_equal(seq2, seq_m);
     assert_true(look(h, BID_S, &seq2) == dig_s);
 
-    /* the ended battle is gone; a token of it opens nothing */
+    /* the battle that ended is kept for game.finished_keep_ms as if the server had run on: a
+     * resume reads how it ended (and takes no seat) */
     size_t mark = h->nrx;
     resume(h, E, BID_G, 0, tok_e, 0);
-    long i = h_wait(h, E, PROTO_T_ERROR, mark);
-    assert_int_equal(ev_at(h, i)->u.error.code, PROTO_E_NO_SUCH_BATTLE);
+    long i = h_wait(h, E, PROTO_T_ENDED, mark);
+    assert_int_equal(ev_at(h, i)->u.ended.reason, PROTO_END_DESTROYED);
+    assert_int_equal(h_find(h, E, PROTO_T_ERROR, mark), -1);
 
     /* a wrong token is still refused */
     mark = h->nrx;
@@ -294,12 +296,23 @@ static void test_recover_state_resume_and_reshard(void **state)
     assert_int_equal(h->decode_errors, 0);
     h_stop(h);
 
-    /* once more, one shard: M ended for good, P (now running) and S are back */
+    /* once more, one shard: P (now running) and S are back; M, which ended, only to be looked at */
     cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
     h = start(&c);
     assert_int_equal(recovered(h), 2);
     assert_true(look(h, BID_P, &seq2) == dig_p);
     assert_true(look(h, BID_S, NULL) == dig_s);
+    mark = h->nrx;
+    h_request(h, W, BID_M, PROTO_T_WATCH, 0, NULL);
+    i = h_wait(h, W, PROTO_T_STATE, mark);
+    assert_int_equal(ev_at(h, i)->u.state.phase, PROTO_PHASE_ENDED);
+    h_stop(h);
+
+    /* past finished_keep_ms an ended battle is not brought back */
+    cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
+    c.game.finished_keep_ms = 1;
+    usleep(5000);
+    h = start(&c);
     mark = h->nrx;
     h_request(h, W, BID_M, PROTO_T_WATCH, 0, NULL);
     i = h_wait(h, W, PROTO_T_ERROR, mark);
