@@ -130,6 +130,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
                           char (*sid)[12])
 {
     uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
+    uint64_t repeats = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
     uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0;
     uint64_t jcerr = 0, jfull = 0, jtorn = 0, jdmg = 0, jskip = 0;
@@ -143,6 +144,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         spect += LD(s->spectators);
         resumes += LD(s->resumes);
         takeovers += LD(s->takeovers);
+        repeats += LD(s->repeats);
         for (int r = 0; r < SHARD_END_REASONS; r++)
             ended[r] += LD(s->battles_ended[r]);
         jdeg += LD(s->journal_degraded) ? 1 : 0;
@@ -176,6 +178,8 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     }
     prom_gauge(o, "battled_spectators", "Spectators attached.", (double)spect);
     prom_counter(o, "battled_resumes_total", "Seats taken back by token.", resumes);
+    prom_counter(o, "battled_key_repeats_total",
+                 "Create, join or queue requests repeated with their key: answered again.", repeats);
     prom_counter(o, "battled_takeovers_total", "Resumes that displaced a still-open connection.",
                  takeovers);
 

@@ -52,7 +52,9 @@ struct game_seat {
     bool away;          /* a player held it and its connection went */
     bool silent;        /* away since a restart and the engine not told yet (recover.c) */
     bool taken;         /* someone (player or AI) has this seat */
+    bool has_key;       /* the create, join or queue that took the seat carried a "key" */
     uint8_t ship;       /* index into the ship table */
+    uint8_t key[PROTO_TOKEN_LEN]; /* that key: a repeat with it gets this seat again */
 };
 
 struct game_battle {

@@ -20,6 +20,9 @@ void game_journal_created(struct game *g, struct game_battle *sb, const battle_s
         c.has_token[s] = sb->seat[s].taken && !sb->seat[s].ai;
         if (c.has_token[s])
             memcpy(c.token[s], sb->seat[s].token, SHARD_TOKEN_BYTES);
+        c.has_key[s] = c.has_token[s] && sb->seat[s].has_key;
+        if (c.has_key[s])
+            memcpy(c.key[s], sb->seat[s].key, SHARD_TOKEN_BYTES);
     }
     if (setup) {
         c.phase = PERSIST_RUNNING;

@@ -60,7 +60,8 @@ size_t persist_encode_created(uint8_t *buf, size_t cap, const struct persist_cre
     struct fixbuf f = {.p = buf, .cap = cap};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &f, fix_write);
-    msgpack_pack_array(&pk, c->seq_base ? 11 : 10);
+    bool keys = c->has_key[0] || c->has_key[1];
+    msgpack_pack_array(&pk, keys ? 12 : c->seq_base ? 11 : 10);
     msgpack_pack_uint8(&pk, PERSIST_VERSION);
     msgpack_pack_uint8(&pk, c->phase);
     msgpack_pack_uint8(&pk, c->setup.band);
@@ -85,8 +86,19 @@ size_t persist_encode_created(uint8_t *buf, size_t cap, const struct persist_cre
         else
             msgpack_pack_nil(&pk);
     }
-    if (c->seq_base)
+    if (keys || c->seq_base)
         msgpack_pack_uint32(&pk, c->seq_base);
+    if (keys) {
+        msgpack_pack_array(&pk, 2);
+        for (int s = 0; s < 2; s++) {
+            if (c->has_key[s]) {
+                msgpack_pack_bin(&pk, SHARD_TOKEN_BYTES);
+                msgpack_pack_bin_body(&pk, c->key[s], SHARD_TOKEN_BYTES);
+            } else {
+                msgpack_pack_nil(&pk);
+            }
+        }
+    }
     return f.overflow ? 0 : f.len;
 }
 
@@ -279,9 +291,8 @@ static int fail(char *why, size_t whylen, const char *msg)
 static int decode_created(const msgpack_object *o, struct persist_created *c, char *why,
                           size_t whylen)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY ||
-        (o->via.array.size != 10 && o->via.array.size != 11))
-        return fail(why, whylen, "created record: not a 10- or 11-element array");
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 10 || o->via.array.size > 12)
+        return fail(why, whylen, "created record: not an array of 10 to 12 elements");
     const msgpack_object *f = o->via.array.ptr;
     int64_t v, phase, band, tp, tl, rl, ai;
     if (!get_int(&f[0], 0, 255, &v) || v != PERSIST_VERSION)
@@ -319,11 +330,24 @@ static int decode_created(const msgpack_object *o, struct persist_created *c, ch
         return fail(why, whylen, "created record: a seat has no ship");
     if (c->ai_seat >= 0 && c->has_token[c->ai_seat])
         return fail(why, whylen, "created record: the AI's seat has a token");
-    if (o->via.array.size == 11) {
+    if (o->via.array.size >= 11) {
         int64_t base;
-        if (!get_int(&f[10], 1, UINT32_MAX, &base))
+        if (!get_int(&f[10], 0, UINT32_MAX, &base))
             return fail(why, whylen, "created record: bad seq base");
         c->seq_base = (uint32_t)base;
+    }
+    if (o->via.array.size == 12) {
+        if (f[11].type != MSGPACK_OBJECT_ARRAY || f[11].via.array.size != 2)
+            return fail(why, whylen, "created record: keys are not a pair");
+        for (int s = 0; s < 2; s++) {
+            const msgpack_object *k = &f[11].via.array.ptr[s];
+            c->has_key[s] = k->type != MSGPACK_OBJECT_NIL;
+            if (!c->has_key[s])
+                continue;
+            if (k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != SHARD_TOKEN_BYTES)
+                return fail(why, whylen, "created record: bad key");
+            memcpy(c->key[s], k->via.bin.ptr, SHARD_TOKEN_BYTES);
+        }
     }
     return 0;
 }

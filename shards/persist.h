@@ -3,9 +3,10 @@
  *
  * Payloads (each one msgpack object, as the journal requires):
  *   CREATED  [1, phase, band, seed, timeout_policy, timeout_limit, round_limit, ai_seat,
- *             [token0 | nil, token1 | nil], [ship0 | nil, ship1 | nil] (, seq_base)]
+ *             [token0 | nil, token1 | nil], [ship0 | nil, ship1 | nil] (, seq_base (, keys))]
  *            seq_base (absent = 0): added to every sequence number of the battle's events until the
  *            first MARK; set when a battle recovered while waiting later starts (see MARK).
+ *            keys: [key0 | nil, key1 | nil], the idempotency keys that took the seats (bin 16).
  *            phase 0: a private battle waiting for seat 1 (seed 0, ship1 nil), 1: running.
  *            A private battle gets a second CREATED when it starts (the journal's reader lets a
  *            CREATED restart a battle it knows). ai_seat: -1, or the seat the server plays.
@@ -50,6 +51,8 @@ struct persist_created {
     bool has_ship[2];                       /* waiting: seat 1 has none yet */
     battle_setup setup;                     /* band always; the rest when running */
     uint32_t seq_base;                      /* wire seq = engine seq + this, until a MARK */
+    bool has_key[2];                        /* the seat was taken with an idempotency key */
+    uint8_t key[2][SHARD_TOKEN_BYTES];
 };
 
 /* A MARK record (see above): from engine seq split + 1 on, wire seq = engine seq + off. */

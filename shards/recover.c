@@ -53,6 +53,8 @@ static void restore_ended(struct game *g, struct game_battle *sb, const struct p
         gs->ship = ship[s];
         if (c->has_token[s])
             memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
+        gs->has_key = c->has_key[s];
+        memcpy(gs->key, c->key[s], SHARD_TOKEN_BYTES);
     }
     sb->phase = GAME_ENDED;
     sb->keep_deadline = now + keep_ms;
@@ -119,6 +121,8 @@ static int restore_battle(struct game *g, uint64_t id, const struct persist_crea
         gs->ai = c->ai_seat == s;
         gs->taken = c->has_token[s] || gs->ai;
         gs->ship = ship[s];
+        gs->has_key = c->has_key[s];
+        memcpy(gs->key, c->key[s], SHARD_TOKEN_BYTES);
         if (c->has_token[s]) {
             memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
             gs->away = true;
