@@ -496,6 +496,129 @@ static void test_ended_result_survives_restart(void **state)
     assert_int_equal(itest_finish(&s, 10000), 0);
 }
 
+/* ---- idempotency keys ------------------------------------------------------------------------- */
+
+/* The first answer on c for a create/join/queue: skips everything but created, started, queued and
+ * errors. */
+static void first_answer(pc_conn *c, proto_event *ev)
+{
+    do
+        itest_next(c, ev);
+    while (ev->type != PROTO_T_CREATED && ev->type != PROTO_T_STARTED &&
+           ev->type != PROTO_T_QUEUED && ev->type != PROTO_T_ERROR);
+    if (ev->type == PROTO_T_ERROR)
+        fail_msg("refused: %s", proto_error_name(ev->u.error.code));
+}
+
+/* A client that lost the reply to its create or join (a dropped connection, a crash) asks again
+ * with the same key and gets the same battle, seat and token; across a SIGKILL too. */
+static void test_keyed_create_and_join_survive_restart(void **state)
+{
+    (void)state;
+    itest_server s;
+    proto_event ev;
+    uint8_t ka[PROTO_TOKEN_LEN], kb[PROTO_TOKEN_LEN], tok_a[PROTO_TOKEN_LEN], tok_b[PROTO_TOKEN_LEN];
+    assert_int_equal(pc_new_key(ka), 0);
+    assert_int_equal(pc_new_key(kb), 0);
+    assert_true(start(&s, "always", 0, false));
+    pc_conn *a = itest_client(&s, "a");
+    assert_true(pc_create_key(a, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "", ka) > 0);
+    first_answer(a, &ev);
+    assert_int_equal(ev.type, PROTO_T_CREATED);
+    uint64_t bid = ev.bid;
+    memcpy(tok_a, ev.u.created.token, PROTO_TOKEN_LEN);
+    pc_close(a);
+    /* the reply was lost: the same create again, on a new connection */
+    a = itest_client(&s, "a2");
+    assert_true(pc_create_key(a, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "", ka) > 0);
+    first_answer(a, &ev);
+    assert_int_equal(ev.type, PROTO_T_CREATED);
+    assert_int_equal(ev.bid, bid);
+    assert_memory_equal(ev.u.created.token, tok_a, PROTO_TOKEN_LEN);
+
+    pc_conn *b = itest_client(&s, "b");
+    assert_true(pc_join_key(b, bid, "free_trader", kb) > 0);
+    first_answer(b, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED);
+    assert_int_equal(ev.u.started.seat, 1);
+    memcpy(tok_b, ev.u.started.token, PROTO_TOKEN_LEN);
+    assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2); /* as if b never heard `started` */
+    itest_cleanup(&s);
+    pc_close(a);
+    pc_close(b);
+
+    assert_true(start(&s, "always", 0, false));
+    b = itest_client(&s, "b2");
+    assert_true(pc_join_key(b, bid, "free_trader", kb) > 0);
+    first_answer(b, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED);
+    assert_int_equal(ev.bid, bid);
+    assert_int_equal(ev.u.started.seat, 1);
+    assert_memory_equal(ev.u.started.token, tok_b, PROTO_TOKEN_LEN);
+    a = itest_client(&s, "a3");
+    assert_true(pc_create_key(a, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "", ka) > 0);
+    first_answer(a, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED); /* it has started since */
+    assert_int_equal(ev.bid, bid);
+    assert_int_equal(ev.u.started.seat, 0);
+    assert_memory_equal(ev.u.started.token, tok_a, PROTO_TOKEN_LEN);
+    /* both seats are held again: seat 0 acts and seat 1 hears it */
+    assert_true(pc_fire(a, bid, 0) > 0);
+    do
+        itest_next(b, &ev);
+    while (ev.type != PROTO_T_ATTACK);
+    assert_int_equal(metric("battled_key_repeats_total"), 2);
+    pc_close(a);
+    pc_close(b);
+    assert_int_equal(itest_finish(&s, 10000), 0);
+}
+
+/* queue with a key: repeated while it waits, it is queued once; repeated after the match (its
+ * `started` lost), it gets the same battle, seat and token. */
+static void test_keyed_queue(void **state)
+{
+    (void)state;
+    itest_server s;
+    proto_event ev;
+    uint8_t k1[PROTO_TOKEN_LEN], k2[PROTO_TOKEN_LEN];
+    assert_int_equal(pc_new_key(k1), 0);
+    assert_int_equal(pc_new_key(k2), 0);
+    assert_true(start(&s, "everysec", 0, false));
+    pc_conn *q1 = itest_client(&s, "q1");
+    for (int i = 0; i < 2; i++) {
+        assert_true(pc_queue_key(q1, "scout", PROTO_BAND_MEDIUM, k1) > 0);
+        first_answer(q1, &ev);
+        assert_int_equal(ev.type, PROTO_T_QUEUED);
+    }
+    pc_conn *q2 = itest_client(&s, "q2");
+    assert_true(pc_queue_key(q2, "scout", PROTO_BAND_MEDIUM, k2) > 0);
+    first_answer(q2, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED);
+    uint64_t bid = ev.bid;
+    first_answer(q1, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED);
+    assert_int_equal(ev.bid, bid);
+    uint8_t seat1 = ev.u.started.seat, tok1[PROTO_TOKEN_LEN];
+    memcpy(tok1, ev.u.started.token, PROTO_TOKEN_LEN);
+    /* one entry only: a third player waits instead of being matched with q1's repeat */
+    pc_conn *q3 = itest_client(&s, "q3");
+    assert_true(pc_queue(q3, "scout", PROTO_BAND_MEDIUM) > 0);
+    first_answer(q3, &ev);
+    assert_int_equal(ev.type, PROTO_T_QUEUED);
+    pc_close(q1);
+    q1 = itest_client(&s, "q1-again");
+    assert_true(pc_queue_key(q1, "scout", PROTO_BAND_MEDIUM, k1) > 0);
+    first_answer(q1, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED);
+    assert_int_equal(ev.bid, bid);
+    assert_int_equal(ev.u.started.seat, seat1);
+    assert_memory_equal(ev.u.started.token, tok1, PROTO_TOKEN_LEN);
+    pc_close(q1);
+    pc_close(q2);
+    pc_close(q3);
+    assert_int_equal(itest_finish(&s, 10000), 0);
+}
+
 /* ---- one shard of two degraded --------------------------------------------------------------- */
 
 /* Size of shard k's largest log segment in the data directory (0 when it has none). */
@@ -790,6 +913,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_file_size_limit, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_seq_not_reused_after_lost_tail, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_ended_result_survives_restart, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_keyed_create_and_join_survive_restart, pdir_make,
+                                        pdir_remove),
+        cmocka_unit_test_setup_teardown(test_keyed_queue, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_one_degraded_shard_refuses_every_new_battle, pdir_make,
                                         pdir_remove),
     };
