@@ -251,8 +251,8 @@ static uint64_t ended_keep_ms(const struct game *g, const journal_battle *jb,
 }
 
 /* Decodes one recovered battle and puts it on its shard, numbered past its earlier lives. 0
- * restored (out filled), 1 over, 2 ended and not kept (or no longer readable: it is over anyway),
- * -1 bad (why). wall: the wall clock (ms), against which journaled end times are read. */
+ * restored (out filled), 1 over, 2 left out (ended and not kept, or no longer readable: it is over
+ * anyway; or its sequence numbers are used up, logged), -1 bad (why). wall: the wall clock (ms), against which journaled end times are read. */
 static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, uint64_t wall,
                        battle_action **acts, size_t *acts_cap, struct restored *out, char *why,
                        size_t whylen)
@@ -293,6 +293,8 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, u
         return jb->ended ? 2 : rc;
     struct game_battle *sb = game_lookup(g, jb->id);
     if (renumber(sb, &c, jb, out, why, whylen) != 0) {
+        /* Not damage: the battle is sound but cannot be numbered past its earlier lives. */
+        log_warn("journal: battle left out", "battle", LOG_U64(jb->id), "error", why);
         if (sb->phase == GAME_WAITING)
             g->nwaiting--;
         else if (sb->phase == GAME_RUNNING)
@@ -300,7 +302,7 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, u
         game_stat_sub(&g->stats->battles_recovered, 1);
         game_pool_release(g, sb);
         game_update_live(g);
-        return -1;
+        return 2;
     }
     return 0;
 }
