@@ -307,6 +307,32 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, u
     return 0;
 }
 
+/* The keyed seats of the battles kept (owner[i] < n), for the network thread (shards_key). No
+ * memory: none (a queue repeated after the restart is then a new entry). */
+static void collect_keys(struct game *const *games, unsigned n, const journal_set *set,
+                         const unsigned *owner, struct recover_result *r)
+{
+    size_t nb = journal_set_count(set), cap = 0;
+    for (size_t i = 0; i < nb; i++)
+        cap += owner[i] < n ? 2 : 0;
+    if (!cap || !(r->keys = malloc(cap * sizeof *r->keys)))
+        return;
+    for (size_t i = 0; i < nb; i++) {
+        if (owner[i] >= n)
+            continue;
+        uint64_t id = journal_set_battle(set, i)->id;
+        struct game_battle *sb = game_lookup(games[owner[i]], id);
+        for (int s = 0; sb && s < 2; s++) {
+            if (!sb->seat[s].has_key)
+                continue;
+            struct shards_key *k = &r->keys[r->nkeys++];
+            memcpy(k->key, sb->seat[s].key, PROTO_TOKEN_LEN);
+            k->battle_id = id;
+            k->seat = (uint8_t)s;
+        }
+    }
+}
+
 int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
                 struct game *const *games, uint64_t now, journal **jn, store_lock **lock,
                 struct recover_result *res)
@@ -385,6 +411,8 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         }
     }
     free(acts);
+    if (ok)
+        collect_keys(games, n, set, owner, &r);
     /* Each shard's share, grouped, then written as its first snapshot. */
     size_t at = 0;
     for (unsigned k = 0; ok && k < n; k++) {
@@ -438,9 +466,12 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
              journal_sync_policy_name(po->fsync));
     if (res)
         *res = r;
+    else
+        free(r.keys);
     return 0;
 
 fail:
+    free(r.keys);
     for (unsigned k = 0; k < n; k++) {
         if (jn[k])
             journal_close(jn[k]);

@@ -18,6 +18,9 @@ struct recover_result {
     uint64_t over;     /* found over on replay: dropped */
     uint64_t ended_kept; /* ended within game.finished_keep_ms: back for resume and watch */
     uint64_t ms;       /* wall time of the whole recovery */
+    struct shards_key *keys; /* keyed seats of the battles brought back (malloc'ed: the caller
+                              * frees it), NULL when none */
+    size_t nkeys;
 };
 
 /* Runs recovery for n shards whose games are games[0..n) (initialised, not running); now is the

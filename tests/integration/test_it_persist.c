@@ -574,7 +574,7 @@ static void test_keyed_create_and_join_survive_restart(void **state)
 }
 
 /* queue with a key: repeated while it waits, it is queued once; repeated after the match (its
- * `started` lost), it gets the same battle, seat and token. */
+ * `started` lost), it gets the same battle, seat and token, also after a SIGKILL and restart. */
 static void test_keyed_queue(void **state)
 {
     (void)state;
@@ -583,7 +583,7 @@ static void test_keyed_queue(void **state)
     uint8_t k1[PROTO_TOKEN_LEN], k2[PROTO_TOKEN_LEN];
     assert_int_equal(pc_new_key(k1), 0);
     assert_int_equal(pc_new_key(k2), 0);
-    assert_true(start(&s, "everysec", 0, false));
+    assert_true(start(&s, "always", 0, false));
     pc_conn *q1 = itest_client(&s, "q1");
     for (int i = 0; i < 2; i++) {
         assert_true(pc_queue_key(q1, "scout", PROTO_BAND_MEDIUM, k1) > 0);
@@ -595,6 +595,8 @@ static void test_keyed_queue(void **state)
     first_answer(q2, &ev);
     assert_int_equal(ev.type, PROTO_T_STARTED);
     uint64_t bid = ev.bid;
+    uint8_t seat2 = ev.u.started.seat, tok2[PROTO_TOKEN_LEN];
+    memcpy(tok2, ev.u.started.token, PROTO_TOKEN_LEN);
     first_answer(q1, &ev);
     assert_int_equal(ev.type, PROTO_T_STARTED);
     assert_int_equal(ev.bid, bid);
@@ -616,6 +618,20 @@ static void test_keyed_queue(void **state)
     pc_close(q1);
     pc_close(q2);
     pc_close(q3);
+
+    /* q2 never heard its `started`: the server died; after the restart its queue, repeated, finds
+     * the recovered battle */
+    assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2);
+    itest_cleanup(&s);
+    assert_true(start(&s, "always", 0, false));
+    q2 = itest_client(&s, "q2-again");
+    assert_true(pc_queue_key(q2, "scout", PROTO_BAND_MEDIUM, k2) > 0);
+    first_answer(q2, &ev);
+    assert_int_equal(ev.type, PROTO_T_STARTED);
+    assert_int_equal(ev.bid, bid);
+    assert_int_equal(ev.u.started.seat, seat2);
+    assert_memory_equal(ev.u.started.token, tok2, PROTO_TOKEN_LEN);
+    pc_close(q2);
     assert_int_equal(itest_finish(&s, 10000), 0);
 }
 
