@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/msg.h"
+
 struct lobby_block {
     lobby_block *next;
     lobby_entry e[LOBBY_BLOCK];
@@ -69,10 +71,7 @@ static void unlink_entry(lobby *l, lobby_entry *e)
 
 static bool key_present(const uint8_t *key)
 {
-    uint8_t any = 0;
-    for (int i = 0; key && i < LOBBY_KEY_LEN; i++)
-        any |= key[i];
-    return any != 0;
+    return key && proto_key_present(key);
 }
 
 static void fill_player(lobby_player *p, uint64_t conn, bool has_rid, uint32_t rid, uint8_t band, const char *ship,

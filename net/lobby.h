@@ -22,7 +22,7 @@
 #define LOBBY_BANDS 8        /* band indices 0..LOBBY_BANDS-1 */
 #define LOBBY_SHIP_MAX 32    /* bytes of a ship type key */
 #define LOBBY_BLOCK 256      /* entries allocated at a time */
-#define LOBBY_KEY_LEN 16     /* an idempotency key ("key" of queue): bin 16 */
+#define LOBBY_KEY_LEN 16     /* an idempotency key ("key" of queue): bin 16, PROTO_TOKEN_LEN */
 #define LOBBY_KEYS 16384     /* matches remembered by key, at most (a direct-mapped table) */
 #define LOBBY_KEY_KEEP_MS 60000 /* how long a match is remembered by its keys */
 

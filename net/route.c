@@ -130,6 +130,16 @@ static bool refuse_new_battle(conn *c, const proto_request *r)
     return false;
 }
 
+/* `queued`, echoing what was queued. */
+static void reply_queued(conn *c, const proto_request *r)
+{
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    memcpy(ev.u.queued.ship, r->u.queue.ship, sizeof ev.u.queued.ship);
+    ev.u.queued.band = r->u.queue.band;
+    reply_simple(c, r, PROTO_T_QUEUED, &ev);
+}
+
 static bool on_queue(conn *c, const proto_request *r)
 {
     server *s = c->srv;
@@ -141,11 +151,7 @@ static bool on_queue(conn *c, const proto_request *r)
     uint64_t kbid;
     uint8_t kseat;
     if (lobby_find_queued(c->lobby, r->key)) { /* repeated while it waits: queued, once */
-        proto_event ev;
-        memset(&ev, 0, sizeof ev);
-        memcpy(ev.u.queued.ship, r->u.queue.ship, sizeof ev.u.queued.ship);
-        ev.u.queued.band = r->u.queue.band;
-        reply_simple(c, r, PROTO_T_QUEUED, &ev);
+        reply_queued(c, r);
         return true;
     }
     if (lobby_key_find(&s->lobby, r->key, now, &kbid, &kseat)) {
@@ -168,11 +174,7 @@ static bool on_queue(conn *c, const proto_request *r)
     if (lr == LOBBY_QUEUED) {
         c->nqueued++;
         NET_STAT_ADD(&s->stats, lobby_waiting, 1);
-        proto_event ev;
-        memset(&ev, 0, sizeof ev);
-        memcpy(ev.u.queued.ship, r->u.queue.ship, sizeof ev.u.queued.ship);
-        ev.u.queued.band = r->u.queue.band;
-        reply_simple(c, r, PROTO_T_QUEUED, &ev);
+        reply_queued(c, r);
         return true;
     }
     if (lr != LOBBY_MATCHED) {
