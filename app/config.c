@@ -80,7 +80,7 @@ static const config_entry schema[] = {
     ENUM("log", "level", log.level, level_names, LOG_LEVEL_INFO,
          "error | warn | info | debug (format is always logfmt)"),
 
-    STR("admin", "listen", admin.listen, "127.0.0.1:9090", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+    STR("admin", "listen", admin.listen, "127.0.0.1:7079", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
         "admin HTTP endpoint as host:port; \"\" disables it"),
     STR("admin", "port_file", admin.port_file, "", 0,
         "if set, the bound admin port is written to this file"),

@@ -321,8 +321,9 @@ static void send_started_again(struct game *g, struct game_battle *sb, conn_id c
 
 /* A create, join or queue repeated with the key that took `seat`: the same answer again, to conn.
  * Waiting: `created` (conn takes seat 0). Started: `started` (seat, token), then conn holds the seat
- * and gets what a resume from that `started` would (the events since, or a state). Ended: the
- * `started` and what followed, as a result: no seat. */
+ * and gets what a resume from that `started` would (the events since, or a state); a connection
+ * that holds the seat already gets the `started` alone. Ended: the `started` and what followed, as
+ * a result: no seat. */
 static void answer_repeat(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
                           bool has_rid, uint32_t rid)
 {
@@ -347,7 +348,10 @@ static void answer_repeat(struct game *g, struct game_battle *sb, conn_id conn, 
                         sb->id);
         return;
     }
+    bool held = sb->phase == GAME_RUNNING && game_seat_of(sb, conn) == seat;
     send_started_again(g, sb, conn, seat, has_rid, rid);
+    if (held) /* it already gets every event since: the `started` alone, no duplicates */
+        return;
     if (sb->phase == GAME_RUNNING)
         take_seat(g, sb, conn, seat);
     send_missed(g, sb, conn, seat, game_wire_seq(sb, 1), false, 0);
@@ -368,6 +372,11 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
     int held = game_seat_of(sb, conn);
     if (held >= 0 && held != seat) { /* one connection, both seats: every event would come twice */
         game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you hold the other seat", r->has_rid,
+                        r->rid, sb->id);
+        return;
+    }
+    if (held == (int)seat) { /* it already gets every event: replaying would send duplicates */
+        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you already hold this seat", r->has_rid,
                         r->rid, sb->id);
         return;
     }
@@ -401,6 +410,10 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
 static void on_leave(struct game *g, struct game_battle *sb, conn_id conn, const proto_request *r)
 {
     uint64_t bid = sb->id;
+    if (sb->phase == GAME_ENDED) { /* one rule with the actions: everyone left at the end */
+        game_send_error(g, conn, PROTO_E_BATTLE_OVER, "the battle is over", r->has_rid, r->rid, bid);
+        return;
+    }
     if (game_spect_remove(g, sb, conn)) {
         game_send_seat(g, conn, bid, SHARD_ROLE_SPECTATOR, -1);
         game_send_left(g, conn, bid, r->has_rid, r->rid);
