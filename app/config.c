@@ -52,6 +52,10 @@ static const config_entry schema[] = {
         "slots in each net<->shard ring; a power of two"),
     STR("server", "port_file", server.port_file, "", 0,
         "if set, the bound game port is written to this file"),
+    INT("server", "max_conns_per_addr", server.max_conns_per_addr, 0, 1000000, 256, 0,
+        "connections from one source address on the game listeners; 0 = no limit"),
+    INT("server", "max_handshakes_per_addr", server.max_handshakes_per_addr, 0, 1000000, 32, 0,
+        "connections from one source address still before hello; 0 = no limit"),
 
     STR("game", "ships_file", game.ships_file, "data/ships.toml", 0,
         "ship catalogue (TOML)"),
@@ -103,6 +107,20 @@ static const config_entry schema[] = {
           64 * MIB, "the log is compacted when it grows past this many bytes"),
     BOOL("persistence", "skip_damaged", persistence.skip_damaged, 0,
          "on start, skip damaged records instead of refusing to start"),
+
+    STR("ws", "listen", ws.listen, "127.0.0.1:8080", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "WebSocket (ws://) and web page port as host:port; \"\" disables it"),
+    STR("ws", "tls_listen", ws.tls_listen, "", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "WebSocket over TLS (wss://) port with tls.cert and tls.key; \"\" disables it"),
+    STR("ws", "port_file", ws.port_file, "", 0,
+        "if set, the bound ws and wss ports are written to this file"),
+    MS("ws", "handshake_timeout_ms", ws.handshake_timeout_ms, 100, 10 * MIN, 10 * SEC,
+       "time an HTTP request or WebSocket upgrade may take to arrive"),
+    STR("ws", "allowed_origins", ws.allowed_origins, "self", 0,
+        "browser origins that may open a WebSocket: comma list of origins, self, *"),
+    STR("ws", "web_root", ws.web_root, "web", 0, "folder of the web page, served at /"),
+    STR("ws", "msgpack_dir", ws.msgpack_dir, "node_modules/@msgpack/msgpack/dist.esm", 0,
+        "the npm msgpack module's ES module folder, served at /vendor/msgpack/"),
 };
 
 #define N_SCHEMA (sizeof schema / sizeof schema[0])
@@ -416,6 +434,10 @@ static int cross_check(const battled_config *c, char *err, size_t errlen)
     if (c->server.output_cap < c->server.max_frame) {
         errf(err, errlen, "server.output_cap (%lld) must be at least server.max_frame (%lld)",
              (long long)c->server.output_cap, (long long)c->server.max_frame);
+        return -1;
+    }
+    if (c->ws.tls_listen[0] && (!c->tls.cert[0] || !c->tls.key[0])) {
+        errf(err, errlen, "ws.tls_listen is set, so tls.cert and tls.key are required");
         return -1;
     }
     if (c->tls.listen[0] && (!c->tls.cert[0] || !c->tls.key[0])) {

@@ -35,6 +35,8 @@ typedef struct battled_config {
         int64_t drain_timeout_ms;
         int64_t ring_slots;                   /* power of two */
         char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
+        int64_t max_conns_per_addr;           /* every game listener; 0 = no limit */
+        int64_t max_handshakes_per_addr;      /* connections not past hello yet; 0 = no limit */
     } server;
     struct {
         char ships_file[CONFIG_STRING_MAX + 1];
@@ -72,6 +74,15 @@ typedef struct battled_config {
         int64_t compact_bytes;
         bool skip_damaged;
     } persistence;
+    struct {                                  /* WebSocket listeners and the web page (net/ws.h) */
+        char listen[CONFIG_STRING_MAX + 1];   /* ws://, "" disables */
+        char tls_listen[CONFIG_STRING_MAX + 1]; /* wss:// with tls.cert/tls.key, "" disables */
+        char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
+        int64_t handshake_timeout_ms;
+        char allowed_origins[CONFIG_STRING_MAX + 1];
+        char web_root[CONFIG_STRING_MAX + 1];
+        char msgpack_dir[CONFIG_STRING_MAX + 1];
+    } ws;
 } battled_config;
 
 typedef enum {

@@ -70,6 +70,15 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     o->tls.max_handshakes_per_pass = cfg->tls.max_handshakes_per_pass;
     COPY(o->admin.listen, cfg->admin.listen);
     COPY(o->admin.port_file, cfg->admin.port_file);
+    o->max_conns_per_addr = cfg->server.max_conns_per_addr;
+    o->max_handshakes_per_addr = cfg->server.max_handshakes_per_addr;
+    COPY(o->ws.listen, cfg->ws.listen);
+    COPY(o->ws.tls_listen, cfg->ws.tls_listen);
+    COPY(o->ws.port_file, cfg->ws.port_file);
+    o->ws.handshake_timeout_ms = cfg->ws.handshake_timeout_ms;
+    COPY(o->ws.allowed_origins, cfg->ws.allowed_origins);
+    COPY(o->ws.web_root, cfg->ws.web_root);
+    COPY(o->ws.msgpack_dir, cfg->ws.msgpack_dir);
     o->ships = NULL;
     struct shards_opts *so = &o->shards;
     so->shards = cfg->server.shards;
