@@ -587,6 +587,16 @@ static void proxy_stop(proxy *px)
     close(px->ctl[1]);
 }
 
+/* A proxy, and a battle-cli that connects through it and reconnects up to 5 times. */
+static void start_behind_proxy(proxy *px, child *c)
+{
+    proxy_start(px);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)px->port);
+    const char *args[] = {"--port", port, "--retries", "5", NULL};
+    child_start(c, args, NULL);
+}
+
 /* A solo battle against the AI from a piped battle-cli, up to its second turn. */
 static void solo_to_round_2(child *c)
 {
@@ -613,12 +623,8 @@ static void test_reconnects_after_a_drop(void **state)
 {
     (void)state;
     proxy px;
-    proxy_start(&px);
-    char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)px.port);
     child c;
-    const char *args[] = {"--port", port, "--retries", "5", NULL};
-    child_start(&c, args, NULL);
+    start_behind_proxy(&px, &c);
     solo_to_round_2(&c);
     proxy_send(&px, 'x'); /* cut */
     child_expect(&c, "Connection lost", CLI_WAIT_MS);
@@ -640,12 +646,8 @@ static void test_lost_create_reply_asks_again_with_its_key(void **state)
 {
     (void)state;
     proxy px;
-    proxy_start(&px);
-    char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)px.port);
     child c;
-    const char *args[] = {"--port", port, "--retries", "5", NULL};
-    child_start(&c, args, NULL);
+    start_behind_proxy(&px, &c);
     child_expect(&c, "Connected to battled", CLI_WAIT_MS);
     proxy_send(&px, 'd');
     child_send(&c, "create scout short vs player\n");
