@@ -527,14 +527,16 @@ static void test_keyed_create_and_join_survive_restart(void **state)
     assert_int_equal(ev.type, PROTO_T_CREATED);
     uint64_t bid = ev.bid;
     memcpy(tok_a, ev.u.created.token, PROTO_TOKEN_LEN);
-    pc_close(a);
-    /* the reply was lost: the same create again, on a new connection */
-    a = itest_client(&s, "a2");
-    assert_true(pc_create_key(a, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "", ka) > 0);
-    first_answer(a, &ev);
+    /* the reply was lost: the same create again, on a new connection (the old one, still open,
+     * loses the seat to it) */
+    pc_conn *a2 = itest_client(&s, "a2");
+    assert_true(pc_create_key(a2, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "", ka) > 0);
+    first_answer(a2, &ev);
     assert_int_equal(ev.type, PROTO_T_CREATED);
     assert_int_equal(ev.bid, bid);
     assert_memory_equal(ev.u.created.token, tok_a, PROTO_TOKEN_LEN);
+    itest_expect(a, PROTO_T_LEFT, &ev);
+    assert_int_equal(ev.bid, bid);
 
     pc_conn *b = itest_client(&s, "b");
     assert_true(pc_join_key(b, bid, "free_trader", kb) > 0);
@@ -545,6 +547,7 @@ static void test_keyed_create_and_join_survive_restart(void **state)
     assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2); /* as if b never heard `started` */
     itest_cleanup(&s);
     pc_close(a);
+    pc_close(a2);
     pc_close(b);
 
     assert_true(start(&s, "always", 0, false));
