@@ -21,6 +21,7 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const fsync_names[] = {"always", "everysec", "no", NULL};
+static const char *const backend_names[] = {"file", "redis", NULL};
 
 #define INT(s, k, f, lo, hi, d, fl, doc) {s, k, CONFIG_T_INT, OFF(f), lo, hi, d, NULL, NULL, fl, doc}
 #define MS(s, k, f, lo, hi, d, doc) {s, k, CONFIG_T_DURATION_MS, OFF(f), lo, hi, d, NULL, NULL, 0, doc}
@@ -100,7 +101,17 @@ static const config_entry schema[] = {
 
     BOOL("persistence", "enabled", persistence.enabled, 0,
          "keep battles in an append-only log so they survive a restart"),
+    ENUM("persistence", "backend", persistence.backend, backend_names, CONFIG_BACKEND_FILE,
+         "where the log lives: \"file\" (persistence.dir) | \"redis\" (persistence.redis_*)"),
     STR("persistence", "dir", persistence.dir, "var/battled", 0, "directory for the log files"),
+    STR("persistence", "redis_address", persistence.redis_address, "127.0.0.1:6379",
+        CONFIG_F_HOSTPORT, "backend redis: the Redis server as host:port"),
+    STR("persistence", "redis_prefix", persistence.redis_prefix, "battled:", 0,
+        "backend redis: prefix of every key, at most 64 bytes, no '|'; one node per prefix"),
+    STR("persistence", "redis_node", persistence.redis_node, "", 0,
+        "backend redis: this node's name in the prefix's owner key; \"\" = the host name"),
+    MS("persistence", "redis_timeout_ms", persistence.redis_timeout_ms, 100, 10 * MIN, 2 * SEC,
+       "backend redis: a reply later than this counts as Redis down (degraded, readiness 503)"),
     ENUM("persistence", "fsync", persistence.fsync, fsync_names, CONFIG_FSYNC_EVERYSEC,
          "always | everysec | no"),
     BYTES("persistence", "compact_bytes", persistence.compact_bytes, 1 * MIB, 1024 * GIB,
@@ -121,6 +132,21 @@ static const config_entry schema[] = {
     STR("ws", "web_root", ws.web_root, "web", 0, "folder of the web page, served at /"),
     STR("ws", "msgpack_dir", ws.msgpack_dir, "node_modules/@msgpack/msgpack/dist.esm", 0,
         "the npm msgpack module's ES module folder, served at /vendor/msgpack/"),
+    BOOL("cluster", "enabled", cluster.enabled, 0,
+         "register this node in Redis (persistence.redis_address) and serve /cluster"),
+    STR("cluster", "node", cluster.node, "", 0,
+        "this node's name: letters, digits, .:-_[]; \"\" = the host name"),
+    STR("cluster", "prefix", cluster.prefix, "battled:cluster:", 0,
+        "prefix of the cluster's keys in Redis, shared by every node, at most 64 bytes"),
+    STR("cluster", "advertise", cluster.advertise, "", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "the game address other nodes and clients are told; \"\" = server.listen"),
+    STR("cluster", "advertise_admin", cluster.advertise_admin, "",
+        CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "the admin address other nodes are told; \"\" = admin.listen"),
+    MS("cluster", "heartbeat_ms", cluster.heartbeat_ms, 100, 1 * MIN, 1 * SEC,
+       "how often this node renews its registration"),
+    MS("cluster", "ttl_ms", cluster.ttl_ms, 300, 10 * MIN, 5 * SEC,
+       "a node that did not renew for this long is gone; more than heartbeat_ms"),
 };
 
 #define N_SCHEMA (sizeof schema / sizeof schema[0])

@@ -19,6 +19,7 @@
 #define CONFIG_FILE_MAX (1u << 20) /* largest config file read */
 
 typedef enum { CONFIG_FSYNC_ALWAYS = 0, CONFIG_FSYNC_EVERYSEC = 1, CONFIG_FSYNC_NO = 2 } config_fsync;
+typedef enum { CONFIG_BACKEND_FILE = 0, CONFIG_BACKEND_REDIS = 1 } config_backend;
 
 /* Plain struct; config_defaults fills every field. Ranges and defaults are in
  * the schema (app/config.c) and documented in config.toml. */
@@ -69,7 +70,12 @@ typedef struct battled_config {
     } tls;
     struct {
         bool enabled;
+        int backend;                          /* a config_backend */
         char dir[CONFIG_STRING_MAX + 1];
+        char redis_address[CONFIG_STRING_MAX + 1];
+        char redis_prefix[CONFIG_STRING_MAX + 1];
+        char redis_node[CONFIG_STRING_MAX + 1];
+        int64_t redis_timeout_ms;
         int fsync;                            /* a config_fsync */
         int64_t compact_bytes;
         bool skip_damaged;
@@ -83,6 +89,15 @@ typedef struct battled_config {
         char web_root[CONFIG_STRING_MAX + 1];
         char msgpack_dir[CONFIG_STRING_MAX + 1];
     } ws;
+    struct {
+        bool enabled;
+        char node[CONFIG_STRING_MAX + 1];            /* "" = the host name */
+        char prefix[CONFIG_STRING_MAX + 1];
+        char advertise[CONFIG_STRING_MAX + 1];       /* "" = server.listen */
+        char advertise_admin[CONFIG_STRING_MAX + 1]; /* "" = admin.listen */
+        int64_t heartbeat_ms;
+        int64_t ttl_ms;
+    } cluster;
 } battled_config;
 
 typedef enum {

@@ -35,6 +35,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+# hiredis (Debian's libhiredis-dev): the Redis journal backend, shards/store_redis.c.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
 # concurrencykit ships no pkg-config file in Debian 12.
 find_path(CK_INCLUDE_DIR ck_ring.h REQUIRED)

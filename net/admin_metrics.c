@@ -176,7 +176,8 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
     uint64_t repeats = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
-    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0;
+    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0,
+             jqueued = 0;
     uint64_t jcerr = 0, jfull = 0, jtorn = 0, jdmg = 0, jskip = 0;
     hist_snap lat = {.bounds_us = action_bounds_us, .nbounds = SHARD_LATENCY_BUCKETS - 1};
     uint64_t lat_sum_ns = 0;
@@ -204,6 +205,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         jtorn += LD(s->journal_torn_tails);
         jdmg += LD(s->journal_damaged_regions);
         jskip += LD(s->journal_battles_skipped);
+        jqueued += LD(s->journal_queued_bytes);
         for (int b = 0; b < SHARD_LATENCY_BUCKETS; b++)
             lat.buckets[b] += LD(s->action_latency[b]);
         lat_sum_ns += LD(s->action_latency_sum_ns);
@@ -328,6 +330,9 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
                  "Damaged journal regions skipped at start (persistence.skip_damaged).", jdmg);
     prom_counter(o, "battled_journal_battles_skipped_total",
                  "Battles left out at start as damaged (persistence.skip_damaged).", jskip);
+    prom_gauge(o, "battled_journal_queued_bytes",
+               "Journal bytes buffered or not yet acknowledged by the backend (Redis).",
+               (double)jqueued);
 }
 
 static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[12])

@@ -85,6 +85,11 @@ struct server_opts {
     /* For shards_start, during server_start only (its strings need live no longer); server_start
      * sets ships, wake_net and wake_arg itself. */
     struct shards_opts shards;
+    /* The admin /cluster page (docs/CLUSTER.md): writes one JSON object into buf (cap bytes) and
+     * returns its length. Called on the network thread, so it must not block (the cluster layer
+     * answers from a cached view). NULL: /cluster answers 404 (no cluster configured). */
+    size_t (*cluster_view)(void *arg, char *buf, size_t cap);
+    void *cluster_arg;
 };
 
 /* Starts the server for opts (copied). Returns NULL on failure, already logged (cannot bind, no

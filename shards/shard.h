@@ -280,6 +280,7 @@ struct shard_stats {
     _Atomic uint64_t journal_torn_tails;      /* log segment tails cut (a crash mid-write) */
     _Atomic uint64_t journal_damaged_regions; /* bad records with good ones after (skip_damaged) */
     _Atomic uint64_t journal_battles_skipped; /* battles left out as damaged (skip_damaged) */
+    _Atomic uint64_t journal_queued_bytes; /* buffered or unacknowledged by the backend (bounded) */
 };
 
 #endif
