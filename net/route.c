@@ -112,14 +112,15 @@ static bool ship_known(conn *c, const proto_request *r, const char *ship)
 }
 
 /* Whether a request for a new battle (queue, create, join) must be refused now, and the refusal
- * sent: while draining (server_draining), and while any shard's journal cannot be written
- * (server_busy): a new battle could land on that shard or be matched with one, and /readyz says
- * 503 for the same reason, so every new battle is refused at the request, whichever shard it
- * would go to; running battles go on (docs/PROTOCOL.md section 9, docs/OPERATIONS.md). */
+ * sent: while draining (server_draining; a join is left to its shard, which knows whether its
+ * battle is still there), and while any shard's journal cannot be written (server_busy): a new
+ * battle could land on that shard or be matched with one, and /readyz says 503 for the same
+ * reason, so every new battle is refused at the request, whichever shard it would go to; running
+ * battles go on (docs/PROTOCOL.md section 9, docs/OPERATIONS.md). */
 static bool refuse_new_battle(conn *c, const proto_request *r)
 {
     server *s = c->srv;
-    if (server_draining(s)) {
+    if (r->type != PROTO_T_JOIN && server_draining(s)) {
         route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, r->bid);
         return true;
     }
