@@ -348,6 +348,11 @@ server *server_start(const struct server_opts *opts)
     if (!s->shards)
         goto fail_loop;
     s->nshards = shards_count(s->shards);
+    size_t nkeys = 0; /* queue keys of recovered battles: a queue repeated after the restart */
+    const struct shards_key *keys = shards_recovered_keys(s->shards, &nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        lobby_key_remember(&s->lobby, keys[i].key, keys[i].battle_id, keys[i].seat,
+                           uv_now(&s->loop));
     s->paused = calloc(s->nshards, sizeof *s->paused);
     s->ctl = calloc(s->nshards, sizeof *s->ctl);
     s->kdirty = calloc(s->nshards, 1);

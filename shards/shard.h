@@ -88,6 +88,21 @@ typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: gene
 
 /* Which shard owns a battle. A fixed mixing function (splitmix64 finaliser) so ids chosen by the
  * server's random generator spread evenly and the mapping survives restarts for a given count. */
+/* The battle id a keyed create gets: a function of the client's idempotency key alone, so a
+ * repeat (another connection, after a restart too) reaches the same battle on the same shard. In
+ * 1..2^63-1, as every battle id. The key stays secret: the id does not give it away. */
+static inline uint64_t shard_key_battle_id(const uint8_t key[PROTO_TOKEN_LEN])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < PROTO_TOKEN_LEN; i++)
+        h = (h ^ key[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h &= INT64_MAX;
+    return h ? h : 1;
+}
+
 static inline unsigned shard_of(uint64_t battle_id, unsigned nshards)
 {
     return (unsigned)(mix64(battle_id) % nshards);
@@ -128,6 +143,9 @@ struct shard_create {
     uint32_t rid[2];
     conn_id conn[2];                    /* seat holders; conn[1] = 0 unless MATCHED */
     char ship[2][PROTO_SHIP_MAX + 1];   /* ship keys; SOLO: ship[1] is the AI's, "" = server picks */
+    /* The seat's idempotency key ("key" of its create or queue; all zero = none). With a key the
+     * battle id is shard_key_battle_id(key[0]) for create, so a repeat lands on this battle. */
+    uint8_t key[2][PROTO_TOKEN_LEN];
 };
 
 struct shard_in {
@@ -252,6 +270,7 @@ struct shard_stats {
     _Atomic uint64_t spectators;          /* spectators attached right now */
     _Atomic uint64_t resumes;             /* seats taken back by token */
     _Atomic uint64_t takeovers;           /* resumes that displaced a still-open connection */
+    _Atomic uint64_t repeats;             /* create/join/queue repeated with their key: same answer */
     _Atomic uint64_t action_latency[SHARD_LATENCY_BUCKETS];
     _Atomic uint64_t action_latency_sum_ns; /* exact total of the latencies counted above */
     /* persistence (journal/journal.h; all 0 when persistence.enabled is off) */
@@ -264,6 +283,12 @@ struct shard_stats {
     _Atomic uint64_t journal_sync_errors;
     _Atomic uint64_t journal_records_dropped; /* lost while degraded (the journal then stops) */
     _Atomic uint64_t journal_compactions;
+    _Atomic uint64_t journal_compaction_errors; /* failed compactions (retried after 10 s) */
+    _Atomic uint64_t journal_buffer_full_writes; /* early writes: the group-commit buffer was full */
+    /* What the start's recovery met, for the whole journal: kept in shard 0's stats only. */
+    _Atomic uint64_t journal_torn_tails;      /* log segment tails cut (a crash mid-write) */
+    _Atomic uint64_t journal_damaged_regions; /* bad records with good ones after (skip_damaged) */
+    _Atomic uint64_t journal_battles_skipped; /* battles left out as damaged (skip_damaged) */
     _Atomic uint64_t journal_queued_bytes; /* buffered or unacknowledged by the backend (bounded) */
 };
 

@@ -111,6 +111,8 @@ struct shards {
     const store_backend *be; /* persistence.backend's operations, NULL when off */
     store_lock *lock;        /* the journal location's claim (persistence), NULL when none */
     struct shard *shard; /* n of them, cache-line aligned */
+    struct shards_key *keys; /* keyed seats of the recovered battles (recover_result.keys) */
+    size_t nkeys;
 };
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -149,6 +151,10 @@ static void pass_journal(struct shard *sh)
     atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
     atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
     atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_compaction_errors, js.compaction_errors,
+                          memory_order_relaxed);
+    atomic_store_explicit(&st->journal_buffer_full_writes, js.buffer_full_writes,
+                          memory_order_relaxed);
     atomic_store_explicit(&st->journal_queued_bytes, js.pending_bytes + js.unacked_bytes,
                           memory_order_relaxed);
 }
@@ -500,6 +506,7 @@ static void destroy_all(struct shards *s)
     if (s->lock)
         s->be->unlock(s->lock);
     free(s->shard);
+    free(s->keys);
     free(s);
 }
 
@@ -521,8 +528,13 @@ static int persist_start(struct shards *s)
         for (unsigned i = 0; i < s->n; i++)
             games[i] = s->shard[i].game;
         uv_update_time(&s->shard[0].loop);
+        struct recover_result res;
         rc = recover_run(&s->opts.persistence, s->be, s->n, games, uv_now(&s->shard[0].loop), jn,
-                         &s->lock, NULL);
+                         &s->lock, &res);
+        if (rc == 0) {
+            s->keys = res.keys;
+            s->nkeys = res.nkeys;
+        }
         for (unsigned i = 0; rc == 0 && i < s->n; i++) {
             s->shard[i].jn = jn[i];
             journal_set_notify(jn[i], wake_shard, &s->shard[i]);
@@ -717,6 +729,12 @@ bool shards_degraded(const struct shards *s)
         if (atomic_load_explicit(&s->shard[i].stats.journal_degraded, memory_order_relaxed))
             return true;
     return false;
+}
+
+const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n)
+{
+    *n = s ? s->nkeys : 0;
+    return s ? s->keys : NULL;
 }
 
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard)

@@ -111,6 +111,19 @@ void shards_stop(struct shards *s);
  * new battles with server_busy and readiness should report not ready. Any thread. */
 bool shards_degraded(const struct shards *s);
 
+/* A seat that was taken with an idempotency key ("key" of queue, create or join), in a battle the
+ * start's recovery brought back: the network thread seeds its queue-key table with these, so a
+ * queue repeated after a restart finds the battle its match made. */
+struct shards_key {
+    uint8_t key[PROTO_TOKEN_LEN];
+    uint64_t battle_id;
+    uint8_t seat;
+};
+
+/* The keyed seats recovery found (n set to their count; NULL when none). Owned by s, valid until
+ * shards_stop; read them before serving. */
+const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n);
+
 /* A shard's counters; valid until shards_stop. */
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);
 
