@@ -35,6 +35,7 @@ typedef struct battled_config {
         int64_t output_cap;                   /* bytes per connection */
         int64_t drain_timeout_ms;
         int64_t ring_slots;                   /* power of two */
+        int64_t inline_max;                   /* messages per net pass run for sleeping shards */
         char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
         int64_t max_conns_per_addr;           /* every game listener; 0 = no limit */
         int64_t max_handshakes_per_addr;      /* connections not past hello yet; 0 = no limit */

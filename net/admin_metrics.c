@@ -300,6 +300,18 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     PER_SHARD(o, "battled_shard_wakeups_total", "Inbox wakeups the shard ran.", "counter", wakeups);
     PER_SHARD(o, "battled_shard_net_wakes_total", "Wakeups the shard sent to the network thread.",
               "counter", net_wakes);
+    PER_SHARD(o, "battled_shard_inline_runs_total",
+              "Times the network thread ran the shard's messages itself while the shard slept.",
+              "counter", inline_runs);
+    PER_SHARD(o, "battled_shard_inline_messages_total",
+              "Messages the network thread handled for the shard (also in inbox_messages).",
+              "counter", inline_msgs);
+    PER_SHARD(o, "battled_shard_inline_busy_total",
+              "Inline runs not done because the shard thread was running (it was woken).",
+              "counter", inline_busy);
+    PER_SHARD(o, "battled_shard_inline_wakes_total",
+              "Inline runs after which the shard thread was woken anyway (timer, parked output).",
+              "counter", inline_wakes);
     PER_SHARD(o, "battled_shard_timers_fired_total", "Battle timers fired on the shard.", "counter",
               timers_fired);
     prom_family(o, "battled_shard_loop_lag_max_seconds",

@@ -6,7 +6,8 @@
  * inboxes (marking those shards dirty) and queue replies; the outbox wakeup drains every shard's
  * outbox into connection output queues; then the uv_prepare callback, just before the loop polls
  * again, pushes any parked control messages, resumes connections paused on a full inbox, writes
- * every connection with new output once (one writev each), and wakes each dirty shard once. */
+ * every connection with new output once (one writev each), then runs the few messages of sleeping
+ * shards itself and writes their replies, and wakes every other dirty shard once (dispatch.c). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -77,15 +78,7 @@ static void on_prepare(uv_prepare_t *h)
     if (s->npaused)
         conn_resume_paused(s);
     conn_flush_dirty(s);
-    unsigned woke = 0;
-    for (unsigned k = 0; k < s->nshards; k++) {
-        woke += s->kdirty[k];
-        s->kdirty[k] = 0;
-    }
-    if (woke) {
-        NET_STAT_ADD(&s->stats, wakeups_sent, woke);
-        shards_flush(s->shards);
-    }
+    dispatch_to_shards(s);
     drain_pass(s);
 }
 

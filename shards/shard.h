@@ -2,16 +2,21 @@
  *
  * Shape (docs/ARCHITECTURE.md): one network thread, N shard threads. Each shard has one SPSC ring in
  * (net -> shard) and one out (shard -> net), each message stored inline in a fixed-size slot
- * (shards/ring.h). A battle lives on shard_of(battle_id) for its whole life; nothing else touches it.
+ * (shards/ring.h). A battle lives on shard_of(battle_id) for its whole life; nothing else touches it
+ * except under that shard's run lock (shards_run_inline: the network thread runs a sleeping shard's
+ * few messages itself, so one thread at a time still owns every battle).
  * Shards never see a socket: they address connections by conn_id (slot | generation << 32), and the
  * network thread drops output for a generation that is gone.
  *
  * Threads: every shards_* function below is for the network thread only (the single producer of the
  * inboxes and single consumer of the outboxes), except shards_stats, which any thread may read.
+ * During shards_run_inline the network thread is also, under the shard's lock, the consumer of that
+ * inbox and the producer of that outbox; the lock orders it against the shard thread.
  *
  * Wakeups: the producer commits to the ring, issues a seq_cst fence, then uv_async_send on the
  * consumer's loop. The network thread marks shards dirty in shards_push and wakes each dirty shard
- * once from shards_flush (call it from a uv_prepare_t, i.e. once per loop pass). A shard wakes the net
+ * once from shards_flush (call it from a uv_prepare_t, i.e. once per loop pass), after
+ * shards_run_inline has taken the shards it could run itself (those need no wake). A shard wakes the net
  * thread through opts.wake_net once per batch of work (an inbox drain, a timer tick, a backlog
  * retry) that committed anything, after its last commit of the batch.
  * Each consumer drains until empty, or re-signals itself when it stops on a budget (libuv coalesces
@@ -256,6 +261,10 @@ struct shard_stats {
     _Atomic uint64_t outbox_nomem;        /* big frames dropped because malloc failed */
     _Atomic uint64_t wakeups;             /* inbox async callbacks run */
     _Atomic uint64_t net_wakes;           /* wake_net calls made */
+    _Atomic uint64_t inline_runs;         /* times the network thread ran this shard's inbox */
+    _Atomic uint64_t inline_msgs;         /* messages it handled so (also in inbox_msgs) */
+    _Atomic uint64_t inline_busy;         /* it could not: the shard thread was running */
+    _Atomic uint64_t inline_wakes;        /* it ran, then woke the shard (timer, parked output) */
     _Atomic uint64_t loop_lag_us_max;     /* worst timer lateness seen (us) */
     _Atomic uint64_t timers_fired;
     _Atomic uint64_t spectators;          /* spectators attached right now */

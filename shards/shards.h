@@ -41,6 +41,7 @@ struct shards_persist_opts {
 struct shards_opts {
     int64_t shards;     /* server.shards: 0 = shards_count_for(0, cores); capped at SHARD_MAX_SHARDS */
     int64_t ring_slots; /* server.ring_slots: inbox and outbox slots per shard, a power of two */
+    int64_t inline_max; /* server.inline_max: messages per shards_run_inline call; 0 = never */
     struct shards_game_opts game;
     struct shards_persist_opts persistence;
     /* The ship table, shared read-only by every shard; it must outlive shards_stop. Required:
@@ -82,8 +83,18 @@ bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg);
 unsigned shards_inbox_free(const struct shards *s, unsigned shard);
 bool shards_inbox_ready(const struct shards *s, unsigned shard);
 
-/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send). */
-void shards_flush(struct shards *s);
+/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send).
+ * Returns how many it woke. */
+unsigned shards_flush(struct shards *s);
+
+/* Network thread, before shards_flush: when the shards pushed to since the last flush hold at
+ * most opts.inline_max messages in all, runs each of them whose thread is not running on the
+ * calling thread (game_handle under the shard's lock; never for a shard that journals), so the
+ * shard thread need not be woken. Their output is then in their outboxes: the caller drains them
+ * with shards_pop in the same pass. A shard whose loop still has work (a timer to re-arm earlier,
+ * parked output, a stop) stays marked and shards_flush wakes it. Returns the number of shards run.
+ * now_ms: the caller's loop clock (same clock as the shards' loops). */
+unsigned shards_run_inline(struct shards *s, uint64_t now_ms);
 
 /* Takes the oldest outbound message of a shard into *out. false when there is none. For
  * SEND_HEAP the caller now owns out->u.heap.ptr. The caller should drain each shard until false on
