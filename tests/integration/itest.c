@@ -1,6 +1,7 @@
 /* itest: integration-test helpers; see itest.h. */
 #include "tests/integration/itest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -180,6 +181,8 @@ bool itest_start(itest_server *s, const char *const *sets)
         return false;
     }
     snprintf(s->log, sizeof s->log, "%s/battled.log", s->dir);
+    char set_pdir[240];
+    snprintf(set_pdir, sizeof set_pdir, "persistence.dir=%s/journal", s->dir);
     char port_file[200], set_port[240], set_shards[64], cert[200], key[200], set_cert[240], set_key[240];
     snprintf(port_file, sizeof port_file, "%s/port", s->dir);
     snprintf(set_port, sizeof set_port, "server.port_file=%s", port_file);
@@ -200,7 +203,8 @@ bool itest_start(itest_server *s, const char *const *sets)
     argv[n++] = "config.toml";
     const char *std_sets[] = {
         "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=",
-        "ratelimit.actions_per_sec=0", "log.level=debug", "server.drain_timeout_ms=500", NULL,
+        "ratelimit.actions_per_sec=0", "log.level=debug", "server.drain_timeout_ms=500",
+        set_pdir, NULL,
     };
     for (int i = 0; std_sets[i]; i++) {
         argv[n++] = "--set";
@@ -295,6 +299,22 @@ int itest_finish(itest_server *s, int wait_ms)
     return rc;
 }
 
+void itest_rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
 void itest_cleanup(itest_server *s)
 {
     if (s->pid > 0 && !s->exited) {
@@ -315,6 +335,8 @@ void itest_cleanup(itest_server *s)
     snprintf(path, sizeof path, "%s/key.pem", s->dir);
     unlink(path);
     unlink(s->log);
+    snprintf(path, sizeof path, "%s/journal", s->dir);
+    itest_rm_dir(path);
     rmdir(s->dir);
 }
 

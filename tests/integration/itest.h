@@ -49,12 +49,15 @@ bool itest_tls(void);
 const char *itest_tls_ca_pem(void);
 
 /* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
- * count, admin off, rate limit off, debug logs, drain_timeout_ms 500; a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
+ * count, admin off, rate limit off, debug logs, drain_timeout_ms 500, persistence.dir in the
+ * server's own temporary directory (persistence is on by default); a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
  * may be NULL); returns false (after printing the log) when it did not come up. */
 bool itest_start(itest_server *s, const char *const *sets);
 /* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the
  * server is then killed) or -2 when it died of a signal. */
 int itest_stop(itest_server *s, int sig, int wait_ms);
+/* Removes the files of dir (not recursive) and dir itself; quiet when it does not exist. */
+void itest_rm_dir(const char *dir);
 /* Kills the server if still running and removes its temporary directory. */
 void itest_cleanup(itest_server *s);
 void itest_dump_log(const itest_server *s);
