@@ -1,0 +1,373 @@
+/* Integration: a planned restart (SIGTERM with server.on_sigterm = "restart", persistence on) loses
+ * nothing.
+ *
+ * Several hundred battles between two clients, multiplexed on several connections, are played a few
+ * rounds; then SIGTERM. Every connection hears "restarting" with the configured retry_ms and is
+ * closed; the process exits 0 within seconds (not the drain timeout); no battle was ended by it.
+ * The server stays down longer than a turn timer, then starts again on the same data directory
+ * (also with another shard count, and once while a journal compaction is running). Every player
+ * reconnects, resumes each seat with its token and the last seq it saw, and plays on: every battle
+ * that was running ends as destroyed or draw, every seat's events are numbered 1, 2, 3, ... with no
+ * gap and no repeat across the restart (a `state` answering the resume carries the seq already
+ * seen), and no seat got a turn-timer expiry. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/itest.h"
+
+#define MAX_BATTLES 320
+#define NCONN_SIDE 6        /* connections per side: 320 battles -> at most 54 seats each */
+#define TURN_MS 3000        /* turn timer: shorter than the downtime below */
+#define DOWN_MS 3500        /* time the server stays down: a turn timer that kept running expires */
+#define RETRY_MS 250        /* server.restart_retry_ms */
+#define EXIT_MS 8000        /* SIGTERM -> exit, generous for sanitizers (a drain would take 30 s) */
+#define PLAY_MS 120000      /* to play every battle to its end */
+#define ROUNDS_BEFORE 2     /* rounds every battle plays before the restart */
+
+struct seatp {
+    itest_player p;
+    int conn; /* index into g_conn */
+};
+
+static struct seatp g_seat[2 * MAX_BATTLES]; /* battle i: seats 2i (creator) and 2i+1 (joiner) */
+static int g_nb;
+static pc_conn *g_conn[2 * NCONN_SIDE];
+static bool g_ended_before[MAX_BATTLES];
+static char g_pdir[64];
+static char g_set_dir[160];
+
+static int pdir_make(void **state)
+{
+    (void)state;
+    snprintf(g_pdir, sizeof g_pdir, "/tmp/battled-restart-XXXXXX");
+    if (!mkdtemp(g_pdir))
+        return -1;
+    snprintf(g_set_dir, sizeof g_set_dir, "persistence.dir=%s", g_pdir);
+    return 0;
+}
+
+static int pdir_remove(void **state)
+{
+    (void)state;
+    itest_rm_dir(g_pdir);
+    return 0;
+}
+
+static bool start(itest_server *s, int shards, const char *compact)
+{
+    char set_shards[48], set_turn[48], set_retry[48];
+    snprintf(set_shards, sizeof set_shards, "server.shards=%d", shards);
+    /* The compaction test fills the log while its battles wait: the default turn timer there. */
+    snprintf(set_turn, sizeof set_turn, "game.turn_timer_ms=%d", compact ? 30000 : TURN_MS);
+    snprintf(set_retry, sizeof set_retry, "server.restart_retry_ms=%d", RETRY_MS);
+    const char *sets[] = {g_set_dir, set_shards, set_turn, set_retry, "log.level=info",
+                          "game.round_limit=40", "server.max_seats_per_conn=128",
+                          "server.on_sigterm=restart", compact ? compact : NULL, NULL};
+    return itest_start(s, sets);
+}
+
+static bool log_has(const itest_server *s, const char *needle)
+{
+    FILE *f = fopen(s->log, "r");
+    if (!f)
+        return false;
+    char line[2048];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The seat of battle bid held on connection ci, or NULL. */
+static struct seatp *seat_for(int ci, uint64_t bid)
+{
+    for (int i = 0; i < 2 * g_nb; i++)
+        if (g_seat[i].conn == ci && g_seat[i].p.bid == bid)
+            return &g_seat[i];
+    return NULL;
+}
+
+/* Reads one event of connection ci (waiting up to ms) and gives it to its seat; takes a seat's
+ * `started`. Returns pc_recv's result; the event in *ev. */
+static int pump(int ci, int ms, proto_event *ev)
+{
+    int r = pc_recv(g_conn[ci], ev, ms);
+    if (r != 1)
+        return r;
+    if (ev->type == PROTO_T_ERROR)
+        fail_msg("connection %d: error %s (%s) for battle %llu", ci,
+                 proto_error_name(ev->u.error.code), ev->u.error.msg, (unsigned long long)ev->bid);
+    if (!proto_type_battle_scoped(ev->type))
+        return r;
+    struct seatp *sp = seat_for(ci, ev->bid);
+    if (!sp)
+        return r; /* a `created` whose battle the caller is about to record */
+    if (ev->type == PROTO_T_STARTED && sp->p.seat < 0)
+        itest_take_started(&sp->p, ev);
+    else
+        itest_track(&sp->p, ev);
+    itest_act(&sp->p);
+    return r;
+}
+
+static void connect_all(const itest_server *s)
+{
+    for (int i = 0; i < 2 * NCONN_SIDE; i++)
+        g_conn[i] = itest_client(s, i < NCONN_SIDE ? "host" : "guest");
+    for (int i = 0; i < 2 * g_nb; i++)
+        g_seat[i].p.c = g_conn[g_seat[i].conn];
+}
+
+/* nb private battles: battle i's creator is on connection i % NCONN_SIDE, its joiner on the other
+ * side's connection. */
+static void open_battles(int nb)
+{
+    g_nb = 0;
+    memset(g_ended_before, 0, sizeof g_ended_before);
+    proto_event ev;
+    for (int i = 0; i < nb; i++) {
+        int hc = i % NCONN_SIDE, gc = NCONN_SIDE + i % NCONN_SIDE;
+        assert_true(pc_create(g_conn[hc], "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "") > 0);
+        uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
+        for (;;) {
+            if (itest_now_ms() > end)
+                fail_msg("battle %d: no created", i);
+            if (pump(hc, 50, &ev) == 1 && ev.type == PROTO_T_CREATED)
+                break;
+        }
+        struct seatp *h = &g_seat[2 * i], *g = &g_seat[2 * i + 1];
+        itest_player_init(&h->p, g_conn[hc]);
+        itest_player_init(&g->p, g_conn[gc]);
+        h->conn = hc;
+        g->conn = gc;
+        h->p.bid = g->p.bid = ev.bid;
+        g_nb = i + 1;
+        assert_true(pc_join(g_conn[gc], ev.bid, "free_trader") > 0);
+    }
+}
+
+/* Files of the data directory whose names end with suffix. */
+static int count_files(const char *suffix)
+{
+    DIR *d = opendir(g_pdir);
+    if (!d)
+        return 0;
+    int n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        n += l >= sl && strcmp(e->d_name + l - sl, suffix) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* One pass over every connection: what has arrived, then a short wait on each; every seat whose
+ * turn it is acts. */
+static void play_pass(void)
+{
+    proto_event ev;
+    for (int ci = 0; ci < 2 * NCONN_SIDE; ci++)
+        while (pump(ci, 0, &ev) == 1) {
+        }
+    for (int ci = 0; ci < 2 * NCONN_SIDE; ci++)
+        if (pump(ci, 1, &ev) < 0)
+            fail_msg("connection %d closed while playing", ci);
+    for (int i = 0; i < 2 * g_nb; i++)
+        itest_act(&g_seat[i].p);
+}
+
+/* Plays every battle until each has reached round `rounds` (or ended), or all ended when rounds is
+ * 0; fails after ms. */
+static void play(int rounds, int ms)
+{
+    uint64_t end = itest_now_ms() + (uint64_t)ms;
+    for (;;) {
+        bool done = true;
+        for (int i = 0; i < 2 * g_nb && done; i++) {
+            const itest_player *p = &g_seat[i].p;
+            if (!p->ended && (rounds == 0 || p->seat < 0 || p->round < (uint32_t)rounds))
+                done = false;
+        }
+        if (done)
+            return;
+        if (itest_now_ms() > end)
+            fail_msg("battles did not get to round %d within %d ms", rounds, ms);
+        play_pass();
+    }
+}
+
+/* SIGTERM: every connection hears "restarting" (retry_ms as configured) and is closed, the process
+ * exits 0 within EXIT_MS; no battle was ended by it. Returns the time to exit in ms. */
+static uint64_t restart_stop(itest_server *s)
+{
+    for (int i = 0; i < g_nb; i++)
+        g_ended_before[i] = g_seat[2 * i].p.ended && g_seat[2 * i + 1].p.ended;
+    uint64_t t0 = itest_now_ms();
+    kill(s->pid, SIGTERM);
+    for (int ci = 0; ci < 2 * NCONN_SIDE; ci++) {
+        bool told = false;
+        proto_event ev;
+        int r;
+        uint64_t end = itest_now_ms() + EXIT_MS;
+        while ((r = pc_recv(g_conn[ci], &ev, 100)) >= 0 && itest_now_ms() < end) {
+            if (r != 1)
+                continue;
+            if (ev.type == PROTO_T_RESTARTING) {
+                assert_false(told);
+                assert_int_equal(ev.u.restarting.retry_ms, RETRY_MS);
+                told = true;
+                continue;
+            }
+            if (ev.type == PROTO_T_ERROR && ev.u.error.code == PROTO_E_SERVER_DRAINING)
+                continue; /* an action that crossed the restart: it was not applied */
+            struct seatp *sp = proto_type_battle_scoped(ev.type) ? seat_for(ci, ev.bid) : NULL;
+            if (sp) {
+                /* Events of actions accepted before the shards froze may follow the notice. */
+                itest_track(&sp->p, &ev);
+                if (ev.type == PROTO_T_ENDED)
+                    assert_int_not_equal(ev.u.ended.reason, PROTO_END_SHUTDOWN);
+            }
+        }
+        if (!told)
+            fail_msg("connection %d: no restarting event", ci);
+        assert_true(r < 0); /* closed by the server */
+        pc_close(g_conn[ci]);
+        g_conn[ci] = NULL;
+    }
+    assert_int_equal(itest_stop(s, 0, EXIT_MS), 0);
+    uint64_t took = itest_now_ms() - t0;
+    assert_true(log_has(s, "restarting: battles are kept"));
+    assert_false(log_has(s, "reason=shutdown"));
+    itest_cleanup(s);
+    return took;
+}
+
+/* Reconnects and resumes every seat of a battle that had not ended, with its token and last seq. */
+static void resume_all(const itest_server *s)
+{
+    connect_all(s);
+    for (int i = 0; i < 2 * g_nb; i++) {
+        itest_player *p = &g_seat[i].p;
+        if (p->ended)
+            continue;
+        uint32_t last = p->nseq ? p->seqs[p->nseq - 1] : 0;
+        assert_true(pc_resume(p->c, p->bid, (uint8_t)p->seat, p->token, last) > 0);
+    }
+}
+
+/* Every seat's events: 1, 2, 3, ... without a gap or a repeat, a `state` repeating the seq before it
+ * (the resume after the restart: nothing was missed); no turn-timer expiry; and every battle that
+ * was running at the restart ended as destroyed or draw. */
+static void check_battles(void)
+{
+    for (int i = 0; i < 2 * g_nb; i++) {
+        const itest_player *p = &g_seat[i].p;
+        assert_true(p->ended);
+        uint32_t prev = 0;
+        for (uint32_t k = 0; k < p->nseq; k++) {
+            uint32_t want = p->types[k] == PROTO_T_STATE ? prev : prev + 1;
+            if (p->seqs[k] != want)
+                fail_msg("battle %llu seat %d: event %u (%s) has seq %u, expected %u",
+                         (unsigned long long)p->bid, p->seat, k, proto_type_name(p->types[k]),
+                         p->seqs[k], want);
+            if (p->types[k] == PROTO_T_TIMEOUT)
+                fail_msg("battle %llu: a turn timer expired", (unsigned long long)p->bid);
+            prev = p->seqs[k];
+        }
+        if (!g_ended_before[i / 2]) {
+            int reason = p->end.u.ended.reason;
+            if (reason != PROTO_END_DESTROYED && reason != PROTO_END_DRAW)
+                fail_msg("battle %llu ended as %s", (unsigned long long)p->bid,
+                         proto_reason_name(reason));
+        }
+    }
+}
+
+/* Grows the log with battles created and withdrawn on a connection of its own until it rotates for
+ * a compaction (a new segment, or the compactor's snapshot being written), then returns at once so
+ * that the restart meets the compaction under way. */
+static void fill_until_compaction(const itest_server *s)
+{
+    pc_conn *c = itest_client(s, "filler");
+    int logs0 = count_files(".log");
+    proto_event ev;
+    int n = 0;
+    while (count_files(".log") <= logs0 && count_files(".snap.tmp") == 0) {
+        if (++n > 20000)
+            fail_msg("no compaction began after %d battles", n);
+        assert_true(pc_create(c, "scout", PROTO_BAND_SHORT, PROTO_VS_PLAYER, "") > 0);
+        itest_expect(c, PROTO_T_CREATED, &ev);
+        assert_true(pc_leave(c, ev.bid) > 0);
+        itest_expect(c, PROTO_T_LEFT, &ev);
+    }
+    pc_close(c);
+}
+
+static void run_restart(int nb, int shards_before, int shards_after, const char *compact)
+{
+    itest_server s;
+    assert_true(start(&s, shards_before, compact));
+    memset(g_seat, 0, sizeof g_seat);
+    g_nb = nb;
+    for (int i = 0; i < 2 * NCONN_SIDE; i++)
+        g_conn[i] = itest_client(&s, i < NCONN_SIDE ? "host" : "guest");
+    g_nb = 0;
+    open_battles(nb);
+    play(ROUNDS_BEFORE, PLAY_MS);
+    if (compact)
+        fill_until_compaction(&s);
+    uint64_t stop_ms = restart_stop(&s);
+    print_message("restart: %d battles, SIGTERM to exit %llu ms\n", nb, (unsigned long long)stop_ms);
+    usleep(DOWN_MS * 1000);
+    assert_true(start(&s, shards_after, compact));
+    assert_true(log_has(&s, "journal recovered"));
+    resume_all(&s);
+    play(0, PLAY_MS);
+    check_battles();
+    for (int ci = 0; ci < 2 * NCONN_SIDE; ci++)
+        pc_close(g_conn[ci]);
+    assert_int_equal(itest_finish(&s, EXIT_MS), 0);
+}
+
+static void test_restart_many_battles(void **state)
+{
+    (void)state;
+    run_restart(300, itest_shards(), itest_shards(), NULL);
+}
+
+static void test_restart_other_shard_count(void **state)
+{
+    (void)state;
+    run_restart(60, itest_shards(), itest_shards() == 1 ? 3 : 1, NULL);
+}
+
+static void test_restart_during_compaction(void **state)
+{
+    (void)state;
+    /* One shard, so its log passes the smallest compact_bytes (1 MiB) soonest. */
+    run_restart(200, 1, 1, "persistence.compact_bytes=1048576");
+}
+
+int main(int argc, char **argv)
+{
+    itest_init(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_restart_many_battles, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_restart_other_shard_count, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_restart_during_compaction, pdir_make, pdir_remove),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
