@@ -361,6 +361,28 @@ static void test_restart_during_compaction(void **state)
     run_restart(200, 1, 1, "persistence.compact_bytes=1048576");
 }
 
+/* A data directory that cannot be created stops the start with exit status 3 and a log line that
+ * names the directory, the reason and the fix. */
+static void test_unusable_data_dir(void **state)
+{
+    (void)state;
+    char file[128], set_dir[200];
+    snprintf(file, sizeof file, "%s/not-a-dir", g_pdir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(set_dir, sizeof set_dir, "persistence.dir=%s/journal", file);
+    const char *sets[] = {set_dir, NULL};
+    itest_server s;
+    assert_false(itest_start(&s, sets));
+    assert_true(s.exited && WIFEXITED(s.status));
+    assert_int_equal(WEXITSTATUS(s.status), 3);
+    assert_true(log_has(&s, "persistence.dir cannot be created: not starting"));
+    assert_true(log_has(&s, "Not a directory"));
+    assert_true(log_has(&s, "fix="));
+    itest_cleanup(&s);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -368,6 +390,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_restart_many_battles, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_other_shard_count, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_during_compaction, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_unusable_data_dir, pdir_make, pdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
