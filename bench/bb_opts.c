@@ -51,7 +51,8 @@ static const char usage[] =
     "  --tls-insecure         accept any certificate (development only: no verification)\n"
     "  --help\n";
 
-void bb_opts_default(bb_opts *o)
+/* Fills o with the defaults (see --help). */
+static void opts_default(bb_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->mode = BB_MODE_MATCH;
@@ -284,7 +285,7 @@ static int read_port_file(bb_opts *o)
 
 int bb_opts_parse(bb_opts *o, int argc, char **argv)
 {
-    bb_opts_default(o);
+    opts_default(o);
     parse_targets(o, "127.0.0.1:7070");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

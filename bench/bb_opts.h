@@ -63,9 +63,6 @@ typedef struct bb_opts {
     uint64_t seed;
 } bb_opts;
 
-/* Fills o with the defaults (see --help). */
-void bb_opts_default(bb_opts *o);
-
 /* Parses argv into o (defaults first). Returns 0, 1 after printing --help (exit 0), or -1 after
  * printing a clear error to stderr (exit 2). */
 int bb_opts_parse(bb_opts *o, int argc, char **argv);

@@ -16,37 +16,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/client/tracker.h"
 #include "proto/msg.h"
 
-#define BB_VIEW_MISSILES 16 /* incoming missiles tracked; the engine allows 12 in flight */
-
-typedef struct bb_incoming {
-    uint32_t id;
-    uint16_t pd_round; /* round of our last point-defense attempt on it; 0 = none */
-} bb_incoming;
-
+/* The battle as the events tell it (proto/client/tracker: our seat, both ships with their
+ * ammunition, missiles in flight with their point-defense marks, band, round, whose turn), plus
+ * what only the script keeps: the rounds it last acted and cast sand in. */
 typedef struct bb_view {
-    uint8_t seat;          /* ours, 0 or 1 */
-    uint8_t band;
-    uint8_t active;        /* seat allowed to take a turn action now */
-    uint8_t nweapons;
-    uint16_t round;        /* 1.. once started */
+    pct_battle t;
     uint16_t acted_round;  /* last round we took our turn action in */
     uint16_t sand_round;   /* last round we used the sandcaster in */
-    uint16_t hull, hull_max;
-    uint8_t nin;
-    bool ended;
-    uint8_t wkind[PROTO_MAX_WEAPONS];
-    uint8_t wdice[PROTO_MAX_WEAPONS];
-    int16_t wammo[PROTO_MAX_WEAPONS]; /* -1 = unlimited */
-    bb_incoming in[BB_VIEW_MISSILES];
 } bb_view;
 
 /* Resets v from a "started" event (our seat, ship, band, first seat). */
 void bb_view_start(bb_view *v, const proto_event *ev);
 
-/* Folds one event of this battle into v (turn, round, attack, mlaunch, mhit, pd_result,
- * sand_result, ended; others are ignored). */
+/* Folds one event of this battle into v (pct_apply, and our sand_result marks the sandcaster
+ * used this round). */
 void bb_view_apply(bb_view *v, const proto_event *ev);
 
 /* Marks weapon w as empty (after an out_of_ammo refusal, so the script does not repeat it). */

@@ -8,12 +8,25 @@
 #include <unistd.h>
 #include <uv.h>
 
+/* Figures a summary compares across runs. */
+typedef struct bb_figures {
+    double success_pct;      /* finished / (finished + failed); 100 when nothing ended */
+    double duration_mean_s, duration_median_s;
+    double p50_ms, p90_ms, p99_ms, p999_ms, max_ms;  /* all actions */
+    double sp50_ms, sp99_ms, sp999_ms, smax_ms;      /* steady state: after ramp + warm-up */
+    double actions_per_s, steady_actions_per_s, msgs_per_s;
+    double bench_cpu_pct, srv_cpu_pct; /* percent of one core; srv < 0 when unknown */
+    double srv_rss_mb, srv_rss_peak_mb; /* < 0 when unknown */
+    double started, finished, failed, unfinished;
+} bb_figures;
+
 static double ms(uint64_t ns)
 {
     return (double)ns / 1e6;
 }
 
-bb_figures bb_report_figures(const bb_result *r)
+/* The figures of one run. */
+static bb_figures report_figures(const bb_result *r)
 {
     const bb_stats *s = &r->st;
     bb_figures f;
@@ -53,7 +66,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void bb_report_median(const bb_figures *runs, int n, bb_figures *med, bb_figures *lo, bb_figures *hi)
+/* The median of each figure over n runs (n >= 1), and the minimum and maximum. */
+static void report_median(const bb_figures *runs, int n, bb_figures *med, bb_figures *lo, bb_figures *hi)
 {
     enum { NF = sizeof(bb_figures) / sizeof(double) };
     double v[BB_MAX_REPEAT];
@@ -83,7 +97,7 @@ void bb_report_table(FILE *f, const bb_result *r)
 {
     const bb_stats *s = &r->st;
     const bb_opts *o = &r->o;
-    bb_figures g = bb_report_figures(r);
+    bb_figures g = report_figures(r);
     fprintf(f, "\nbattle-bench%s%s%s: %u battles (%s), %u per connection, %u connections, %d thread(s), "
                "think %u ms +-%u%%, ramp %.0f/s, %.1f s\n",
             o->label[0] ? " [" : "", o->label, o->label[0] ? "]" : "", o->battles, bb_mode_name(o->mode),
@@ -174,8 +188,8 @@ void bb_report_sweep(FILE *f, const bb_result *runs, int nconc, int repeat)
     bb_figures g[BB_MAX_REPEAT], med, lo, hi;
     for (int c = 0; c < nconc; c++) {
         for (int i = 0; i < repeat; i++)
-            g[i] = bb_report_figures(&runs[c * repeat + i]);
-        bb_report_median(g, repeat, &med, &lo, &hi);
+            g[i] = report_figures(&runs[c * repeat + i]);
+        report_median(g, repeat, &med, &lo, &hi);
         fprintf(f, "| %u | %.2f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f | ",
                 runs[c * repeat].o.battles, med.success_pct, med.duration_mean_s, med.p50_ms, med.p99_ms,
                 med.p999_ms, med.max_ms, med.sp99_ms, med.steady_actions_per_s, med.bench_cpu_pct);
@@ -232,7 +246,7 @@ static void jrun(FILE *f, const bb_result *r)
 {
     const bb_stats *s = &r->st;
     const bb_opts *o = &r->o;
-    bb_figures g = bb_report_figures(r);
+    bb_figures g = report_figures(r);
     fprintf(f, "{\"label\": ");
     jstr(f, o->label);
     fprintf(f, ", \"mode\": \"%s\", \"battles\": %u, \"per_conn\": %u, \"connections\": %u, "
@@ -357,8 +371,8 @@ int bb_report_json(const char *path, const bb_result *runs, int nconc, int repea
     bb_figures g[BB_MAX_REPEAT], med, lo, hi;
     for (int c = 0; c < nconc; c++) {
         for (int i = 0; i < repeat; i++)
-            g[i] = bb_report_figures(&runs[c * repeat + i]);
-        bb_report_median(g, repeat, &med, &lo, &hi);
+            g[i] = report_figures(&runs[c * repeat + i]);
+        report_median(g, repeat, &med, &lo, &hi);
         fprintf(f, "%s\n  {\"concurrency\": %u, \"runs\": %d, \"median\": ", c ? "," : "",
                 runs[c * repeat].o.battles, repeat);
         jfigures(f, &med);

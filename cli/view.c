@@ -8,6 +8,7 @@
 void cli_view_init(cli_view *v, FILE *out)
 {
     memset(v, 0, sizeof *v);
+    pct_init(&v->b);
     v->out = out;
 }
 
@@ -28,23 +29,23 @@ void cli_view_adopt(cli_view *v, uint64_t bid, uint8_t seat, const uint8_t token
                     uint32_t last)
 {
     cli_view_forget(v);
-    v->bid = bid;
+    v->b.bid = bid;
     v->role = CLI_ROLE_SEAT;
-    v->seat = seat;
-    memcpy(v->token, token, PROTO_TOKEN_LEN);
-    v->last_seq = 0; /* ask for everything: the ships are only in the history */
+    v->b.seat = seat;
+    memcpy(v->b.token, token, PROTO_TOKEN_LEN);
+    v->b.last_seq = 0; /* ask for everything: the ships are only in the history */
     v->quiet_upto = last;
     v->phase = CLI_PH_RUNNING; /* until the server says otherwise */
 }
 
 bool cli_view_seated(const cli_view *v)
 {
-    return v->bid && v->role == CLI_ROLE_SEAT && v->phase != CLI_PH_ENDED && v->phase != CLI_PH_NONE;
+    return v->b.bid && v->role == CLI_ROLE_SEAT && v->phase != CLI_PH_ENDED && v->phase != CLI_PH_NONE;
 }
 
 bool cli_view_my_turn(const cli_view *v)
 {
-    return v->role == CLI_ROLE_SEAT && v->phase == CLI_PH_RUNNING && v->active == v->seat;
+    return v->role == CLI_ROLE_SEAT && v->phase == CLI_PH_RUNNING && v->b.active == v->b.seat;
 }
 
 static bool fires(uint8_t kind)
@@ -54,9 +55,9 @@ static bool fires(uint8_t kind)
 
 int cli_view_first_gun(const cli_view *v)
 {
-    if (v->role != CLI_ROLE_SEAT || !v->have_ships)
+    if (v->role != CLI_ROLE_SEAT || !v->b.have_ships)
         return -1;
-    const struct proto_ship *s = &v->ships[v->seat];
+    const struct proto_ship *s = &v->b.ships[v->b.seat];
     for (int w = 0; w < s->nweapons; w++)
         if (fires(s->weapons[w].kind) && s->weapons[w].ammo != 0)
             return w;
@@ -66,14 +67,14 @@ int cli_view_first_gun(const cli_view *v)
 int64_t cli_view_incoming(const cli_view *v)
 {
     int best = -1;
-    for (int i = 0; i < v->nmissiles; i++) {
-        const struct proto_missile *m = &v->missiles[i];
-        if (v->role != CLI_ROLE_SEAT || m->owner == v->seat || m->pd_tried)
+    for (int i = 0; i < v->b.nmissiles; i++) {
+        const struct proto_missile *m = &v->b.missiles[i];
+        if (v->role != CLI_ROLE_SEAT || m->owner == v->b.seat || m->pd_tried)
             continue;
-        if (best < 0 || m->band < v->missiles[best].band)
+        if (best < 0 || m->band < v->b.missiles[best].band)
             best = i;
     }
-    return best < 0 ? -1 : (int64_t)v->missiles[best].id;
+    return best < 0 ? -1 : (int64_t)v->b.missiles[best].id;
 }
 
 /* Server strings reach a terminal: control bytes (escape sequences) become '?'. UTF-8 passes. */
@@ -84,13 +85,12 @@ static void scrub(char *s)
             *s = '?';
 }
 
+/* The tracker has already capped nweapons at PROTO_MAX_WEAPONS. */
 static void scrub_ships(struct proto_ship ships[PROTO_SEATS])
 {
     for (int i = 0; i < PROTO_SEATS; i++) {
         scrub(ships[i].type);
         scrub(ships[i].name);
-        if (ships[i].nweapons > PROTO_MAX_WEAPONS)
-            ships[i].nweapons = PROTO_MAX_WEAPONS;
         for (int w = 0; w < ships[i].nweapons; w++)
             scrub(ships[i].weapons[w].name);
     }
@@ -100,16 +100,16 @@ static void scrub_ships(struct proto_ship ships[PROTO_SEATS])
 
 static bool mine(const cli_view *v, int seat)
 {
-    return v->role == CLI_ROLE_SEAT && seat == v->seat;
+    return v->role == CLI_ROLE_SEAT && seat == v->b.seat;
 }
 
 static const char *who(const cli_view *v, int seat, char buf[NAME_BUF])
 {
     seat &= 1;
     if (v->role == CLI_ROLE_SEAT)
-        return seat == v->seat ? "You" : "Enemy";
-    if (v->have_ships)
-        snprintf(buf, NAME_BUF, "Seat %d (%s)", seat, v->ships[seat].name);
+        return seat == v->b.seat ? "You" : "Enemy";
+    if (v->b.have_ships)
+        snprintf(buf, NAME_BUF, "Seat %d (%s)", seat, v->b.ships[seat].name);
     else
         snprintf(buf, NAME_BUF, "Seat %d", seat);
     return buf;
@@ -130,23 +130,17 @@ static const char *band_label(int band)
 
 static const char *weapon_name(const cli_view *v, int seat, int w)
 {
-    if (!v->have_ships || w >= v->ships[seat & 1].nweapons)
+    if (!v->b.have_ships || w >= v->b.ships[seat & 1].nweapons)
         return "a weapon";
-    return v->ships[seat & 1].weapons[w].name;
+    return v->b.ships[seat & 1].weapons[w].name;
 }
 
 static void print_hull(const cli_view *v, int seat, uint16_t hull)
 {
     char b[NAME_BUF];
     fprintf(v->out, "%s hull %u", mine(v, seat) ? "your" : who(v, seat, b), hull);
-    if (v->have_ships)
-        fprintf(v->out, "/%u", v->ships[seat & 1].hull_max);
-}
-
-static void set_hull(cli_view *v, int seat, uint16_t hull)
-{
-    if (seat >= 0 && seat < PROTO_SEATS)
-        v->ships[seat].hull = hull;
+    if (v->b.have_ships)
+        fprintf(v->out, "/%u", v->b.ships[seat & 1].hull_max);
 }
 
 /* ---- missiles in flight ---- */
@@ -158,48 +152,6 @@ static const char *owner_label(const cli_view *v, int owner, char buf[NAME_BUF])
         return mine(v, owner) ? "yours" : "incoming";
     snprintf(buf, NAME_BUF, "seat %d's", owner & 1);
     return buf;
-}
-
-static struct proto_missile *missile_find(cli_view *v, uint32_t id)
-{
-    for (int i = 0; i < v->nmissiles; i++)
-        if (v->missiles[i].id == id)
-            return &v->missiles[i];
-    return NULL;
-}
-
-static void missile_drop(cli_view *v, uint32_t id)
-{
-    for (int i = 0; i < v->nmissiles; i++)
-        if (v->missiles[i].id == id) {
-            v->missiles[i] = v->missiles[--v->nmissiles];
-            return;
-        }
-}
-
-static void missile_add(cli_view *v, uint32_t id, uint8_t owner, uint8_t band)
-{
-    struct proto_missile *m = missile_find(v, id);
-    if (!m) {
-        if (v->nmissiles >= PROTO_MAX_MISSILES)
-            return; /* the server never lists more; a display without it is still right */
-        m = &v->missiles[v->nmissiles++];
-    }
-    m->id = id;
-    m->owner = owner;
-    m->band = band;
-    m->pd_tried = false;
-}
-
-/* Ammunition of the first weapon of a kind (rack, sandcaster) after the server's count. */
-static void set_ammo(cli_view *v, int seat, uint8_t kind, int left)
-{
-    struct proto_ship *s = &v->ships[seat & 1];
-    for (int w = 0; w < s->nweapons; w++)
-        if (s->weapons[w].kind == kind) {
-            s->weapons[w].ammo = (int16_t)left;
-            return;
-        }
 }
 
 /* ---- printing the ships ---- */
@@ -222,7 +174,7 @@ static void print_weapon(FILE *out, int i, const struct proto_weapon *w)
 static void print_sheet(const cli_view *v, int seat)
 {
     char b[NAME_BUF];
-    const struct proto_ship *s = &v->ships[seat];
+    const struct proto_ship *s = &v->b.ships[seat];
     fprintf(v->out, "  %s: %s (seat %d) hull %u/%u, armour %u, pilot %d, thrust %u\n", who(v, seat, b),
             s->name, seat, s->hull, s->hull_max, s->armour, s->pilot, s->thrust);
     if (s->nweapons == 0)
@@ -234,9 +186,9 @@ static void print_sheet(const cli_view *v, int seat)
 static void status_line(const cli_view *v, int seat)
 {
     char b[NAME_BUF];
-    const struct proto_ship *s = &v->ships[seat];
+    const struct proto_ship *s = &v->b.ships[seat];
     if (v->role == CLI_ROLE_SEAT)
-        snprintf(b, sizeof b, "%s", seat == v->seat ? "You" : "Enemy");
+        snprintf(b, sizeof b, "%s", seat == v->b.seat ? "You" : "Enemy");
     else
         snprintf(b, sizeof b, "Seat %d", seat);
     fprintf(v->out, "  %-6s %-12s hull %3u/%-3u armour %u", b, s->name, s->hull, s->hull_max, s->armour);
@@ -262,32 +214,32 @@ static void status_line(const cli_view *v, int seat)
 void cli_view_status(const cli_view *v)
 {
     char b[NAME_BUF];
-    if (v->phase == CLI_PH_NONE || !v->bid) {
+    if (v->phase == CLI_PH_NONE || !v->b.bid) {
         fprintf(v->out, "No battle. %s\n", v->queued ? "You are in the queue (cancel to leave it)."
                                                       : "Type 'help' to start one.");
         return;
     }
     if (v->phase == CLI_PH_WAITING) {
         fprintf(v->out, "Battle %llu at %s range: waiting for an opponent to 'join %llu <ship>'.\n",
-                (unsigned long long)v->bid, band_label(v->band), (unsigned long long)v->bid);
+                (unsigned long long)v->b.bid, band_label(v->b.band), (unsigned long long)v->b.bid);
         return;
     }
-    fprintf(v->out, "Battle %llu, %s range, round %u of %u", (unsigned long long)v->bid,
-            band_label(v->band), v->round, v->round_limit);
+    fprintf(v->out, "Battle %llu, %s range, round %u of %u", (unsigned long long)v->b.bid,
+            band_label(v->b.band), v->b.round, v->b.round_limit);
     if (v->phase == CLI_PH_ENDED)
         fprintf(v->out, ", over");
     else if (v->role == CLI_ROLE_SEAT)
-        fprintf(v->out, ", %s", v->active == v->seat ? "your turn" : "enemy's turn");
+        fprintf(v->out, ", %s", v->b.active == v->b.seat ? "your turn" : "enemy's turn");
     else
-        fprintf(v->out, ", %s to act", who(v, v->active, b));
+        fprintf(v->out, ", %s to act", who(v, v->b.active, b));
     fputc('\n', v->out);
-    if (v->have_ships)
+    if (v->b.have_ships)
         for (int s = 0; s < PROTO_SEATS; s++)
             status_line(v, s);
-    if (v->nmissiles) {
+    if (v->b.nmissiles) {
         fprintf(v->out, "  In flight:");
-        for (int i = 0; i < v->nmissiles; i++) {
-            const struct proto_missile *m = &v->missiles[i];
+        for (int i = 0; i < v->b.nmissiles; i++) {
+            const struct proto_missile *m = &v->b.missiles[i];
             fprintf(v->out, "%s #%u (%s) at %s%s", i ? ";" : "", m->id,
                     owner_label(v, m->owner, b),
                     band_label(m->band), m->pd_tried ? ", pd tried" : "");
@@ -304,14 +256,14 @@ static void turn_hint(const cli_view *v)
     if (v->phase != CLI_PH_RUNNING)
         return;
     if (v->role != CLI_ROLE_SEAT) {
-        fprintf(v->out, "Round %u: %s to act.\n", v->round, who(v, v->active, b));
+        fprintf(v->out, "Round %u: %s to act.\n", v->b.round, who(v, v->b.active, b));
         return;
     }
-    if (v->active != v->seat) {
-        fprintf(v->out, "Round %u: enemy's turn.\n", v->round);
+    if (v->b.active != v->b.seat) {
+        fprintf(v->out, "Round %u: enemy's turn.\n", v->b.round);
         return;
     }
-    fprintf(v->out, "Round %u: your turn", v->round);
+    fprintf(v->out, "Round %u: your turn", v->b.round);
     if (v->turn_ms)
         fprintf(v->out, ", %u s", (unsigned)((v->turn_ms + 999) / 1000));
     fprintf(v->out, " (fire [n], missile, end");
@@ -323,64 +275,38 @@ static void turn_hint(const cli_view *v)
 static void on_started(cli_view *v, const proto_event *ev)
 {
     const struct proto_started *st = &ev->u.started;
-    uint32_t quiet_upto = v->bid == ev->bid ? v->quiet_upto : 0;
+    uint32_t quiet_upto = v->b.bid == ev->bid ? v->quiet_upto : 0;
     cli_view_forget(v);
     v->quiet_upto = quiet_upto;
-    v->bid = ev->bid;
+    pct_apply(&v->b, ev); /* the tracker was emptied: it takes the battle */
     v->role = CLI_ROLE_SEAT;
-    v->seat = st->seat & 1;
-    memcpy(v->token, st->token, PROTO_TOKEN_LEN);
     v->phase = CLI_PH_RUNNING;
-    v->band = st->band;
-    v->round = 1;
-    v->round_limit = st->round_limit;
-    v->active = st->first & 1;
-    v->have_ships = true;
-    memcpy(v->ships, st->ships, sizeof v->ships);
-    scrub_ships(v->ships);
-    v->last_seq = ev->seq;
+    scrub_ships(v->b.ships);
     v->queued = false;
     fprintf(v->out, "Battle %llu started at %s range (draw after round %u). You are seat %u.\n",
-            (unsigned long long)ev->bid, band_label(st->band), st->round_limit, v->seat);
-    print_sheet(v, v->seat);
-    print_sheet(v, 1 - v->seat);
+            (unsigned long long)ev->bid, band_label(st->band), st->round_limit, v->b.seat);
+    print_sheet(v, v->b.seat);
+    print_sheet(v, 1 - v->b.seat);
     turn_hint(v);
 }
 
 static void on_state(cli_view *v, const proto_event *ev)
 {
     const struct proto_state *st = &ev->u.state;
-    /* A state carries no token: a seat answered with one (a resume) keeps the token it has. */
-    uint8_t token[PROTO_TOKEN_LEN];
-    bool keep = v->bid == ev->bid && v->role == CLI_ROLE_SEAT && st->seat == v->seat;
-    memcpy(token, v->token, sizeof token);
-    cli_view_forget(v);
-    v->bid = ev->bid;
-    if (st->seat < PROTO_SEATS) {
-        v->role = CLI_ROLE_SEAT;
-        v->seat = st->seat;
-        if (keep)
-            memcpy(v->token, token, sizeof token);
-    } else {
-        v->role = CLI_ROLE_SPECTATOR;
-    }
+    /* The tracker takes the battle over (a seat answered by a resume keeps its token); what it
+     * does not hold starts afresh, as after cli_view_forget. */
+    pct_apply(&v->b, ev);
+    v->quiet_upto = 0;
+    v->dirty = true;
+    v->role = st->seat < PROTO_SEATS ? CLI_ROLE_SEAT : CLI_ROLE_SPECTATOR;
     v->phase = st->phase == PROTO_PHASE_WAITING ? CLI_PH_WAITING
                : st->phase == PROTO_PHASE_ENDED ? CLI_PH_ENDED : CLI_PH_RUNNING;
-    v->band = st->band;
-    v->round = st->round;
-    v->round_limit = st->round_limit;
-    v->active = st->active & 1;
-    v->have_ships = true;
-    memcpy(v->ships, st->ships, sizeof v->ships);
-    scrub_ships(v->ships);
-    v->nmissiles = st->nmissiles <= PROTO_MAX_MISSILES ? st->nmissiles : PROTO_MAX_MISSILES;
-    memcpy(v->missiles, st->missiles, v->nmissiles * sizeof v->missiles[0]);
-    v->last_seq = ev->seq;
+    scrub_ships(v->b.ships);
     if (v->role == CLI_ROLE_SPECTATOR)
         fprintf(v->out, "Watching battle %llu.\n", (unsigned long long)ev->bid);
     else
         fprintf(v->out, "Battle %llu as it stands (you are seat %u):\n", (unsigned long long)ev->bid,
-                v->seat);
+                v->b.seat);
     cli_view_status(v);
     turn_hint(v);
 }
@@ -390,8 +316,6 @@ static void on_attack(cli_view *v, const proto_event *ev)
     const struct proto_attack *a = &ev->u.attack;
     int s = a->seat & 1, t = 1 - s;
     char b[NAME_BUF];
-    if (v->have_ships && a->weapon < v->ships[s].nweapons && v->ships[s].weapons[a->weapon].ammo > 0)
-        v->ships[s].weapons[a->weapon].ammo--;
     fprintf(v->out, "%s %s %s [%u]: rolled %u+%u, total %d: ", who(v, s, b), verb(v, s, "fire", "fires"),
             weapon_name(v, s, a->weapon), a->weapon, a->dice[0], a->dice[1], a->total);
     if (!a->hit) {
@@ -400,7 +324,6 @@ static void on_attack(cli_view *v, const proto_event *ev)
     }
     fprintf(v->out, "HIT (effect %d), %u damage%s -> ", a->effect, a->damage,
             a->sand ? " (the sand cloud absorbed some)" : "");
-    set_hull(v, t, a->hull);
     print_hull(v, t, a->hull);
     fprintf(v->out, ".\n");
 }
@@ -410,8 +333,6 @@ static void on_crit(cli_view *v, const proto_event *ev)
     const struct proto_crit *c = &ev->u.crit;
     int s = c->seat & 1;
     char b[NAME_BUF];
-    if (c->loc < PROTO_LOC_COUNT && v->ships[s].crits[c->loc] < UINT8_MAX)
-        v->ships[s].crits[c->loc]++;
     const char *loc = proto_loc_name(c->loc);
     fprintf(v->out, "  Critical hit on %s: %s, severity %u", mine(v, s) ? "your ship" : who(v, s, b),
             loc ? loc : "?", c->sev);
@@ -420,7 +341,6 @@ static void on_crit(cli_view *v, const proto_event *ev)
     if (c->extra)
         fprintf(v->out, ", %u extra hull damage", c->extra);
     fprintf(v->out, " -> ");
-    set_hull(v, s, c->hull);
     print_hull(v, s, c->hull);
     fprintf(v->out, ".\n");
 }
@@ -430,8 +350,6 @@ static void on_mlaunch(cli_view *v, const proto_event *ev)
     const struct proto_mlaunch *m = &ev->u.mlaunch;
     int s = m->seat & 1;
     char b[NAME_BUF];
-    missile_add(v, m->missile, (uint8_t)s, m->band);
-    set_ammo(v, s, PROTO_WK_RACK, m->left);
     fprintf(v->out, "%s %s missile #%u at %s range (%u left).", who(v, s, b),
             verb(v, s, "launch", "launches"), m->missile, band_label(m->band), m->left);
     if (v->role == CLI_ROLE_SEAT && !mine(v, s))
@@ -443,7 +361,6 @@ static void on_mmove(cli_view *v, const proto_event *ev)
 {
     const struct proto_mmove *m = &ev->u.mmove;
     char b[NAME_BUF];
-    missile_add(v, m->missile, m->seat & 1, m->band);
     fprintf(v->out, "Missile #%u (%s) closes to %s range.\n", m->missile,
             owner_label(v, m->seat, b),
             band_label(m->band));
@@ -454,10 +371,8 @@ static void on_mhit(cli_view *v, const proto_event *ev)
     const struct proto_mhit *m = &ev->u.mhit;
     int s = m->seat & 1;
     char b[NAME_BUF];
-    missile_drop(v, m->missile);
     fprintf(v->out, "Missile #%u strikes %s: rolled %u+%u+%u+%u, %u damage -> ", m->missile,
             mine(v, s) ? "you" : who(v, s, b), m->dice[0], m->dice[1], m->dice[2], m->dice[3], m->damage);
-    set_hull(v, s, m->hull);
     print_hull(v, s, m->hull);
     fprintf(v->out, ".\n");
 }
@@ -467,11 +382,6 @@ static void on_pd(cli_view *v, const proto_event *ev)
     const struct proto_pd_result *p = &ev->u.pd_result;
     int s = p->seat & 1;
     char b[NAME_BUF];
-    struct proto_missile *m = missile_find(v, p->missile);
-    if (m)
-        m->pd_tried = true;
-    if (p->ok)
-        missile_drop(v, p->missile);
     fprintf(v->out, "%s point defense against missile #%u: rolled %u+%u, total %d: %s\n",
             mine(v, s) ? "Your" : v->role == CLI_ROLE_SEAT ? "Enemy" : who(v, s, b), p->missile,
             p->dice[0], p->dice[1], p->total, p->ok ? "destroyed it." : "missed.");
@@ -482,7 +392,6 @@ static void on_sand(cli_view *v, const proto_event *ev)
     const struct proto_sand_result *r = &ev->u.sand_result;
     int s = r->seat & 1;
     char b[NAME_BUF];
-    set_ammo(v, s, PROTO_WK_SAND, r->left);
     fprintf(v->out, "%s %s sand: rolled %u+%u, total %d: ", who(v, s, b), verb(v, s, "cast", "casts"),
             r->dice[0], r->dice[1], r->total);
     if (r->ok)
@@ -496,17 +405,13 @@ static void on_ended(cli_view *v, const proto_event *ev)
 {
     const struct proto_ended *e = &ev->u.ended;
     char b[NAME_BUF];
-    v->end = *e;
     v->phase = CLI_PH_ENDED;
-    v->nmissiles = 0;
-    set_hull(v, 0, e->hull[0]);
-    set_hull(v, 1, e->hull[1]);
     const char *why = proto_reason_name(e->reason);
     fprintf(v->out, "=== Battle over after %u round%s: ", e->rounds, e->rounds == 1 ? "" : "s");
     if (e->winner < 0)
         fprintf(v->out, "no winner");
     else if (v->role == CLI_ROLE_SEAT)
-        fprintf(v->out, "%s", e->winner == v->seat ? "YOU WIN" : "you lose");
+        fprintf(v->out, "%s", e->winner == v->b.seat ? "YOU WIN" : "you lose");
     else
         fprintf(v->out, "%s wins", who(v, e->winner, b));
     fprintf(v->out, " (%s). ===\n", why ? why : "?");
@@ -520,12 +425,6 @@ static void on_ended(cli_view *v, const proto_event *ev)
 static void on_round(cli_view *v, const proto_event *ev)
 {
     const struct proto_round *r = &ev->u.round;
-    v->round = r->round;
-    v->active = r->active & 1;
-    set_hull(v, 0, r->hull[0]);
-    set_hull(v, 1, r->hull[1]);
-    for (int i = 0; i < v->nmissiles; i++)
-        v->missiles[i].pd_tried = false; /* one point-defense try per missile per round */
     fprintf(v->out, "--- Round %u ---\n", r->round);
     cli_view_status(v); /* its first line says whose turn it is */
     if (cli_view_my_turn(v))
@@ -544,19 +443,6 @@ static void on_other_battle(cli_view *v, const proto_event *ev)
     fputc('\n', v->out);
 }
 
-/* Events that belong to a battle's numbered stream (replays of these are dropped). */
-static bool numbered(const proto_event *ev)
-{
-    switch (ev->type) {
-    case PROTO_T_TURN: case PROTO_T_ROUND: case PROTO_T_ATTACK: case PROTO_T_MLAUNCH:
-    case PROTO_T_MMOVE: case PROTO_T_MHIT: case PROTO_T_PD_RESULT: case PROTO_T_SAND_RESULT:
-    case PROTO_T_ENDED: case PROTO_T_AWAY: case PROTO_T_BACK: case PROTO_T_CRIT: case PROTO_T_TIMEOUT:
-        return ev->seq != 0;
-    default:
-        return false;
-    }
-}
-
 static void print_error(cli_view *v, const proto_event *ev)
 {
     const char *name = proto_error_name(ev->u.error.code);
@@ -573,16 +459,17 @@ static void print_error(cli_view *v, const proto_event *ev)
 static bool apply(cli_view *v, const proto_event *ev)
 {
     char b[NAME_BUF];
-    bool ours = ev->bid != 0 && ev->bid == v->bid;
-    if (numbered(ev)) {
+    bool ours = ev->bid != 0 && ev->bid == v->b.bid;
+    if (pct_numbered(ev)) {
         if (!ours) {
             on_other_battle(v, ev);
             return true;
         }
-        if (ev->seq <= v->last_seq)
+        if (pct_apply(&v->b, ev) == PCT_REPLAY)
             return false;
-        v->last_seq = ev->seq;
         v->dirty = true;
+    } else if (ev->type != PROTO_T_STARTED && ev->type != PROTO_T_STATE) {
+        pct_apply(&v->b, ev); /* an unnumbered event of the battle (seq 0) still counts */
     }
     switch (ev->type) {
     case PROTO_T_WELCOME: {
@@ -613,20 +500,20 @@ static bool apply(cli_view *v, const proto_event *ev)
         fprintf(v->out, "You left the queue.\n");
         break;
     case PROTO_T_CREATED:
-        if (ev->bid != v->bid || v->phase != CLI_PH_WAITING)
+        if (ev->bid != v->b.bid || v->phase != CLI_PH_WAITING)
             cli_view_forget(v);
-        v->bid = ev->bid;
+        v->b.bid = ev->bid;
         v->role = CLI_ROLE_SEAT;
-        v->seat = ev->u.created.seat & 1;
-        memcpy(v->token, ev->u.created.token, PROTO_TOKEN_LEN);
-        v->band = ev->u.created.band;
+        v->b.seat = ev->u.created.seat & 1;
+        memcpy(v->b.token, ev->u.created.token, PROTO_TOKEN_LEN);
+        v->b.band = ev->u.created.band;
         v->phase = CLI_PH_WAITING;
         v->dirty = true;
         fprintf(v->out, "Battle %llu created at %s range. Your opponent types: join %llu <ship>\n",
                 (unsigned long long)ev->bid, band_label(ev->u.created.band), (unsigned long long)ev->bid);
         break;
     case PROTO_T_STARTED:
-        if (ours && v->phase != CLI_PH_WAITING && v->have_ships && ev->seq && ev->seq <= v->last_seq)
+        if (ours && v->phase != CLI_PH_WAITING && v->b.have_ships && ev->seq && ev->seq <= v->b.last_seq)
             return false; /* replayed after a resume */
         on_started(v, ev);
         v->dirty = true;
@@ -636,8 +523,6 @@ static bool apply(cli_view *v, const proto_event *ev)
         v->dirty = true;
         break;
     case PROTO_T_TURN:
-        v->round = ev->u.turn.round;
-        v->active = ev->u.turn.active & 1;
         turn_hint(v);
         break;
     case PROTO_T_ROUND: on_round(v, ev); break;
@@ -689,8 +574,8 @@ static bool apply(cli_view *v, const proto_event *ev)
 bool cli_view_event(cli_view *v, const proto_event *ev)
 {
     FILE *out = v->out;
-    bool replay = ev->bid && ev->bid == v->bid && ev->seq && ev->seq <= v->quiet_upto &&
-                  (numbered(ev) || ev->type == PROTO_T_STARTED);
+    bool replay = ev->bid && ev->bid == v->b.bid && ev->seq && ev->seq <= v->quiet_upto &&
+                  (pct_numbered(ev) || ev->type == PROTO_T_STARTED);
     if (replay && v->quiet)
         v->out = v->quiet;
     bool applied = apply(v, ev);

@@ -1,7 +1,7 @@
 /* cli/view: what battle-cli knows about the battle it follows, and how it tells a person.
  *
- * cli_view_event applies one server event to the model (ships, hulls, ammunition, missiles in
- * flight, whose turn, last sequence number seen) and prints it as readable lines to the view's
+ * cli_view_event applies one server event to the model (the battle as proto/client/tracker follows
+ * it, with the seat's role and the battle's phase) and prints it as readable lines to the view's
  * FILE. The model is plain data: main.c reads it to check commands locally, to wait for a turn and
  * to resume. No sockets, no clock: tests feed events and read the text back.
  *
@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "proto/client/tracker.h"
 #include "proto/msg.h"
 
 typedef enum cli_role { CLI_ROLE_NONE = 0, CLI_ROLE_SEAT, CLI_ROLE_SPECTATOR } cli_role;
@@ -31,21 +32,11 @@ typedef struct cli_view {
     bool queued;
     uint32_t turn_ms;          /* from welcome: the server's turn timer */
     uint32_t resume_ms;        /* from welcome: the resume window */
-    /* the battle followed */
-    uint64_t bid;
+    /* the battle followed: ships, hulls, ammunition, missiles, whose turn, last sequence number
+     * applied (proto/client/tracker; b.seat is ours with CLI_ROLE_SEAT) */
+    pct_battle b;
     uint8_t role;              /* cli_role */
-    uint8_t seat;              /* with CLI_ROLE_SEAT */
-    uint8_t token[PROTO_TOKEN_LEN];
-    uint32_t last_seq;         /* highest battle sequence number applied */
     uint8_t phase;             /* cli_phase */
-    bool have_ships;
-    uint8_t band;
-    uint16_t round, round_limit;
-    uint8_t active;            /* seat that may take the turn action */
-    struct proto_ship ships[PROTO_SEATS];
-    uint8_t nmissiles;
-    struct proto_missile missiles[PROTO_MAX_MISSILES];
-    struct proto_ended end;
     bool dirty;                /* something a resume record holds changed since the last clear */
     /* Resuming from a new process asks for the whole history (to learn the ships) but shows only
      * what the person has not seen: events numbered up to quiet_upto are applied and printed to

@@ -2,7 +2,6 @@
 #include "net/tls.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,8 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+
+#include "util/tls_util.h"
 
 /* A certificate chain or key file larger than this is refused rather than read. */
 #define TLS_PEM_FILE_MAX (1u << 20)
@@ -66,23 +67,6 @@ struct tls_conn {
     unsigned char out[TLS_CONN_OUT_CAP];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static void set_mbed_err(char *err, size_t errlen, const char *what, int code)
-{
-    char text[128];
-    mbedtls_strerror(code, text, sizeof text);
-    set_err(err, errlen, "%s: %s (-0x%04x)", what, text, (unsigned)-code);
-}
-
 /* mbedTLS's PEM parsers want the NUL terminator inside the length they are given. */
 static unsigned char *nul_copy(const char *text, size_t len)
 {
@@ -119,7 +103,7 @@ tls_ctx *tls_ctx_new_pem(const char *cert_pem, size_t cert_len, const char *key_
     static const char pers[] = "battled-tls";
     tls_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
-        set_err(err, errlen, "out of memory");
+        tls_util_err(err, errlen, "out of memory");
         return NULL;
     }
     mbedtls_ssl_config_init(&ctx->conf);
@@ -132,43 +116,31 @@ tls_ctx *tls_ctx_new_pem(const char *cert_pem, size_t cert_len, const char *key_
     unsigned char *key = nul_copy(key_pem, key_len);
     int r;
     if (!cert || !key) {
-        set_err(err, errlen, "out of memory");
+        tls_util_err(err, errlen, "out of memory");
         goto fail;
     }
     if ((r = mbedtls_x509_crt_parse(&ctx->cert, cert, cert_len + 1)) != 0) {
-        set_mbed_err(err, errlen, "certificate", r);
+        tls_util_mbed_err(err, errlen, "certificate", r);
         goto fail;
     }
     if ((r = mbedtls_pk_parse_key(&ctx->key, key, key_len + 1, NULL, 0)) != 0) {
-        set_mbed_err(err, errlen, "private key", r);
+        tls_util_mbed_err(err, errlen, "private key", r);
         goto fail;
     }
     if ((r = mbedtls_pk_check_pair(&ctx->cert.pk, &ctx->key)) != 0) {
-        set_mbed_err(err, errlen, "private key does not match the certificate", r);
+        tls_util_mbed_err(err, errlen, "private key does not match the certificate", r);
         goto fail;
     }
-    if ((r = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
-                                   (const unsigned char *)pers, sizeof pers - 1)) != 0) {
-        set_mbed_err(err, errlen, "seeding the RNG", r);
+    if (tls_util_conf_base(&ctx->conf, MBEDTLS_SSL_IS_SERVER, &ctx->drbg, &ctx->entropy, pers, err,
+                           errlen) != 0)
         goto fail;
-    }
-    if ((r = mbedtls_ssl_config_defaults(&ctx->conf, MBEDTLS_SSL_IS_SERVER,
-                                         MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-        set_mbed_err(err, errlen, "TLS defaults", r);
-        goto fail;
-    }
-    mbedtls_ssl_conf_rng(&ctx->conf, mbedtls_ctr_drbg_random, &ctx->drbg);
-    mbedtls_ssl_conf_min_version(&ctx->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_max_version(&ctx->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_ciphersuites(&ctx->conf, tls_suites);
     mbedtls_ssl_conf_curves(&ctx->conf, tls_curves);
-    mbedtls_ssl_conf_renegotiation(&ctx->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
     mbedtls_ssl_conf_authmode(&ctx->conf, MBEDTLS_SSL_VERIFY_NONE);
     if ((r = mbedtls_ssl_conf_own_cert(&ctx->conf, &ctx->cert, &ctx->key)) != 0) {
-        set_mbed_err(err, errlen, "installing the certificate", r);
+        tls_util_mbed_err(err, errlen, "installing the certificate", r);
         goto fail;
     }
     /* The parsers copied what they need; the key text is wiped before it is freed. */
@@ -191,7 +163,7 @@ static int read_pem_file(const char *path, const char *what, char **out, size_t 
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
+        tls_util_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
         return -1;
     }
     char *buf = malloc(TLS_PEM_FILE_MAX + 1);
@@ -199,12 +171,12 @@ static int read_pem_file(const char *path, const char *what, char **out, size_t 
     int bad = !buf || ferror(f);
     fclose(f);
     if (bad) {
-        set_err(err, errlen, "%s %s: cannot read", what, path);
+        tls_util_err(err, errlen, "%s %s: cannot read", what, path);
         free(buf);
         return -1;
     }
     if (n > TLS_PEM_FILE_MAX) {
-        set_err(err, errlen, "%s %s: larger than %u bytes", what, path, TLS_PEM_FILE_MAX);
+        tls_util_err(err, errlen, "%s %s: larger than %u bytes", what, path, TLS_PEM_FILE_MAX);
         free(buf);
         return -1;
     }
@@ -223,7 +195,7 @@ tls_ctx *tls_ctx_new(const char *cert_path, const char *key_path, char *err, siz
         char inner[TLS_ERR_MAX];
         ctx = tls_ctx_new_pem(cert, cert_len, key, key_len, inner, sizeof inner);
         if (!ctx)
-            set_err(err, errlen, "%s (certificate %s, key %s)", inner, cert_path, key_path);
+            tls_util_err(err, errlen, "%s (certificate %s, key %s)", inner, cert_path, key_path);
     }
     if (key)
         mbedtls_platform_zeroize(key, key_len);

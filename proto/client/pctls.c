@@ -1,30 +1,12 @@
 /* pctls: client-side TLS settings (see pctls.h) and the pieces pc.c and pcuv.c share. */
 #include "proto/client/pctls_int.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/error.h>
 #include <mbedtls/x509.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static void set_mbed_err(char *err, size_t errlen, const char *what, int code)
-{
-    char text[128];
-    mbedtls_strerror(code, text, sizeof text);
-    set_err(err, errlen, "%s: %s (-0x%04x)", what, text, (unsigned)-code);
-}
+#include "util/tls_util.h"
 
 void pc_tls_config_free(pc_tls_config *cfg)
 {
@@ -47,11 +29,11 @@ static int load_ca(pc_tls_config *cfg, const pc_tls_opts *o, char *err, size_t e
     else
         r = mbedtls_x509_crt_parse(&cfg->ca, (const unsigned char *)o->ca_pem, strlen(o->ca_pem) + 1);
     if (r < 0) {
-        set_mbed_err(err, errlen, o->ca_file ? o->ca_file : "CA PEM", r);
+        tls_util_mbed_err(err, errlen, o->ca_file ? o->ca_file : "CA PEM", r);
         return -1;
     }
     if (cfg->ca.version == 0) {
-        set_err(err, errlen, "%s: no certificate could be parsed", o->ca_file ? o->ca_file : "CA PEM");
+        tls_util_err(err, errlen, "%s: no certificate could be parsed", o->ca_file ? o->ca_file : "CA PEM");
         return -1;
     }
     return 0;
@@ -61,25 +43,25 @@ pc_tls_config *pc_tls_config_new(const pc_tls_opts *o, char *err, size_t errlen)
 {
     static const char pers[] = "battled-client";
     if (!o) {
-        set_err(err, errlen, "no TLS options");
+        tls_util_err(err, errlen, "no TLS options");
         return NULL;
     }
     bool have_ca = (o->ca_file && o->ca_file[0]) || (!o->ca_file && o->ca_pem && o->ca_pem[0]);
     if (!o->insecure && !have_ca) {
-        set_err(err, errlen, "TLS needs a CA to verify the server (ca_file or ca_pem), or insecure");
+        tls_util_err(err, errlen, "TLS needs a CA to verify the server (ca_file or ca_pem), or insecure");
         return NULL;
     }
     if (!o->insecure && (!o->server_name || !o->server_name[0])) {
-        set_err(err, errlen, "TLS needs server_name to verify the server's certificate, or insecure");
+        tls_util_err(err, errlen, "TLS needs server_name to verify the server's certificate, or insecure");
         return NULL;
     }
     if (o->server_name && strlen(o->server_name) > PC_TLS_NAME_MAX) {
-        set_err(err, errlen, "server_name longer than %d bytes", PC_TLS_NAME_MAX);
+        tls_util_err(err, errlen, "server_name longer than %d bytes", PC_TLS_NAME_MAX);
         return NULL;
     }
     pc_tls_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
-        set_err(err, errlen, "out of memory");
+        tls_util_err(err, errlen, "out of memory");
         return NULL;
     }
     mbedtls_ssl_config_init(&cfg->conf);
@@ -90,23 +72,12 @@ pc_tls_config *pc_tls_config_new(const pc_tls_opts *o, char *err, size_t errlen)
     if (o->server_name)
         strcpy(cfg->server_name, o->server_name);
 
-    int r;
     if (!o->insecure && load_ca(cfg, o, err, errlen) != 0)
         goto fail;
-    if ((r = mbedtls_ctr_drbg_seed(&cfg->drbg, mbedtls_entropy_func, &cfg->entropy,
-                                   (const unsigned char *)pers, sizeof pers - 1)) != 0) {
-        set_mbed_err(err, errlen, "seeding the RNG", r);
+    /* The server speaks TLS 1.2 only; tls_util_conf_base offers nothing older. */
+    if (tls_util_conf_base(&cfg->conf, MBEDTLS_SSL_IS_CLIENT, &cfg->drbg, &cfg->entropy, pers, err,
+                           errlen) != 0)
         goto fail;
-    }
-    if ((r = mbedtls_ssl_config_defaults(&cfg->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-        set_mbed_err(err, errlen, "TLS defaults", r);
-        goto fail;
-    }
-    mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
-    /* The server speaks TLS 1.2 only; older versions are never worth offering. */
-    mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
     if (o->insecure) {
         mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE);
     } else {
@@ -144,10 +115,8 @@ void pctls_describe(const mbedtls_ssl_context *ssl, int code, char *buf, size_t 
         for (int i = 0; i < n && info[i]; i++)
             if (info[i] == '\n')
                 info[i] = (i == n - 1) ? '\0' : ';';
-        set_err(buf, len, "server certificate not trusted: %s", n > 0 ? info : "unknown reason");
+        tls_util_err(buf, len, "server certificate not trusted: %s", n > 0 ? info : "unknown reason");
         return;
     }
-    char text[128];
-    mbedtls_strerror(code, text, sizeof text);
-    set_err(buf, len, "TLS: %s (-0x%04x)", text, (unsigned)-code);
+    tls_util_mbed_err(buf, len, "TLS", code);
 }

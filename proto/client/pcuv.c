@@ -426,11 +426,6 @@ void *pcuv_user(const pcuv_conn *c)
     return c->user;
 }
 
-void pcuv_set_user(pcuv_conn *c, void *user)
-{
-    c->user = user;
-}
-
 const pcuv_stats *pcuv_get_stats(const pcuv_conn *c)
 {
     return &c->stats;

@@ -99,8 +99,8 @@ int64_t pcuv_send(pcuv_conn *c, const proto_request *r);
 /* Closes the connection; on_close(c, 0) follows from the loop. Idempotent. */
 void pcuv_close(pcuv_conn *c);
 
+/* The user pointer given to pcuv_connect (not owned). */
 void *pcuv_user(const pcuv_conn *c);
-void pcuv_set_user(pcuv_conn *c, void *user);
 const pcuv_stats *pcuv_get_stats(const pcuv_conn *c);
 
 /* True when c speaks TLS. */

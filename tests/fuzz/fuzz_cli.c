@@ -79,9 +79,9 @@ static void feed_events(const uint8_t *data, size_t size)
         proto_event ev;
         if (proto_decode_event(data + i, len, &ev, NULL) == PROTO_E_OK) {
             cli_view_event(&v, &ev);
-            if (v.nmissiles > PROTO_MAX_MISSILES || v.role > CLI_ROLE_SPECTATOR ||
-                v.phase > CLI_PH_ENDED || v.ships[0].nweapons > PROTO_MAX_WEAPONS ||
-                v.ships[1].nweapons > PROTO_MAX_WEAPONS)
+            if (v.b.nmissiles > PROTO_MAX_MISSILES || v.role > CLI_ROLE_SPECTATOR ||
+                v.phase > CLI_PH_ENDED || v.b.ships[0].nweapons > PROTO_MAX_WEAPONS ||
+                v.b.ships[1].nweapons > PROTO_MAX_WEAPONS)
                 abort();
             (void)cli_view_first_gun(&v);
             (void)cli_view_incoming(&v);

@@ -109,16 +109,6 @@ int itest_shards(void)
     return g_shards;
 }
 
-bool itest_tls(void)
-{
-    return g_tls;
-}
-
-const char *itest_tls_ca_pem(void)
-{
-    return g_cert_pem;
-}
-
 static bool write_file(const char *path, const char *text, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -419,16 +409,13 @@ void itest_player_init(itest_player *p, pc_conn *c)
 {
     memset(p, 0, sizeof *p);
     p->c = c;
-    p->seat = -1;
-    p->active = -1;
+    pct_init(&p->t);
 }
 
 void itest_take_started(itest_player *p, const proto_event *ev)
 {
     assert_int_equal(ev->type, PROTO_T_STARTED);
-    p->bid = ev->bid;
-    p->seat = ev->u.started.seat;
-    memcpy(p->token, ev->u.started.token, PROTO_TOKEN_LEN);
+    p->t.bid = ev->bid; /* the tracker takes the rest (seat, token, ships) from the event */
     assert_true(itest_track(p, ev));
 }
 
@@ -449,12 +436,12 @@ void itest_private_pair(const itest_server *s, itest_player *a, itest_player *b,
 bool itest_track(itest_player *p, const proto_event *ev)
 {
     if (ev->type == PROTO_T_ERROR) {
-        if (ev->bid == p->bid || ev->bid == 0)
-            fail_msg("seat %d of battle %llu: error %s (%s)", p->seat, (unsigned long long)p->bid,
+        if (ev->bid == p->t.bid || ev->bid == 0)
+            fail_msg("seat %d of battle %llu: error %s (%s)", p->t.seat, (unsigned long long)p->t.bid,
                      proto_error_name(ev->u.error.code), ev->u.error.msg);
         return false;
     }
-    if (!proto_type_battle_scoped(ev->type) || ev->bid != p->bid)
+    if (!proto_type_battle_scoped(ev->type) || ev->bid != p->t.bid)
         return false;
     if (ev->seq) {
         if (p->nseq >= ITEST_MAX_EVENTS)
@@ -463,35 +450,10 @@ bool itest_track(itest_player *p, const proto_event *ev)
         p->types[p->nseq] = ev->type;
         p->nseq++;
     }
-    switch (ev->type) {
-    case PROTO_T_STARTED:
-        p->active = ev->u.started.first;
-        p->round = 1;
-        break;
-    case PROTO_T_TURN:
-        p->active = ev->u.turn.active;
-        p->round = ev->u.turn.round;
-        break;
-    case PROTO_T_ROUND:
-        p->active = ev->u.round.active;
-        p->round = ev->u.round.round;
-        break;
-    case PROTO_T_STATE:
-        p->active = ev->u.state.active;
-        p->round = ev->u.state.round;
-        /* A turn action this round already taken shows in `acted`. */
-        if (p->seat >= 0 && p->seat < 2 && (ev->u.state.acted >> p->seat) & 1)
-            p->fired_round = p->round;
-        if (ev->u.state.phase == PROTO_PHASE_ENDED)
-            p->ended = true;
-        break;
-    case PROTO_T_ENDED:
-        p->ended = true;
-        p->end = *ev;
-        break;
-    default:
-        break;
-    }
+    pct_apply(&p->t, ev);
+    /* A turn action this round already taken shows in a state's `acted`. */
+    if (ev->type == PROTO_T_STATE && p->t.seat >= 0 && (ev->u.state.acted >> p->t.seat) & 1)
+        p->fired_round = p->t.round;
     return true;
 }
 
@@ -506,12 +468,12 @@ void itest_until_at(itest_player *p, int type, proto_event *ev, const char *file
 
 void itest_act(itest_player *p)
 {
-    if (!p || p->ended || p->seat < 0 || p->active != p->seat || p->round == 0 ||
-        p->fired_round == p->round)
+    if (!p || p->t.ended || p->t.seat < 0 || p->t.active != p->t.seat || p->t.round == 0 ||
+        p->fired_round == p->t.round)
         return;
-    p->fired_round = p->round;
+    p->fired_round = p->t.round;
     p->actions++;
-    assert_true(pc_fire(p->c, p->bid, 0) > 0);
+    assert_true(pc_fire(p->c, p->t.bid, 0) > 0);
 }
 
 void itest_play(itest_player *a, itest_player *b, int deadline_ms)
@@ -520,18 +482,18 @@ void itest_play(itest_player *a, itest_player *b, int deadline_ms)
     itest_player *ps[2] = {a, b};
     itest_act(a);
     itest_act(b);
-    while ((a && !a->ended) || (b && !b->ended)) {
+    while ((a && !a->t.ended) || (b && !b->t.ended)) {
         if (itest_now_ms() >= end)
             fail_msg("battle %llu did not end within %d ms",
-                     (unsigned long long)(a ? a->bid : b->bid), deadline_ms);
+                     (unsigned long long)(a ? a->t.bid : b->t.bid), deadline_ms);
         for (int i = 0; i < 2; i++) {
             itest_player *p = ps[i];
-            if (!p || p->ended)
+            if (!p || p->t.ended)
                 continue;
             proto_event ev;
             int r = pc_recv(p->c, &ev, 2);
             if (r < 0)
-                fail_msg("seat %d: connection closed mid-battle", p->seat);
+                fail_msg("seat %d: connection closed mid-battle", p->t.seat);
             if (r == 1) {
                 itest_track(p, &ev);
                 itest_act(p);

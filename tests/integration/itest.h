@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "proto/client/pc.h"
+#include "proto/client/tracker.h"
 #include "proto/msg.h"
 
 #define ITEST_WAIT_MS 5000   /* default deadline for one expected message */
@@ -43,10 +44,6 @@ typedef struct {
 void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
 int itest_shards(void);
-/* True in TLS mode (--tls). */
-bool itest_tls(void);
-/* The run's certificate as PEM (TLS mode only; "" otherwise), for tests that connect themselves. */
-const char *itest_tls_ca_pem(void);
 
 /* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
  * count, admin off, rate limit off, debug logs, drain_timeout_ms 500, persistence.dir in the
@@ -88,25 +85,21 @@ bool itest_wait_closed(pc_conn *c, int ms);
 /* Monotonic milliseconds. */
 uint64_t itest_now_ms(void);
 
-/* A battle as one player sees it: every event with a sequence number, in arrival order. */
+/* A battle as one player sees it: the battle followed (proto/client/tracker: bid, seat, token,
+ * whose turn, round, ended and the `ended` body) and every event with a sequence number, in
+ * arrival order (replays included). */
 #define ITEST_MAX_EVENTS 4096
 typedef struct {
     pc_conn *c;
-    uint64_t bid;
-    int seat;
-    uint8_t token[PROTO_TOKEN_LEN];
-    int active;       /* seat allowed to act now */
-    uint32_t round;   /* current round (0 before the start) */
+    pct_battle t;
     uint32_t fired_round; /* last round this side took its turn action */
-    bool ended;
-    proto_event end;
     uint32_t nseq;
     uint32_t seqs[ITEST_MAX_EVENTS];
     uint8_t types[ITEST_MAX_EVENTS];
     uint32_t actions; /* turn actions this side sent */
 } itest_player;
 
-/* Zeroes p for connection c, with no seat and no active seat yet (-1). */
+/* Zeroes p for connection c, following no battle yet. */
 void itest_player_init(itest_player *p, pc_conn *c);
 /* Takes a `started` event into p (battle id, seat, resume token) and tracks it; fails the test if
  * ev is not `started`. */
@@ -115,8 +108,10 @@ void itest_take_started(itest_player *p, const proto_event *ev);
  * (vs player), guest joins it by id with a free trader; both have taken their `started`. */
 void itest_private_pair(const itest_server *s, itest_player *a, itest_player *b, proto_band band);
 
-/* Records a battle event into p (seq, type; turn/round/started update `active`, ended sets ended).
- * Returns true if ev belonged to p's battle. Fails the test on an error event for that battle. */
+/* Records a battle event into p (seq and type) and folds it into p->t (pct_apply: a replay is
+ * recorded but changes nothing); a state whose `acted` has p's bit set counts as p's turn action
+ * this round. Returns true if ev belonged to p's battle. Fails the test on an error event for that
+ * battle. */
 bool itest_track(itest_player *p, const proto_event *ev);
 
 /* Reads p's connection, tracking every event of p's battle, until an event of `type` for that

@@ -125,6 +125,7 @@ static void policy_waits_for_its_turn_and_acts_once_per_round(void **state)
     proto_event t;
     memset(&t, 0, sizeof t);
     t.type = PROTO_T_TURN;
+    t.bid = 42;
     t.u.turn.round = 1;
     t.u.turn.active = 1;
     bb_view_apply(&v, &t);
@@ -133,19 +134,21 @@ static void policy_waits_for_its_turn_and_acts_once_per_round(void **state)
     assert_int_equal(r.type, PROTO_T_FIRE);
     assert_int_equal(r.u.fire.weapon, 1);
     assert_int_equal(r.bid, 42);
-    v.acted_round = v.round;
+    v.acted_round = v.t.round;
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_NONE);
     /* its shot spends the round: next time the laser */
     proto_event a;
     memset(&a, 0, sizeof a);
     a.type = PROTO_T_ATTACK;
+    a.bid = 42;
     a.u.attack.seat = 1;
     a.u.attack.weapon = 1;
     bb_view_apply(&v, &a);
-    assert_int_equal(v.wammo[1], 0);
+    assert_int_equal(v.t.ships[1].weapons[1].ammo, 0);
     proto_event rd;
     memset(&rd, 0, sizeof rd);
     rd.type = PROTO_T_ROUND;
+    rd.bid = 42;
     rd.u.round.round = 2;
     rd.u.round.active = 1;
     rd.u.round.hull[0] = rd.u.round.hull[1] = 40;
@@ -172,13 +175,14 @@ static void policy_launches_at_long_range_and_defends(void **state)
     proto_event m;
     memset(&m, 0, sizeof m);
     m.type = PROTO_T_MLAUNCH;
+    m.bid = 42;
     m.u.mlaunch.seat = 0;
     m.u.mlaunch.missile = 1;
     m.u.mlaunch.left = 0;
     bb_view_apply(&v, &m);
-    assert_int_equal(v.wammo[2], 0);
+    assert_int_equal(v.t.ships[0].weapons[2].ammo, 0);
     /* an incoming missile: point defense once this round, as a reaction, even when not our turn */
-    v.acted_round = v.round;
+    v.acted_round = v.t.round;
     m.u.mlaunch.seat = 1;
     m.u.mlaunch.missile = 7;
     bb_view_apply(&v, &m);
@@ -188,16 +192,24 @@ static void policy_launches_at_long_range_and_defends(void **state)
     bb_view_pd_tried(&v, 7);
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_NONE);
     /* a new round allows another try; a destroyed missile is forgotten */
-    v.round++;
+    proto_event rd;
+    memset(&rd, 0, sizeof rd);
+    rd.type = PROTO_T_ROUND;
+    rd.bid = 42;
+    rd.u.round.round = 2;
+    rd.u.round.hull[0] = rd.u.round.hull[1] = 40;
+    bb_view_apply(&v, &rd);
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_REACTION);
     proto_event pd;
     memset(&pd, 0, sizeof pd);
     pd.type = PROTO_T_PD_RESULT;
+    pd.bid = 42;
     pd.u.pd_result.seat = 0;
     pd.u.pd_result.missile = 7;
     pd.u.pd_result.ok = true;
     bb_view_apply(&v, &pd);
-    assert_int_equal(v.nin, 0);
+    assert_int_equal(v.t.nmissiles, 1); /* ours is still in flight */
+    assert_int_equal(v.t.missiles[0].id, 1);
 }
 
 static void policy_uses_sand_only_when_hurt_and_close(void **state)
@@ -208,28 +220,30 @@ static void policy_uses_sand_only_when_hurt_and_close(void **state)
     bb_view_start(&v, &ev);
     proto_request r;
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_NONE); /* unhurt, not our turn */
-    v.hull = 20;
+    v.t.ships[0].hull = 20;
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_REACTION);
     assert_int_equal(r.type, PROTO_T_SAND);
     proto_event s;
     memset(&s, 0, sizeof s);
     s.type = PROTO_T_SAND_RESULT;
+    s.bid = 42;
     s.u.sand_result.seat = 0;
     s.u.sand_result.left = 0;
     bb_view_apply(&v, &s);
-    assert_int_equal(v.wammo[3], 0);
-    v.round++;
+    assert_int_equal(v.t.ships[0].weapons[3].ammo, 0);
+    v.t.round++;
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_NONE); /* no canisters left */
     /* out of band: no sand even when hurt */
     ev = started(0, 1, PROTO_BAND_SHORT);
     bb_view_start(&v, &ev);
-    v.hull = 5;
+    v.t.ships[0].hull = 5;
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_NONE);
     proto_event e;
     memset(&e, 0, sizeof e);
     e.type = PROTO_T_ENDED;
+    e.bid = 42;
     bb_view_apply(&v, &e);
-    v.active = 0;
+    v.t.active = 0;
     assert_int_equal(bb_policy_next(&v, 42, &r), BB_ACT_NONE);
 }
 

@@ -374,19 +374,19 @@ static void test_battles_lists_a_running_battle(void **state)
     itest_private_pair(&g_srv, &a, &b, PROTO_BAND_ADJACENT);
     pc_conn *s = itest_client(&g_srv, "spectator");
     proto_event ev;
-    assert_true(pc_watch(s, a.bid) > 0);
+    assert_true(pc_watch(s, a.t.bid) > 0);
     itest_expect(s, PROTO_T_STATE, &ev);
 
     resp *r = get("/battles");
     assert_int_equal(r->status, 200);
     char row[512], want[512];
-    battle_row(r->body, a.bid, row, sizeof row);
+    battle_row(r->body, a.t.bid, row, sizeof row);
     if (!row[0])
-        fail_msg("battle %llu not listed: %s", (unsigned long long)a.bid, r->body);
+        fail_msg("battle %llu not listed: %s", (unsigned long long)a.t.bid, r->body);
     snprintf(want, sizeof want,
              "{\"id\":\"%llu\",\"shard\":%u,\"state\":\"running\",\"round\":%u,\"seats\":["
              "{\"seat\":0,\"present\":true},{\"seat\":1,\"present\":true}],\"spectators\":1,",
-             (unsigned long long)a.bid, shard_of(a.bid, (unsigned)itest_shards()), a.round);
+             (unsigned long long)a.t.bid, shard_of(a.t.bid, (unsigned)itest_shards()), a.t.round);
     assert_string_equal(row, want);
     assert_non_null(strstr(r->body, "\"truncated\":false"));
 
@@ -394,7 +394,7 @@ static void test_battles_lists_a_running_battle(void **state)
     pc_close(b.c);
     uint64_t end = itest_now_ms() + 3000;
     for (;;) {
-        battle_row(get("/battles")->body, a.bid, row, sizeof row);
+        battle_row(get("/battles")->body, a.t.bid, row, sizeof row);
         if (strstr(row, "{\"seat\":1,\"present\":false}"))
             break;
         if (itest_now_ms() > end)
@@ -586,7 +586,7 @@ static void test_admin_burst_does_not_delay_a_battle(void **state)
         assert_true(pc_create(p.c, "free_trader", PROTO_BAND_ADJACENT, PROTO_VS_AI, "scout") > 0);
         itest_expect(p.c, PROTO_T_STARTED, &ev);
         itest_take_started(&p, &ev);
-        while (!p.ended && itest_now_ms() < deadline) {
+        while (!p.t.ended && itest_now_ms() < deadline) {
             uint32_t acted = p.actions;
             uint64_t t0 = itest_now_ms();
             itest_act(&p);

@@ -42,9 +42,9 @@ static void matched_pair(itest_player *a, itest_player *b, const char *sa, const
     itest_take_started(b, &ev);
     itest_expect(a->c, PROTO_T_STARTED, &ev);
     itest_take_started(a, &ev);
-    assert_int_equal(a->bid, b->bid);
-    assert_int_equal(a->seat, 0);
-    assert_int_equal(b->seat, 1);
+    assert_int_equal(a->t.bid, b->t.bid);
+    assert_int_equal(a->t.seat, 0);
+    assert_int_equal(b->t.seat, 1);
 }
 
 /* A creates a private battle, B joins it by id. */
@@ -64,14 +64,14 @@ static void private_pair(itest_player *a, itest_player *b, proto_band band)
     itest_take_started(b, &ev);
     itest_expect(a->c, PROTO_T_STARTED, &ev);
     itest_take_started(a, &ev);
-    assert_int_equal(a->bid, bid);
+    assert_int_equal(a->t.bid, bid);
 }
 
 static void assert_contiguous(const itest_player *p)
 {
     for (uint32_t i = 1; i < p->nseq; i++)
         if (p->seqs[i] != p->seqs[i - 1] + 1)
-            fail_msg("seat %d: seq %u follows %u", p->seat, p->seqs[i], p->seqs[i - 1]);
+            fail_msg("seat %d: seq %u follows %u", p->t.seat, p->seqs[i], p->seqs[i - 1]);
 }
 
 static void assert_same_history(const itest_player *a, const itest_player *b)
@@ -93,17 +93,17 @@ static void test_full_battle_to_destruction(void **state)
     itest_player a, b;
     matched_pair(&a, &b, "scout", "free_trader", PROTO_BAND_ADJACENT);
     itest_play(&a, &b, BATTLE_MS);
-    assert_int_equal(a.end.u.ended.reason, PROTO_END_DESTROYED);
-    int w = a.end.u.ended.winner;
+    assert_int_equal(a.t.end.reason, PROTO_END_DESTROYED);
+    int w = a.t.end.winner;
     assert_true(w == 0 || w == 1);
-    assert_int_equal(a.end.u.ended.hull[1 - w], 0);
-    assert_true(a.end.u.ended.hull[w] > 0);
-    assert_memory_equal(&a.end.u.ended, &b.end.u.ended, sizeof a.end.u.ended);
+    assert_int_equal(a.t.end.hull[1 - w], 0);
+    assert_true(a.t.end.hull[w] > 0);
+    assert_memory_equal(&a.t.end, &b.t.end, sizeof a.t.end);
     /* Both seats saw the same events, each battle event once, in sequence order from 1. */
     assert_int_equal(a.seqs[0], 1);
     assert_contiguous(&a);
     assert_same_history(&a, &b);
-    assert_true(a.actions + b.actions >= a.end.u.ended.rounds);
+    assert_true(a.actions + b.actions >= a.t.end.rounds);
     close_players(&a, &b);
 }
 
@@ -118,9 +118,9 @@ static void test_solo_battle(void **state)
     itest_take_started(&a, &ev);
     assert_string_equal(ev.u.started.ships[1].type, "scout");
     itest_play(&a, NULL, BATTLE_MS);
-    assert_true(a.end.u.ended.reason == PROTO_END_DESTROYED || a.end.u.ended.reason == PROTO_END_DRAW);
+    assert_true(a.t.end.reason == PROTO_END_DESTROYED || a.t.end.reason == PROTO_END_DRAW);
     /* The server's opponent acted too: there were events from seat 1's turns. */
-    assert_true(a.end.u.ended.rounds >= 1);
+    assert_true(a.t.end.rounds >= 1);
     assert_contiguous(&a);
     pc_close(a.c);
 }
@@ -132,19 +132,19 @@ static void test_spectator_sees_every_event_in_order(void **state)
     proto_event ev;
     private_pair(&a, &b, PROTO_BAND_ADJACENT);
     itest_player_init(&s, itest_client(&g_srv, "spectator"));
-    s.bid = a.bid;
-    assert_true(pc_watch(s.c, a.bid) > 0);
+    s.t.bid = a.t.bid;
+    assert_true(pc_watch(s.c, a.t.bid) > 0);
     itest_expect(s.c, PROTO_T_STATE, &ev);
     assert_int_equal(ev.u.state.seat, PROTO_SEAT_SPECTATOR);
     uint32_t from = ev.seq;
     itest_play(&a, &b, BATTLE_MS);
     /* The spectator's stream, read after the fact, holds every later event once and in order. */
     uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
-    while (!s.ended && itest_now_ms() < end) {
+    while (!s.t.ended && itest_now_ms() < end) {
         if (pc_recv(s.c, &ev, 100) == 1 && ev.type != PROTO_T_STATE)
             itest_track(&s, &ev);
     }
-    assert_true(s.ended);
+    assert_true(s.t.ended);
     assert_contiguous(&s);
     assert_true(s.nseq > 0);
     /* Same events as the players from the watch point on. */
@@ -212,24 +212,24 @@ static void test_resume_gets_exactly_missed_events(void **state)
     itest_player a, b;
     proto_event ev;
     private_pair(&a, &b, PROTO_BAND_ADJACENT);
-    assert_int_equal(a.seat, 0); /* the creator acts first in round 1 */
+    assert_int_equal(a.t.seat, 0); /* the creator acts first in round 1 */
     uint32_t last = b.seqs[b.nseq - 1];
     pc_close(b.c);
     /* A is told B went away, then takes its turn while B is gone. */
     itest_until(&a, PROTO_T_AWAY, &ev);
     assert_int_equal(ev.u.away.seat, 1);
-    assert_true(pc_fire(a.c, a.bid, 0) > 0);
+    assert_true(pc_fire(a.c, a.t.bid, 0) > 0);
     a.fired_round = 1;
     itest_until(&a, PROTO_T_TURN, &ev);
-    assert_int_equal(a.active, 1);
+    assert_int_equal(a.t.active, 1);
 
     /* B comes back on a new connection with its token and the last sequence it saw. */
     pc_conn *b2 = itest_client(&g_srv, "b-again");
     itest_player r;
     itest_player_init(&r, b2);
-    r.bid = a.bid;
-    r.seat = 1;
-    assert_true(pc_resume(b2, a.bid, 1, b.token, last) > 0);
+    r.t.bid = a.t.bid;
+    r.t.seat = 1;
+    assert_true(pc_resume(b2, a.t.bid, 1, b.t.token, last) > 0);
     itest_until(&a, PROTO_T_BACK, &ev);
     uint32_t back_seq = ev.seq;
     while (r.nseq == 0 || r.seqs[r.nseq - 1] < back_seq) {
@@ -247,7 +247,7 @@ static void test_resume_gets_exactly_missed_events(void **state)
     assert_memory_equal(a.types + off, r.types, r.nseq);
     itest_expect_silence(b2, 100);
     /* And the battle goes on with the resumed seat. */
-    memcpy(r.token, b.token, PROTO_TOKEN_LEN);
+    memcpy(r.t.token, b.t.token, PROTO_TOKEN_LEN);
     itest_play(&a, &r, BATTLE_MS);
     pc_close(a.c);
     pc_close(b2);
@@ -262,22 +262,22 @@ static void test_takeover_of_stale_connection(void **state)
     uint32_t last = b.seqs[b.nseq - 1];
     /* B's old connection never closes; a new one presents the token and takes the seat over. */
     pc_conn *b2 = itest_client(&g_srv, "b-new");
-    assert_true(pc_resume(b2, b.bid, (uint8_t)b.seat, b.token, last) > 0);
+    assert_true(pc_resume(b2, b.t.bid, (uint8_t)b.t.seat, b.t.token, last) > 0);
     itest_expect(b.c, PROTO_T_LEFT, &ev);
-    assert_int_equal(ev.bid, b.bid);
+    assert_int_equal(ev.bid, b.t.bid);
     itest_expect(b2, PROTO_T_STATE, &ev); /* nothing missed: a full state acknowledges */
     /* The stale connection lost the seat; the new one holds it. A acts first (round 1). */
-    assert_true(pc_fire(a.c, a.bid, 0) > 0);
+    assert_true(pc_fire(a.c, a.t.bid, 0) > 0);
     a.fired_round = 1;
     itest_player r;
     itest_player_init(&r, b2);
-    r.bid = b.bid;
-    r.seat = b.seat;
-    r.round = 1;
-    r.active = 0;
+    r.t.bid = b.t.bid;
+    r.t.seat = b.t.seat;
+    r.t.round = 1;
+    r.t.active = 0;
     itest_until(&r, PROTO_T_TURN, &ev);
-    assert_int_equal(r.active, r.seat);
-    assert_true(pc_fire(b.c, b.bid, 0) > 0);
+    assert_int_equal(r.t.active, r.t.seat);
+    assert_true(pc_fire(b.c, b.t.bid, 0) > 0);
     itest_expect_error(b.c, PROTO_E_NOT_IN_BATTLE, &ev);
     itest_play(&a, &r, BATTLE_MS);
     pc_close(b2);

@@ -100,12 +100,12 @@ static void test_running_battle_may_finish_during_drain(void **state)
     itest_expect(a.c, PROTO_T_CREATED, &ev);
     assert_true(pc_join(b.c, ev.bid, "free_trader") > 0);
     itest_expect(b.c, PROTO_T_STARTED, &ev);
-    b.bid = ev.bid;
-    b.seat = ev.u.started.seat;
+    b.t.bid = ev.bid;
+    b.t.seat = ev.u.started.seat;
     itest_track(&b, &ev);
     itest_expect(a.c, PROTO_T_STARTED, &ev);
-    a.bid = ev.bid;
-    a.seat = ev.u.started.seat;
+    a.t.bid = ev.bid;
+    a.t.seat = ev.u.started.seat;
     itest_track(&a, &ev);
     kill(srv.pid, SIGUSR1); /* drains whatever server.on_sigterm says */
     itest_expect_error(a.c, PROTO_E_SERVER_DRAINING, &ev);
@@ -113,7 +113,7 @@ static void test_running_battle_may_finish_during_drain(void **state)
     /* The battle is played out inside the grace period and ends on its own terms; once no battle
      * is left the server exits without waiting for the deadline. */
     itest_play(&a, &b, 15000);
-    assert_int_equal(a.end.u.ended.reason, PROTO_END_DESTROYED);
+    assert_int_equal(a.t.end.reason, PROTO_END_DESTROYED);
     assert_true(itest_wait_closed(a.c, ITEST_WAIT_MS));
     assert_true(itest_wait_closed(b.c, ITEST_WAIT_MS));
     int rc = itest_stop(&srv, 0, 10000);

@@ -138,7 +138,7 @@ static void test_hostile_frames_do_not_disturb_battles(void **state)
     itest_player a, b;
     itest_private_pair(&srv, &a, &b, PROTO_BAND_ADJACENT);
     /* Take the first turn, then let the attackers loose while the battle waits on seat 1. */
-    assert_true(pc_fire(a.c, a.bid, 0) > 0);
+    assert_true(pc_fire(a.c, a.t.bid, 0) > 0);
     a.fired_round = 1;
 
     pc_conn *x = itest_client(&srv, "attacker");
@@ -184,7 +184,7 @@ static void test_hostile_frames_do_not_disturb_battles(void **state)
     send_frame(x, huge, sizeof huge);
     itest_expect(x, PROTO_T_ERROR, &ev);
     /* Actions on the battle by a stranger. */
-    assert_true(pc_fire(x, a.bid, 0) > 0);
+    assert_true(pc_fire(x, a.t.bid, 0) > 0);
     itest_expect_error(x, PROTO_E_NOT_IN_BATTLE, &ev);
     assert_true(pc_ping(x, 99) > 0);
     itest_expect(x, PROTO_T_PONG, &ev);
@@ -205,7 +205,7 @@ static void test_hostile_frames_do_not_disturb_battles(void **state)
 
     /* The battle went on untouched and ends normally. */
     itest_play(&a, &b, BATTLE_MS);
-    assert_int_equal(a.end.u.ended.reason, PROTO_END_DESTROYED);
+    assert_int_equal(a.t.end.reason, PROTO_END_DESTROYED);
     for (uint32_t i = 1; i < a.nseq; i++)
         assert_int_equal(a.seqs[i], a.seqs[i - 1] + 1);
     pc_close(x);
@@ -224,26 +224,26 @@ static void test_out_of_turn_actions(void **state)
     proto_event ev;
     itest_player a, b;
     itest_private_pair(&srv, &a, &b, PROTO_BAND_ADJACENT);
-    assert_int_equal(a.seat, 0);
+    assert_int_equal(a.t.seat, 0);
     /* Round 1 belongs to seat 0: seat 1 may not take a turn action. */
-    int64_t rid = pc_fire(b.c, b.bid, 0);
+    int64_t rid = pc_fire(b.c, b.t.bid, 0);
     itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
     assert_int_equal(ev.rid, (uint32_t)rid);
-    assert_int_equal(ev.bid, b.bid);
-    rid = pc_end(b.c, b.bid);
+    assert_int_equal(ev.bid, b.t.bid);
+    rid = pc_end(b.c, b.t.bid);
     itest_expect_error(b.c, PROTO_E_NOT_YOUR_TURN, &ev);
     /* Seat 0 acts once; a second turn action in the same round is refused. */
-    assert_true(pc_end(a.c, a.bid) > 0);
+    assert_true(pc_end(a.c, a.t.bid) > 0);
     a.fired_round = 1;
     itest_until(&a, PROTO_T_TURN, &ev);
-    assert_int_equal(a.active, 1);
-    rid = pc_fire(a.c, a.bid, 0);
+    assert_int_equal(a.t.active, 1);
+    rid = pc_fire(a.c, a.t.bid, 0);
     itest_expect(a.c, PROTO_T_ERROR, &ev);
     assert_true(ev.u.error.code == PROTO_E_NOT_YOUR_TURN || ev.u.error.code == PROTO_E_ALREADY_ACTED);
     assert_int_equal(ev.rid, (uint32_t)rid);
     /* A weapon the ship does not have. */
     itest_until(&b, PROTO_T_TURN, &ev);
-    rid = pc_fire(b.c, b.bid, 9);
+    rid = pc_fire(b.c, b.t.bid, 9);
     assert_true(rid > 0);
     itest_expect_error(b.c, PROTO_E_NO_SUCH_WEAPON, &ev);
     itest_play(&a, &b, BATTLE_MS);

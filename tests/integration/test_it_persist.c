@@ -122,7 +122,7 @@ static itest_player *pb(struct bt *b)
 
 static bool over(const struct bt *b)
 {
-    return b->a.ended || (!b->solo && b->b.ended);
+    return b->a.t.ended || (!b->solo && b->b.t.ended);
 }
 
 /* Plays until round `until` begins (or the battle ends), every action answered. */
@@ -130,11 +130,11 @@ static void advance(struct bt *b, uint32_t until)
 {
     itest_player *ps[2] = {&b->a, pb(b)};
     uint64_t end = itest_now_ms() + 20000;
-    while (!over(b) && b->a.round < until) {
+    while (!over(b) && b->a.t.round < until) {
         assert_true(itest_now_ms() < end);
         for (int i = 0; i < 2; i++) {
             itest_player *p = ps[i];
-            if (!p || p->ended)
+            if (!p || p->t.ended)
                 continue;
             itest_act(p);
             proto_event ev;
@@ -205,7 +205,7 @@ static void come_back(const itest_server *s, itest_player *p)
         return;
     p->c = itest_client(s, "back");
     uint32_t last = last_seq(p);
-    assert_true(pc_resume(p->c, p->bid, (uint8_t)p->seat, p->token, last) > 0);
+    assert_true(pc_resume(p->c, p->t.bid, (uint8_t)p->t.seat, p->t.token, last) > 0);
     /* the answer: the missed events, or a state when there were none */
     proto_event ev;
     uint64_t end = itest_now_ms() + ITEST_WAIT_MS;
@@ -240,7 +240,7 @@ static void kill_and_recover(const char *fsync, int shards_after)
         struct bt *b = &g_b[i];
         b->ended_before = over(b);
         if (!b->ended_before)
-            assert_int_equal(look(w, b->a.bid, &b->digest, &b->seq), 1);
+            assert_int_equal(look(w, b->a.t.bid, &b->digest, &b->seq), 1);
     }
     /* in flight at the kill: every seat whose turn it is acts, nobody waits for the answer */
     for (int i = 1; i < NB; i += 2) {
@@ -266,7 +266,7 @@ static void kill_and_recover(const char *fsync, int shards_after)
         struct bt *b = &g_b[i];
         uint64_t d;
         uint32_t seq;
-        int found = look(w, b->a.bid, &d, &seq);
+        int found = look(w, b->a.t.bid, &d, &seq);
         if (b->ended_before) {
             assert_int_equal(found, 0); /* an ended battle is not recovered */
             continue;
@@ -279,7 +279,7 @@ static void kill_and_recover(const char *fsync, int shards_after)
         if (!b->burst) {
             if (d != b->digest)
                 fail_msg("battle %llu: state after the restart differs (seq %u, was %u)",
-                         (unsigned long long)b->a.bid, seq, b->seq);
+                         (unsigned long long)b->a.t.bid, seq, b->seq);
         } else {
             /* nothing a player was told is lost */
             uint32_t seen = last_seq(&b->a) > last_seq(pb(b)) ? last_seq(&b->a) : last_seq(pb(b));
@@ -303,7 +303,7 @@ static void kill_and_recover(const char *fsync, int shards_after)
         come_back(&s2, &b->a);
         come_back(&s2, pb(b));
         itest_play(&b->a, pb(b), PLAY_MS);
-        assert_true(b->a.ended);
+        assert_true(b->a.t.ended);
     }
     for (int i = 0; i < NB; i++) {
         if (g_b[i].a.c)
@@ -372,7 +372,7 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     uint64_t d;
     uint32_t seq;
     for (int i = 0; i < 4; i++)
-        assert_int_equal(look(w, g_b[i].a.bid, &d, &seq), 1);
+        assert_int_equal(look(w, g_b[i].a.t.bid, &d, &seq), 1);
     pc_close(w);
     assert_int_equal(itest_stop(&s, SIGKILL, 5000), -2);
     itest_cleanup(&s);
@@ -399,7 +399,7 @@ static void test_torn_tail_and_corrupt_middle(void **state)
     w = itest_client(&s, "w");
     int back = 0;
     for (int i = 0; i < 4; i++)
-        back += look(w, g_b[i].a.bid, &d, &seq);
+        back += look(w, g_b[i].a.t.bid, &d, &seq);
     assert_int_equal(back, 3);
     pc_close(w);
     assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
@@ -444,7 +444,7 @@ static void test_file_size_limit(void **state)
     assert_true(log_has(&s, "journal: write failed"));
     /* the running battle goes on: its players are answered and it can be played to the end */
     itest_play(&g_b[0].a, &g_b[0].b, PLAY_MS);
-    assert_true(g_b[0].a.ended && g_b[0].b.ended);
+    assert_true(g_b[0].a.t.ended && g_b[0].b.t.ended);
     assert_false(s.exited); /* SIGXFSZ did not kill it */
     pc_close(c);
     pc_close(g_b[0].a.c);

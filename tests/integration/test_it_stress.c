@@ -27,7 +27,7 @@ static int g_np;
 static itest_player *find(pc_conn *c, uint64_t bid)
 {
     for (int i = 0; i < g_np; i++)
-        if (g_p[i].c == c && g_p[i].bid == bid)
+        if (g_p[i].c == c && g_p[i].t.bid == bid)
             return &g_p[i];
     return NULL;
 }
@@ -38,11 +38,8 @@ static void on_event(pc_conn *c, const proto_event *ev)
     if (ev->type == PROTO_T_STARTED && !p) {
         assert_true(g_np < NBATTLE_SEATS);
         p = &g_p[g_np++];
-        memset(p, 0, sizeof *p);
-        p->c = c;
-        p->bid = ev->bid;
-        p->seat = ev->u.started.seat;
-        p->active = -1;
+        itest_player_init(p, c);
+        p->t.bid = ev->bid; /* itest_track below takes the rest from the started event */
     }
     if (ev->type == PROTO_T_ERROR)
         fail_msg("error %s (%s) for battle %llu", proto_error_name(ev->u.error.code), ev->u.error.msg,
@@ -73,7 +70,7 @@ static void test_many_battles(void **state)
     for (;;) {
         int ended = 0;
         for (int i = 0; i < g_np; i++)
-            ended += g_p[i].ended;
+            ended += g_p[i].t.ended;
         if (g_np == NBATTLE_SEATS && ended == g_np)
             break;
         if (itest_now_ms() >= end)
@@ -96,8 +93,8 @@ static void test_many_battles(void **state)
         itest_player *p = &g_p[i];
         actions += p->actions;
         events += p->nseq;
-        assert_true(p->end.u.ended.reason == PROTO_END_DESTROYED ||
-                    p->end.u.ended.reason == PROTO_END_DRAW);
+        assert_true(p->t.end.reason == PROTO_END_DESTROYED ||
+                    p->t.end.reason == PROTO_END_DRAW);
         assert_int_equal(p->seqs[0], 1);
         for (uint32_t k = 1; k < p->nseq; k++)
             assert_int_equal(p->seqs[k], p->seqs[k - 1] + 1);

@@ -283,25 +283,22 @@ static void test_solo_battle_over_tls(void **state)
     proto_event ev;
     tcli_expect(c, PROTO_T_STARTED, &ev);
     itest_player p;
-    memset(&p, 0, sizeof p);
-    p.bid = ev.bid;
-    p.seat = ev.u.started.seat;
-    p.active = -1;
-    itest_track(&p, &ev);
+    itest_player_init(&p, NULL); /* this test reads and writes through its own TLS client */
+    itest_take_started(&p, &ev);
     uint64_t end = itest_now_ms() + 20000;
-    while (!p.ended) {
+    while (!p.t.ended) {
         assert_true(itest_now_ms() < end);
-        if (p.active == p.seat && p.fired_round != p.round) {
-            p.fired_round = p.round;
+        if (p.t.active == p.t.seat && p.fired_round != p.t.round) {
+            p.fired_round = p.t.round;
             memset(&r, 0, sizeof r);
             r.type = PROTO_T_FIRE;
-            r.bid = p.bid;
+            r.bid = p.t.bid;
             tcli_send(c, &r);
         }
         assert_int_equal(tcli_recv(c, &ev), 1);
         itest_track(&p, &ev);
     }
-    assert_true(p.end.u.ended.reason == PROTO_END_DESTROYED || p.end.u.ended.reason == PROTO_END_DRAW);
+    assert_true(p.t.end.reason == PROTO_END_DESTROYED || p.t.end.reason == PROTO_END_DRAW);
     for (uint32_t i = 1; i < p.nseq; i++)
         assert_int_equal(p.seqs[i], p.seqs[i - 1] + 1);
     tcli_close(c);

@@ -3,3 +3,8 @@
 battled_add_test(NAME test_proto_client_tls
   SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_proto_client_tls.c ${CMAKE_SOURCE_DIR}/proto/tools/samples.c
   LIBS battled_client battled_mbedtls Threads::Threads LABELS unit TIMEOUT 60)
+
+# The client-side battle tracker (proto/client/tracker) that cli, bench and the integration tests
+# share: event sequences in, the followed battle's state checked.
+battled_add_test(NAME test_proto_tracker SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_proto_tracker.c
+                 LIBS battled_tracker LABELS unit TIMEOUT 30)

@@ -262,7 +262,7 @@ static void test_view_tells_a_battle(void **state)
     ev.u.attack = (struct proto_attack){.seat = 0, .weapon = 0, .dice = {5, 6}, .total = 13, .effect = 5,
                                         .hit = true, .damage = 9, .hull = 71};
     assert_true(cli_view_event(&w.v, &ev));
-    assert_int_equal(w.v.ships[1].hull, 71);
+    assert_int_equal(w.v.b.ships[1].hull, 71);
     assert_non_null(strstr(viewer_text(&w), "You fire Pulse Laser [0]: rolled 5+6, total 13: HIT"));
     assert_non_null(strstr(viewer_text(&w), "Enemy hull 71/80"));
 
@@ -282,12 +282,12 @@ static void test_view_tells_a_battle(void **state)
     ev.u.mlaunch = (struct proto_mlaunch){.seat = 1, .missile = 5, .band = PROTO_BAND_LONG, .left = 11};
     cli_view_event(&w.v, &ev);
     assert_int_equal(cli_view_incoming(&w.v), 5);
-    assert_int_equal(w.v.ships[1].weapons[1].ammo, 11);
+    assert_int_equal(w.v.b.ships[1].weapons[1].ammo, 11);
     assert_non_null(strstr(viewer_text(&w), "'pd 5'"));
     ev = event(PROTO_T_MMOVE, 7, 5);
     ev.u.mmove = (struct proto_mmove){.seat = 1, .missile = 5, .band = PROTO_BAND_MEDIUM};
     cli_view_event(&w.v, &ev);
-    assert_int_equal(w.v.missiles[0].band, PROTO_BAND_MEDIUM);
+    assert_int_equal(w.v.b.missiles[0].band, PROTO_BAND_MEDIUM);
     ev = event(PROTO_T_PD_RESULT, 7, 6);
     ev.u.pd_result = (struct proto_pd_result){.seat = 0, .missile = 5, .dice = {1, 2}, .total = 3, .ok = false};
     cli_view_event(&w.v, &ev);
@@ -301,18 +301,18 @@ static void test_view_tells_a_battle(void **state)
     ev = event(PROTO_T_PD_RESULT, 7, 8);
     ev.u.pd_result = (struct proto_pd_result){.seat = 0, .missile = 5, .dice = {6, 6}, .total = 12, .ok = true};
     cli_view_event(&w.v, &ev);
-    assert_int_equal(w.v.nmissiles, 0);
+    assert_int_equal(w.v.b.nmissiles, 0);
 
     ev = event(PROTO_T_SAND_RESULT, 7, 9);
     ev.u.sand_result = (struct proto_sand_result){.seat = 0, .dice = {4, 4}, .total = 8, .ok = true, .bonus = 3, .left = 19};
     cli_view_event(&w.v, &ev);
-    assert_int_equal(w.v.ships[0].weapons[2].ammo, 19);
+    assert_int_equal(w.v.b.ships[0].weapons[2].ammo, 19);
 
     ev = event(PROTO_T_CRIT, 7, 10);
     ev.u.crit = (struct proto_crit){.seat = 1, .loc = PROTO_LOC_HULL, .sev = 2, .extra = 6, .hull = 65};
     cli_view_event(&w.v, &ev);
-    assert_int_equal(w.v.ships[1].crits[PROTO_LOC_HULL], 1);
-    assert_int_equal(w.v.ships[1].hull, 65);
+    assert_int_equal(w.v.b.ships[1].crits[PROTO_LOC_HULL], 1);
+    assert_int_equal(w.v.b.ships[1].hull, 65);
 
     ev = event(PROTO_T_ENDED, 7, 11);
     ev.u.ended = (struct proto_ended){.winner = 0, .reason = PROTO_END_FORFEIT, .hull = {40, 65}, .rounds = 2};
@@ -325,7 +325,7 @@ static void test_view_tells_a_battle(void **state)
     ev = event(PROTO_T_ATTACK, 99, 3);
     cli_view_event(&w.v, &ev);
     assert_non_null(strstr(viewer_text(&w), "[battle 99] attack"));
-    assert_int_equal(w.v.last_seq, 11);
+    assert_int_equal(w.v.b.last_seq, 11);
     viewer_close(&w);
 }
 
@@ -359,7 +359,7 @@ static void test_view_spectator_and_quiet_replay(void **state)
     uint8_t token[PROTO_TOKEN_LEN];
     memset(token, 0xab, sizeof token);
     cli_view_adopt(&w.v, 7, 1, token, 2);
-    assert_int_equal(w.v.last_seq, 0);
+    assert_int_equal(w.v.b.last_seq, 0);
     ev = started(7, 1);
     assert_true(cli_view_event(&w.v, &ev));
     ev = event(PROTO_T_TURN, 7, 2);
@@ -373,8 +373,8 @@ static void test_view_spectator_and_quiet_replay(void **state)
     assert_non_null(strstr(qtext, "started"));
     assert_null(strstr(viewer_text(&w), "started"));
     assert_non_null(strstr(viewer_text(&w), "You fire Pulse Laser"));
-    assert_int_equal(w.v.ships[0].hull, 36);
-    assert_int_equal(w.v.last_seq, 3);
+    assert_int_equal(w.v.b.ships[0].hull, 36);
+    assert_int_equal(w.v.b.last_seq, 3);
     fclose(w.v.quiet);
     free(qtext);
     viewer_close(&w);
@@ -399,8 +399,8 @@ static void test_view_state_keeps_the_token(void **state)
     cli_view_event(&w.v, &ev);
     assert_true(cli_view_seated(&w.v));
     assert_true(cli_view_my_turn(&w.v));
-    assert_memory_equal(w.v.token, token, sizeof token);
-    assert_int_equal(w.v.last_seq, 40);
+    assert_memory_equal(w.v.b.token, token, sizeof token);
+    assert_int_equal(w.v.b.last_seq, 40);
     assert_non_null(strstr(viewer_text(&w), "Battle 8 as it stands (you are seat 1)"));
     viewer_close(&w);
 }

@@ -71,15 +71,10 @@ static void traffic(pc_conn *c, int pings)
 {
     proto_event ev;
     itest_player p;
-    memset(&p, 0, sizeof p);
-    p.c = c;
-    p.seat = -1;
-    p.active = -1;
+    itest_player_init(&p, c);
     assert_true(pc_create(c, "free_trader", PROTO_BAND_ADJACENT, PROTO_VS_AI, "scout") > 0);
     itest_expect(c, PROTO_T_STARTED, &ev);
-    p.bid = ev.bid;
-    p.seat = ev.u.started.seat;
-    itest_track(&p, &ev);
+    itest_take_started(&p, &ev);
     itest_play(&p, NULL, 20000);
     for (int i = 0; i < pings; i++) {
         assert_true(pc_ping(c, (uint64_t)i) > 0);

@@ -1,0 +1,156 @@
+/* bb_worker_int: what the three rooms of a battle-bench worker share (private to bench/).
+ *
+ * A worker is three files: bb_worker.c is the thread (its loop, the tick that ramps, reconnects,
+ * pings, scans for timeouts and publishes statistics, and the public API of bb_worker.h);
+ * bb_conn.c is the connections (connect, hello, request ids, routing each event to its seat,
+ * losing a connection); bb_seat.c is the seat state machine (starting a battle, playing it with
+ * bb_policy's script, failures and restarts). Everything here runs on the worker's loop thread,
+ * except the phase and the published copy (see bb_worker.h). */
+#ifndef BATTLED_BENCH_BB_WORKER_INT_H
+#define BATTLED_BENCH_BB_WORKER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "bench/bb_policy.h"
+#include "bench/bb_worker.h"
+#include "proto/client/pcuv.h"
+
+/* Request ids: the low bits name the seat on its connection, the rest count, so a reply finds its
+ * seat without a search. CONN_SLOT marks requests of the connection itself (hello, ping). */
+#define RID_SLOT_BITS 10
+#define RID_SLOT_MASK ((1u << RID_SLOT_BITS) - 1u)
+#define CONN_SLOT RID_SLOT_MASK
+_Static_assert(BB_MAX_PER_CONN < CONN_SLOT, "seat index must fit below CONN_SLOT");
+
+#define NO_SHIP 0xff
+
+typedef enum seat_state {
+    SEAT_OFF = 0,   /* not activated yet, or stopped */
+    SEAT_READY,     /* activated; starts a battle when its connection is open and its timer fires */
+    SEAT_STARTING,  /* queue / create / join sent, waiting for "started" (or "created") */
+    SEAT_WAITJOIN,  /* create mode, creator: "created" came, waiting for the partner's join */
+    SEAT_PLAYING,   /* in a running battle */
+    SEAT_LEAVING,   /* leave sent after a failure; waiting for "left" */
+} seat_state;
+
+typedef enum conn_state { CONN_DOWN = 0, CONN_CONNECTING, CONN_HELLO, CONN_OPEN } conn_state;
+
+typedef struct bb_conn bb_conn;
+
+typedef struct bb_seat {
+    uv_timer_t timer;        /* think time and restart delay */
+    bb_conn *conn;
+    struct bb_seat *partner; /* create mode: the creator's and the joiner's seats point at each other */
+    uint64_t bid;
+    uint64_t pending_join;   /* create mode, joiner: battle to join once our connection is open */
+    uint64_t out_ns;         /* send time of the outstanding request */
+    uint64_t start_ns;       /* queue/create/join sent */
+    uint64_t started_ns;     /* "started" arrived */
+    uint32_t out_rid;        /* outstanding request id; 0 = none */
+    uint32_t rseq;
+    uint16_t idx;            /* index on its connection */
+    uint8_t state;           /* seat_state */
+    uint8_t out_type;        /* proto_type of the outstanding request */
+    uint8_t out_class;       /* bb_act_class of an outstanding action */
+    uint8_t ship[PROTO_SEATS]; /* indices into stats.ships, NO_SHIP if the table is full */
+    bool leader;             /* counts start failures of its battle slot */
+    bool activated;
+    bool timer_on;
+    bool counted;            /* seat 0 of a battle counted in battles_running */
+    bool queued;             /* match mode: "queued" came, the seat waits in the lobby */
+    bb_view view;
+} bb_seat;
+
+struct bb_conn {
+    bb_worker *w;
+    pcuv_conn *pc;
+    bb_seat *seats;
+    uint32_t nseats;
+    uint32_t target;
+    uint8_t state;           /* conn_state */
+    bool wanted;             /* some seat is activated: keep it connected */
+    uint32_t rseq;
+    uint64_t retry_at;       /* uv_now ms before which no reconnect is tried */
+    uint64_t ping_at;
+};
+
+struct bb_worker {
+    const bb_opts *o;
+    int id;
+    uint32_t battles;        /* this worker's share */
+    uint32_t activated;      /* battle slots activated by the ramp so far */
+    bool two_player;
+    pc_tls_config *tls;      /* --tls: this loop's own config (not thread-safe); NULL: clear text */
+    uv_loop_t loop;
+    uv_timer_t tick;
+    bb_conn *conns;
+    uint32_t nconns;
+    bb_seat *seats;
+    uint32_t nseats;
+    uint64_t t0;             /* uv_now at start */
+    uint64_t steady_ns;      /* uv_hrtime from which latencies count as steady state */
+    uint64_t last_publish, last_scan;
+    uint64_t rng;
+    int phase_seen;
+    bool closing;
+    _Atomic int phase;
+    pthread_t th;
+    pthread_mutex_t mu;
+    bb_stats pub;            /* published copy, under mu */
+    bb_stats st;             /* live, loop thread only */
+};
+
+/* The phase the main thread last set (a bb_phase). */
+static inline int bb_worker_phase(bb_worker *w)
+{
+    return atomic_load_explicit(&w->phase, memory_order_acquire);
+}
+
+/* Counts one error reply by its code (codes the table does not know count under 0). */
+static inline void bb_count_error(bb_worker *w, int code)
+{
+    w->st.errors[code > 0 && code < BB_ERR_CODES ? code : 0]++;
+}
+
+/* ---- bb_conn.c: connections ---- */
+
+/* Sends r for seat s (or for the connection itself when s is NULL) with the next request id, and
+ * notes it as s's outstanding request. Returns false if it could not be queued (the connection is
+ * not up, is closing or is over its output cap). */
+bool bb_conn_send(bb_conn *c, bb_seat *s, proto_request *r);
+
+/* Starts connecting c to its target (from its source address, if any). A failure to even start
+ * is counted; the tick retries after BB_RECONNECT_MS. */
+void bb_conn_connect(bb_conn *c);
+
+/* ---- bb_seat.c: the seat state machine ---- */
+
+/* Sends the request that starts a battle for s if its connection is open and the run goes on;
+ * when it cannot be sent, tries again after BB_RETRY_MS. */
+void bb_seat_begin(bb_seat *s);
+
+/* The ramp reached s: it plays from now on, starting at once if its connection is open. */
+void bb_seat_activate(bb_seat *s);
+
+/* Applies one event of s's connection to s (NULL when it matched no seat): an error reply to s's
+ * outstanding request (req_type and bb_act_class req_class; req_type 0 when the event answers no
+ * request of s), the start and end of its battle, and the battle's events. */
+void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t req_type,
+                      uint8_t req_class);
+
+/* s's connection is gone: its battle is cut off (a failure if it was running) and s starts
+ * again once the connection is back. */
+void bb_seat_conn_lost(bb_seat *s);
+
+/* Gives s up when it has played, or waited to start or leave, longer than limit_ns (now_ns and
+ * the seat's times are uv_hrtime). */
+void bb_seat_check_timeout(bb_seat *s, uint64_t now_ns, uint64_t limit_ns);
+
+/* The run stops: s, between battles, stays off; a battle it created that nobody joined is left. */
+void bb_seat_stop(bb_seat *s);
+
+#endif

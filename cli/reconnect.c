@@ -1,0 +1,129 @@
+/* cli/reconnect: connecting and saying hello, and after a drop a bounded number of retries with
+ * backoff, the seat resumed from the last sequence number seen (see app.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/app.h"
+
+#define CONNECT_TIMEOUT_MS 3000   /* one TCP connect */
+#define WELCOME_TIMEOUT_MS 5000   /* hello -> welcome */
+#define BACKOFF_FIRST_MS 250      /* first retry after a drop; doubles per attempt */
+#define BACKOFF_MAX_MS 4000
+#define STABLE_MS 10000           /* a connection that lived this long resets the retry count */
+#define PING_DEFAULT_MS 10000     /* keepalive when the server states no idle timeout */
+
+static int64_t backoff_ms(int attempt)
+{
+    int64_t d = (int64_t)BACKOFF_FIRST_MS << (attempt < 5 ? attempt : 5);
+    return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
+}
+
+/* Counts one more failure; gives up (and says how to resume) past --retries. */
+static bool retry_later(app *a)
+{
+    if (a->fatal || ++a->attempt > a->retries) {
+        fprintf(stdout, "Giving up on %s:%u.\n", a->host, (unsigned)a->port);
+        rec_hint(a);
+        a->quit = true;
+        a->exit_code = 1;
+        return false;
+    }
+    int64_t delay = backoff_ms(a->attempt - 1);
+    fprintf(stdout, "Retrying in %.2f s (%d of %d)...\n", (double)delay / 1000.0, a->attempt, a->retries);
+    a->want_conn = true;
+    a->next_try = app_now_ms() + delay;
+    return true;
+}
+
+void reconn_lost(app *a, const char *why)
+{
+    pc_close(a->c);
+    a->c = NULL;
+    a->act_rid = a->req_rid = a->resume_rid = a->user_ping_rid = -1;
+    if (a->quit)
+        return;
+    fprintf(stdout, "Connection lost (%s).\n", why);
+    /* A connection that dies young counts as a failed attempt, so a server that accepts and then
+     * drops us cannot keep the client retrying forever. */
+    if (app_now_ms() - a->connected_at >= STABLE_MS)
+        a->attempt = 0;
+    retry_later(a);
+}
+
+bool reconn_sent(app *a, int64_t rid)
+{
+    if (rid >= 0) {
+        a->last_send = app_now_ms();
+        return true;
+    }
+    reconn_lost(a, strerror(errno ? errno : EPIPE));
+    return false;
+}
+
+void reconn_send_resume(app *a)
+{
+    cli_view *v = &a->v;
+    uint32_t last = v->b.have_ships ? v->b.last_seq : 0;
+    fprintf(stdout, "Resuming battle %llu as seat %u...\n", (unsigned long long)v->b.bid, v->b.seat);
+    int64_t rid = pc_resume(a->c, v->b.bid, v->b.seat, v->b.token, last);
+    if (reconn_sent(a, rid))
+        a->resume_rid = a->req_rid = rid;
+}
+
+/* Connects and says hello; on success picks up what the connection had: the seat (resume), the
+ * battle watched (watch again). Returns false when the attempt failed (a->c stays NULL). */
+static bool try_connect(app *a)
+{
+    pc_conn *c = pc_connect(a->host, a->port, CONNECT_TIMEOUT_MS, 0);
+    if (!c) {
+        fprintf(stdout, "Cannot connect to %s:%u: %s.\n", a->host, (unsigned)a->port, strerror(errno));
+        return false;
+    }
+    proto_event ev;
+    int rc = pc_hello(c, a->name) < 0 ? -1 : pc_recv_type(c, PROTO_T_WELCOME, &ev, WELCOME_TIMEOUT_MS);
+    if (rc != 1 || ev.type != PROTO_T_WELCOME) {
+        if (rc == 1 && ev.type == PROTO_T_ERROR) {
+            cli_view_event(&a->v, &ev);
+            if (ev.u.error.code == PROTO_E_VERSION_MISMATCH)
+                a->fatal = true;
+        } else {
+            fprintf(stdout, "No welcome from %s:%u (%s).\n", a->host, (unsigned)a->port,
+                    rc == 0 ? "timed out" : "connection closed");
+        }
+        pc_close(c);
+        return false;
+    }
+    a->c = c;
+    a->last_send = a->connected_at = app_now_ms();
+    a->ping_ms = ev.u.welcome.idle_ms ? ev.u.welcome.idle_ms / 3 : PING_DEFAULT_MS;
+    if (a->ping_ms < 1000)
+        a->ping_ms = 1000;
+    pace_reset(a, &ev.u.welcome);
+    cli_view_event(&a->v, &ev);
+    cli_view *v = &a->v;
+    if (v->queued) {
+        v->queued = false;
+        fprintf(stdout, "Your place in the queue went with the old connection: queue again.\n");
+    }
+    if (cli_view_seated(v)) {
+        reconn_send_resume(a);
+    } else if (v->b.bid && v->role == CLI_ROLE_SPECTATOR && v->phase == CLI_PH_RUNNING) {
+        fprintf(stdout, "Watching battle %llu again...\n", (unsigned long long)v->b.bid);
+        int64_t rid = pc_watch(c, v->b.bid);
+        if (reconn_sent(a, rid))
+            a->req_rid = rid;
+    }
+    return a->c != NULL;
+}
+
+void reconn_step(app *a)
+{
+    if (a->c || !a->want_conn || a->fatal || app_now_ms() < a->next_try)
+        return;
+    a->want_conn = false;
+    if (try_connect(a))
+        return;
+    if (!a->c && !a->want_conn && !a->quit) /* reconn_lost() inside try_connect has already counted it */
+        retry_later(a);
+}
