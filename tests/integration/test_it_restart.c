@@ -93,7 +93,7 @@ static bool log_has(const itest_server *s, const char *needle)
 static struct seatp *seat_for(int ci, uint64_t bid)
 {
     for (int i = 0; i < 2 * g_nb; i++)
-        if (g_seat[i].conn == ci && g_seat[i].p.bid == bid)
+        if (g_seat[i].conn == ci && g_seat[i].p.t.bid == bid)
             return &g_seat[i];
     return NULL;
 }
@@ -113,7 +113,7 @@ static int pump(int ci, int ms, proto_event *ev)
     struct seatp *sp = seat_for(ci, ev->bid);
     if (!sp)
         return r; /* a `created` whose battle the caller is about to record */
-    if (ev->type == PROTO_T_STARTED && sp->p.seat < 0)
+    if (ev->type == PROTO_T_STARTED && sp->p.t.seat < 0)
         itest_take_started(&sp->p, ev);
     else
         itest_track(&sp->p, ev);
@@ -151,7 +151,7 @@ static void open_battles(int nb)
         itest_player_init(&g->p, g_conn[gc]);
         h->conn = hc;
         g->conn = gc;
-        h->p.bid = g->p.bid = ev.bid;
+        h->p.t.bid = g->p.t.bid = ev.bid;
         g_nb = i + 1;
         assert_true(pc_join(g_conn[gc], ev.bid, "free_trader") > 0);
     }
@@ -198,7 +198,7 @@ static void play(int rounds, int ms)
         bool done = true;
         for (int i = 0; i < 2 * g_nb && done; i++) {
             const itest_player *p = &g_seat[i].p;
-            if (!p->ended && (rounds == 0 || p->seat < 0 || p->round < (uint32_t)rounds))
+            if (!p->t.ended && (rounds == 0 || p->t.seat < 0 || p->t.round < (uint32_t)rounds))
                 done = false;
         }
         if (done)
@@ -214,7 +214,7 @@ static void play(int rounds, int ms)
 static uint64_t restart_stop(itest_server *s)
 {
     for (int i = 0; i < g_nb; i++)
-        g_ended_before[i] = g_seat[2 * i].p.ended && g_seat[2 * i + 1].p.ended;
+        g_ended_before[i] = g_seat[2 * i].p.t.ended && g_seat[2 * i + 1].p.t.ended;
     uint64_t t0 = itest_now_ms();
     kill(s->pid, SIGTERM);
     for (int ci = 0; ci < 2 * NCONN_SIDE; ci++) {
@@ -261,10 +261,10 @@ static void resume_all(const itest_server *s)
     connect_all(s);
     for (int i = 0; i < 2 * g_nb; i++) {
         itest_player *p = &g_seat[i].p;
-        if (p->ended)
+        if (p->t.ended)
             continue;
         uint32_t last = p->nseq ? p->seqs[p->nseq - 1] : 0;
-        assert_true(pc_resume(p->c, p->bid, (uint8_t)p->seat, p->token, last) > 0);
+        assert_true(pc_resume(p->c, p->t.bid, (uint8_t)p->t.seat, p->t.token, last) > 0);
     }
 }
 
@@ -275,22 +275,22 @@ static void check_battles(void)
 {
     for (int i = 0; i < 2 * g_nb; i++) {
         const itest_player *p = &g_seat[i].p;
-        assert_true(p->ended);
+        assert_true(p->t.ended);
         uint32_t prev = 0;
         for (uint32_t k = 0; k < p->nseq; k++) {
             uint32_t want = p->types[k] == PROTO_T_STATE ? prev : prev + 1;
             if (p->seqs[k] != want)
                 fail_msg("battle %llu seat %d: event %u (%s) has seq %u, expected %u",
-                         (unsigned long long)p->bid, p->seat, k, proto_type_name(p->types[k]),
+                         (unsigned long long)p->t.bid, p->t.seat, k, proto_type_name(p->types[k]),
                          p->seqs[k], want);
             if (p->types[k] == PROTO_T_TIMEOUT)
-                fail_msg("battle %llu: a turn timer expired", (unsigned long long)p->bid);
+                fail_msg("battle %llu: a turn timer expired", (unsigned long long)p->t.bid);
             prev = p->seqs[k];
         }
         if (!g_ended_before[i / 2]) {
-            int reason = p->end.u.ended.reason;
+            int reason = p->t.end.reason;
             if (reason != PROTO_END_DESTROYED && reason != PROTO_END_DRAW)
-                fail_msg("battle %llu ended as %s", (unsigned long long)p->bid,
+                fail_msg("battle %llu ended as %s", (unsigned long long)p->t.bid,
                          proto_reason_name(reason));
         }
     }
