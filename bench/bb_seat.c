@@ -439,6 +439,8 @@ void bb_seat_conn_lost(bb_seat *s)
     }
     if (s->state == SEAT_RESUMING)
         return; /* lost again before the resume went out: keep waiting */
+    if (s->state == SEAT_WAITJOIN && s->partner && s->partner->pending_join == s->bid)
+        s->partner->pending_join = 0; /* we create a new battle: the partner must not join this one */
     if (s->state == SEAT_PLAYING)
         battle_done(s, BB_FAIL_DISCONNECT);
     else if ((s->state == SEAT_STARTING || s->state == SEAT_WAITJOIN) && !s->conn->restarting)

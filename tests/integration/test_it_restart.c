@@ -11,6 +11,7 @@
  * gap and no repeat across the restart (a `state` answering the resume carries the seq already
  * seen), and no seat got a turn-timer expiry. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +40,8 @@ struct seatp {
     int conn; /* index into g_conn */
 };
 
+static const char *g_bench = "battle-bench";
+static const char *g_cli = "battle-cli";
 static struct seatp g_seat[2 * MAX_BATTLES]; /* battle i: seats 2i (creator) and 2i+1 (joiner) */
 static int g_nb;
 static pc_conn *g_conn[2 * NCONN_SIDE];
@@ -361,6 +364,171 @@ static void test_restart_during_compaction(void **state)
     run_restart(200, 1, 1, "persistence.compact_bytes=1048576");
 }
 
+/* ---- battle-bench and battle-cli across a restart ------------------------------------------- */
+
+static void restart_port(itest_server *s, const char *set_listen);
+
+#define CLIENTS_DEADLINE_S 120 /* a client still running then is killed (alarm) */
+
+/* Starts path with argv, its output in out_path; returns the pid. */
+static pid_t spawn(const char *const *argv, const char *out_path, const char *in_path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        if (in_path) {
+            int in = open(in_path, O_RDONLY);
+            if (in >= 0) {
+                dup2(in, 0);
+                close(in);
+            }
+        }
+        alarm(CLIENTS_DEADLINE_S);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The number after "key": in a JSON file (the first occurrence). */
+static double json_num(const char *path, const char *key)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(buf, pat);
+    if (!p)
+        fail_msg("%s: no \"%s\"", path, key);
+    return strtod(p + strlen(pat), NULL);
+}
+
+/* battle-bench (200 battles at a time, 25 on each of 16 connections, new ones as they end) and
+ * battle-cli (a solo battle from a script) play across a SIGTERM restart; the server comes back on
+ * the same port. Neither client needs a human: both hear "restarting", reconnect, resume and play
+ * on. The bench saw no failed battle, no gap or repeat in any battle's events, no turn-timer expiry
+ * of its own seats; the cli's battle ends normally. */
+static void test_restart_bench_and_cli(void **state)
+{
+    (void)state;
+    itest_server s;
+    assert_true(start(&s, itest_shards(), NULL));
+    char addr[32], port[8], json[200], bench_out[200], cli_out[200], script[200], set_listen[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", s.plain_port);
+    snprintf(port, sizeof port, "%u", s.plain_port);
+    snprintf(set_listen, sizeof set_listen, "server.listen=127.0.0.1:%u", s.plain_port);
+    snprintf(json, sizeof json, "%s/bench.json", g_pdir);
+    snprintf(bench_out, sizeof bench_out, "%s/bench.out", g_pdir);
+    snprintf(cli_out, sizeof cli_out, "%s/cli.out", g_pdir);
+    snprintf(script, sizeof script, "%s/moves.txt", g_pdir);
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    fprintf(f, "create scout short vs ai free_trader\nwait start 30\n");
+    for (int i = 0; i < 60; i++)
+        fprintf(f, "wait turn 60\nfire 0\n");
+    fprintf(f, "wait end 120\nstatus\nquit\n");
+    fclose(f);
+
+    const char *bench_argv[] = {g_bench, "--server", addr, "--mode", "create", "--battles", "200",
+                                "--per-conn", "25", "--think", "50", "--duration", "6", "--grace",
+                                "60", "--resume", "30000", "--json", json, "--quiet", NULL};
+    const char *cli_argv[] = {g_cli, "--host", "127.0.0.1", "--port", port, "--name", "restarter",
+                              NULL};
+    pid_t bench = spawn(bench_argv, bench_out, NULL);
+    pid_t cli = spawn(cli_argv, cli_out, script);
+
+    /* Restart once the cli's battle runs and the bench has played a while. */
+    uint64_t end = itest_now_ms() + 20000;
+    while (!file_has(cli_out, "--- Round 2 ---") && itest_now_ms() < end)
+        usleep(20000);
+    assert_true(file_has(cli_out, "--- Round 2 ---"));
+    restart_port(&s, set_listen);
+
+    int brc = wait_exit(bench), crc = wait_exit(cli);
+    if (brc != 0 || crc != 0 || json_num(json, "battles_failed") != 0) {
+        fprintf(stderr, "---- bench ----\n");
+        FILE *b = fopen(bench_out, "r");
+        char line[512];
+        while (b && fgets(line, sizeof line, b))
+            fputs(line, stderr);
+        if (b)
+            fclose(b);
+        fprintf(stderr, "---- cli ----\n");
+        b = fopen(cli_out, "r");
+        while (b && fgets(line, sizeof line, b))
+            fputs(line, stderr);
+        if (b)
+            fclose(b);
+    }
+    assert_int_equal(brc, 0);
+    assert_true(json_num(json, "battles_finished") >= 200);
+    assert_true(json_num(json, "battles_failed") == 0);
+    assert_true(json_num(json, "restart_notices") >= 16);
+    assert_true(json_num(json, "resumes") >= 1);
+    assert_true(json_num(json, "resume_failures") == 0);
+    assert_true(json_num(json, "seq_gaps") == 0);
+    assert_true(json_num(json, "seq_repeats") == 0);
+    assert_true(json_num(json, "turn_timeouts") == 0);
+    print_message("bench across the restart: %.0f battles, longest gap between events %.0f ms\n",
+                  json_num(json, "battles_finished"), json_num(json, "max_event_gap_ms"));
+
+    assert_int_equal(crc, 0);
+    assert_true(file_has(cli_out, "Server restarting"));
+    assert_true(file_has(cli_out, "Resuming battle"));
+    assert_true(file_has(cli_out, "=== Battle over after"));
+    assert_false(file_has(cli_out, "(disconnect)"));
+    assert_false(file_has(cli_out, "(shutdown)"));
+    assert_false(file_has(cli_out, "Giving up"));
+    assert_false(file_has(cli_out, "wait: gave up"));
+    assert_false(file_has(cli_out, "Your turn timer ran out"));
+    assert_int_equal(itest_finish(&s, EXIT_MS), 0);
+}
+
+/* SIGTERM (restart), then the same server again on the same port and data directory. */
+static void restart_port(itest_server *s, const char *set_listen)
+{
+    kill(s->pid, SIGTERM);
+    assert_int_equal(itest_stop(s, 0, EXIT_MS), 0);
+    itest_cleanup(s);
+    char set_shards[48], set_turn[48], set_retry[48];
+    snprintf(set_shards, sizeof set_shards, "server.shards=%d", itest_shards());
+    snprintf(set_turn, sizeof set_turn, "game.turn_timer_ms=%d", TURN_MS);
+    snprintf(set_retry, sizeof set_retry, "server.restart_retry_ms=%d", RETRY_MS);
+    const char *sets[] = {g_set_dir, set_shards, set_turn, set_retry, set_listen, "log.level=info",
+                          "game.round_limit=40", "server.max_seats_per_conn=128", NULL};
+    assert_true(itest_start(s, sets));
+}
+
 /* A data directory that cannot be created stops the start with exit status 3 and a log line that
  * names the directory, the reason and the fix. */
 static void test_unusable_data_dir(void **state)
@@ -385,12 +553,25 @@ static void test_unusable_data_dir(void **state)
 
 int main(int argc, char **argv)
 {
-    itest_init(argc, argv);
+    /* take --bench PATH and --cli PATH out before itest sees the rest */
+    char *rest[16];
+    int n = 0;
+    for (int i = 0; i < argc && n < 15; i++) {
+        if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc)
+            g_bench = argv[++i];
+        else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
+            g_cli = argv[++i];
+        else
+            rest[n++] = argv[i];
+    }
+    rest[n] = NULL;
+    itest_init(n, rest);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_many_battles, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_other_shard_count, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_during_compaction, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_unusable_data_dir, pdir_make, pdir_remove),
+        cmocka_unit_test_setup_teardown(test_restart_bench_and_cli, pdir_make, pdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
