@@ -243,14 +243,14 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         server_restart(s);
     else
         server_drain(s);
-    /* A second stop signal hurries whichever is running; SIGHUP still reloads. Poll until the
-     * network thread is done. */
+    /* A second stop signal hurries whichever is running; SIGHUP still reopens the log (not the TLS
+     * pair: the listeners are closed, and the network thread's handles may be closing). Poll until
+     * the network thread is done. */
     while (!server_finished(s)) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
         int got = sigtimedwait(signals, NULL, &ts);
         if (got == SIGHUP) {
             reopen_log(cfg);
-            server_reload(s);
         } else if (got > 0) {
             log_info("second signal: hurrying the shutdown", "signal", sig_name(got));
             server_drain(s);

@@ -33,7 +33,8 @@ extern int launch_log_fd; /* log.file's descriptor, -1 when logging to stderr */
 
 /* The whole lifetime for battled's main: checks persistence.dir, starts, and waits for a signal in
  * `signals` (which the caller has blocked in every thread: SIGTERM, SIGINT, SIGUSR1, SIGHUP).
- * SIGHUP reopens log.file and reloads the TLS certificate, any number of times. SIGTERM/SIGINT
+ * SIGHUP reopens log.file and reloads the TLS certificate, any number of times (once
+ * shutting down, it only reopens the log). SIGTERM/SIGINT
  * restart (server_restart) when server.on_sigterm is "restart" and persistence is on, else drain;
  * SIGUSR1 always drains. A second stop signal hurries whichever runs. Returns the exit status (0
  * clean, 1 runtime failure, LAUNCH_EXIT_DATA_DIR). */
