@@ -25,8 +25,7 @@ void pcb_restarting(pcb *b, uint32_t retry_ms)
 
 void pcb_success(pcb *b)
 {
-    b->attempts = 0;
-    b->hint_ms = 0;
+    b->attempts = 0; /* a pending hint stays: a `restarting` may come before the loss is counted */
 }
 
 /* A uniform draw in [0, n]. */

@@ -33,7 +33,8 @@ void pcb_init(pcb *b, uint32_t first_ms, uint32_t max_ms, uint32_t max_attempts,
 /* A `restarting` event said retry_ms: the next wait is about that long. */
 void pcb_restarting(pcb *b, uint32_t retry_ms);
 
-/* The connection is up and the session resumed: the next loss starts from the first wait. */
+/* The connection is up and the session resumed (or lived long enough): the next loss starts from
+ * the first wait. A `restarting` hint already given is kept for that next wait. */
 void pcb_success(pcb *b);
 
 /* One more attempt is wanted at now_ms (the caller's monotonic clock): returns how many ms to wait

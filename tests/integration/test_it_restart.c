@@ -416,6 +416,25 @@ static bool file_has(const char *path, const char *needle)
     return found;
 }
 
+/* battle-cli's first "Retrying in S s" after "Server restarting", in seconds; -1 if none. */
+static double first_retry_s(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    bool told = false;
+    double s = -1;
+    while (s < 0 && fgets(line, sizeof line, f)) {
+        if (strstr(line, "Server restarting"))
+            told = true;
+        else if (told && strncmp(line, "Retrying in ", 12) == 0)
+            s = strtod(line + 12, NULL);
+    }
+    fclose(f);
+    return s;
+}
+
 /* The number after "key": in a JSON file (the first occurrence). */
 static double json_num(const char *path, const char *key)
 {
@@ -504,6 +523,9 @@ static void test_restart_bench_and_cli(void **state)
 
     assert_int_equal(crc, 0);
     assert_true(file_has(cli_out, "Server restarting"));
+    /* its first wait was the server's retry_ms (and up to half of it again) */
+    double first_wait = first_retry_s(cli_out);
+    assert_true(first_wait >= RETRY_MS / 1000.0 - 0.005 && first_wait <= RETRY_MS * 1.5 / 1000.0 + 0.005);
     assert_true(file_has(cli_out, "Resuming battle"));
     assert_true(file_has(cli_out, "=== Battle over after"));
     assert_false(file_has(cli_out, "(disconnect)"));

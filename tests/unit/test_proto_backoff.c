@@ -54,6 +54,11 @@ static void test_restarting_hint_and_success(void **state)
     pcb_success(&b);
     d = pcb_next(&b, 0);
     assert_true(d >= 50 && d <= 100); /* back to the first wait */
+    /* a hint given before the loss is counted as a success survives it */
+    pcb_restarting(&b, 1000);
+    pcb_success(&b);
+    d = pcb_next(&b, 0);
+    assert_true(d >= 1000 && d <= 1500);
 }
 
 static void test_bounded_attempts_and_time(void **state)
