@@ -87,7 +87,7 @@ static const config_entry schema[] = {
     STR("log", "file", log.file, "", 0,
         "append log lines to this file (SIGHUP reopens it); \"\" = stderr"),
 
-    STR("admin", "listen", admin.listen, "127.0.0.1:9090", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+    STR("admin", "listen", admin.listen, "127.0.0.1:7079", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
         "admin HTTP endpoint as host:port; \"\" disables it"),
     STR("admin", "port_file", admin.port_file, "", 0,
         "if set, the bound admin port is written to this file"),

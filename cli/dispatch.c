@@ -25,7 +25,19 @@ static void on_event(app *a, const proto_event *ev)
     if (ev->type == PROTO_T_ERROR && reply && (int64_t)ev->rid == a->resume_rid) {
         cli_view_event(v, ev);
         uint16_t code = ev->u.error.code;
-        if (code == PROTO_E_BAD_TOKEN || code == PROTO_E_NO_SUCH_BATTLE || code == PROTO_E_SEQ_GONE) {
+        if (code == PROTO_E_SEQ_GONE) {
+            /* docs/PROTOCOL.md section 8: the server lost events this seat had seen (a crash cut
+             * its journal). Resume from nothing and take its state as the truth; last 0 is never
+             * ahead, so this cannot repeat. */
+            fprintf(stdout, "The server lost events you saw; taking its state of the battle.\n");
+            v->b.have_ships = false; /* reconn_send_resume then asks with last 0 */
+            v->b.last_seq = 0;
+            v->quiet_upto = 0;       /* nothing to hide: the state and what follows are news */
+            a->resume_rid = a->req_rid = -1;
+            reconn_send_resume(a);
+            return;
+        }
+        if (code == PROTO_E_BAD_TOKEN || code == PROTO_E_NO_SUCH_BATTLE) {
             fprintf(stdout, "Battle %llu cannot be resumed; forgetting it.\n", (unsigned long long)v->b.bid);
             if (a->resume_path)
                 cli_resume_remove(a->resume_path);

@@ -32,12 +32,22 @@ static bool retry_later(app *a)
 
 void reconn_lost(app *a, const char *why)
 {
+    bool asked = a->req_rid >= 0; /* a request (create, queue, watch...) still waits for its answer */
     pc_close(a->c);
     a->c = NULL;
     a->act_rid = a->req_rid = a->resume_rid = a->user_ping_rid = -1;
     if (a->quit)
         return;
     fprintf(stdout, "Connection lost (%s).\n", why);
+    /* The battle this client followed is over and its result shown (a drain ends battles as
+     * "shutdown", then closes every connection): nothing is left to resume or watch, so the
+     * session ends cleanly instead of retrying a server that is going away. */
+    if (a->v.phase == CLI_PH_ENDED && !a->v.queued && !asked) {
+        fprintf(stdout, "The battle is over and the server closed the connection.\n");
+        a->quit = true;
+        a->exit_code = 0;
+        return;
+    }
     /* A connection that dies young counts as a failed attempt, so a server that accepts and then
      * drops us cannot keep the client retrying forever. */
     if (app_now_ms() - a->connected_at >= STABLE_MS)

@@ -10,12 +10,14 @@
 
 #include "util/toml.h"
 
+/* One vocabulary from the data file to the wire: these are the protocol's weapon kinds
+ * (proto/names.c), so an operator reads in ships.toml what a client reads in a weapon map. */
 static const char *const kind_names[SHIPS_WK_COUNT] = {
     [SHIPS_WK_LASER] = "laser",
     [SHIPS_WK_MISSILE] = "missile",
     [SHIPS_WK_GUN] = "gun",
-    [SHIPS_WK_RACK] = "missile_rack",
-    [SHIPS_WK_SANDCASTER] = "sandcaster",
+    [SHIPS_WK_RACK] = "rack",
+    [SHIPS_WK_SANDCASTER] = "sand",
 };
 
 const char *ships_weapon_kind_name(unsigned kind)
@@ -126,9 +128,11 @@ static int load_weapon(errbuf *e, const toml_value *tv, const char *where, ships
     for (int k = 0; k < SHIPS_WK_COUNT; k++)
         if (strcmp(ks, kind_names[k]) == 0)
             kind = k;
+    if (kind < 0 && (strcmp(ks, "missile_rack") == 0 || strcmp(ks, "sandcaster") == 0))
+        return fail(e, kv, "%s.kind: '%s' is now called '%s' (the protocol's name)", where, ks,
+                    ks[0] == 'm' ? "rack" : "sand");
     if (kind < 0)
-        return fail(e, kv, "%s.kind: unknown kind '%s' (laser, missile, gun, missile_rack, "
-                           "sandcaster)", where, ks);
+        return fail(e, kv, "%s.kind: unknown kind '%s' (laser, missile, gun, rack, sand)", where, ks);
     memset(w, 0, sizeof *w);
     w->kind = (uint8_t)kind;
     w->ammo = SHIPS_AMMO_UNLIMITED;
@@ -139,7 +143,7 @@ static int load_weapon(errbuf *e, const toml_value *tv, const char *where, ships
     for (size_t i = 0; i < toml_table_count(tv); i++) {
         const char *k = toml_table_key_at(tv, i);
         const toml_value *v = toml_table_value_at(tv, i);
-        int64_t x;
+        int64_t x = 0; /* get_int sets it before every use; GCC's -O3 cannot see that (Release) */
         if (strcmp(k, "kind") == 0 || strcmp(k, "name") == 0)
             continue;
         if (strcmp(k, "dice") == 0) {
@@ -186,7 +190,7 @@ static int load_ship(errbuf *e, const char *key, const toml_value *tv, ships_shi
     for (size_t i = 0; i < toml_table_count(tv); i++) {
         const char *k = toml_table_key_at(tv, i);
         const toml_value *v = toml_table_value_at(tv, i);
-        int64_t x;
+        int64_t x = 0; /* get_int sets it before every use; GCC's -O3 cannot see that (Release) */
         if (strcmp(k, "name") == 0) {
             if (get_text(e, v, where, k, sh->name, sizeof sh->name) < 0)
                 return -1;

@@ -15,10 +15,10 @@
  *   thrust  = 2             0..SHIPS_MAX_THRUST
  *   weapons = [ { name = "Pulse Laser", kind = "laser", dice = 2 }, ... ]
  * Weapon keys: name (required), kind (required: laser | missile | gun |
- * missile_rack | sandcaster), dice (1..SHIPS_MAX_DICE, required for the three
+ * rack | sand, the protocol's names), dice (1..SHIPS_MAX_DICE, required for the three
  * firing kinds, refused for the others), long_range_dm (firing kinds only,
  * added at Long, Very Long and Distant; default 0), ammo (0..SHIPS_MAX_AMMO;
- * required for missile_rack and sandcaster, optional for firing kinds where
+ * required for rack and sand, optional for firing kinds where
  * absence means unlimited). Any other key, a wrong type or a value out of
  * range is an error. */
 #ifndef BATTLED_CORE_SHIPS_H

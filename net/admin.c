@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "net/admin_int.h"
+#include "net/fdlimit.h"
 #include "util/log.h"
 
 const int admin_codes[ADMIN_CODES] = {200, 400, 404, 405, 413, 414, 431, 500, 503, 505};
@@ -335,7 +336,11 @@ static void aconn_read_on(admin_conn *c)
 static void on_connection(uv_stream_t *l, int status)
 {
     admin *a = l->data;
-    if (status < 0 || a->closing)
+    if (status < 0) {
+        fdlimit_accept_failed(server_fdlimit(a->srv), FDLIMIT_L_ADMIN, status, uv_now(l->loop));
+        return;
+    }
+    if (a->closing)
         return;
     admin_conn *c = calloc(1, sizeof *c);
     if (!c) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "net/admin_int.h"
+#include "net/fdlimit.h"
 
 #ifndef BATTLED_VERSION
 #define BATTLED_VERSION "0.1.0"
@@ -335,6 +336,7 @@ bool admin_render_metrics(admin *a)
     prom_gauge(o, "battled_shards", "Shard threads.", (double)n);
     process_metrics(o);
     net_metrics(o, server_stats(s));
+    fdlimit_metrics(server_fdlimit(s), o);
     shard_metrics(a, o, ss, n, sid);
     admin_own_metrics(a, o, n, sid);
     return prom_out_ok(o);

@@ -549,7 +549,9 @@ void conn_accept(server *s, bool tls)
         return;
     }
     uv_stream_t *l = (uv_stream_t *)(tls ? &s->tls_listener : &s->listener);
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+    int r = uv_accept(l, (uv_stream_t *)&c->tcp);
+    if (r != 0) {
+        fdlimit_accept_failed(&s->fdl, FDLIMIT_L_GAME, r, uv_now(&s->loop));
         c->state = CONN_CLOSED;
         uv_close((uv_handle_t *)&c->tcp, on_close);
         return;
@@ -562,7 +564,9 @@ void conn_accept(server *s, bool tls)
          * handshake first, which is the cost the cap avoids), then close. */
         NET_STAT_ADD(&s->stats, conns_refused, 1);
         c->state = CONN_OPEN;
-        if (!tls)
+        /* Each refused connection holds a descriptor until its frame leaves; the open-file reserve
+         * has FDLIMIT_REFUSING of them, so past that a flood is closed without the frame. */
+        if (!tls && s->conn_objs <= (uint64_t)s->opts.max_connections + FDLIMIT_REFUSING)
             route_error(c, PROTO_E_SERVER_BUSY, "too many connections", false, 0, 0);
         conn_close(c, NET_CLOSE_ERROR, true);
         return;

@@ -11,6 +11,7 @@
 
 #include "core/ships.h"
 #include "net/conntab.h"
+#include "net/fdlimit.h"
 #include "net/tls.h"
 #include "net/lobby.h"
 #include "net/netstats.h"
@@ -138,6 +139,7 @@ struct server {
     unsigned npaused;       /* connections paused in all */
     uint8_t *kdirty;        /* per shard: pushed to since the last prepare (for wakeups_sent) */
     unsigned conn_objs;     /* connection structs alive, closing ones included */
+    fdlimit fdl;            /* the connection cap against the open-file limit (net/fdlimit.h) */
     uint8_t rbuf[NET_READ_BUF];
     uint64_t ids[NET_ID_BATCH];
     unsigned nids;

@@ -75,6 +75,7 @@ static void on_hello(conn *c, const proto_request *r)
     w->version = PROTO_VERSION;
     snprintf(w->server, sizeof w->server, "battled");
     w->max_frame = (uint32_t)s->opts.max_frame;
+    w->max_out_frame = PROTO_EVENT_MAX; /* what we send is bounded by the protocol, not the setting */
     int64_t seats = s->opts.max_seats_per_conn;
     w->max_seats = (uint16_t)(seats > UINT16_MAX ? UINT16_MAX : seats);
     w->max_watch = w->max_seats;
@@ -198,6 +199,16 @@ bool route_frame(conn *c, const uint8_t *body, uint32_t len)
     proto_derr de;
     memset(&de, 0, sizeof de);
     proto_error e = proto_decode_request(body, len, &r, &de);
+    /* The order of checks (docs/PROTOCOL.md section 2): framing, msgpack, counts, depth, map and
+     * type come first and answer for themselves; then, before the fields are judged, a request
+     * other than hello on a connection that has not said hello is not_hello_first. de.type is set
+     * exactly when decoding got past the type. */
+    if (c->state == CONN_HELLO && e != PROTO_E_OK && de.type != PROTO_T_NONE && de.type != PROTO_T_HELLO)
+        e = PROTO_E_NOT_HELLO_FIRST;
+    if (e == PROTO_E_NOT_HELLO_FIRST) {
+        route_error(c, e, "send hello first", de.has_rid, de.rid, de.bid);
+        return true;
+    }
     if (e != PROTO_E_OK) {
         /* The frame was whole, so the stream is still in step: reply and carry on. */
         char msg[64];

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "net/admin.h"
 #include "net/net_int.h"
@@ -151,7 +152,7 @@ static void on_connection(uv_stream_t *l, int status)
 {
     server *s = l->data;
     if (status < 0) {
-        log_warn("accept failed", "error", uv_strerror(status));
+        fdlimit_accept_failed(&s->fdl, FDLIMIT_L_GAME, status, uv_now(&s->loop));
         return;
     }
     conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
@@ -273,7 +274,15 @@ server *server_start(const struct server_opts *opts)
     s->timeout_ms[LIST_CLOSING] = NET_CLOSE_LINGER_MS;
     lobby_init(&s->lobby);
     outq_pool_init(&s->pool, NET_OUT_SPARE);
-    if (conntab_init(&s->conns, (uint32_t)opts->max_connections) != 0) {
+    /* The cap must fit the open-file limit, or the kernel, not the cap, refuses connections. */
+    int64_t cap = fdlimit_apply(&s->fdl, opts->max_connections,
+                                shards_count_for(opts->shards.shards, sysconf(_SC_NPROCESSORS_ONLN)));
+    if (cap < 0) {
+        server_free(s);
+        return NULL;
+    }
+    s->opts.max_connections = cap;
+    if (conntab_init(&s->conns, (uint32_t)cap) != 0) {
         server_free(s);
         return NULL;
     }
@@ -395,6 +404,11 @@ uint16_t server_port(const server *s)
 const net_stats *server_stats(const server *s)
 {
     return &s->stats;
+}
+
+struct fdlimit *server_fdlimit(server *s)
+{
+    return &s->fdl;
 }
 
 uv_loop_t *server_loop(server *s)

@@ -108,6 +108,11 @@ bool server_finished(const server *s);
 /* The network thread's counters (any thread may read them; valid until server_wait returns). */
 const net_stats *server_stats(const server *s);
 
+/* The connection cap against the open-file limit and the accept-failure counters (net/fdlimit.h):
+ * the admin listener counts its own accept failures there and shows them on /metrics. Network
+ * thread only, except reading the counters. */
+struct fdlimit *server_fdlimit(server *s);
+
 /* ---- hooks for code that lives on the network thread (the admin endpoint) ---------------- */
 
 struct shard_in;

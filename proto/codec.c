@@ -69,6 +69,8 @@ static const field weapon_f[] = {
     EN("kind", struct proto_weapon, kind, wkind_n),
     U("d", struct proto_weapon, dice, 0, 12, F_REQ),
     I("a", struct proto_weapon, ammo, -1, 32767, F_REQ),
+    /* Optional on decode so a client still reads a server from before the field existed. */
+    I("lr", struct proto_weapon, long_dm, -6, 6, F_OPT),
 };
 static const fieldset weapon_fs = FS(weapon_f);
 static const field ship_f[] = {
@@ -131,6 +133,8 @@ static const field welcome_f[] = {
     U("turn_ms", EV, u.welcome.turn_ms, 0, UINT32_MAX, F_REQ),
     U("resume_ms", EV, u.welcome.resume_ms, 0, UINT32_MAX, F_REQ),
     U("idle_ms", EV, u.welcome.idle_ms, 0, UINT32_MAX, F_REQ),
+    /* Optional on decode (servers before it did not send it); ours always does. */
+    U("sframe", EV, u.welcome.max_out_frame, PROTO_FRAME_MIN_MAX, PROTO_FRAME_HARD_MAX, F_OPT),
 };
 static const field pong_f[] = {RID_EV, U("ts", EV, u.pong.ts, 0, INT64_MAX, F_OPT)};
 static const field restarting_f[] = {RID_EV, U("retry_ms", EV, u.restarting.retry_ms, 0, UINT32_MAX, F_REQ)};
@@ -558,7 +562,9 @@ static proto_error scan_top(const uint8_t *body, size_t len, int *type, proto_de
         if ((e = mp_next(&c, &val)) != PROTO_E_OK)
             return e;
         if (key.n == 1 && key.p[0] == 't') {
-            if (have_t || val.kind != MP_STR) {
+            /* A "t" that is not valid text is a bad field like any other string (section 2), not an
+             * unknown type: the sender broke the encoding, not the vocabulary. */
+            if (have_t || val.kind != MP_STR || !text_ok(val.p, val.n)) {
                 terr = PROTO_E_BAD_FIELD;
             } else {
                 *type = proto_type_parse((const char *)val.p, val.n);
@@ -803,6 +809,10 @@ proto_error proto_encode_request(uint8_t *buf, size_t cap, const proto_request *
 
 proto_error proto_encode_event(uint8_t *buf, size_t cap, const proto_event *ev, size_t *len)
 {
+    /* welcome.sframe promises clients that no event body is longer than PROTO_EVENT_MAX: an event
+     * that would be is refused here rather than sent. */
+    if (cap > PROTO_FRAME_HEADER + PROTO_EVENT_MAX)
+        cap = PROTO_FRAME_HEADER + PROTO_EVENT_MAX;
     return encode(buf, cap, ev, PROTO_T_WELCOME, PROTO_T_EVT_LAST, len);
 }
 

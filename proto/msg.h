@@ -19,7 +19,7 @@
 #define PROTO_VERSION 1
 
 /* Frame limits. The default maximum frame is 4 KiB: the largest message either side sends is a full
- * battle state (two ships with their weapons and criticals, missiles in flight), 3469 bytes with every
+ * battle state (two ships with their weapons and criticals, missiles in flight), 3570 bytes with every
  * field at the bounds below; requests are at most 124 bytes. A small cap keeps a hostile peer from making the server
  * buffer much per connection (hundreds of thousands of them). The setting may be raised up to
  * PROTO_FRAME_HARD_MAX. */
@@ -27,6 +27,9 @@
 #define PROTO_FRAME_DEFAULT_MAX 4096u
 #define PROTO_FRAME_MIN_MAX 256u       /* smallest allowed setting: every request must fit */
 #define PROTO_FRAME_HARD_MAX (1u << 20) /* largest allowed setting */
+/* The largest frame body the server ever sends, whatever server.max_frame says (that setting bounds
+ * what clients send): announced in welcome as "sframe", enforced by proto_encode_event. */
+#define PROTO_EVENT_MAX 4096u
 
 #define PROTO_MAX_DEPTH 8        /* msgpack nesting, top map = 1; deeper is PROTO_E_TOO_DEEP */
 #define PROTO_KEY_MAX 16         /* longest map key we look at; longer keys are unknown keys */
@@ -229,6 +232,7 @@ struct proto_weapon {
     uint8_t kind;                   /* "kind", proto_wkind */
     uint8_t dice;                   /* "d", damage dice (D6) 0..12; 0 for rack and sandcaster */
     int16_t ammo;                   /* "a", rounds/missiles/canisters left, -1 = unlimited */
+    int8_t long_dm;                 /* "lr", attack DM at Long, Very Long and Distant, -6..6 */
 };
 struct proto_ship {
     char type[PROTO_SHIP_MAX + 1];  /* "type", e.g. "scout" */
@@ -254,6 +258,7 @@ struct proto_welcome {
     uint32_t turn_ms;        /* turn timer */
     uint32_t resume_ms;      /* resume window */
     uint32_t idle_ms;        /* connection idle timeout */
+    uint32_t max_out_frame;  /* "sframe": largest frame body the server sends (0 = not announced) */
 };
 struct proto_pong { uint64_t ts; };
 struct proto_restarting { uint32_t retry_ms; }; /* reconnect after about this long */

@@ -22,6 +22,7 @@ static void fill_ship(const ships_ship *st, uint16_t hull, const uint8_t *crits,
         pw->kind = sw->kind; /* core's weapon kinds and the protocol's have the same numbering */
         pw->dice = sw->dice;
         pw->ammo = sw->ammo;
+        pw->long_dm = sw->long_range_dm;
     }
     if (crits)
         for (unsigned l = 0; l < BATTLE_CRIT_LOCATIONS && l < PROTO_LOC_COUNT; l++)

@@ -195,8 +195,10 @@ int game_find_ship(const struct game *g, const char *key)
  * Scout against anything else (the reference's pairing), falling back to the player's own ship. */
 int game_ai_ship_for(const struct game *g, int player)
 {
-    const char *want =
-        strcmp(game_ship_at(g, (uint8_t)player)->key, "scout") == 0 ? "free_trader" : "scout";
+    /* Fixed arrays like every key game_find_ship sees, so its bounded NUL search stays in bounds
+     * (a bare literal is shorter than the bound, which a Release build rightly warns about). */
+    static const char pairing[2][PROTO_SHIP_MAX + 1] = {"free_trader", "scout"};
+    const char *want = strcmp(game_ship_at(g, (uint8_t)player)->key, "scout") == 0 ? pairing[0] : pairing[1];
     int i = game_find_ship(g, want);
     return i >= 0 ? i : player;
 }

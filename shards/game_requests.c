@@ -221,6 +221,11 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
                         r->rid, sb->id);
         return;
     }
+    if (held == (int)seat) { /* it already gets every event: replaying would send duplicates */
+        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you already hold this seat", r->has_rid,
+                        r->rid, sb->id);
+        return;
+    }
     if (sb->phase != GAME_WAITING && rs->last > battle_last_seq(&sb->b)) {
         game_send_error(g, conn, PROTO_E_SEQ_GONE, "last is ahead of the battle", r->has_rid,
                         r->rid, sb->id);
@@ -278,6 +283,10 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
 static void on_leave(struct game *g, struct game_battle *sb, conn_id conn, const proto_request *r)
 {
     uint64_t bid = sb->id;
+    if (sb->phase == GAME_ENDED) { /* one rule with the actions: everyone left at the end */
+        game_send_error(g, conn, PROTO_E_BATTLE_OVER, "the battle is over", r->has_rid, r->rid, bid);
+        return;
+    }
     if (game_spect_remove(g, sb, conn)) {
         game_send_seat(g, conn, bid, SHARD_ROLE_SPECTATOR, -1);
         game_send_left(g, conn, bid, r->has_rid, r->rid);

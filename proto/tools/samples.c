@@ -26,6 +26,7 @@ void sample_ship(int which, struct proto_ship *s)
         s->nweapons = 4;
         weapon(&s->weapons[0], "Pulse Laser", PROTO_WK_LASER, 2, -1);
         weapon(&s->weapons[1], "Missiles", PROTO_WK_MISSILE, 4, -1);
+        s->weapons[1].long_dm = 2; /* data/ships.toml's missiles: +2 at Long or farther */
         weapon(&s->weapons[2], "Missile Rack", PROTO_WK_RACK, 0, 12);
         weapon(&s->weapons[3], "Sandcaster", PROTO_WK_SAND, 0, 20);
     } else {
@@ -109,6 +110,7 @@ int sample_event(int type, proto_event *e)
         w->turn_ms = 30000;
         w->resume_ms = 30000;
         w->idle_ms = 30000;
+        w->max_out_frame = PROTO_EVENT_MAX;
         break;
     }
     case PROTO_T_PONG: e->has_rid = true; e->rid = 20; e->u.pong.ts = 1764303300123ULL; break;

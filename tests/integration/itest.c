@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +26,12 @@
 #include <mbedtls/x509_crt.h>
 
 static const char *g_bin = "battled";
+static unsigned g_nofile; /* itest_set_nofile */
+
+void itest_set_nofile(unsigned n)
+{
+    g_nofile = n;
+}
 static int g_shards = 1;
 static bool g_tls;
 /* TLS mode: one self-signed certificate for "localhost" per test run, written into each server's
@@ -226,6 +233,11 @@ bool itest_start(itest_server *s, const char *const *sets)
             dup2(fd, 2);
             close(fd);
         }
+        if (g_nofile) {
+            struct rlimit rl = {g_nofile, g_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(125);
+        }
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -354,6 +366,21 @@ pc_conn *itest_client(const itest_server *s, const char *name)
     itest_expect(c, PROTO_T_WELCOME, &ev);
     assert_int_equal(ev.u.welcome.version, PROTO_VERSION);
     return c;
+}
+
+void itest_send_frame(pc_conn *c, const void *body, uint32_t len)
+{
+    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    assert_int_equal(pc_send_raw(c, hdr, 4), 0);
+    if (len)
+        assert_int_equal(pc_send_raw(c, body, len), 0);
+}
+
+void itest_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
 }
 
 void itest_expect_at(pc_conn *c, int type, proto_event *ev, const char *file, int line)

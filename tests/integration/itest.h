@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <msgpack.h>
+
 #include "proto/client/pc.h"
 #include "proto/client/tracker.h"
 #include "proto/msg.h"
@@ -50,6 +52,9 @@ int itest_shards(void);
  * server's own temporary directory (persistence is on by default); a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
  * may be NULL); returns false (after printing the log) when it did not come up. */
 bool itest_start(itest_server *s, const char *const *sets);
+/* Servers started after this call run with RLIMIT_NOFILE (soft and hard) set to n in the child
+ * before exec, as `prlimit --nofile=n` would; 0 (the default) leaves the limit alone. */
+void itest_set_nofile(unsigned n);
 /* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the
  * server is then killed) or -2 when it died of a signal. */
 int itest_stop(itest_server *s, int sig, int wait_ms);
@@ -66,6 +71,12 @@ int itest_finish(itest_server *s, int wait_ms);
 pc_conn *itest_connect(const itest_server *s);
 /* Connects and completes hello -> welcome. */
 pc_conn *itest_client(const itest_server *s, const char *name);
+
+/* Sends one raw frame: the 4-byte big-endian length, then body (for hostile or hand-made bodies);
+ * fails the test if the write fails. */
+void itest_send_frame(pc_conn *c, const void *body, uint32_t len);
+/* Packs s as a msgpack str (header and bytes). */
+void itest_pack_str(msgpack_packer *pk, const char *s);
 
 /* Waits for the next event of `type` (others are skipped; an error event is returned too) and fails
  * the test when none comes within ITEST_WAIT_MS or an error arrives instead. */

@@ -2,7 +2,7 @@
 # Each binary runs twice: with one shard and with four, so routing by shard_of() is exercised both
 # ways. Building a test builds battled too.
 if(TARGET battled AND TARGET battled_client)
-  foreach(t battle guard drain tls)
+  foreach(t battle guard drain tls protocol)
     battled_add_test(NAME test_it_${t}
                      SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_${t}.c
                              ${CMAKE_SOURCE_DIR}/tests/integration/itest.c

@@ -106,10 +106,10 @@ static proto_event started(uint8_t seat, uint8_t first, uint8_t band)
         snprintf(sh->type, sizeof sh->type, "scout");
         sh->hull = sh->hull_max = 40;
         sh->nweapons = 4;
-        sh->weapons[0] = (struct proto_weapon){"Pulse Laser", PROTO_WK_LASER, 2, -1};
-        sh->weapons[1] = (struct proto_weapon){"Missiles", PROTO_WK_MISSILE, 4, 1};
-        sh->weapons[2] = (struct proto_weapon){"Missile Rack", PROTO_WK_RACK, 0, 1};
-        sh->weapons[3] = (struct proto_weapon){"Sandcaster", PROTO_WK_SAND, 0, 1};
+        sh->weapons[0] = (struct proto_weapon){"Pulse Laser", PROTO_WK_LASER, 2, -1, 0};
+        sh->weapons[1] = (struct proto_weapon){"Missiles", PROTO_WK_MISSILE, 4, 1, 2};
+        sh->weapons[2] = (struct proto_weapon){"Missile Rack", PROTO_WK_RACK, 0, 1, 0};
+        sh->weapons[3] = (struct proto_weapon){"Sandcaster", PROTO_WK_SAND, 0, 1, 0};
     }
     return ev;
 }

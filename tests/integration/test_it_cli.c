@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "cli/resume.h"
+#include "proto/codec.h"
 #include "tests/integration/itest.h"
 
 #define CLI_WAIT_MS 20000   /* one expected line of output */
@@ -473,9 +474,11 @@ static void test_matchmaking_and_forfeit(void **state)
 typedef struct {
     int lfd;
     uint16_t port;
-    int ctl[2];           /* a byte on ctl[1] cuts the current pair; 'q' stops */
+    int ctl[2];           /* a byte on ctl[1] cuts the current pair; 'q' stops; 'i' injects */
     pthread_t th;
     int cuts;
+    uint8_t inject[512];  /* 'i': these bytes go to the client as if the server had sent them */
+    size_t ninject;
 } proxy;
 
 static void *proxy_main(void *arg)
@@ -491,6 +494,11 @@ static void *proxy_main(void *arg)
             char ch = 0;
             if (read(px->ctl[0], &ch, 1) != 1 || ch == 'q')
                 break;
+            if (ch == 'i') {
+                if (down >= 0 && write(down, px->inject, px->ninject) != (ssize_t)px->ninject)
+                    fprintf(stderr, "proxy: inject failed\n");
+                continue;
+            }
             if (down >= 0) {
                 close(down);
                 close(up);
@@ -563,6 +571,26 @@ static void proxy_stop(proxy *px)
     close(px->ctl[1]);
 }
 
+/* A solo battle against the AI from a piped battle-cli, up to its second turn. */
+static void solo_to_round_2(child *c)
+{
+    child_expect(c, "Connected to battled", CLI_WAIT_MS);
+    child_send(c, "create scout adjacent vs ai free_trader\n");
+    child_expect(c, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(c, "fire 0\n");
+    child_expect(c, "Round 2: your turn", CLI_WAIT_MS);
+}
+
+/* Fires whenever it is our turn until the battle ends, then quits: exit status 0. */
+static void play_to_the_end(child *c)
+{
+    for (int i = 0; i < MOVES; i++)
+        child_send(c, "wait turn 20\nfire 0\n");
+    child_send(c, "wait end 30\nquit\n");
+    child_expect(c, "=== Battle over", CLI_BATTLE_MS);
+    assert_int_equal(child_finish(c, CLI_WAIT_MS), 0);
+}
+
 /* The connection drops mid-battle: battle-cli reconnects by itself, resumes, misses nothing and
  * shows nothing twice. */
 static void test_reconnects_after_a_drop(void **state)
@@ -575,19 +603,11 @@ static void test_reconnects_after_a_drop(void **state)
     child c;
     const char *args[] = {"--port", port, "--retries", "5", NULL};
     child_start(&c, args, NULL);
-    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
-    child_send(&c, "create scout adjacent vs ai free_trader\n");
-    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
-    child_send(&c, "fire 0\n");
-    child_expect(&c, "Round 2: your turn", CLI_WAIT_MS);
+    solo_to_round_2(&c);
     proxy_send(&px, 'x'); /* cut */
     child_expect(&c, "Connection lost", CLI_WAIT_MS);
     child_expect(&c, "Resuming battle", CLI_WAIT_MS);
-    for (int i = 0; i < MOVES; i++)
-        child_send(&c, "wait turn 20\nfire 0\n");
-    child_send(&c, "wait end 30\nquit\n");
-    child_expect(&c, "=== Battle over", CLI_BATTLE_MS);
-    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    play_to_the_end(&c);
     proxy_stop(&px);
     assert_int_equal(px.cuts, 1);
     assert_int_equal(count(c.buf, "started at"), 1);
@@ -595,6 +615,55 @@ static void test_reconnects_after_a_drop(void **state)
     refute(&c, "not_your_turn");
     refute(&c, "bad_token");
     refute(&c, "Giving up");
+    child_free(&c);
+}
+
+/* docs/PROTOCOL.md section 8: a seat whose last seq is ahead of the server's (the server lost the
+ * end of its journal in a crash) gets seq_gone on resume; the client then resumes with last 0,
+ * takes the state and plays on, instead of forgetting the battle. Simulated by a proxy that
+ * injects one event numbered far ahead, then cuts the connection. */
+static void test_seq_gone_takes_the_state(void **state)
+{
+    (void)state;
+    proxy px;
+    proxy_start(&px);
+    char port[8], rfile[200];
+    snprintf(port, sizeof port, "%u", (unsigned)px.port);
+    path_in_dir(rfile, sizeof rfile, "gone.rec");
+    child c;
+    const char *args[] = {"--port", port, "--resume-file", rfile, NULL};
+    child_start(&c, args, NULL);
+    solo_to_round_2(&c);
+    cli_resume rec;
+    char err[300];
+    uint64_t until = itest_now_ms() + CLI_WAIT_MS;
+    while (cli_resume_load(rfile, &rec, err, sizeof err) != 0 && itest_now_ms() < until)
+        poll(NULL, 0, 10);
+    assert_true(rec.last > 1);
+    /* The event a server that later lost it would have sent: the same turn, numbered ahead. */
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PROTO_T_TURN;
+    ev.bid = rec.bid;
+    ev.seq = rec.last + 500;
+    ev.u.turn.round = 2;
+    ev.u.turn.active = 0;
+    size_t len = 0;
+    assert_int_equal(proto_encode_event(px.inject, sizeof px.inject, &ev, &len), PROTO_E_OK);
+    px.ninject = len;
+    proxy_send(&px, 'i');
+    until = itest_now_ms() + CLI_WAIT_MS; /* the record follows what the client has seen */
+    while ((cli_resume_load(rfile, &rec, err, sizeof err) != 0 || rec.last != ev.seq) &&
+           itest_now_ms() < until)
+        poll(NULL, 0, 10);
+    assert_int_equal(rec.last, ev.seq);
+    proxy_send(&px, 'x'); /* cut: the client reconnects and resumes with last ahead */
+    child_expect(&c, "Connection lost", CLI_WAIT_MS);
+    child_expect(&c, "Resuming battle", CLI_WAIT_MS);
+    child_expect(&c, "taking its state", CLI_WAIT_MS);
+    play_to_the_end(&c);
+    proxy_stop(&px);
+    refute(&c, "cannot be resumed");
     child_free(&c);
 }
 
@@ -672,6 +741,38 @@ static void test_keepalive_while_queued(void **state)
     child_free(&c);
 }
 
+/* Issue 16: the server drains while battle-cli plays; the battle ends as "shutdown" and the server
+ * closes the connection. A battle that ended is a clean exit with its result: status 0, the result
+ * shown, no retries of a closed server and no "Giving up". stdin stays open: it must exit by itself. */
+static void test_drain_ends_the_battle_cleanly(void **state)
+{
+    (void)state;
+    itest_server srv;
+    /* The AI never answers in time, so the battle is still running when the drain ends it. */
+    static const char *const sets[] = {"game.ai_think_ms=60000", "server.drain_timeout_ms=300", NULL};
+    if (!itest_start(&srv, sets))
+        fail_msg("battled did not start");
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)srv.port);
+    child c;
+    const char *args[] = {"--port", port, NULL};
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    child_send(&c, "create scout adjacent vs ai free_trader\n");
+    child_expect(&c, "Round 1: your turn", CLI_WAIT_MS);
+    child_send(&c, "fire 0\n");
+    child_expect(&c, "You fire", CLI_WAIT_MS);
+    kill(srv.pid, SIGTERM);
+    child_expect(&c, "=== Battle over", CLI_WAIT_MS);
+    child_expect(&c, "(shutdown)", CLI_WAIT_MS);
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    refute(&c, "Retrying");
+    refute(&c, "Giving up");
+    child_free(&c);
+    assert_int_equal(itest_stop(&srv, SIGTERM, 10000), 0);
+    itest_cleanup(&srv);
+}
+
 /* No server: a bounded number of tries, then a clear message and exit status 1. */
 static void test_gives_up_without_a_server(void **state)
 {
@@ -715,9 +816,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_matchmaking_and_forfeit),
         cmocka_unit_test(test_resume_from_a_new_process),
         cmocka_unit_test(test_reconnects_after_a_drop),
+        cmocka_unit_test(test_seq_gone_takes_the_state),
         cmocka_unit_test(test_watch_a_battle),
         cmocka_unit_test(test_keepalive_while_queued),
         cmocka_unit_test(test_gives_up_without_a_server),
+        cmocka_unit_test(test_drain_ends_the_battle_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

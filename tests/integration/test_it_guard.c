@@ -30,23 +30,6 @@ static void stop(itest_server *s)
     assert_int_equal(itest_finish(s, 10000), 0);
 }
 
-/* One frame: 4-byte big-endian length, then body. */
-static void send_frame(pc_conn *c, const void *body, uint32_t len)
-{
-    uint8_t hdr[4];
-    uint32_t be = htonl(len);
-    memcpy(hdr, &be, 4);
-    assert_int_equal(pc_send_raw(c, hdr, 4), 0);
-    if (len)
-        assert_int_equal(pc_send_raw(c, body, len), 0);
-}
-
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
 
 static void test_rate_limit(void **state)
 {
@@ -144,11 +127,11 @@ static void test_hostile_frames_do_not_disturb_battles(void **state)
     pc_conn *x = itest_client(&srv, "attacker");
     /* Garbage body: bad msgpack, the stream stays in step and usable. */
     static const uint8_t garbage[] = {0xc1, 0xff, 0x00, 0x13, 0x37};
-    send_frame(x, garbage, sizeof garbage);
+    itest_send_frame(x, garbage, sizeof garbage);
     itest_expect_error(x, PROTO_E_BAD_MSGPACK, &ev);
     /* Not a map. */
     static const uint8_t arr[] = {0x92, 0x01, 0x02};
-    send_frame(x, arr, sizeof arr);
+    itest_send_frame(x, arr, sizeof arr);
     itest_expect_error(x, PROTO_E_NOT_A_MAP, &ev);
     /* Wrong-typed field: "bid" as a string, with a request id that must be echoed. */
     msgpack_sbuffer sb;
@@ -156,32 +139,32 @@ static void test_hostile_frames_do_not_disturb_battles(void **state)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
-    pack_str(&pk, "t");
-    pack_str(&pk, "fire");
-    pack_str(&pk, "rid");
+    itest_pack_str(&pk, "t");
+    itest_pack_str(&pk, "fire");
+    itest_pack_str(&pk, "rid");
     msgpack_pack_uint32(&pk, 4242);
-    pack_str(&pk, "bid");
-    pack_str(&pk, "not a number");
-    send_frame(x, sb.data, (uint32_t)sb.size);
+    itest_pack_str(&pk, "bid");
+    itest_pack_str(&pk, "not a number");
+    itest_send_frame(x, sb.data, (uint32_t)sb.size);
     itest_expect_error(x, PROTO_E_BAD_FIELD, &ev);
     assert_true(ev.has_rid);
     assert_int_equal(ev.rid, 4242);
     /* Unknown type, and a server->client type sent by a client. */
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 1);
-    pack_str(&pk, "t");
-    pack_str(&pk, "launch_nukes");
-    send_frame(x, sb.data, (uint32_t)sb.size);
+    itest_pack_str(&pk, "t");
+    itest_pack_str(&pk, "launch_nukes");
+    itest_send_frame(x, sb.data, (uint32_t)sb.size);
     itest_expect_error(x, PROTO_E_UNKNOWN_TYPE, &ev);
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 1);
-    pack_str(&pk, "t");
-    pack_str(&pk, "welcome");
-    send_frame(x, sb.data, (uint32_t)sb.size);
+    itest_pack_str(&pk, "t");
+    itest_pack_str(&pk, "welcome");
+    itest_send_frame(x, sb.data, (uint32_t)sb.size);
     itest_expect_error(x, PROTO_E_UNKNOWN_TYPE, &ev);
     /* A map claiming 2^32-1 entries in 5 bytes. */
     static const uint8_t huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
-    send_frame(x, huge, sizeof huge);
+    itest_send_frame(x, huge, sizeof huge);
     itest_expect(x, PROTO_T_ERROR, &ev);
     /* Actions on the battle by a stranger. */
     assert_true(pc_fire(x, a.t.bid, 0) > 0);

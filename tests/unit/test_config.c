@@ -82,7 +82,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.ratelimit.burst, 4);
     assert_int_equal(c.ratelimit.abuse_refusals, 20);
     assert_int_equal(c.log.level, LOG_LEVEL_INFO);
-    assert_string_equal(c.admin.listen, "127.0.0.1:9090");
+    assert_string_equal(c.admin.listen, "127.0.0.1:7079");
     assert_string_equal(c.tls.listen, "");
     assert_true(c.persistence.enabled);
     assert_int_equal(c.server.on_sigterm, CONFIG_SIGTERM_RESTART);

@@ -510,6 +510,13 @@ static void test_point_defense_once_per_missile_per_round(void **state)
     assert_int_equal(ACT0(&b, BATTLE_ACT_POINT_DEFENSE, 1, 1), BATTLE_ERR_NO_SUCH_MISSILE);
 }
 
+/* docs/PROTOCOL.md (sections 8 and 11) tells clients how many events a resume can replay. */
+static void test_history_length_is_documented(void **state)
+{
+    (void)state;
+    assert_int_equal(BATTLE_HISTORY, 27);
+}
+
 static void test_missile_rack_ammo(void **state)
 {
     (void)state;
@@ -948,6 +955,7 @@ int main(void)
         cmocka_unit_test(test_missile_flight_and_strike_every_band),
         cmocka_unit_test(test_point_defense_once_per_missile_per_round),
         cmocka_unit_test(test_missile_rack_ammo),
+        cmocka_unit_test(test_history_length_is_documented),
         cmocka_unit_test(test_weapon_ammo_runs_out),
         cmocka_unit_test(test_turn_order_by_parity),
         cmocka_unit_test(test_illegal_actions_change_nothing),

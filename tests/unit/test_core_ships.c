@@ -113,7 +113,7 @@ static void test_minimal_and_defaults(void **state)
     assert_int_equal(table.count, 1);
     assert_int_equal(table.ships[0].pilot, 1); /* default */
     assert_int_equal(table.ships[0].weapons[0].ammo, SHIPS_AMMO_UNLIMITED);
-    assert_string_equal(ships_weapon_kind_name(SHIPS_WK_RACK), "missile_rack");
+    assert_string_equal(ships_weapon_kind_name(SHIPS_WK_RACK), "rack");
     assert_string_equal(ships_weapon_kind_name(99), "?");
 }
 
@@ -157,17 +157,24 @@ static void test_bad_input(void **state)
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
                  "weapons = [ { name = \"L\", kind = \"phaser\", dice = 2 } ]\n",
                  "unknown kind 'phaser'");
+    /* the names before issue 16 are refused with the new word (one vocabulary with the wire) */
+    expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
+                 "weapons = [ { name = \"R\", kind = \"missile_rack\", ammo = 2 } ]\n",
+                 "'missile_rack' is now called 'rack'");
+    expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
+                 "weapons = [ { name = \"S\", kind = \"sandcaster\", ammo = 2 } ]\n",
+                 "'sandcaster' is now called 'sand'");
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
                  "weapons = [ { name = \"L\", kind = \"laser\" } ]\n", "missing key 'dice'");
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
                  "weapons = [ { name = \"L\", kind = \"laser\", dice = 9 } ]\n", "out of range");
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
-                 "weapons = [ { name = \"R\", kind = \"missile_rack\" } ]\n", "missing key 'ammo'");
+                 "weapons = [ { name = \"R\", kind = \"rack\" } ]\n", "missing key 'ammo'");
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
-                 "weapons = [ { name = \"R\", kind = \"missile_rack\", ammo = 12, dice = 4 } ]\n",
+                 "weapons = [ { name = \"R\", kind = \"rack\", ammo = 12, dice = 4 } ]\n",
                  "no damage dice");
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
-                 "weapons = [ { name = \"S\", kind = \"sandcaster\", ammo = 251 } ]\n",
+                 "weapons = [ { name = \"S\", kind = \"sand\", ammo = 251 } ]\n",
                  "out of range");
     expect_error("[ships.x]\nname = \"X\"\nhull = 10\narmour = 1\nthrust = 1\n"
                  "weapons = [ { name = \"L\", kind = \"laser\", dice = 2, range = 3 } ]\n",

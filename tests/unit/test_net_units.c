@@ -4,11 +4,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "net/conntab.h"
+#include "util/log.h"
+#include "net/fdlimit.h"
 #include "net/lobby.h"
 #include "net/outq.h"
 #include "net/ratelimit.h"
@@ -269,9 +272,65 @@ static void test_outq_append_behind_inflight(void **state)
     outq_pool_destroy(&p);
 }
 
+/* ---- fdlimit ---- */
+
+static void test_fdlimit_cap_for(void **state)
+{
+    (void)state;
+    assert_int_equal(fdlimit_cap_for(1048576, 300, 100000), 100000);   /* fits: kept */
+    assert_int_equal(fdlimit_cap_for(20000, 300, 100000), 19700);      /* lowered to the room */
+    assert_int_equal(fdlimit_cap_for(UINT64_MAX, 300, 100000), 100000); /* unlimited */
+    assert_int_equal(fdlimit_cap_for(300 + FDLIMIT_MIN_CONNS, 300, 100000), FDLIMIT_MIN_CONNS);
+    assert_int_equal(fdlimit_cap_for(300 + FDLIMIT_MIN_CONNS - 1, 300, 100000), -1); /* too low */
+    assert_int_equal(fdlimit_cap_for(100, 300, 10), -1);
+    assert_true(FDLIMIT_RESERVE(4) > FDLIMIT_RESERVE(1));
+}
+
+/* Every accept failure is counted by errno; the log gets the first at once and then at most one
+ * line per FDLIMIT_LOG_MS, saying how many it left out. */
+static void test_fdlimit_accept_failures(void **state)
+{
+    (void)state;
+    static fdlimit f;
+    memset(&f, 0, sizeof f);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    log_set_fd(fileno(tmp));
+    for (int i = 0; i < 1000; i++)
+        fdlimit_accept_failed(&f, FDLIMIT_L_GAME, UV_EMFILE, 5000 + (uint64_t)i);
+    fdlimit_accept_failed(&f, FDLIMIT_L_GAME, UV_ENFILE, 6000);
+    fdlimit_accept_failed(&f, FDLIMIT_L_ADMIN, UV_ENOMEM, 6000);   /* its own rate: logged */
+    fdlimit_accept_failed(&f, FDLIMIT_L_GAME, UV_EINVAL, 5000 + FDLIMIT_LOG_MS); /* next period */
+    log_set_fd(2);
+    assert_int_equal(f.accept_failures[FDLIMIT_L_GAME][FDLIMIT_E_EMFILE], 1000);
+    assert_int_equal(f.accept_failures[FDLIMIT_L_GAME][FDLIMIT_E_ENFILE], 1);
+    assert_int_equal(f.accept_failures[FDLIMIT_L_GAME][FDLIMIT_E_OTHER], 1);
+    assert_int_equal(f.accept_failures[FDLIMIT_L_ADMIN][FDLIMIT_E_ENOBUFS], 1);
+    char buf[4096];
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+    buf[n] = '\0';
+    fclose(tmp);
+    int lines = 0;
+    for (const char *p = buf; (p = strstr(p, "accept failed")) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 3);
+    assert_non_null(strstr(buf, "suppressed_since_last=1000")); /* 999 EMFILE + 1 ENFILE */
+    /* and on /metrics, one sample per listener and errno */
+    prom_out o;
+    prom_out_init(&o, 0);
+    fdlimit_metrics(&f, &o);
+    assert_true(prom_out_ok(&o));
+    assert_non_null(strstr(o.buf, "battled_accept_failures_total{listener=\"game\",errno=\"EMFILE\"} 1000\n"));
+    assert_non_null(strstr(o.buf, "battled_accept_failures_total{listener=\"admin\",errno=\"ENOBUFS\"} 1\n"));
+    prom_out_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fdlimit_cap_for),
+        cmocka_unit_test(test_fdlimit_accept_failures),
         cmocka_unit_test(test_ratelimit_burst_then_sustained),
         cmocka_unit_test(test_ratelimit_off),
         cmocka_unit_test(test_ratelimit_abuse_window),

@@ -89,6 +89,7 @@ static void test_max_state_fits_default_frame(void **state)
             sh->weapons[w].kind = PROTO_WK_MISSILE;
             sh->weapons[w].dice = 12;
             sh->weapons[w].ammo = 32767;
+            sh->weapons[w].long_dm = -6;
         }
         for (int c = 0; c < PROTO_LOC_COUNT; c++)
             sh->crits[c] = 255;
@@ -99,8 +100,10 @@ static void test_max_state_fits_default_frame(void **state)
     size_t len;
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
     assert_true(len - 4 <= PROTO_FRAME_DEFAULT_MAX);
+    assert_true(len - 4 <= PROTO_EVENT_MAX);
     assert_int_equal(proto_decode_event(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
     assert_memory_equal(&e, &out, sizeof e);
+    print_message("largest state: %zu bytes\n", len - 4);
 }
 
 static void test_encode_small_buffer(void **state)
@@ -257,6 +260,66 @@ static void test_type_and_field_errors(void **state)
                                    0xa9, 'v', 'e', 'r', 'y', ' ', 'l', 'o', 'n', 'g'};
     assert_int_equal(dec_req(band, sizeof band, &err), PROTO_E_BAD_FIELD);
     assert_string_equal(err.field, "band");
+}
+
+/* Section 2: "t" is a string like any other. Invalid UTF-8 or a control character in it is
+ * bad_field (the encoding is broken), not unknown_type (a word we do not know); the request id is
+ * still echoed. A well-formed but unknown word stays unknown_type. */
+static void test_type_string_is_checked_as_text(void **state)
+{
+    (void)state;
+    proto_derr err;
+    static const uint8_t bad_utf8[] = {0x82, 0xa1, 't', 0xa3, 0xa2, 0xff, 0xfe, 0xa3, 'r', 'i', 'd', 0x07};
+    assert_int_equal(dec_req(bad_utf8, sizeof bad_utf8, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "t");
+    assert_true(err.has_rid);
+    assert_int_equal(err.rid, 7);
+    assert_int_equal(err.type, PROTO_T_NONE);
+    static const uint8_t ctrl[] = {0x81, 0xa1, 't', 0xa5, 'p', 'i', 0x01, 'n', 'g'};
+    assert_int_equal(dec_req(ctrl, sizeof ctrl, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "t");
+    static const uint8_t del[] = {0x81, 0xa1, 't', 0xa5, 'p', 'i', 'n', 'g', 0x7f};
+    assert_int_equal(dec_req(del, sizeof del, &err), PROTO_E_BAD_FIELD);
+    static const uint8_t upper[] = {0x81, 0xa1, 't', 0xa4, 'P', 'i', 'n', 'g'};
+    assert_int_equal(dec_req(upper, sizeof upper, &err), PROTO_E_UNKNOWN_TYPE);
+    /* The type is known once decoding is past it (the net thread's hello check relies on it). */
+    static const uint8_t fire_no_bid[] = {0x82, 0xa1, 't', 0xa4, 'f', 'i', 'r', 'e', 0xa1, 'w', 0x00};
+    assert_int_equal(dec_req(fire_no_bid, sizeof fire_no_bid, &err), PROTO_E_MISSING_FIELD);
+    assert_int_equal(err.type, PROTO_T_FIRE);
+}
+
+/* welcome.sframe is a promise: no event body is longer than PROTO_EVENT_MAX; the encoder refuses
+ * one that would be, whatever buffer it is given. */
+static void test_event_size_bound(void **state)
+{
+    (void)state;
+    static uint8_t big[3 * PROTO_EVENT_MAX];
+    static proto_event e;
+    sample_event(PROTO_T_ERROR, &e);
+    size_t len = 0;
+    assert_int_equal(proto_encode_event(big, sizeof big, &e, &len), PROTO_E_OK);
+    assert_true(len - 4 <= PROTO_EVENT_MAX);
+    /* A welcome announces the bound and it survives a round trip. */
+    static proto_event w, out;
+    sample_event(PROTO_T_WELCOME, &w);
+    assert_int_equal(w.u.welcome.max_out_frame, PROTO_EVENT_MAX);
+    assert_int_equal(proto_encode_event(big, sizeof big, &w, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(big + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_int_equal(out.u.welcome.max_out_frame, PROTO_EVENT_MAX);
+    /* An older server's welcome without "sframe" still decodes (0 = not announced). */
+    w.u.welcome.max_out_frame = 0;
+    assert_int_equal(proto_encode_event(big, sizeof big, &w, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(big + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_int_equal(out.u.welcome.max_out_frame, 0);
+    /* Each weapon carries its long-range DM ("lr"), within -6..6. */
+    static proto_event st;
+    sample_event(PROTO_T_STARTED, &st);
+    assert_int_equal(st.u.started.ships[0].weapons[1].long_dm, 2);
+    assert_int_equal(proto_encode_event(big, sizeof big, &st, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(big + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_int_equal(out.u.started.ships[0].weapons[1].long_dm, 2);
+    st.u.started.ships[0].weapons[1].long_dm = 7;
+    assert_int_equal(proto_encode_event(big, sizeof big, &st, &len), PROTO_E_BAD_FIELD);
 }
 
 /* A body with one string field of n bytes: {"t":"hello","v":1,"name":<n x 'a'>} */
@@ -445,6 +508,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip_requests),
         cmocka_unit_test(test_roundtrip_events),
         cmocka_unit_test(test_max_state_fits_default_frame),
+        cmocka_unit_test(test_type_string_is_checked_as_text),
+        cmocka_unit_test(test_event_size_bound),
         cmocka_unit_test(test_encode_small_buffer),
         cmocka_unit_test(test_encode_refuses_bad_struct),
         cmocka_unit_test(test_truncated_every_prefix),

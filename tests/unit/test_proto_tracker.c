@@ -39,14 +39,14 @@ static proto_event started(uint8_t seat, uint32_t seq)
     snprintf(a->type, sizeof a->type, "scout");
     a->hull = a->hull_max = 40;
     a->nweapons = 4;
-    a->weapons[0] = (struct proto_weapon){"Pulse Laser", PROTO_WK_LASER, 2, -1};
-    a->weapons[1] = (struct proto_weapon){"Missiles", PROTO_WK_MISSILE, 4, 6};
-    a->weapons[2] = (struct proto_weapon){"Missile Rack", PROTO_WK_RACK, 0, 12};
-    a->weapons[3] = (struct proto_weapon){"Sandcaster", PROTO_WK_SAND, 0, 20};
+    a->weapons[0] = (struct proto_weapon){"Pulse Laser", PROTO_WK_LASER, 2, -1, 0};
+    a->weapons[1] = (struct proto_weapon){"Missiles", PROTO_WK_MISSILE, 4, 6, 2};
+    a->weapons[2] = (struct proto_weapon){"Missile Rack", PROTO_WK_RACK, 0, 12, 0};
+    a->weapons[3] = (struct proto_weapon){"Sandcaster", PROTO_WK_SAND, 0, 20, 0};
     snprintf(b->type, sizeof b->type, "free_trader");
     b->hull = b->hull_max = 80;
     b->nweapons = 1;
-    b->weapons[0] = (struct proto_weapon){"Beam Laser", PROTO_WK_LASER, 3, -1};
+    b->weapons[0] = (struct proto_weapon){"Beam Laser", PROTO_WK_LASER, 3, -1, 0};
     return ev;
 }
 

@@ -755,6 +755,57 @@ static void test_resume_other_seat_refused(void **state)
     h_stop(h);
 }
 
+/* PROTOCOL.md section 9: resume of the seat this very connection holds is already_in_battle (53).
+ * Before the fix it replayed the battle from seq 1 to a connection that had every event already. */
+static void test_resume_own_seat_refused(void **state)
+{
+    struct shards_opts c;
+    h_config(&c, 1);
+    struct harness *h = start(&c);
+    uint64_t bid = 0xd3;
+    uint8_t tok[2][16];
+    matched(h, bid, "brick", tok);
+    size_t mark = h->nrx;
+    resume(h, A, bid, 0, tok[0], 0, 77);
+    long i = expect_error(h, A, mark, PROTO_E_ALREADY_IN_BATTLE);
+    assert_int_equal(ev_at(h, i)->rid, 77);
+    h_settle(h);
+    assert_true(h_find(h, A, PROTO_T_STARTED, mark) < 0); /* nothing replayed */
+    /* A still plays seat 0 */
+    mark = h->nrx;
+    end_turn(h, A, bid, 0);
+    assert_true(h_wait(h, B, PROTO_T_TURN, mark) >= 0);
+    h_stop(h);
+}
+
+/* One rule for an ended battle that is still kept: every action, forfeit and leave gets
+ * battle_over (49), from a former seat or a stranger alike (everyone leaves it at the end). */
+static void test_ended_battle_refuses_with_battle_over(void **state)
+{
+    struct shards_opts c;
+    h_config(&c, 1);
+    struct harness *h = start(&c);
+    uint64_t bid = 0xd4;
+    matched(h, bid, "brick", NULL);
+    size_t mark = h->nrx;
+    h_request(h, A, bid, PROTO_T_FORFEIT, 5, NULL);
+    long e = h_wait(h, B, PROTO_T_ENDED, mark);
+    assert_true(e >= 0);
+    long ea = h_wait(h, A, PROTO_T_ENDED, mark);
+    assert_true(ea >= 0);
+    assert_int_equal(ev_at(h, ea)->rid, 5); /* forfeit has no direct reply: its rid is on ended */
+    const conn_id who[] = {A, B, C};
+    const uint8_t what[] = {PROTO_T_FIRE, PROTO_T_LEAVE, PROTO_T_FORFEIT, PROTO_T_END};
+    for (size_t k = 0; k < sizeof who / sizeof who[0]; k++)
+        for (size_t t = 0; t < sizeof what; t++) {
+            mark = h->nrx;
+            h_request(h, who[k], bid, what[t], 9, NULL);
+            long i = expect_error(h, who[k], mark, PROTO_E_BATTLE_OVER);
+            assert_int_equal(ev_at(h, i)->rid, 9);
+        }
+    h_stop(h);
+}
+
 static uint64_t xorshift(uint64_t *x)
 {
     *x ^= *x << 13;
@@ -865,6 +916,8 @@ int main(void)
         cmocka_unit_test(test_ai_think_delay),
         cmocka_unit_test(test_inbox_full_then_ready),
         cmocka_unit_test(test_resume_other_seat_refused),
+        cmocka_unit_test(test_resume_own_seat_refused),
+        cmocka_unit_test(test_ended_battle_refuses_with_battle_over),
         cmocka_unit_test(test_random_traffic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

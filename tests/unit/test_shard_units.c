@@ -17,6 +17,7 @@
 #include "shards/shards.h"
 #include "shards/srand.h"
 #include "shards/theap.h"
+#include "core/ships.h"
 
 /* ---- btable --------------------------------------------------------------------------------- */
 
@@ -525,9 +526,20 @@ static void test_events_encode(void **state)
     assert_int_equal(events_reason(BATTLE_END_TIMEOUTS), PROTO_END_TIMEOUT);
 }
 
+/* events.c copies core's weapon kind number onto the wire unchanged, and ships.toml uses the wire's
+ * names: both hold only while the two tables agree entry for entry. */
+static void test_weapon_kinds_one_vocabulary(void **state)
+{
+    (void)state;
+    assert_int_equal(SHIPS_WK_COUNT, PROTO_WK_COUNT);
+    for (int k = 0; k < PROTO_WK_COUNT; k++)
+        assert_string_equal(ships_weapon_kind_name((unsigned)k), proto_wkind_name(k));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_weapon_kinds_one_vocabulary),
         cmocka_unit_test(test_btable_put_get_del),
         cmocka_unit_test(test_btable_random_ids),
         cmocka_unit_test(test_theap_order_update_remove),
