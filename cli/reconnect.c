@@ -53,7 +53,8 @@ void reconn_lost(app *a, const char *why)
     if (app_now_ms() - a->connected_at >= STABLE_MS)
         pcb_success(&a->backoff);
     if (a->restarting)
-        fprintf(stdout, "The server is restarting; your battle is kept.\n");
+        fprintf(stdout, cli_view_seated(&a->v) ? "The server is restarting; your battle is kept.\n"
+                                               : "The server is restarting.\n");
     a->restarting = false;
     retry_later(a);
 }

@@ -749,7 +749,8 @@ static void test_drain_ends_the_battle_cleanly(void **state)
     (void)state;
     itest_server srv;
     /* The AI never answers in time, so the battle is still running when the drain ends it. */
-    static const char *const sets[] = {"game.ai_think_ms=60000", "server.drain_timeout_ms=300", NULL};
+    static const char *const sets[] = {"game.ai_think_ms=60000", "server.drain_timeout_ms=300",
+                                       "server.on_sigterm=drain", NULL};
     if (!itest_start(&srv, sets))
         fail_msg("battled did not start");
     char port[8];
