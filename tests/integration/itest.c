@@ -88,6 +88,19 @@ static void make_cert(void)
     }
 }
 
+const char *itest_take_option(int *argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < *argc; i++)
+        if (strcmp(argv[i], name) == 0) {
+            const char *v = argv[i + 1];
+            for (int j = i; j + 2 <= *argc; j++)
+                argv[j] = argv[j + 2];
+            *argc -= 2;
+            return v;
+        }
+    return NULL;
+}
+
 void itest_init(int argc, char **argv)
 {
     const char *skip = NULL;
@@ -299,6 +312,19 @@ int itest_finish(itest_server *s, int wait_ms)
         itest_dump_log(s);
     itest_cleanup(s);
     return rc;
+}
+
+bool itest_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
 }
 
 void itest_rm_dir(const char *dir)

@@ -42,6 +42,10 @@ typedef struct {
     int status;   /* its raw status when exited */
 } itest_server;
 
+/* Takes "name VALUE" out of argv (argc and argv shrink, argv stays NULL-terminated) and returns
+ * VALUE, or NULL when absent: for a test's own options (--cli PATH, --bench PATH) before
+ * itest_init sees the rest. */
+const char *itest_take_option(int *argc, char **argv, const char *name);
 /* Parses argv (binary path, --shards N); call first from main. */
 void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
@@ -58,6 +62,8 @@ void itest_set_nofile(unsigned n);
 /* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the
  * server is then killed) or -2 when it died of a signal. */
 int itest_stop(itest_server *s, int sig, int wait_ms);
+/* Whether a line of the text file at path contains needle (false when it cannot be read). */
+bool itest_file_has(const char *path, const char *needle);
 /* Removes the files of dir (not recursive) and dir itself; quiet when it does not exist. */
 void itest_rm_dir(const char *dir);
 /* Kills the server if still running and removes its temporary directory. */

@@ -19,25 +19,12 @@
 
 #define RELOAD_WAIT_MS 5000
 
-static bool file_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[2048];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 /* Polls up to RELOAD_WAIT_MS for needle in path. */
 static bool wait_file_has(const char *path, const char *needle)
 {
     uint64_t end = itest_now_ms() + RELOAD_WAIT_MS;
     while (itest_now_ms() < end) {
-        if (file_has(path, needle))
+        if (itest_file_has(path, needle))
             return true;
         usleep(10000);
     }
@@ -71,7 +58,7 @@ static void test_sighup_reopens_log_and_reloads_tls(void **state)
     kill(s.pid, SIGHUP);
     assert_true(wait_file_has(logf, "reload: log file reopened"));
     assert_true(wait_file_has(logf, "reload: TLS certificate reloaded"));
-    assert_true(file_has(moved, "SIGHUP: reloading"));
+    assert_true(itest_file_has(moved, "SIGHUP: reloading"));
     ping_ok(before);
     pc_conn *after = itest_client(&s, "after");
     ping_ok(after);

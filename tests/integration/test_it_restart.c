@@ -49,14 +49,14 @@ static bool g_ended_before[MAX_BATTLES];
 static char g_pdir[64];
 static char g_set_dir[160];
 
+/* Setup: a fresh data directory shared by the test's servers (the teardown removes it). */
 static int pdir_make(void **state)
 {
     (void)state;
     snprintf(g_pdir, sizeof g_pdir, "/tmp/battled-restart-XXXXXX");
-    if (!mkdtemp(g_pdir))
-        return -1;
+    bool made = mkdtemp(g_pdir) != NULL;
     snprintf(g_set_dir, sizeof g_set_dir, "persistence.dir=%s", g_pdir);
-    return 0;
+    return made ? 0 : -1;
 }
 
 static int pdir_remove(void **state)
@@ -81,15 +81,7 @@ static bool start(itest_server *s, int shards, const char *compact)
 
 static bool log_has(const itest_server *s, const char *needle)
 {
-    FILE *f = fopen(s->log, "r");
-    if (!f)
-        return false;
-    char line[2048];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
+    return itest_file_has(s->log, needle);
 }
 
 /* The seat of battle bid held on connection ci, or NULL. */
@@ -403,19 +395,6 @@ static int wait_exit(pid_t pid)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static bool file_has(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 /* battle-cli's first "Retrying in S s" after "Server restarting", in seconds; -1 if none. */
 static double first_retry_s(const char *path)
 {
@@ -488,9 +467,9 @@ static void test_restart_bench_and_cli(void **state)
 
     /* Restart once the cli's battle runs and the bench has played a while. */
     uint64_t end = itest_now_ms() + 20000;
-    while (!file_has(cli_out, "--- Round 2 ---") && itest_now_ms() < end)
+    while (!itest_file_has(cli_out, "--- Round 2 ---") && itest_now_ms() < end)
         usleep(20000);
-    assert_true(file_has(cli_out, "--- Round 2 ---"));
+    assert_true(itest_file_has(cli_out, "--- Round 2 ---"));
     restart_port(&s, set_listen);
 
     int brc = wait_exit(bench), crc = wait_exit(cli);
@@ -522,17 +501,17 @@ static void test_restart_bench_and_cli(void **state)
                   json_num(json, "battles_finished"), json_num(json, "max_event_gap_ms"));
 
     assert_int_equal(crc, 0);
-    assert_true(file_has(cli_out, "Server restarting"));
+    assert_true(itest_file_has(cli_out, "Server restarting"));
     /* its first wait was the server's retry_ms (and up to half of it again) */
     double first_wait = first_retry_s(cli_out);
     assert_true(first_wait >= RETRY_MS / 1000.0 - 0.005 && first_wait <= RETRY_MS * 1.5 / 1000.0 + 0.005);
-    assert_true(file_has(cli_out, "Resuming battle"));
-    assert_true(file_has(cli_out, "=== Battle over after"));
-    assert_false(file_has(cli_out, "(disconnect)"));
-    assert_false(file_has(cli_out, "(shutdown)"));
-    assert_false(file_has(cli_out, "Giving up"));
-    assert_false(file_has(cli_out, "wait: gave up"));
-    assert_false(file_has(cli_out, "Your turn timer ran out"));
+    assert_true(itest_file_has(cli_out, "Resuming battle"));
+    assert_true(itest_file_has(cli_out, "=== Battle over after"));
+    assert_false(itest_file_has(cli_out, "(disconnect)"));
+    assert_false(itest_file_has(cli_out, "(shutdown)"));
+    assert_false(itest_file_has(cli_out, "Giving up"));
+    assert_false(itest_file_has(cli_out, "wait: gave up"));
+    assert_false(itest_file_has(cli_out, "Your turn timer ran out"));
     assert_int_equal(itest_finish(&s, EXIT_MS), 0);
 }
 
@@ -575,19 +554,12 @@ static void test_unusable_data_dir(void **state)
 
 int main(int argc, char **argv)
 {
-    /* take --bench PATH and --cli PATH out before itest sees the rest */
-    char *rest[16];
-    int n = 0;
-    for (int i = 0; i < argc && n < 15; i++) {
-        if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc)
-            g_bench = argv[++i];
-        else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
-            g_cli = argv[++i];
-        else
-            rest[n++] = argv[i];
-    }
-    rest[n] = NULL;
-    itest_init(n, rest);
+    const char *v;
+    if ((v = itest_take_option(&argc, argv, "--bench")))
+        g_bench = v;
+    if ((v = itest_take_option(&argc, argv, "--cli")))
+        g_cli = v;
+    itest_init(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_many_battles, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_other_shard_count, pdir_make, pdir_remove),
