@@ -69,8 +69,7 @@ static void stop_taking_work(server *s, const char *queue_msg)
             lobby_entry *e = s->lobby.q_head[b];
             conn *c = conntab_get(&s->conns, e->conn);
             if (c) {
-                route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down: queue closed",
-                            e->has_rid, e->rid, 0);
+                route_error(c, PROTO_E_SERVER_DRAINING, queue_msg, e->has_rid, e->rid, 0);
                 c->nqueued--;
             }
             lobby_remove(&s->lobby, e);
