@@ -22,6 +22,7 @@
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const fsync_names[] = {"always", "everysec", "no", NULL};
 static const char *const sigterm_names[] = {"restart", "drain", NULL};
+static const char *const backend_names[] = {"file", "redis", NULL};
 
 #define INT(s, k, f, lo, hi, d, fl, doc) {s, k, CONFIG_T_INT, OFF(f), lo, hi, d, NULL, NULL, fl, doc}
 #define MS(s, k, f, lo, hi, d, doc) {s, k, CONFIG_T_DURATION_MS, OFF(f), lo, hi, d, NULL, NULL, 0, doc}
@@ -57,6 +58,10 @@ static const config_entry schema[] = {
         "slots in each net<->shard ring; a power of two"),
     STR("server", "port_file", server.port_file, "", 0,
         "if set, the bound game port is written to this file"),
+    INT("server", "max_conns_per_addr", server.max_conns_per_addr, 0, 1000000, 256, 0,
+        "connections from one source address on the game listeners; 0 = no limit"),
+    INT("server", "max_handshakes_per_addr", server.max_handshakes_per_addr, 0, 1000000, 32, 0,
+        "connections from one source address still before hello; 0 = no limit"),
 
     STR("game", "ships_file", game.ships_file, "data/ships.toml", 0,
         "ship catalogue (TOML)"),
@@ -103,13 +108,52 @@ static const config_entry schema[] = {
 
     BOOL("persistence", "enabled", persistence.enabled, 1,
          "keep battles in an append-only log so they survive a restart"),
+    ENUM("persistence", "backend", persistence.backend, backend_names, CONFIG_BACKEND_FILE,
+         "where the log lives: \"file\" (persistence.dir) | \"redis\" (persistence.redis_*)"),
     STR("persistence", "dir", persistence.dir, "var/battled", 0, "directory for the log files"),
+    STR("persistence", "redis_address", persistence.redis_address, "127.0.0.1:6379",
+        CONFIG_F_HOSTPORT, "backend redis: the Redis server as host:port"),
+    STR("persistence", "redis_prefix", persistence.redis_prefix, "battled:", 0,
+        "backend redis: prefix of every key, at most 64 bytes, no '|'; one node per prefix"),
+    STR("persistence", "redis_node", persistence.redis_node, "", 0,
+        "backend redis: this node's name in the prefix's owner key; \"\" = the host name"),
+    MS("persistence", "redis_timeout_ms", persistence.redis_timeout_ms, 100, 10 * MIN, 2 * SEC,
+       "backend redis: a reply later than this counts as Redis down (degraded, readiness 503)"),
     ENUM("persistence", "fsync", persistence.fsync, fsync_names, CONFIG_FSYNC_EVERYSEC,
          "always | everysec | no"),
     BYTES("persistence", "compact_bytes", persistence.compact_bytes, 1 * MIB, 1024 * GIB,
           64 * MIB, "the log is compacted when it grows past this many bytes"),
     BOOL("persistence", "skip_damaged", persistence.skip_damaged, 0,
          "on start, skip damaged records instead of refusing to start"),
+
+    STR("ws", "listen", ws.listen, "127.0.0.1:8080", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "WebSocket (ws://) and web page port as host:port; \"\" disables it"),
+    STR("ws", "tls_listen", ws.tls_listen, "", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "WebSocket over TLS (wss://) port with tls.cert and tls.key; \"\" disables it"),
+    STR("ws", "port_file", ws.port_file, "", 0,
+        "if set, the bound ws and wss ports are written to this file"),
+    MS("ws", "handshake_timeout_ms", ws.handshake_timeout_ms, 100, 10 * MIN, 10 * SEC,
+       "time an HTTP request or WebSocket upgrade may take to arrive"),
+    STR("ws", "allowed_origins", ws.allowed_origins, "self", 0,
+        "browser origins that may open a WebSocket: comma list of origins, self, *"),
+    STR("ws", "web_root", ws.web_root, "web", 0, "folder of the web page, served at /"),
+    STR("ws", "msgpack_dir", ws.msgpack_dir, "node_modules/@msgpack/msgpack/dist.esm", 0,
+        "the npm msgpack module's ES module folder, served at /vendor/msgpack/"),
+    BOOL("cluster", "enabled", cluster.enabled, 0,
+         "register this node in Redis (persistence.redis_address) and serve /cluster"),
+    STR("cluster", "node", cluster.node, "", 0,
+        "this node's name: letters, digits, .:-_[]; \"\" = the host name"),
+    STR("cluster", "prefix", cluster.prefix, "battled:cluster:", 0,
+        "prefix of the cluster's keys in Redis, shared by every node, at most 64 bytes"),
+    STR("cluster", "advertise", cluster.advertise, "", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "the game address other nodes and clients are told; \"\" = server.listen"),
+    STR("cluster", "advertise_admin", cluster.advertise_admin, "",
+        CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
+        "the admin address other nodes are told; \"\" = admin.listen"),
+    MS("cluster", "heartbeat_ms", cluster.heartbeat_ms, 100, 1 * MIN, 1 * SEC,
+       "how often this node renews its registration"),
+    MS("cluster", "ttl_ms", cluster.ttl_ms, 300, 10 * MIN, 5 * SEC,
+       "a node that did not renew for this long is gone; more than heartbeat_ms"),
 };
 
 #define N_SCHEMA (sizeof schema / sizeof schema[0])
@@ -423,6 +467,10 @@ static int cross_check(const battled_config *c, char *err, size_t errlen)
     if (c->server.output_cap < c->server.max_frame) {
         errf(err, errlen, "server.output_cap (%lld) must be at least server.max_frame (%lld)",
              (long long)c->server.output_cap, (long long)c->server.max_frame);
+        return -1;
+    }
+    if (c->ws.tls_listen[0] && (!c->tls.cert[0] || !c->tls.key[0])) {
+        errf(err, errlen, "ws.tls_listen is set, so tls.cert and tls.key are required");
         return -1;
     }
     if (c->tls.listen[0] && (!c->tls.cert[0] || !c->tls.key[0])) {

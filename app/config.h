@@ -21,6 +21,7 @@
 typedef enum { CONFIG_FSYNC_ALWAYS = 0, CONFIG_FSYNC_EVERYSEC = 1, CONFIG_FSYNC_NO = 2 } config_fsync;
 /* server.on_sigterm: what SIGTERM/SIGINT do (SIGUSR1 always drains). */
 typedef enum { CONFIG_SIGTERM_RESTART = 0, CONFIG_SIGTERM_DRAIN = 1 } config_on_sigterm;
+typedef enum { CONFIG_BACKEND_FILE = 0, CONFIG_BACKEND_REDIS = 1 } config_backend;
 
 /* Plain struct; config_defaults fills every field. Ranges and defaults are in
  * the schema (app/config.c) and documented in config.toml. */
@@ -39,6 +40,8 @@ typedef struct battled_config {
         int64_t restart_retry_ms;             /* announced in "restarting" */
         int64_t ring_slots;                   /* power of two */
         char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
+        int64_t max_conns_per_addr;           /* every game listener; 0 = no limit */
+        int64_t max_handshakes_per_addr;      /* connections not past hello yet; 0 = no limit */
     } server;
     struct {
         char ships_file[CONFIG_STRING_MAX + 1];
@@ -72,11 +75,34 @@ typedef struct battled_config {
     } tls;
     struct {
         bool enabled;
+        int backend;                          /* a config_backend */
         char dir[CONFIG_STRING_MAX + 1];
+        char redis_address[CONFIG_STRING_MAX + 1];
+        char redis_prefix[CONFIG_STRING_MAX + 1];
+        char redis_node[CONFIG_STRING_MAX + 1];
+        int64_t redis_timeout_ms;
         int fsync;                            /* a config_fsync */
         int64_t compact_bytes;
         bool skip_damaged;
     } persistence;
+    struct {                                  /* WebSocket listeners and the web page (net/ws.h) */
+        char listen[CONFIG_STRING_MAX + 1];   /* ws://, "" disables */
+        char tls_listen[CONFIG_STRING_MAX + 1]; /* wss:// with tls.cert/tls.key, "" disables */
+        char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
+        int64_t handshake_timeout_ms;
+        char allowed_origins[CONFIG_STRING_MAX + 1];
+        char web_root[CONFIG_STRING_MAX + 1];
+        char msgpack_dir[CONFIG_STRING_MAX + 1];
+    } ws;
+    struct {
+        bool enabled;
+        char node[CONFIG_STRING_MAX + 1];            /* "" = the host name */
+        char prefix[CONFIG_STRING_MAX + 1];
+        char advertise[CONFIG_STRING_MAX + 1];       /* "" = server.listen */
+        char advertise_admin[CONFIG_STRING_MAX + 1]; /* "" = admin.listen */
+        int64_t heartbeat_ms;
+        int64_t ttl_ms;
+    } cluster;
 } battled_config;
 
 typedef enum {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/node.h"
+#include "journal/store_redis.h"
 #include "util/log.h"
 
 _Static_assert(CONFIG_STRING_MAX <= SERVER_STRING_MAX, "a config string must fit a server option");
@@ -74,6 +77,15 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     o->tls.max_handshakes_per_pass = cfg->tls.max_handshakes_per_pass;
     COPY(o->admin.listen, cfg->admin.listen);
     COPY(o->admin.port_file, cfg->admin.port_file);
+    o->max_conns_per_addr = cfg->server.max_conns_per_addr;
+    o->max_handshakes_per_addr = cfg->server.max_handshakes_per_addr;
+    COPY(o->ws.listen, cfg->ws.listen);
+    COPY(o->ws.tls_listen, cfg->ws.tls_listen);
+    COPY(o->ws.port_file, cfg->ws.port_file);
+    o->ws.handshake_timeout_ms = cfg->ws.handshake_timeout_ms;
+    COPY(o->ws.allowed_origins, cfg->ws.allowed_origins);
+    COPY(o->ws.web_root, cfg->ws.web_root);
+    COPY(o->ws.msgpack_dir, cfg->ws.msgpack_dir);
     o->ships = NULL;
     struct shards_opts *so = &o->shards;
     so->shards = cfg->server.shards;
@@ -88,6 +100,19 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     so->persistence.enabled = cfg->persistence.enabled;
     so->persistence.backend = "file";
     so->persistence.dir = cfg->persistence.dir;
+    if (cfg->persistence.backend == CONFIG_BACKEND_REDIS) {
+        /* The Redis backend's location string; kept here because the shards read it during
+         * shards_start, and one process launches one server. */
+        static char where[STORE_REDIS_WHERE_MAX];
+        store_redis_opts ro = {.address = cfg->persistence.redis_address,
+                               .prefix = cfg->persistence.redis_prefix,
+                               .node = cfg->persistence.redis_node,
+                               .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms};
+        so->persistence.backend = "redis";
+        if (store_redis_where(where, sizeof where, &ro) != 0)
+            log_error("persistence.redis_* cannot be used: '|' in a value, or too long");
+        so->persistence.dir = where;
+    }
     int fs = cfg->persistence.fsync;
     so->persistence.fsync = fs == CONFIG_FSYNC_ALWAYS ? JOURNAL_SYNC_ALWAYS
                             : fs == CONFIG_FSYNC_NO   ? JOURNAL_SYNC_NO
@@ -96,10 +121,15 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     so->persistence.skip_damaged = cfg->persistence.skip_damaged;
 }
 
-server *launch_server(const battled_config *cfg)
+/* Starts the server, with node's view behind the admin /cluster page when node is not NULL. */
+static server *start_server(const battled_config *cfg, cluster_node *node)
 {
     struct server_opts o;
     fill_opts(cfg, &o);
+    if (node) {
+        o.cluster_view = cluster_node_view_hook;
+        o.cluster_arg = node;
+    }
     o.ships = load_ships(cfg->game.ships_file);
     if (!o.ships)
         return NULL;
@@ -129,8 +159,8 @@ static int mkdir_p(const char *dir)
 
 int launch_check_data_dir(const battled_config *cfg)
 {
-    if (!cfg->persistence.enabled)
-        return 0;
+    if (!cfg->persistence.enabled || cfg->persistence.backend != CONFIG_BACKEND_FILE)
+        return 0; /* the redis backend keeps no files here */
     const char *dir = cfg->persistence.dir;
     char cwd[512];
     if (!getcwd(cwd, sizeof cwd))
@@ -217,6 +247,52 @@ static bool sigterm_restarts(const battled_config *cfg)
     return cfg->server.on_sigterm == CONFIG_SIGTERM_RESTART && cfg->persistence.enabled;
 }
 
+server *launch_server(const battled_config *cfg)
+{
+    return start_server(cfg, NULL);
+}
+
+/* The node's heartbeat status from the shards' counters (cluster thread; atomics only). */
+static void node_status(void *arg, uint64_t *battles, bool *degraded)
+{
+    const server *s = arg;
+    for (unsigned k = 0; k < server_shard_count(s); k++) {
+        const struct shard_stats *st = server_shard_stats(s, k);
+        *battles += atomic_load_explicit(&st->battles_live, memory_order_relaxed);
+        *degraded |= atomic_load_explicit(&st->journal_degraded, memory_order_relaxed) != 0;
+    }
+}
+
+/* cluster.enabled: registers this node (cluster/node.h). 0 (and *out NULL when off) or -1. */
+static int start_node(const battled_config *cfg, cluster_node **out)
+{
+    *out = NULL;
+    if (!cfg->cluster.enabled)
+        return 0;
+    char host[CLUSTER_NAME_MAX + 1] = "";
+    if (!cfg->cluster.node[0] && gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "battled");
+    cluster_node_opts o = {
+        .redis_address = cfg->persistence.redis_address,
+        .prefix = cfg->cluster.prefix,
+        .name = cfg->cluster.node[0] ? cfg->cluster.node : host,
+        .player_address = cfg->cluster.advertise[0] ? cfg->cluster.advertise : cfg->server.listen,
+        .admin_address =
+            cfg->cluster.advertise_admin[0] ? cfg->cluster.advertise_admin : cfg->admin.listen,
+        .heartbeat_ms = (unsigned)cfg->cluster.heartbeat_ms,
+        .ttl_ms = (unsigned)cfg->cluster.ttl_ms,
+        .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,
+    };
+    char err[200];
+    if (cluster_node_start(&o, out, err, sizeof err) != 0) {
+        log_error("cluster: cannot register this node", "error", err);
+        return -1;
+    }
+    log_info("cluster: node registered", "node", o.name, "player", o.player_address, "admin",
+             o.admin_address);
+    return 0;
+}
+
 int launch_run(const battled_config *cfg, const sigset_t *signals)
 {
     int rc = launch_check_data_dir(cfg);
@@ -224,9 +300,16 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         return rc;
     if (cfg->server.on_sigterm == CONFIG_SIGTERM_RESTART && !cfg->persistence.enabled)
         log_warn("server.on_sigterm=restart needs persistence: SIGTERM will drain (end battles)");
-    server *s = launch_server(cfg);
-    if (!s)
+    cluster_node *node;
+    if (start_node(cfg, &node) != 0)
         return 1;
+    server *s = start_server(cfg, node);
+    if (!s) {
+        cluster_node_stop(node);
+        return 1;
+    }
+    if (node)
+        cluster_node_set_status(node, node_status, s);
     int sig = 0;
     for (;;) {
         if (sigwait(signals, &sig) != 0)
@@ -256,5 +339,9 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
             server_drain(s);
         }
     }
-    return server_wait(s);
+    if (node)
+        cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
+    rc = server_wait(s);
+    cluster_node_stop(node); /* after the admin listener is gone: it reads the node's view */
+    return rc;
 }

@@ -1,6 +1,7 @@
 /* bb_conn: the connections of a battle-bench worker (see bb_worker_int.h): connect and hello,
  * request ids that name their seat, each event routed to its seat with the request's latency
  * counted, and the statistics of a lost connection. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -204,6 +205,11 @@ void bb_conn_connect(bb_conn *c)
     const bb_opts *o = w->o;
     const struct sockaddr_in *a = &o->target[c->target % (uint32_t)o->ntargets];
     pcuv_opts po = {.tls = w->tls};
+    char host[32];
+    if (o->ws) { /* the Host header of the upgrade: the target as dialled */
+        snprintf(host, sizeof host, "%s:%u", inet_ntoa(a->sin_addr), (unsigned)ntohs(a->sin_port));
+        po.ws_host = host;
+    }
     if (o->nsources) /* round-robin: consecutive connections of all threads take the next source */
         po.local = (const struct sockaddr *)&o->source[c->target % (uint32_t)o->nsources];
     int err = 0;

@@ -53,6 +53,9 @@ static const char usage[] =
     "                         cert.pem from scripts/gen-dev-cert)\n"
     "  --tls-name NAME        name the server's certificate must carry (default localhost)\n"
     "  --tls-insecure         accept any certificate (development only: no verification)\n"
+    "  --ws                   speak WebSocket to the server's ws.listen port (with --tls its\n"
+    "                         ws.tls_listen port): each request one binary message on /ws;\n"
+    "                         --server names that port; --port-file takes ws.port_file\n"
     "  --help\n";
 
 /* Fills o with the defaults (see --help). */
@@ -272,7 +275,8 @@ static int read_port_file(bb_opts *o)
         fprintf(stderr, "battle-bench: --port-file %s: %s\n", o->port_file, strerror(errno));
         return -1;
     }
-    /* line 1: the clear-text port; line 2: the TLS port (when tls.listen is set) */
+    /* line 1: the clear-text port; line 2: the TLS port (when tls.listen is set). ws.port_file has
+     * the same shape (ws, then wss). */
     char line[32] = {0};
     uint64_t port = 0;
     bool ok = fgets(line, sizeof line, f) != NULL;
@@ -305,6 +309,7 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv)
         if (strcmp(a, "--quiet") == 0) { o->progress = 0; continue; }
         if (strcmp(a, "--tls") == 0) { o->tls = true; continue; }
         if (strcmp(a, "--tls-insecure") == 0) { o->tls_insecure = true; continue; }
+        if (strcmp(a, "--ws") == 0) { o->ws = true; continue; }
         if (strncmp(a, "--", 2) != 0)
             return bad(a, NULL, "unexpected argument");
         if (i + 1 >= argc)

@@ -35,6 +35,7 @@ typedef struct bb_opts {
     int nsources;                  /* 0: the kernel picks */
     bool tls;                      /* connect with TLS (the port file's second line) */
     bool tls_insecure;             /* no certificate verification */
+    bool ws;                       /* speak WebSocket (battled's ws.listen; wss with tls) */
     char tls_ca[BB_PATH_MAX];      /* PEM of the certificates to trust */
     char tls_name[PC_TLS_NAME_MAX + 1]; /* name the certificate must carry (default localhost) */
     bb_mode mode;

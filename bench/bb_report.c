@@ -102,6 +102,8 @@ void bb_report_table(FILE *f, const bb_result *r)
                "think %u ms +-%u%%, ramp %.0f/s, %.1f s\n",
             o->label[0] ? " [" : "", o->label, o->label[0] ? "]" : "", o->battles, bb_mode_name(o->mode),
             o->per_conn, r->connections, o->threads, o->think_ms, o->jitter_pct, o->ramp, r->wall_s);
+    if (o->ws)
+        fprintf(f, "  WebSocket (%s)\n", o->tls ? "wss" : "ws");
     if (o->tls || o->nsources)
         fprintf(f, "  %s%s%s%d source address(es)\n", o->tls ? "TLS" : "clear text",
                 o->tls && o->tls_insecure ? " (no certificate verification)" : "", ", ",
@@ -260,6 +262,7 @@ static void jrun(FILE *f, const bb_result *r)
                "\"threads\": %d, ",
             bb_mode_name(o->mode), o->battles, o->per_conn, r->connections, o->think_ms, o->jitter_pct,
             o->ramp, o->duration_s, o->threads);
+    fprintf(f, "\"ws\": %s, ", o->ws ? "true" : "false");
     fprintf(f, "\"tls\": %s, \"sources\": %d, \"ship\": ", o->tls ? "true" : "false",
             o->nsources ? o->nsources : 1);
     jstr(f, o->ship);

@@ -35,6 +35,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(MSGPACK REQUIRED IMPORTED_TARGET msgpack)
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+# hiredis (Debian's libhiredis-dev): the Redis journal backend, shards/store_redis.c.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
 # concurrencykit ships no pkg-config file in Debian 12.
 find_path(CK_INCLUDE_DIR ck_ring.h REQUIRED)
@@ -52,6 +54,14 @@ add_library(battled_mbedtls INTERFACE)
 target_include_directories(battled_mbedtls INTERFACE ${MBEDTLS_INCLUDE_DIR})
 target_link_libraries(battled_mbedtls INTERFACE ${MBEDTLS_LIBRARY} ${MBEDX509_LIBRARY}
                       ${MBEDCRYPTO_LIBRARY})
+
+# wslay (WebSocket framing, net/ws_frame.c): Debian 12's libwslay-dev ships a CMake package but no
+# pkg-config file, so it is found like mbedTLS.
+find_path(WSLAY_INCLUDE_DIR wslay/wslay.h REQUIRED)
+find_library(WSLAY_LIBRARY wslay REQUIRED)
+add_library(battled_wslay INTERFACE)
+target_include_directories(battled_wslay INTERFACE ${WSLAY_INCLUDE_DIR})
+target_link_libraries(battled_wslay INTERFACE ${WSLAY_LIBRARY})
 
 # battled_add_test(NAME n SOURCES a.c b.c LIBS l1 l2 LABELS unit [TIMEOUT s] [ARGS ...])
 # Builds one cmocka (or plain) test binary and registers it with ctest.

@@ -28,6 +28,7 @@
 
 struct journal {
     store *st;
+    bool async; /* the store acknowledges appends later (store_ops.acked): no syncer thread */
     journal_sync_policy policy;
     uint64_t compact_bytes;
     journal_warn_fn warn;
@@ -155,6 +156,16 @@ static void check_sync_errno(journal *j)
     int e = atomic_load(&j->sync_errno);
     if (e && !j->lost)
         go_lost(j, e, "journal: sync failed, journal stopped (battles go on, not persisted)");
+}
+
+/* An asynchronous store that failed for good (fenced: another process took its data; or its data
+ * diverged) will never acknowledge what it holds: stop as after a failed sync. Once per flush,
+ * not per record: status takes the store's lock. */
+static void check_store_failed(journal *j)
+{
+    int st = j->async && !j->lost ? j->st->ops->status(j->st) : 0;
+    if (st == -EPERM || st == -EIO)
+        go_lost(j, -st, "journal: the store refuses writes for good, journal stopped");
 }
 
 /* One store append of the whole buffer. */
@@ -318,6 +329,7 @@ int journal_flush(journal *j)
 {
     collect_compaction(j, false);
     check_sync_errno(j);
+    check_store_failed(j);
     if (j->lost) {
         j->s.records_dropped += j->nrec;
         j->len = j->nrec = 0;
@@ -331,7 +343,7 @@ int journal_flush(journal *j)
     int rc = write_buf(j);
     if (rc != 0)
         return rc;
-    if (j->policy == JOURNAL_SYNC_ALWAYS && wrote) {
+    if (j->policy == JOURNAL_SYNC_ALWAYS && wrote && !j->async) {
         rc = sync_or_lose(j);
         if (rc != 0)
             return rc;
@@ -343,10 +355,35 @@ int journal_flush(journal *j)
 bool journal_degraded(const journal *j, int *err)
 {
     int e = atomic_load(&((journal *)j)->sync_errno);
+    if (e == 0 && j->st->ops->status)
+        e = -j->st->ops->status(j->st);
     bool d = j->degraded || e != 0;
     if (err)
         *err = j->degraded ? j->err : e;
     return d;
+}
+
+uint64_t journal_written_pos(const journal *j)
+{
+    return j->s.bytes;
+}
+
+uint64_t journal_durable_pos(const journal *j)
+{
+    if (j->lost)
+        return UINT64_MAX;
+    if (!j->async || j->policy == JOURNAL_SYNC_NO)
+        return j->s.bytes;
+    /* everysec: while the store fails or lags, the battles go on; their records queue */
+    if (j->policy == JOURNAL_SYNC_EVERYSEC && journal_degraded(j, NULL))
+        return j->s.bytes;
+    return j->st->ops->acked(j->st);
+}
+
+void journal_set_notify(journal *j, void (*fn)(void *arg), void *arg)
+{
+    if (j->st->ops->set_notify)
+        j->st->ops->set_notify(j->st, fn, arg);
 }
 
 journal_stats journal_get_stats(const journal *j)
@@ -356,6 +393,7 @@ journal_stats journal_get_stats(const journal *j)
     s.syncs += atomic_load(&m->syncs);
     s.sync_errors += atomic_load(&m->sync_errors);
     s.pending_bytes = j->len;
+    s.unacked_bytes = j->async ? j->s.bytes - j->st->ops->acked(j->st) : 0;
     s.log_bytes = j->st->ops->log_bytes(j->st);
     s.degraded = journal_degraded(j, &s.last_errno);
     if (!s.degraded)
@@ -448,6 +486,7 @@ int journal_open(const journal_opts *o, const journal_battle *const *battles, si
             return -1;
         }
     }
+    j->async = j->st->ops->acked != NULL;
     if (n > 0) {
         uint8_t *snap;
         size_t len;
@@ -463,7 +502,7 @@ int journal_open(const journal_opts *o, const journal_battle *const *battles, si
             return -1;
         }
     }
-    if (j->policy == JOURNAL_SYNC_EVERYSEC) {
+    if (j->policy == JOURNAL_SYNC_EVERYSEC && !j->async) {
         int rc = pthread_create(&j->syncer, NULL, syncer_main, j);
         if (rc != 0) {
             journal_free(j);

@@ -201,6 +201,7 @@ typedef struct journal_stats {
     uint64_t compactions;        /* snapshots installed */
     uint64_t compaction_errors;
     uint64_t pending_bytes;      /* in the buffer, not yet written */
+    uint64_t unacked_bytes;      /* written to an asynchronous store, not yet acknowledged */
     uint64_t log_bytes;          /* in log segments since the last snapshot */
     bool degraded;               /* see journal_degraded */
     int last_errno;
@@ -239,6 +240,25 @@ int journal_flush(journal *j);
  * battles and reports not ready; running battles go on. *err (may be NULL)
  * gets the errno. */
 bool journal_degraded(const journal *j, int *err);
+
+/* Output after the records: a caller that holds a pass's events until its records are durable
+ * notes journal_written_pos() after journal_flush, and sends the events once
+ * journal_durable_pos() reaches it. Both count bytes handed to the store. For local files the two
+ * are equal after every flush (under "always" the flush synced). For an asynchronous store
+ * (store_ops.acked, the Redis backend) under "always", durable is what the store acknowledged,
+ * which advances later, from its own thread, with the notify callback called each time: waiting
+ * costs the shard no blocking call, and an acknowledged record survives the death of this
+ * process (how well it survives Redis's is Redis's appendfsync). "everysec" is the same while the
+ * store is healthy; while it is degraded (down, slower than its timeout) the events leave at once
+ * and the records queue, so a crash during an outage loses what was queued. Under "no" the
+ * events leave once the records are queued. Once the journal stopped writing for good, durable is
+ * UINT64_MAX: the battles go on, not persisted. Shard thread only. */
+uint64_t journal_written_pos(const journal *j);
+uint64_t journal_durable_pos(const journal *j);
+/* Asks an asynchronous store to call fn(arg), from any thread, when journal_durable_pos may have
+ * advanced or journal_degraded may have changed (no-op for files). fn NULL turns it off; do that
+ * before whatever fn signals goes away. */
+void journal_set_notify(journal *j, void (*fn)(void *arg), void *arg);
 
 /* Counters, for metrics. */
 journal_stats journal_get_stats(const journal *j);

@@ -2,11 +2,14 @@
  * store_backend here, by name. */
 #include "journal/store.h"
 
+#include "journal/store_redis.h"
+
 #include <stddef.h>
 #include <string.h>
 
 static const store_backend *const backends[] = {
     &store_file_backend,
+    &store_redis_backend,
 };
 
 const store_backend *store_backend_find(const char *name)

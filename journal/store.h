@@ -67,6 +67,16 @@ typedef struct store_ops {
     int (*install_snapshot)(store *s, const store_cut *cut, const void *buf, size_t len);
     /* Releases the store (does not sync: the journal does that first). */
     void (*close)(store *s);
+
+    /* The rest is optional (NULL for local files), for backends that acknowledge appends
+     * asynchronously (store_redis.h): append only queues, and sync waits for the queue. */
+    /* Bytes of appends the backend has acknowledged so far (counted like append's len). */
+    uint64_t (*acked)(store *s);
+    /* 0 while the backend takes writes normally, else -errno (disconnected, too slow, fenced):
+     * the journal reports itself degraded meanwhile. Any thread. */
+    int (*status)(store *s);
+    /* fn(arg) is called, from any thread, whenever acked() advances or status() changes. */
+    void (*set_notify)(store *s, void (*fn)(void *arg), void *arg);
 } store_ops;
 
 struct store {

@@ -2,6 +2,8 @@
  * write(2), snapshots written as *.tmp, synced, renamed, directory synced. */
 #include "journal/store.h"
 
+#include "journal/segname.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STORE_NAME_MAX 96 /* bytes of a file name we write (shard-<k>-<base>-<gen>.snap.tmp) */
 
 typedef struct store_file {
     store base;
@@ -43,17 +44,6 @@ typedef struct store_file {
 static int fsync_errno(int fd)
 {
     return fsync(fd) == 0 ? 0 : -errno;
-}
-
-static void name_log(char *buf, unsigned shard, uint64_t gen)
-{
-    snprintf(buf, STORE_NAME_MAX, "shard-%u-%llu.log", shard, (unsigned long long)gen);
-}
-
-static void name_snap(char *buf, unsigned shard, uint64_t base, uint64_t gen, bool tmp)
-{
-    snprintf(buf, STORE_NAME_MAX, "shard-%u-%llu-%llu.snap%s", shard, (unsigned long long)base,
-             (unsigned long long)gen, tmp ? ".tmp" : "");
 }
 
 /* Writes all of buf at the file's end; 0 or -errno. */
@@ -154,8 +144,8 @@ static uint64_t sf_log_bytes(store *s)
 
 static int open_log(store_file *f, uint64_t gen)
 {
-    char name[STORE_NAME_MAX];
-    name_log(name, f->shard, gen);
+    char name[SEGNAME_MAX];
+    segname_log(name, f->shard, gen);
     int fd = openat(f->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
     return fd < 0 ? -errno : fd;
 }
@@ -245,20 +235,20 @@ static int feed(int dirfd, const char *name, bool is_log, store_segment_fn fn, v
 static int sf_read_cut(store *s, const store_cut *cut, store_segment_fn fn, void *ctx)
 {
     store_file *f = (store_file *)s;
-    char name[STORE_NAME_MAX];
+    char name[SEGNAME_MAX];
     pthread_mutex_lock(&f->mu);
     uint64_t snap = f->snap_gen;
     pthread_mutex_unlock(&f->mu);
     uint64_t from = f->run_base;
     if (snap) {
-        name_snap(name, f->shard, f->run_base, snap, false);
+        segname_snap(name, f->shard, f->run_base, snap, false);
         int rc = feed(f->dirfd, name, false, fn, ctx);
         if (rc != 0)
             return rc;
         from = snap;
     }
     for (uint64_t g = from; g < cut->gen; g++) {
-        name_log(name, f->shard, g);
+        segname_log(name, f->shard, g);
         int rc = feed(f->dirfd, name, true, fn, ctx);
         if (rc != 0)
             return rc;
@@ -272,9 +262,9 @@ static int sf_install_snapshot(store *s, const store_cut *cut, const void *buf, 
     store_cut first = {.base = f->run_base, .gen = f->run_base, .bytes = 0};
     if (!cut)
         cut = &first;
-    char tmp[STORE_NAME_MAX], fin[STORE_NAME_MAX], name[STORE_NAME_MAX];
-    name_snap(tmp, f->shard, cut->base, cut->gen, true);
-    name_snap(fin, f->shard, cut->base, cut->gen, false);
+    char tmp[SEGNAME_MAX], fin[SEGNAME_MAX], name[SEGNAME_MAX];
+    segname_snap(tmp, f->shard, cut->base, cut->gen, true);
+    segname_snap(fin, f->shard, cut->base, cut->gen, false);
     int fd = openat(f->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
@@ -309,10 +299,10 @@ static int sf_install_snapshot(store *s, const store_cut *cut, const void *buf, 
      * is harmless because the loader skips what a snapshot supersedes. */
     bool clean = true;
     for (uint64_t g = f->clean_from; g < cut->gen; g++) {
-        name_log(name, f->shard, g);
+        segname_log(name, f->shard, g);
         if (unlinkat(f->dirfd, name, 0) != 0 && errno != ENOENT)
             clean = false;
-        name_snap(name, f->shard, cut->base, g, false);
+        segname_snap(name, f->shard, cut->base, g, false);
         if (unlinkat(f->dirfd, name, 0) != 0 && errno != ENOENT)
             clean = false;
     }
@@ -349,72 +339,10 @@ static const store_ops store_file_ops = {
 
 /* ---- names ---------------------------------------------------------------- */
 
-typedef struct file_entry {
-    unsigned shard;
-    uint64_t base; /* snapshots only */
-    uint64_t gen;
-    bool is_log;
-    bool superseded;
-    const char *name;
-} file_entry;
-
-/* Parses decimal digits at *p (1..20 of them, no overflow); advances *p. */
-static bool parse_u64(const char **p, uint64_t *out)
-{
-    const char *s = *p;
-    uint64_t v = 0;
-    int n = 0;
-    while (*s >= '0' && *s <= '9') {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-        s++;
-        n++;
-    }
-    if (n == 0)
-        return false;
-    *p = s;
-    *out = v;
-    return true;
-}
-
-/* shard-<k>-<gen>.log or shard-<k>-<base>-<gen>.snap, nothing else. */
-static bool parse_name(const char *name, file_entry *e)
-{
-    const char *p = name;
-    uint64_t k, a, b;
-    if (strncmp(p, "shard-", 6) != 0)
-        return false;
-    p += 6;
-    if (!parse_u64(&p, &k) || k > UINT32_MAX || *p++ != '-' || !parse_u64(&p, &a))
-        return false;
-    if (strcmp(p, ".log") == 0) {
-        *e = (file_entry){.shard = (unsigned)k, .gen = a, .is_log = true, .name = name};
-        return a > 0;
-    }
-    if (*p++ != '-' || !parse_u64(&p, &b) || strcmp(p, ".snap") != 0 || a > b || a == 0)
-        return false;
-    *e = (file_entry){.shard = (unsigned)k, .base = a, .gen = b, .is_log = false, .name = name};
-    return true;
-}
-
 static bool is_tmp_name(const char *name)
 {
     size_t n = strlen(name);
     return strncmp(name, "shard-", 6) == 0 && n > 4 && strcmp(name + n - 4, ".tmp") == 0;
-}
-
-static int cmp_entry(const void *x, const void *y)
-{
-    const file_entry *a = x, *b = y;
-    if (a->gen != b->gen)
-        return a->gen < b->gen ? -1 : 1;
-    if (a->is_log != b->is_log)
-        return a->is_log ? 1 : -1;
-    if (a->shard != b->shard)
-        return a->shard < b->shard ? -1 : 1;
-    return 0;
 }
 
 static void store_file_names_free(char **names)
@@ -438,8 +366,8 @@ static int list_dir(const char *dir, char ***names_out, size_t *count)
     int rc = 0;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
-        file_entry e;
-        if (!parse_name(de->d_name, &e) && !is_tmp_name(de->d_name))
+        segname e;
+        if (!segname_parse(de->d_name, &e) && !is_tmp_name(de->d_name))
             continue;
         if (n + 1 >= cap) {
             size_t nc = cap ? cap * 2 : 16;
@@ -481,28 +409,14 @@ static int store_file_load(const char *dir, store_segment_fn fn, void *ctx, char
         snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
         return rc;
     }
-    file_entry *es = calloc(n ? n : 1, sizeof *es);
+    segname *es = calloc(n ? n : 1, sizeof *es);
     if (!es) {
         store_file_names_free(names);
         snprintf(err, errlen, "%s: out of memory", dir);
         return -ENOMEM;
     }
-    size_t m = 0;
-    uint64_t top = 0;
-    for (size_t i = 0; i < n; i++)
-        if (parse_name(names[i], &es[m])) {
-            if (es[m].gen > top)
-                top = es[m].gen;
-            m++;
-        }
-    /* A snapshot supersedes its shard's files whose generation lies in its
-     * [base, gen) range: their live battles are in it. */
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < m; j++)
-            if (!es[j].is_log && es[j].shard == es[i].shard && es[j].base <= es[i].gen &&
-                es[i].gen < es[j].gen)
-                es[i].superseded = true;
-    qsort(es, m, sizeof *es, cmp_entry);
+    uint64_t top;
+    size_t m = segname_order(names, n, es, &top);
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     rc = dirfd < 0 ? -errno : 0;
     if (rc != 0)
@@ -594,8 +508,8 @@ static int next_gen_in(const char *dir, uint64_t *out)
         return rc;
     uint64_t top = 0;
     for (size_t i = 0; i < n; i++) {
-        file_entry e;
-        if (parse_name(names[i], &e) && e.gen > top)
+        segname e;
+        if (segname_parse(names[i], &e) && e.gen > top)
             top = e.gen;
     }
     store_file_names_free(names);

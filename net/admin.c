@@ -231,6 +231,25 @@ static bool parse_limit(const struct http_request *r, uint32_t *limit)
     return true;
 }
 
+/* GET /cluster: the cluster layer's cached view of the nodes (app/ passes the hook). */
+static void handle_cluster(admin_conn *c)
+{
+    if (!c->a->cluster_view) {
+        static const char off[] = "no cluster: cluster.enabled is false\n";
+        admin_respond(c, 404, "text/plain; charset=utf-8", off, sizeof off - 1);
+        return;
+    }
+    char *buf = malloc(ADMIN_CLUSTER_MAX);
+    if (!buf) {
+        static const char oom[] = "out of memory\n";
+        admin_respond(c, 503, "text/plain; charset=utf-8", oom, sizeof oom - 1);
+        return;
+    }
+    size_t n = c->a->cluster_view(c->a->cluster_arg, buf, ADMIN_CLUSTER_MAX);
+    admin_respond(c, 200, "application/json", buf, n);
+    free(buf);
+}
+
 static void dispatch(admin_conn *c, const struct http_request *r)
 {
     c->head_only = r->method == HTTP_HEAD;
@@ -242,6 +261,8 @@ static void dispatch(admin_conn *c, const struct http_request *r)
         handle_readyz(c);
     } else if (path_is(r, "/metrics")) {
         handle_metrics(c);
+    } else if (path_is(r, "/cluster")) {
+        handle_cluster(c);
     } else if (path_is(r, "/battles")) {
         if (!parse_limit(r, &c->limit)) {
             char msg[96];
@@ -252,7 +273,8 @@ static void dispatch(admin_conn *c, const struct http_request *r)
         }
         admin_battles_request(c);
     } else {
-        static const char nf[] = "not found: try /healthz, /readyz, /metrics or /battles\n";
+        static const char nf[] =
+            "not found: try /healthz, /readyz, /metrics, /battles or /cluster\n";
         admin_respond(c, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
     }
 }
@@ -473,6 +495,8 @@ int admin_start(server *s, const struct server_opts *opts, admin **out)
         return -1;
     }
     a->srv = s;
+    a->cluster_view = opts->cluster_view;
+    a->cluster_arg = opts->cluster_arg;
     a->nshards = server_shard_count(s);
     a->ring_capacity = (uint64_t)opts->ring_slots - 1;
     unsigned n = a->nshards ? a->nshards : 1;

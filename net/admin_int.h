@@ -95,7 +95,12 @@ struct admin {
     uint64_t listing_timeouts;
 
     prom_out page;              /* /metrics, reused between scrapes */
+
+    size_t (*cluster_view)(void *arg, char *buf, size_t cap); /* server_opts; NULL: no cluster */
+    void *cluster_arg;
 };
+
+#define ADMIN_CLUSTER_MAX (64 * 1024) /* bytes of the /cluster page */
 
 /* Status codes of battled_admin_requests_total, in index order. */
 extern const int admin_codes[ADMIN_CODES];

@@ -47,6 +47,48 @@ static void process_metrics(prom_out *o)
     }
 }
 
+/* The per-address caps and the WebSocket listeners (net/addrcap.h, net/ws_conn.c). */
+static void ws_metrics(prom_out *o, const net_stats *st)
+{
+    prom_counter(o, "battled_connections_refused_by_address_total",
+                 "Game connections refused over server.max_conns_per_addr.",
+                 NET_STAT_GET(st, addr_conns_refused));
+    prom_counter(o, "battled_handshakes_refused_by_address_total",
+                 "Game connections refused over server.max_handshakes_per_addr.",
+                 NET_STAT_GET(st, addr_handshakes_refused));
+    prom_gauge(o, "battled_source_addresses", "Source addresses with a game connection.",
+               (double)NET_STAT_GET(st, addr_tracked));
+    prom_counter(o, "battled_ws_upgrades_total", "WebSocket upgrades accepted (101 sent).",
+                 NET_STAT_GET(st, ws_upgrades));
+    prom_family(o, "battled_ws_upgrades_refused_total", "WebSocket upgrades refused, by reason.",
+                "counter");
+    for (int r = 1; r < WS_HS_REFUSALS; r++) {
+        prom_label l = {"reason", ws_hs_name(r)};
+        prom_sample_u64(o, "battled_ws_upgrades_refused_total", &l, 1,
+                        NET_STAT_GET(st, ws_refused[r]));
+    }
+    prom_counter(o, "battled_ws_http_errors_total",
+                 "Malformed HTTP requests on the WebSocket listeners (400, 405, 413, 505).",
+                 NET_STAT_GET(st, ws_http_errors));
+    prom_counter(o, "battled_ws_http_too_large_total",
+                 "HTTP request heads over the limits on the WebSocket listeners (431, 414).",
+                 NET_STAT_GET(st, ws_http_too_large));
+    prom_counter(o, "battled_ws_handshake_timeouts_total",
+                 "Requests not received within ws.handshake_timeout_ms (408).",
+                 NET_STAT_GET(st, ws_handshake_timeouts));
+    prom_family(o, "battled_ws_closes_total",
+                "WebSocket sessions ended by the client's close or a protocol violation, by reason.",
+                "counter");
+    for (int r = 1; r < WS_END_REASONS; r++) {
+        prom_label l = {"reason", ws_end_name(r)};
+        prom_sample_u64(o, "battled_ws_closes_total", &l, 1, NET_STAT_GET(st, ws_closes[r]));
+    }
+    prom_counter(o, "battled_ws_files_served_total", "Web page files served (200).",
+                 NET_STAT_GET(st, ws_files_served));
+    prom_counter(o, "battled_ws_files_not_found_total", "Web page requests answered 404.",
+                 NET_STAT_GET(st, ws_files_not_found));
+}
+
 static void net_metrics(prom_out *o, const net_stats *st)
 {
     prom_gauge(o, "battled_connections_current", "Open game connections (plain and TLS).",
@@ -117,6 +159,7 @@ static void net_metrics(prom_out *o, const net_stats *st)
                  NET_STAT_GET(st, tls_reload_failures));
     prom_gauge(o, "battled_restarting", "1 once a restart (battles kept) began.",
                (double)NET_STAT_GET(st, restarting));
+    ws_metrics(o, st);
     prom_gauge(o, "battled_draining", "1 once a graceful drain began.",
                (double)NET_STAT_GET(st, draining));
     prom_gauge(o, "battled_net_loop_lag_max_seconds",
@@ -139,7 +182,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
 {
     uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
-    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0;
+    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0, jqueued = 0;
     hist_snap lat = {.bounds_us = action_bounds_us, .nbounds = SHARD_LATENCY_BUCKETS - 1};
     uint64_t lat_sum_ns = 0;
     for (unsigned k = 0; k < n; k++) {
@@ -160,6 +203,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         jserr += LD(s->journal_sync_errors);
         jdrop += LD(s->journal_records_dropped);
         jcomp += LD(s->journal_compactions);
+        jqueued += LD(s->journal_queued_bytes);
         for (int b = 0; b < SHARD_LATENCY_BUCKETS; b++)
             lat.buckets[b] += LD(s->action_latency[b]);
         lat_sum_ns += LD(s->action_latency_sum_ns);
@@ -272,6 +316,9 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_counter(o, "battled_journal_records_dropped_total", "Journal records lost while degraded.",
                  jdrop);
     prom_counter(o, "battled_journal_compactions_total", "Journal compactions.", jcomp);
+    prom_gauge(o, "battled_journal_queued_bytes",
+               "Journal bytes buffered or not yet acknowledged by the backend (Redis).",
+               (double)jqueued);
 }
 
 static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[12])

@@ -50,7 +50,7 @@ void conn_set_list(conn *c, enum conn_list_id list)
 }
 
 /* A frame arrived: c's idle deadline starts again. */
-static void conn_touch(conn *c)
+void conn_touch(conn *c)
 {
     c->last_ms = uv_now(&c->srv->loop);
     if (c->list == LIST_HELLO || c->list == LIST_IDLE)
@@ -62,7 +62,7 @@ void conn_sweep(server *s)
     uint64_t now = uv_now(&s->loop);
     static const net_close_reason why[LIST_COUNT] = {
         [LIST_TLS] = NET_CLOSE_TLS, [LIST_HELLO] = NET_CLOSE_HELLO, [LIST_IDLE] = NET_CLOSE_IDLE,
-        [LIST_CLOSING] = NET_CLOSE_ERROR};
+        [LIST_CLOSING] = NET_CLOSE_ERROR, [LIST_WS] = NET_CLOSE_WS};
     for (int l = LIST_TLS; l < LIST_COUNT; l++) {
         while (s->lhead[l] && now - s->lhead[l]->last_ms >= s->timeout_ms[l]) {
             conn *c = s->lhead[l];
@@ -77,6 +77,12 @@ void conn_sweep(server *s)
                 /* Waiting on a full inbox is the server's doing, not idleness. */
                 c->last_ms = now;
                 conn_set_list(c, (enum conn_list_id)l);
+                continue;
+            }
+            if (l == LIST_WS) {
+                ws_conn_timeout(c); /* 408, then closing */
+                if (c->list == (uint8_t)l)
+                    list_unlink(c);
                 continue;
             }
             if (l == LIST_HELLO)
@@ -126,7 +132,9 @@ void conn_send(conn *c, const void *frame, size_t len)
     if (c->state >= CONN_CLOSED)
         return;
     NET_STAT_ADD(&c->srv->stats, frames_out, 1);
-    if (c->tls)
+    if (c->ws)
+        ws_conn_send(c, frame, len);
+    else if (c->tls)
         conn_tls_send(c, frame, len);
     else
         conn_out_append(c, frame, len);
@@ -222,7 +230,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->srv->rbuf, NET_READ_BUF);
 }
 
-static void stash_rest(conn *c, const uint8_t *data, size_t len)
+void conn_stash_rest(conn *c, const uint8_t *data, size_t len)
 {
     /* Only when an inbox is full: keep the bytes read past the parked frame until reads resume. */
     if (data >= c->stash && data < c->stash + c->stash_len) {
@@ -275,6 +283,10 @@ void conn_deliver(conn *c, const uint8_t *data, size_t len)
 static void conn_input(conn *c, const uint8_t *data, size_t len)
 {
     server *s = c->srv;
+    if (c->ws) {
+        ws_conn_input(c, data, len);
+        return;
+    }
     size_t off = 0;
     for (;;) {
         if (c->state != CONN_HELLO && c->state != CONN_OPEN)
@@ -299,7 +311,7 @@ static void conn_input(conn *c, const uint8_t *data, size_t len)
         conn_touch(c);
         if (!route_frame(c, body, blen)) {
             if (c->paused)
-                stash_rest(c, data + off, len - off);
+                conn_stash_rest(c, data + off, len - off);
             return;
         }
     }
@@ -376,6 +388,8 @@ void conn_resume_paused(server *s)
                     c->stash = NULL;
                     c->stash_len = c->stash_off = 0;
                 }
+            } else if (c->ws) {
+                conn_input(c, NULL, 0); /* messages the WebSocket layer buffered before the pause */
             }
             conn_read_start(c);
         }
@@ -457,6 +471,12 @@ static void on_close(uv_handle_t *h)
     server *s = c->srv;
     tls_conn_free(c->tls);
     c->tls = NULL;
+    ws_conn_free(c);
+    if (c->addr_state != CONN_ADDR_NONE) {
+        addrcap_release(&s->addrs, &c->addr, c->addr_state == CONN_ADDR_HANDSHAKE);
+        c->addr_state = CONN_ADDR_NONE;
+        NET_STAT_SET(&s->stats, addr_tracked, addrcap_addresses(&s->addrs));
+    }
     free(c->cstash);
     c->cstash = NULL;
     outq_clear(&c->out, &s->pool);
@@ -510,6 +530,11 @@ void conn_close(conn *c, net_close_reason why, bool flush)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
+    if (flush && c->ws) {
+        ws_conn_closing(c, why);
+        if (c->state >= CONN_CLOSED)
+            return; /* the close frame met the output cap */
+    }
     if (flush && c->tls)
         conn_tls_close_notify(c);
     if (flush && c->out.bytes) {
@@ -540,48 +565,101 @@ static conn *conn_new(server *s)
     return c;
 }
 
+void conn_established(conn *c)
+{
+    if (c->addr_state != CONN_ADDR_HANDSHAKE)
+        return;
+    addrcap_handshake_done(&c->srv->addrs, &c->addr);
+    c->addr_state = CONN_ADDR_OPEN;
+}
+
+/* Refuses a connection that has no id: a short reason where the transport allows one without a
+ * handshake (a native clear-text frame, or an HTTP 503 on a ws:// listener), then closes. Each
+ * refused connection holds a descriptor until its answer leaves; the open-file reserve has
+ * FDLIMIT_REFUSING of them, so past that a flood is closed without the answer. */
+static void refuse(conn *c, bool tls, const char *why)
+{
+    server *s = c->srv;
+    c->state = CONN_OPEN;
+    bool answer = !tls && s->conn_objs <= (uint64_t)s->opts.max_connections + FDLIMIT_REFUSING;
+    if (answer && c->ws)
+        ws_conn_refuse(c, why);
+    else if (answer)
+        route_error(c, PROTO_E_SERVER_BUSY, why, false, 0, 0);
+    conn_close(c, NET_CLOSE_ERROR, true);
+}
+
 void conn_accept(server *s, bool tls)
+{
+    conn_accept_on(s, (uv_stream_t *)(tls ? &s->tls_listener : &s->listener), tls, false);
+}
+
+conn *conn_accept_on(server *s, uv_stream_t *l, bool tls, bool ws)
 {
     conn *c = conn_new(s);
     if (!c) {
         /* Out of memory: accept into nothing is impossible with libuv, so leave it in the backlog. */
         log_warn("accept: out of memory");
-        return;
+        return NULL;
     }
-    uv_stream_t *l = (uv_stream_t *)(tls ? &s->tls_listener : &s->listener);
     int r = uv_accept(l, (uv_stream_t *)&c->tcp);
     if (r != 0) {
         fdlimit_accept_failed(&s->fdl, FDLIMIT_L_GAME, r, uv_now(&s->loop));
         c->state = CONN_CLOSED;
         uv_close((uv_handle_t *)&c->tcp, on_close);
-        return;
+        return NULL;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->last_ms = uv_now(&s->loop);
+    if (ws && !ws_conn_new(c)) {
+        c->state = CONN_CLOSED;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return NULL;
+    }
+    /* Per source address first: a flood from one address is refused before it can take one of
+     * the server.max_connections slots. */
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    memset(&peer, 0, sizeof peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
+        c->addr = addrcap_key_of((const struct sockaddr *)&peer);
+        addrcap_result ar = addrcap_acquire(&s->addrs, &c->addr,
+                                            (uint32_t)s->opts.max_conns_per_addr,
+                                            (uint32_t)s->opts.max_handshakes_per_addr);
+        if (ar != ADDRCAP_OK) {
+            if (ar == ADDRCAP_CONNS)
+                NET_STAT_ADD(&s->stats, addr_conns_refused, 1);
+            else if (ar == ADDRCAP_HANDSHAKES)
+                NET_STAT_ADD(&s->stats, addr_handshakes_refused, 1);
+            NET_STAT_ADD(&s->stats, conns_closed[NET_CLOSE_ADDR], 1);
+            log_debug("refused by the per-address caps", "result", LOG_U64(ar));
+            refuse(c, tls, ar == ADDRCAP_CONNS ? "too many connections from your address"
+                                               : "too many handshakes from your address");
+            return NULL;
+        }
+        c->addr_state = CONN_ADDR_HANDSHAKE;
+        NET_STAT_SET(&s->stats, addr_tracked, addrcap_addresses(&s->addrs));
+    }
     c->id = conntab_add(&s->conns, c);
     if (!c->id) {
         /* Over server.max_connections: say so (in clear text only: a TLS client would need a
          * handshake first, which is the cost the cap avoids), then close. */
         NET_STAT_ADD(&s->stats, conns_refused, 1);
-        c->state = CONN_OPEN;
-        /* Each refused connection holds a descriptor until its frame leaves; the open-file reserve
-         * has FDLIMIT_REFUSING of them, so past that a flood is closed without the frame. */
-        if (!tls && s->conn_objs <= (uint64_t)s->opts.max_connections + FDLIMIT_REFUSING)
-            route_error(c, PROTO_E_SERVER_BUSY, "too many connections", false, 0, 0);
-        conn_close(c, NET_CLOSE_ERROR, true);
-        return;
+        refuse(c, tls, "too many connections");
+        return NULL;
     }
     if (tls) {
         c->tls = tls_conn_new(s->tls);
         if (!c->tls) {
             conn_close(c, NET_CLOSE_ERROR, false);
-            return;
+            return NULL;
         }
     }
     NET_STAT_ADD(&s->stats, conns_total, 1);
     NET_STAT_ADD(&s->stats, conns_current, 1);
     ratelimit_init(&c->rl, &s->rl, c->last_ms);
     c->state = CONN_HELLO;
-    conn_set_list(c, tls ? LIST_TLS : LIST_HELLO);
+    conn_set_list(c, tls ? LIST_TLS : ws ? LIST_WS : LIST_HELLO);
     conn_read_start(c);
+    return c;
 }

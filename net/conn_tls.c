@@ -94,7 +94,7 @@ void conn_tls_input(conn *c, const uint8_t *data, size_t len)
         if (c->list == LIST_TLS && tls_conn_handshake_done(c->tls)) {
             NET_STAT_ADD(&s->stats, tls_handshakes, 1);
             c->last_ms = uv_now(&s->loop);
-            conn_set_list(c, LIST_HELLO);
+            conn_set_list(c, ws_conn_after_tls(c));
         }
         move_pending(c);
         if (c->state >= CONN_CLOSED)

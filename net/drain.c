@@ -63,6 +63,7 @@ static void stop_taking_work(server *s, const char *queue_msg)
         uv_close((uv_handle_t *)&s->tls_listener, NULL);
         s->tls_listening = false;
     }
+    ws_server_stop_listening(s);
     /* Queue entries will never be matched now. */
     for (int b = 0; b < LOBBY_BANDS; b++) {
         while (s->lobby.q_head[b]) {

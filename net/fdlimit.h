@@ -24,7 +24,7 @@
 #define FDLIMIT_BASE 64          /* stdio, log, the net loop's epoll/eventfd/signals, thread pool,
                                   * files read at start, /proc reads for /metrics */
 #define FDLIMIT_PER_SHARD 8      /* a shard's loop and journal: dir, lock, log, compaction, reads */
-#define FDLIMIT_LISTENERS 3      /* game, TLS and admin listeners */
+#define FDLIMIT_LISTENERS 5      /* game, TLS, WebSocket, WebSocket-TLS and admin listeners */
 #define FDLIMIT_ADMIN_CONNS 128  /* admin connections held at once (2 x ADMIN_MAX_CONNS: past the
                                   * cap it answers 503, past twice the cap it closes at once) */
 #define FDLIMIT_REFUSING 64      /* game connections over the cap held open to be told server_busy;
@@ -38,7 +38,7 @@
      FDLIMIT_ADMIN_CONNS + FDLIMIT_REFUSING)
 
 typedef enum {
-    FDLIMIT_L_GAME = 0, /* the clear-text and TLS game listeners */
+    FDLIMIT_L_GAME = 0, /* the game listeners: clear text, TLS, WebSocket and WebSocket-TLS */
     FDLIMIT_L_ADMIN,
     FDLIMIT_LISTENER_COUNT
 } fdlimit_listener;

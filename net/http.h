@@ -1,5 +1,6 @@
 /* http: a bounded, strict HTTP/1.1 request-head parser and response writer for the admin
- * listener (health, readiness, /metrics, the admin views). Pure: no I/O, no allocation,
+ * listener (health, readiness, /metrics, the admin views) and the WebSocket listeners (the upgrade
+ * request and the web page's files, net/ws_conn.c). Pure: no I/O, no allocation,
  * no global state, so it is safe from any thread and easy to fuzz.
  *
  * Only request heads are accepted: a request that announces a body (Content-Length > 0
@@ -13,7 +14,8 @@
  * buffer (pipelined requests may follow), calls http_parser_init() and goes on.
  * After HTTP_ERROR the caller sends http_write_error(req.status) and closes.
  */
-/* Layer: net/ internal: the admin listener's files, their tests and fuzzer. */
+/* Layer: net/ internal: the admin listener's and the WebSocket listener's files, their tests and
+ * fuzzers. */
 #ifndef BATTLED_NET_HTTP_H
 #define BATTLED_NET_HTTP_H
 

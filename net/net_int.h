@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "core/ships.h"
+#include "net/addrcap.h"
 #include "net/conntab.h"
 #include "net/fdlimit.h"
 #include "net/tls.h"
@@ -42,8 +43,12 @@ enum conn_state {
     CONN_FREED,     /* closed while on the flush list: conn_flush_dirty frees the struct */
 };
 
-/* Timeout lists: TLS handshake (tls.handshake_timeout_ms), waiting for hello, open (idle), closing. */
-enum conn_list_id { LIST_NONE = 0, LIST_TLS, LIST_HELLO, LIST_IDLE, LIST_CLOSING, LIST_COUNT };
+/* Timeout lists: TLS handshake (tls.handshake_timeout_ms), waiting for hello, open (idle), closing,
+ * and the WebSocket listeners' HTTP request (ws.handshake_timeout_ms). */
+enum conn_list_id { LIST_NONE = 0, LIST_TLS, LIST_HELLO, LIST_IDLE, LIST_CLOSING, LIST_WS, LIST_COUNT };
+
+/* Where a connection stands in its source address's counts (net/addrcap.h). */
+enum conn_addr_state { CONN_ADDR_NONE = 0, CONN_ADDR_HANDSHAKE, CONN_ADDR_OPEN };
 
 typedef struct conn conn;
 
@@ -90,6 +95,10 @@ struct conn {
     uint32_t cstash_len;
     bool hs_deferred;
     conn *hnext;
+    /* WebSocket (NULL on the native listeners): net/ws_conn.c. */
+    struct ws_conn *ws;
+    addrcap_key addr;
+    uint8_t addr_state;     /* an enum conn_addr_state */
 };
 
 struct server {
@@ -114,6 +123,8 @@ struct server {
     uint16_t port;
     uint16_t tls_port;      /* 0 without TLS */
     uv_idle_t hs_idle;      /* active while deferred handshakes wait */
+    struct ws_server *ws;   /* the WebSocket listeners and page files (net/ws_conn.c), or NULL */
+    addrcap addrs;          /* connections and handshakes per source address */
     bool listening;
     int exit_code;
 
@@ -163,6 +174,15 @@ struct server {
 /* conn.c */
 /* Accepts one connection from the plain or TLS listener (refusing it past max_connections). */
 void conn_accept(server *s, bool tls);
+/* Accepts a connection from listener l: TLS when tls, WebSocket (HTTP first) when ws. Returns the
+ * new connection, or NULL when none was made or it was refused (and is closing). */
+conn *conn_accept_on(server *s, uv_stream_t *l, bool tls, bool ws);
+/* The connection finished its handshake (hello accepted): its address's handshake count drops.
+ * Never closes c. */
+void conn_established(conn *c);
+/* While c is paused: keeps data[0..len) to be fed again when reads resume. May close c (no
+ * memory); not freed. */
+void conn_stash_rest(conn *c, const uint8_t *data, size_t len);
 /* Reads resume for c (after a pause or a deferred handshake). May close c (read error); not freed. */
 void conn_read_start(conn *c);
 /* Appends bytes already in wire form to c's output, cutting c off past output_cap. May close c;
@@ -180,6 +200,8 @@ void conn_send(conn *c, const void *frame, size_t len);
 /* Starts closing c. flush: let queued output leave first (bounded by NET_CLOSE_LINGER_MS). c is not
  * freed on return (its close callback frees it in a later loop phase). */
 void conn_close(conn *c, net_close_reason why, bool flush);
+/* A frame (or WebSocket message) arrived: c's idle or hello deadline starts again. Never closes c. */
+void conn_touch(conn *c);
 /* Moves c to the tail of timeout list `list` (LIST_NONE: off every list). Never closes c. */
 void conn_set_list(conn *c, enum conn_list_id list);
 /* Once per loop pass: writes every connection with new output; frees those closed meanwhile
@@ -208,6 +230,34 @@ void conn_tls_close_notify(conn *c);
  * connections that were closed meanwhile. */
 void conn_tls_pass(server *s);
 
+/* ws_conn.c: the WebSocket listeners (ws.listen, ws.tls_listen) and their connections. */
+/* Creates the listeners and reads the page files. 0, or -1 (logged). */
+int ws_server_start(server *s);
+/* Closes the listeners (drain); connections stay. */
+void ws_server_stop_listening(server *s);
+/* True when every configured WebSocket listener is listening (for /readyz). */
+bool ws_server_listening(const server *s);
+void ws_server_free(server *s);
+uint16_t ws_server_port(const server *s);
+uint16_t ws_server_tls_port(const server *s);
+/* True when l is one of the WebSocket listeners; it then accepted the connection waiting on it. */
+bool ws_server_accept(server *s, uv_stream_t *l);
+/* Sets up WebSocket state on a new connection (HTTP request first). false: out of memory. */
+bool ws_conn_new(conn *c);
+void ws_conn_free(conn *c);
+/* Plaintext from c's socket (after TLS): HTTP before the upgrade, frames after. */
+void ws_conn_input(conn *c, const uint8_t *data, size_t len);
+/* Frames for c (one or more, each with its length prefix): one binary message each. */
+void ws_conn_send(conn *c, const uint8_t *frames, size_t len);
+/* c is closing with flush: a close frame with the code for why (once). */
+void ws_conn_closing(conn *c, net_close_reason why);
+/* c's request did not arrive within ws.handshake_timeout_ms: 408, then closing. */
+void ws_conn_timeout(conn *c);
+/* The list a connection joins once its TLS handshake is done (LIST_WS or LIST_HELLO). */
+enum conn_list_id ws_conn_after_tls(const conn *c);
+/* A refused connection on a WebSocket listener (clear text): an HTTP 503 response. */
+void ws_conn_refuse(conn *c, const char *why);
+
 /* route.c */
 /* Handles one decoded-or-not frame body. Returns false when the connection must stop processing
  * input for now (paused on a full inbox, or closing). May close c; not freed. */
@@ -218,6 +268,9 @@ void route_event(conn *c, const proto_event *ev);
 void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint32_t rid, uint64_t bid);
 
 /* server.c */
+/* Binds and listens on hostport ("host:port") with the game listeners' accept callback; *port gets
+ * the bound port. 0 or a libuv error. */
+int server_listen(server *s, uv_tcp_t *t, const char *hostport, uint16_t *port);
 uint64_t server_new_battle_id(server *s);
 /* Calls fn for every connection in the table (not those already closing). fn may close c. */
 void server_each_conn(server *s, void (*fn)(conn *c, void *arg), void *arg);

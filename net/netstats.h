@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "net/ws.h"
 #include "proto/msg.h"
 
 /* Why a connection closed; one counter each. */
@@ -26,6 +27,9 @@ typedef enum {
     NET_CLOSE_DRAIN,        /* server shutdown */
     NET_CLOSE_ERROR,        /* socket or memory error */
     NET_CLOSE_TLS,          /* TLS handshake failed or timed out, or a bad record */
+    NET_CLOSE_WS,           /* WebSocket: refused upgrade, HTTP error, timeout or protocol error */
+    NET_CLOSE_ADDR,         /* over server.max_conns_per_addr or max_handshakes_per_addr */
+    NET_CLOSE_HTTP,         /* a web page request on a WebSocket port was answered (200, 404) */
     NET_CLOSE_REASONS
 } net_close_reason;
 
@@ -66,6 +70,19 @@ typedef struct net_stats {
     _Atomic uint64_t tls_handshakes_deferred; /* past tls.max_handshakes_per_pass: next pass */
     _Atomic uint64_t tls_reloads;            /* SIGHUP loaded a new certificate and key */
     _Atomic uint64_t tls_reload_failures;    /* SIGHUP found a pair that does not load: old kept */
+    /* Per source address (net/addrcap.h), every game listener. */
+    _Atomic uint64_t addr_conns_refused;     /* over server.max_conns_per_addr */
+    _Atomic uint64_t addr_handshakes_refused; /* over server.max_handshakes_per_addr */
+    _Atomic uint64_t addr_tracked;           /* gauge: source addresses with a connection */
+    /* WebSocket listeners (net/ws_conn.c). */
+    _Atomic uint64_t ws_upgrades;            /* 101 sent */
+    _Atomic uint64_t ws_refused[WS_HS_REFUSALS]; /* upgrade refused, by reason (index 0 unused) */
+    _Atomic uint64_t ws_http_errors;         /* malformed request heads (400/405/413/505) */
+    _Atomic uint64_t ws_http_too_large;      /* request heads over the limits (431, 414) */
+    _Atomic uint64_t ws_handshake_timeouts;  /* no whole request within ws.handshake_timeout_ms */
+    _Atomic uint64_t ws_closes[WS_END_REASONS]; /* sessions ended by the peer or a violation */
+    _Atomic uint64_t ws_files_served;        /* 200 for a page file */
+    _Atomic uint64_t ws_files_not_found;     /* 404 */
 } net_stats;
 
 /* Names for NET_CLOSE_* in metrics labels ("peer", "idle", ...). */

@@ -68,6 +68,7 @@ static void on_hello(conn *c, const proto_request *r)
         return;
     }
     c->state = CONN_OPEN;
+    conn_established(c);
     conn_set_list(c, LIST_IDLE);
     proto_event ev;
     memset(&ev, 0, sizeof ev);

@@ -23,7 +23,7 @@
 
 static const char *const close_names[NET_CLOSE_REASONS] = {
     "peer", "idle", "hello", "bad_stream", "protocol", "abuse", "output_cap", "shard", "drain", "error",
-    "tls",
+    "tls", "websocket", "address_cap", "http",
 };
 
 const char *net_close_reason_name(int reason)
@@ -155,7 +155,8 @@ static void on_connection(uv_stream_t *l, int status)
         fdlimit_accept_failed(&s->fdl, FDLIMIT_L_GAME, status, uv_now(&s->loop));
         return;
     }
-    conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
+    if (!ws_server_accept(s, l))
+        conn_accept(s, l == (uv_stream_t *)&s->tls_listener);
 }
 
 static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
@@ -180,8 +181,7 @@ static int parse_listen(const char *hostport, struct sockaddr_storage *ss)
     return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
 }
 
-/* Binds and listens on hostport; *port receives the bound port. 0 or a libuv error. */
-static int listen_on(server *s, uv_tcp_t *t, const char *hostport, uint16_t *port)
+int server_listen(server *s, uv_tcp_t *t, const char *hostport, uint16_t *port)
 {
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
@@ -233,6 +233,8 @@ static void net_thread(void *arg)
 
 static void server_free(server *s)
 {
+    ws_server_free(s);
+    addrcap_destroy(&s->addrs);
     tls_ctx_free(s->tls);
     if (s->shards)
         shards_stop(s->shards);
@@ -272,6 +274,7 @@ server *server_start(const struct server_opts *opts)
     s->timeout_ms[LIST_HELLO] = (uint64_t)opts->hello_timeout_ms;
     s->timeout_ms[LIST_IDLE] = (uint64_t)opts->idle_timeout_ms;
     s->timeout_ms[LIST_CLOSING] = NET_CLOSE_LINGER_MS;
+    s->timeout_ms[LIST_WS] = (uint64_t)opts->ws.handshake_timeout_ms;
     lobby_init(&s->lobby);
     outq_pool_init(&s->pool, NET_OUT_SPARE);
     /* The cap must fit the open-file limit, or the kernel, not the cap, refuses connections. */
@@ -290,29 +293,33 @@ server *server_start(const struct server_opts *opts)
         server_free(s);
         return NULL;
     }
-    int r = listen_on(s, &s->listener, opts->listen, &s->port);
+    int r = server_listen(s, &s->listener, opts->listen, &s->port);
     if (r != 0) {
         log_error("cannot listen", "listen", opts->listen, "error", uv_strerror(r));
         goto fail_loop;
     }
     s->listening = true;
-    if (opts->tls.listen[0]) {
+    if (opts->tls.listen[0] || opts->ws.tls_listen[0]) {
         char err[TLS_ERR_MAX];
         s->tls = tls_ctx_new(opts->tls.cert, opts->tls.key, err, sizeof err);
         if (!s->tls) {
             log_error("cannot set up TLS", "cert", opts->tls.cert, "key", opts->tls.key, "error", err);
             goto fail_loop;
         }
-        r = listen_on(s, &s->tls_listener, opts->tls.listen, &s->tls_port);
-        if (r != 0) {
-            log_error("cannot listen", "listen", opts->tls.listen, "error", uv_strerror(r));
-            goto fail_loop;
+        if (opts->tls.listen[0]) {
+            r = server_listen(s, &s->tls_listener, opts->tls.listen, &s->tls_port);
+            if (r != 0) {
+                log_error("cannot listen", "listen", opts->tls.listen, "error", uv_strerror(r));
+                goto fail_loop;
+            }
+            s->tls_listening = true;
         }
-        s->tls_listening = true;
         s->timeout_ms[LIST_TLS] = (uint64_t)opts->tls.handshake_timeout_ms;
         uv_idle_init(&s->loop, &s->hs_idle);
         s->hs_idle.data = s;
     }
+    if (ws_server_start(s) != 0)
+        goto fail_loop;
 
     uv_async_init(&s->loop, &s->wake, dispatch_on_wake);
     s->wake.data = s;
@@ -328,6 +335,8 @@ server *server_start(const struct server_opts *opts)
     uint64_t period = (uint64_t)(opts->hello_timeout_ms < opts->idle_timeout_ms
                                      ? opts->hello_timeout_ms
                                      : opts->idle_timeout_ms) / 10;
+    if (s->ws && (uint64_t)opts->ws.handshake_timeout_ms / 10 < period)
+        period = (uint64_t)opts->ws.handshake_timeout_ms / 10;
     if (period < 20)
         period = 20;
     if (period > 1000)
@@ -359,6 +368,11 @@ server *server_start(const struct server_opts *opts)
     /* Before the game port file: whoever waits for that file finds the admin port file too. */
     if (admin_start(s, &s->opts, &s->admin) != 0)
         goto fail_loop;
+    if (opts->ws.port_file[0] &&
+        server_write_port_file(opts->ws.port_file, ws_server_port(s), ws_server_tls_port(s)) != 0) {
+        log_error("cannot write port file", "file", opts->ws.port_file, "error", strerror(errno));
+        goto fail_loop;
+    }
     if (opts->port_file[0] && server_write_port_file(opts->port_file, s->port, s->tls_port) != 0) {
         log_error("cannot write port file", "file", opts->port_file, "error",
                   strerror(errno));
@@ -369,7 +383,8 @@ server *server_start(const struct server_opts *opts)
         goto fail_loop;
     }
     log_info("listening", "listen", opts->listen, "port", LOG_U64(s->port), "tls_port",
-             LOG_U64(s->tls_port), "shards", LOG_U64(s->nshards));
+             LOG_U64(s->tls_port), "ws_port", LOG_U64(ws_server_port(s)), "wss_port",
+             LOG_U64(ws_server_tls_port(s)), "shards", LOG_U64(s->nshards));
     return s;
 
 fail_loop:
@@ -440,7 +455,7 @@ void server_ask_shard(server *s, unsigned k, const struct shard_in *msg)
 
 bool server_listeners_up(const server *s)
 {
-    return s->listening && (!s->opts.tls.listen[0] || s->tls_listening);
+    return s->listening && (!s->opts.tls.listen[0] || s->tls_listening) && ws_server_listening(s);
 }
 
 struct shards *server_shards(const server *s)

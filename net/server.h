@@ -1,7 +1,7 @@
 /* server: the battled runtime: one network thread (libuv) in front of N shard threads.
  *
  * server_start binds the game port (server.listen; port 0 picks a free one) and, when tls.listen is
- * set, the TLS game port, writes them to server.port_file (the port on the first line, the TLS port
+ * set, the TLS game port (and the WebSocket ports of ws.listen / ws.tls_listen, net/ws_conn.c), writes them to server.port_file (the port on the first line, the TLS port
  * on a second line when TLS is on), starts the shards, the admin HTTP listener (admin.listen, net/admin.h)
  * and the network thread, and returns. The network thread owns
  * every socket, the lobby and the connection table; shards own battles (shards/shards.h). The
@@ -67,6 +67,18 @@ struct server_opts {
         char listen[SERVER_STRING_MAX + 1];    /* "" = no admin listener */
         char port_file[SERVER_STRING_MAX + 1]; /* "" = don't write */
     } admin;
+    /* Per source address over every game listener (net/addrcap.h); 0 = no limit. */
+    int64_t max_conns_per_addr;
+    int64_t max_handshakes_per_addr;    /* connections not past hello yet */
+    struct {                            /* the WebSocket listeners and the web page (net/ws.h) */
+        char listen[SERVER_STRING_MAX + 1];     /* ws:// and http://, "" = off */
+        char tls_listen[SERVER_STRING_MAX + 1]; /* wss:// and https:// with tls.cert/key, "" = off */
+        char port_file[SERVER_STRING_MAX + 1];  /* "" = don't write */
+        int64_t handshake_timeout_ms;           /* the whole HTTP request */
+        char allowed_origins[SERVER_STRING_MAX + 1];
+        char web_root[SERVER_STRING_MAX + 1];   /* served at / */
+        char msgpack_dir[SERVER_STRING_MAX + 1]; /* served at /vendor/msgpack/ */
+    } ws;
     /* The ship table, used to check ship names and shared read-only by every shard. Owned by the
      * server from the call to server_start on (freed by server_wait, or by server_start when it
      * fails); required (shards_start refuses NULL). */
@@ -74,6 +86,11 @@ struct server_opts {
     /* For shards_start, during server_start only (its strings need live no longer); server_start
      * sets ships, wake_net and wake_arg itself. */
     struct shards_opts shards;
+    /* The admin /cluster page (docs/CLUSTER.md): writes one JSON object into buf (cap bytes) and
+     * returns its length. Called on the network thread, so it must not block (the cluster layer
+     * answers from a cached view). NULL: /cluster answers 404 (no cluster configured). */
+    size_t (*cluster_view)(void *arg, char *buf, size_t cap);
+    void *cluster_arg;
 };
 
 /* Starts the server for opts (copied). Returns NULL on failure, already logged (cannot bind, no
@@ -101,6 +118,8 @@ int server_wait(server *s);
 
 /* The bound game port (valid after server_start). */
 uint16_t server_port(const server *s);
+/* The bound WebSocket port (ws.listen), 0 when off. */
+uint16_t server_ws_port(const server *s);
 
 /* Whether the network thread has left its loop (any thread): server_wait will not block long. */
 bool server_finished(const server *s);

@@ -408,7 +408,10 @@ static proto_error dec_value(const field *f, mp_cur *c, uint8_t *base, int depth
         } else if (f->kind == K_KEY || f->kind == K_ERRNAME) {
             if (it.n > PROTO_SHIP_MAX)
                 return PROTO_E_STRING_TOO_LONG;
-            if (!key_ok(it.p, it.n))
+            /* An optional key sent as "" means the same as leaving it out (PROTOCOL.md, create's
+             * os): clients that always fill every field need not special-case the default. */
+            bool empty_opt = it.n == 0 && f->kind == K_KEY && (f->flags & F_OPT);
+            if (!empty_opt && !key_ok(it.p, it.n))
                 return PROTO_E_BAD_FIELD;
             if (f->kind == K_ERRNAME)
                 return PROTO_E_OK; /* the number is authoritative; the name is for humans */

@@ -259,6 +259,7 @@ struct shard_stats {
     _Atomic uint64_t journal_sync_errors;
     _Atomic uint64_t journal_records_dropped; /* lost while degraded (the journal then stops) */
     _Atomic uint64_t journal_compactions;
+    _Atomic uint64_t journal_queued_bytes; /* buffered or unacknowledged by the backend (bounded) */
 };
 
 #endif

@@ -11,9 +11,13 @@
  *                    anything was committed: fence, then wake_net.
  *
  * Journal before output: while a shard journals, its outbound ring slots are filled but held back
- * (ring reserve_at / commit_n) until journal_flush has returned at the end of the pass, so no event
- * leaves before the record of the action that made it is written (and, under fsync=always,
- * synced). One write per pass carries all the pass's records (group commit). */
+ * (ring reserve_at / commit_n) until the pass's records are durable, so no event leaves before the
+ * record of the action that made it is written (and, under fsync=always, synced, or acknowledged
+ * by Redis). One write per pass carries all the pass's records (group commit). For local files
+ * that is when journal_flush returns, at the end of the same pass. The Redis backend under
+ * "always" acknowledges later, from its own thread, so the shard never blocks on it: each pass's
+ * held slots become a group tagged with the journal position they wait for, and a later pass (the
+ * backend's notify wakes the loop) publishes every group the acknowledgement covers, in order. */
 #include "shards/shards.h"
 
 #include <pthread.h>
@@ -34,6 +38,7 @@
 
 #define SHARD_INBOX_BUDGET 1024  /* inbox messages per async callback before yielding the loop */
 #define SHARD_BACKLOG_RETRY_MS 1 /* retry interval while output is parked */
+#define SHARD_HELD_GROUPS 64     /* passes whose output waits for the journal at once; more merge */
 
 struct shard;
 static void on_retry(uv_timer_t *t);
@@ -62,6 +67,12 @@ struct shard {
     struct game *game;
     journal *jn;   /* persistence: this shard's journal, else NULL */
     unsigned held; /* outbound slots filled but not yet published (journal before output) */
+    unsigned grouped; /* of them, those already in a group below */
+    struct {
+        uint64_t pos; /* journal_written_pos its records end at */
+        unsigned n;   /* outbound slots */
+    } hg[SHARD_HELD_GROUPS]; /* circular, oldest at hg_head */
+    unsigned hg_head, hg_count;
     bool inbox_paused; /* inbox left unread until the outbox backlog drains */
 
     _Atomic bool inbox_blocked; /* net found the inbox full and waits for room */
@@ -115,9 +126,18 @@ static void pass_journal(struct shard *sh)
     atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
     atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
     atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
-    if (degraded && !uv_is_active((uv_handle_t *)&sh->jretry))
+    atomic_store_explicit(&st->journal_queued_bytes, js.pending_bytes + js.unacked_bytes,
+                          memory_order_relaxed);
+}
+
+/* A pass at least every JOURNAL_RETRY_MS while the journal is degraded (its writes are retried)
+ * or output waits for it (a backend that turns slow changes its state without an event). */
+static void arm_jretry(struct shard *sh)
+{
+    bool need = sh->hg_count > 0 || journal_degraded(sh->jn, NULL);
+    if (need && !uv_is_active((uv_handle_t *)&sh->jretry))
         uv_timer_start(&sh->jretry, on_retry, JOURNAL_RETRY_MS, JOURNAL_RETRY_MS);
-    else if (!degraded && uv_is_active((uv_handle_t *)&sh->jretry))
+    else if (!need && uv_is_active((uv_handle_t *)&sh->jretry))
         uv_timer_stop(&sh->jretry);
 }
 
@@ -146,11 +166,47 @@ static void arm_timer(struct shard *sh)
 
 static void close_all(struct shard *sh)
 {
+    if (sh->jn)
+        journal_set_notify(sh->jn, NULL, NULL); /* before the handle it signals goes */
     uv_close((uv_handle_t *)&sh->wake, NULL);
     uv_close((uv_handle_t *)&sh->timer, NULL);
     uv_close((uv_handle_t *)&sh->retry, NULL);
     uv_close((uv_handle_t *)&sh->check, NULL);
     uv_close((uv_handle_t *)&sh->jretry, NULL);
+}
+
+/* Publishes the held output whose records are durable; true when it published any. */
+static bool release_held(struct shard *sh)
+{
+    if (sh->held > sh->grouped) {
+        uint64_t pos = journal_written_pos(sh->jn);
+        unsigned n = sh->held - sh->grouped;
+        unsigned last = (sh->hg_head + sh->hg_count - 1) % SHARD_HELD_GROUPS;
+        if (sh->hg_count > 0 && (sh->hg_count == SHARD_HELD_GROUPS || sh->hg[last].pos == pos)) {
+            /* Merged into the newest group: it waits for a later position, never an earlier. */
+            sh->hg[last].pos = pos;
+            sh->hg[last].n += n;
+        } else {
+            unsigned at = (sh->hg_head + sh->hg_count) % SHARD_HELD_GROUPS;
+            sh->hg[at].pos = pos;
+            sh->hg[at].n = n;
+            sh->hg_count++;
+        }
+        sh->grouped = sh->held;
+    }
+    uint64_t durable = journal_durable_pos(sh->jn);
+    unsigned n = 0;
+    while (sh->hg_count > 0 && sh->hg[sh->hg_head].pos <= durable) {
+        n += sh->hg[sh->hg_head].n;
+        sh->hg_head = (sh->hg_head + 1) % SHARD_HELD_GROUPS;
+        sh->hg_count--;
+    }
+    if (n == 0)
+        return false;
+    shard_outring_commit_n(&sh->outbox, n);
+    sh->held -= n;
+    sh->grouped -= n;
+    return true;
 }
 
 /* End of a unit of work: park or publish output, wake the net thread once, re-arm the timer. Runs
@@ -163,10 +219,9 @@ static void pass_end(struct shard *sh)
     if (sh->jn)
         pass_journal(sh);
     outbox_flush(&sh->out);
-    if (sh->held) {
-        shard_outring_commit_n(&sh->outbox, sh->held);
-        sh->held = 0;
-    }
+    bool released = sh->held && release_held(sh);
+    if (sh->jn)
+        arm_jretry(sh);
     if (outbox_pending(&sh->out)) {
         if (!uv_is_active((uv_handle_t *)&sh->retry))
             uv_timer_start(&sh->retry, on_retry, SHARD_BACKLOG_RETRY_MS, SHARD_BACKLOG_RETRY_MS);
@@ -179,7 +234,7 @@ static void pass_end(struct shard *sh)
             uv_async_send(&sh->wake);
         }
     }
-    bool wake = outbox_take_committed(&sh->out);
+    bool wake = outbox_take_committed(&sh->out) || released;
     /* Pairs with shards_push: it sets the flag and then looks at the ring again, we freed slots
      * and then look at the flag; with a full fence on each side one of us sees the other. */
     ring_fence();
@@ -375,6 +430,14 @@ static void destroy_all(struct shards *s)
 }
 
 /* Recovery and journals (shards/recover.h), before any shard thread runs. */
+/* The journal's notify: its backend acknowledged records (or changed state) from its own thread;
+ * a pass of this shard's loop publishes what waited for them. */
+static void wake_shard(void *arg)
+{
+    struct shard *sh = arg;
+    uv_async_send(&sh->wake);
+}
+
 static int persist_start(struct shards *s)
 {
     struct game **games = malloc(s->n * sizeof *games);
@@ -386,8 +449,10 @@ static int persist_start(struct shards *s)
         uv_update_time(&s->shard[0].loop);
         rc = recover_run(&s->opts.persistence, s->be, s->n, games, uv_now(&s->shard[0].loop), jn,
                          &s->lock, NULL);
-        for (unsigned i = 0; rc == 0 && i < s->n; i++)
+        for (unsigned i = 0; rc == 0 && i < s->n; i++) {
             s->shard[i].jn = jn[i];
+            journal_set_notify(jn[i], wake_shard, &s->shard[i]);
+        }
     }
     free(games);
     free(jn);

@@ -14,7 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/base64.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/sha1.h>
+#include <sys/random.h>
+#include <wslay/wslay.h>
 
 #include "proto/client/pctls_int.h"
 #include "proto/codec.h"
@@ -47,7 +51,21 @@ struct pc_conn {
     uint8_t wbuf[PC_WBUF];
     pc_trace_fn trace; /* NULL: off */
     void *trace_ud;
+    struct pc_ws *ws;  /* NULL: length-prefixed frames; else WebSocket after pc_ws_upgrade */
 };
+
+/* WebSocket state (pc_ws_upgrade): wslay's frame layer both ways, with the frame being received. */
+typedef struct pc_ws {
+    wslay_frame_context_ptr ctx;
+    pc_conn *c;
+    int send_failed;
+    bool in_frame;
+    uint8_t opcode;
+    uint64_t flen, fgot;
+    uint8_t ctl[125];
+    size_t ctl_have;
+    int close_code;    /* the server's close code, -1 before a close frame, 1005 when it had none */
+} pc_ws;
 
 pc_conn *pc_from_fd(int fd, uint32_t max_frame)
 {
@@ -146,6 +164,9 @@ void pc_close(pc_conn *c)
     }
     close(c->fd);
     frame_reader_free(&c->fr);
+    if (c->ws)
+        wslay_frame_context_free(c->ws->ctx);
+    free(c->ws);
     free(c);
 }
 
@@ -382,6 +403,9 @@ int pc_send_raw(pc_conn *c, const void *data, size_t len)
     return 0;
 }
 
+static int ws_send_frame(pc_conn *c, uint8_t opcode, const uint8_t *data, size_t len);
+static int ws_pump(pc_conn *c, proto_event *ev);
+
 int pc_send(pc_conn *c, const proto_request *r)
 {
     size_t len;
@@ -391,7 +415,8 @@ int pc_send(pc_conn *c, const proto_request *r)
         errno = EINVAL;
         return -1;
     }
-    if (pc_send_raw(c, c->wbuf, len) != 0)
+    if (c->ws ? ws_send_frame(c, WSLAY_BINARY_FRAME, c->wbuf + 4, len - 4) != 0
+              : pc_send_raw(c, c->wbuf, len) != 0)
         return -1;
     if (c->trace && len > 4)
         c->trace(c->trace_ud, PC_TRACE_SENT, c->wbuf + 4, len - 4);
@@ -415,7 +440,12 @@ int pc_recv(pc_conn *c, proto_event *ev, int timeout_ms)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     for (;;) {
-        while (c->rpos < c->rlen) {
+        if (c->ws) {
+            int r = ws_pump(c, ev);
+            if (r != 0)
+                return r;
+        }
+        while (!c->ws && c->rpos < c->rlen) {
             size_t used;
             const uint8_t *body;
             uint32_t blen;
@@ -598,3 +628,253 @@ PC_BID_ONLY(pc_sand, PROTO_T_SAND)
 PC_BID_ONLY(pc_end, PROTO_T_END)
 PC_BID_ONLY(pc_forfeit, PROTO_T_FORFEIT)
 PC_BID_ONLY(pc_leave, PROTO_T_LEAVE)
+
+/* ---- WebSocket ---------------------------------------------------------------------------- */
+
+static ssize_t ws_send_cb(const uint8_t *data, size_t len, int flags, void *user)
+{
+    pc_ws *w = user;
+    (void)flags;
+    if (pc_send_raw(w->c, data, len) != 0) {
+        w->send_failed = errno ? errno : EIO;
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static ssize_t ws_recv_cb(uint8_t *buf, size_t len, int flags, void *user)
+{
+    pc_conn *c = ((pc_ws *)user)->c;
+    (void)flags;
+    size_t n = c->rlen - c->rpos;
+    if (n > len)
+        n = len;
+    memcpy(buf, c->rbuf + c->rpos, n);
+    c->rpos += n;
+    return (ssize_t)n; /* 0: wslay reports WSLAY_ERR_WANT_READ */
+}
+
+static int ws_genmask_cb(uint8_t *buf, size_t len, void *user)
+{
+    (void)user;
+    return getrandom(buf, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* Sends one whole masked frame. 0 or -1 with errno. */
+static int ws_send_frame(pc_conn *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+    struct wslay_frame_iocb io = {.fin = 1, .opcode = opcode, .mask = 1, .payload_length = len,
+                                  .data = data, .data_length = len};
+    c->ws->send_failed = 0;
+    size_t sent = 0;
+    do {
+        io.data = data + sent;
+        io.data_length = len - sent;
+        ssize_t r = wslay_frame_send(c->ws->ctx, &io);
+        if (r < 0) {
+            errno = c->ws->send_failed ? c->ws->send_failed : EIO;
+            return -1;
+        }
+        sent += (size_t)r;
+    } while (sent < len);
+    return 0;
+}
+
+int pc_ws_close_code(const pc_conn *c)
+{
+    return c->ws ? c->ws->close_code : -1;
+}
+
+int pc_ws_send_close(pc_conn *c, uint16_t code)
+{
+    if (!c->ws) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    return ws_send_frame(c, WSLAY_CONNECTION_CLOSE, p, code ? 2 : 0);
+}
+
+/* Takes the buffered bytes through wslay: 1 with *ev for a whole event message, 0 when more bytes
+ * are needed, -1 on a close frame (errno 0), a violation or an undecodable event (errno EPROTO). */
+static int ws_pump(pc_conn *c, proto_event *ev)
+{
+    pc_ws *w = c->ws;
+    if (w->close_code >= 0) {
+        errno = 0;
+        return -1;
+    }
+    for (;;) {
+        struct wslay_frame_iocb io;
+        memset(&io, 0, sizeof io);
+        ssize_t r = wslay_frame_recv(w->ctx, &io);
+        if (r == WSLAY_ERR_WANT_READ)
+            return 0;
+        if (r < 0)
+            return fail_proto(c, PROTO_E_BAD_FRAME);
+        if (!w->in_frame) {
+            w->in_frame = true;
+            w->opcode = io.opcode;
+            w->flen = io.payload_length;
+            w->fgot = 0;
+            w->ctl_have = 0;
+            /* The server sends each event as one unmasked binary frame. */
+            if (io.mask || io.rsv || (io.opcode < 8 && (io.opcode != WSLAY_BINARY_FRAME || !io.fin)))
+                return fail_proto(c, PROTO_E_BAD_FRAME);
+            if (io.opcode == WSLAY_BINARY_FRAME) {
+                if (io.payload_length > UINT32_MAX)
+                    return fail_proto(c, PROTO_E_FRAME_TOO_LARGE);
+                uint8_t pre[4] = {(uint8_t)(io.payload_length >> 24), (uint8_t)(io.payload_length >> 16),
+                                  (uint8_t)(io.payload_length >> 8), (uint8_t)io.payload_length};
+                size_t used;
+                const uint8_t *body;
+                uint32_t blen;
+                proto_error err = PROTO_E_OK;
+                /* The frame's payload becomes a length-prefixed frame for the usual reader, which
+                 * bounds it by max_frame and reassembles it across reads. */
+                if (frame_reader_feed(&c->fr, pre, 4, &used, &body, &blen, &err) == FRAME_ERROR)
+                    return fail_proto(c, err);
+            }
+        }
+        w->fgot += io.data_length;
+        bool last = w->fgot == w->flen;
+        if (last)
+            w->in_frame = false;
+        if (w->opcode >= 8) {
+            if (io.data_length)
+                memcpy(w->ctl + w->ctl_have, io.data, io.data_length);
+            w->ctl_have += io.data_length;
+            if (!last)
+                continue;
+            if (w->opcode == WSLAY_PING) {
+                if (ws_send_frame(c, WSLAY_PONG, w->ctl, w->ctl_have) != 0)
+                    return -1;
+            } else if (w->opcode == WSLAY_CONNECTION_CLOSE) {
+                w->close_code = w->ctl_have >= 2 ? (w->ctl[0] << 8 | w->ctl[1]) : 1005;
+                (void)ws_send_frame(c, WSLAY_CONNECTION_CLOSE, w->ctl, w->ctl_have >= 2 ? 2 : 0);
+                errno = 0;
+                return -1;
+            }
+            continue;
+        }
+        size_t used;
+        const uint8_t *body;
+        uint32_t blen;
+        proto_error err = PROTO_E_OK;
+        frame_status st = frame_reader_feed(&c->fr, io.data, io.data_length, &used, &body, &blen, &err);
+        if (st == FRAME_ERROR)
+            return fail_proto(c, err);
+        if (st != FRAME_READY)
+            continue;
+        if (c->trace)
+            c->trace(c->trace_ud, PC_TRACE_RECV, body, blen);
+        proto_error e = proto_decode_event(body, blen, ev, NULL);
+        if (e == PROTO_E_UNKNOWN_TYPE)
+            continue;
+        if (e != PROTO_E_OK)
+            return fail_proto(c, e);
+        return 1;
+    }
+}
+
+/* Reads more bytes into rbuf (after what is there, or from its start when all was used) until
+ * deadline. 1, 0 on time out, -1 at the end of the stream or on an error. */
+static int fill_more(pc_conn *c, int64_t deadline)
+{
+    if (c->rpos == c->rlen)
+        c->rpos = c->rlen = 0;
+    if (c->tls) {
+        /* tls_fill replaces the buffer: only called when it was used up. */
+        if (c->rlen)
+            return -1;
+        return tls_fill(c, deadline);
+    }
+    if (wait_fd(c->fd, POLLIN, deadline) <= 0)
+        return 0;
+    ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
+    if (n <= 0) {
+        errno = n == 0 ? 0 : errno;
+        return -1;
+    }
+    c->rlen += (size_t)n;
+    return 1;
+}
+
+int pc_ws_upgrade(pc_conn *c, const char *host, const char *path, const char *origin,
+                  int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    uint8_t nonce[16];
+    if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
+        return -1;
+    unsigned char key[32];
+    size_t klen = 0;
+    mbedtls_base64_encode(key, sizeof key, &klen, nonce, sizeof nonce);
+    key[klen] = 0;
+    char req[768];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     path, host, key, origin ? "Origin: " : "", origin ? origin : "",
+                     origin ? "\r\n" : "");
+    if (n <= 0 || (size_t)n >= sizeof req || pc_send_raw(c, req, (size_t)n) != 0)
+        return -1;
+    /* The response head, which the server ends with an empty line. */
+    char head[2048];
+    size_t hl = 0;
+    char *end = NULL;
+    while (!end) {
+        if (c->rpos == c->rlen) {
+            int r = fill_more(c, deadline);
+            if (r <= 0) {
+                if (r == 0)
+                    errno = ETIMEDOUT;
+                return -1;
+            }
+        }
+        size_t k = c->rlen - c->rpos;
+        if (k > sizeof head - 1 - hl)
+            k = sizeof head - 1 - hl;
+        if (k == 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        memcpy(head + hl, c->rbuf + c->rpos, k);
+        hl += k;
+        head[hl] = 0;
+        end = strstr(head, "\r\n\r\n");
+        size_t take = end ? (size_t)(end + 4 - head) - (hl - k) : k;
+        c->rpos += take; /* bytes after the head stay for the frame layer */
+    }
+    int status = 0;
+    if (sscanf(head, "HTTP/1.1 %d", &status) != 1) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (status != 101)
+        return status;
+    /* The accept value must be base64(SHA-1(key + GUID)). */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", (const char *)key);
+    unsigned char dig[20], want[32];
+    size_t wl = 0;
+    mbedtls_sha1_ret((const unsigned char *)buf, strlen(buf), dig);
+    mbedtls_base64_encode(want, sizeof want, &wl, dig, sizeof dig);
+    want[wl] = 0;
+    const char *acc = strcasestr(head, "\r\nSec-WebSocket-Accept:");
+    if (!acc || !strstr(acc, (const char *)want)) {
+        errno = EPROTO;
+        return -1;
+    }
+    pc_ws *w = calloc(1, sizeof *w);
+    static const struct wslay_frame_callbacks cbs = {ws_send_cb, ws_recv_cb, ws_genmask_cb};
+    if (!w || wslay_frame_context_init(&w->ctx, &cbs, w) != 0) {
+        free(w);
+        errno = ENOMEM;
+        return -1;
+    }
+    w->c = c;
+    w->close_code = -1;
+    c->ws = w;
+    return 101;
+}

@@ -93,6 +93,21 @@ typedef void (*pc_trace_fn)(void *ud, pc_trace_dir dir, const uint8_t *body, siz
  * changes nothing else. */
 void pc_set_trace(pc_conn *c, pc_trace_fn fn, void *ud);
 
+/* WebSocket (docs/PROTOCOL.md, "WebSocket transport"): on a fresh connection to a ws:// or wss://
+ * listener (pc_connect or pc_connect_tls), sends the upgrade request for path with the given Host
+ * and Origin (NULL: no Origin header) and reads the response within timeout_ms. Returns 101 when
+ * upgraded (the accept key checked): from then on pc_send sends each request as one masked binary
+ * message and pc_recv reads one event per message, answering pings; a close frame from the server
+ * makes pc_recv return -1 with errno 0 and pc_ws_close_code tell its code. Any other HTTP status is
+ * returned as is (the connection is then of no further use); -1 with errno on failure. pc_send_raw
+ * still writes raw bytes (tests send hand-made frames with it). */
+int pc_ws_upgrade(pc_conn *c, const char *host, const char *path, const char *origin,
+                  int timeout_ms);
+/* The close code of the server's close frame (1005 when it had none), or -1 before one came. */
+int pc_ws_close_code(const pc_conn *c);
+/* Sends a close frame with code (0: no code). 0 or -1 with errno. */
+int pc_ws_send_close(pc_conn *c, uint16_t code);
+
 /* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. */
 int64_t pc_hello(pc_conn *c, const char *name);
 int64_t pc_ping(pc_conn *c, uint64_t ts);

@@ -2,10 +2,16 @@
 #include "proto/client/pcuv.h"
 
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/sha1.h>
+#include <wslay/wslay.h>
 
 #include "proto/client/pctls_int.h"
 #include "proto/codec.h"
@@ -33,6 +39,27 @@ typedef struct tls_link {
     int code;           /* mbedTLS code behind a failure, 0 if none */
 } tls_link;
 
+/* WebSocket state (pcuv_opts.ws_host): the upgrade, then wslay's frame layer both ways. Each binary
+ * message from the server becomes a length-prefixed frame for the usual reader. */
+#define PCUV_WS_HEAD_MAX 1024
+typedef struct ws_link {
+    wslay_frame_context_ptr ctx;
+    int open;                 /* the 101 arrived */
+    char accept[32];          /* the Sec-WebSocket-Accept value expected */
+    char head[PCUV_WS_HEAD_MAX];
+    size_t hlen;
+    const uint8_t *in;        /* bytes of the current read not yet taken by wslay */
+    size_t in_len;
+    outbuf *to;               /* where frames being sent go */
+    uint64_t rng;             /* masking keys (xorshift seeded from getrandom) */
+    int in_frame;
+    uint8_t opcode;
+    uint64_t flen, fgot;
+    uint8_t ctl[125];
+    size_t ctl_have;
+    char host[256];
+} ws_link;
+
 struct pcuv_conn {
     uv_tcp_t tcp;
     uv_connect_t creq;
@@ -50,6 +77,7 @@ struct pcuv_conn {
     uint32_t next_rid;
     pcuv_stats stats;
     tls_link *tls;      /* NULL: clear text */
+    ws_link *ws;        /* NULL: length-prefixed frames */
 };
 
 static _Thread_local uint8_t read_buf[PCUV_READ_BUF];
@@ -81,6 +109,9 @@ static void conn_free(pcuv_conn *c)
         free(c->tls->pt.p);
         free(c->tls);
     }
+    if (c->ws && c->ws->ctx)
+        wslay_frame_context_free(c->ws->ctx);
+    free(c->ws);
     frame_reader_free(&c->fr);
     free(c->out[0].p);
     free(c->out[1].p);
@@ -198,6 +229,205 @@ static void deliver(pcuv_conn *c, const uint8_t *p, size_t left)
     }
 }
 
+/* ---- WebSocket ------------------------------------------------------------------------------ */
+
+static ssize_t ws_send_cb(const uint8_t *data, size_t len, int flags, void *user)
+{
+    ws_link *w = ((pcuv_conn *)user)->ws;
+    (void)flags;
+    if (outbuf_reserve(w->to, len) != 0)
+        return -1;
+    memcpy(w->to->p + w->to->len, data, len);
+    w->to->len += len;
+    return (ssize_t)len;
+}
+
+static ssize_t ws_recv_cb(uint8_t *buf, size_t len, int flags, void *user)
+{
+    ws_link *w = ((pcuv_conn *)user)->ws;
+    (void)flags;
+    if (len > w->in_len)
+        len = w->in_len;
+    if (len)
+        memcpy(buf, w->in, len);
+    w->in += len;
+    w->in_len -= len;
+    return (ssize_t)len; /* 0: WSLAY_ERR_WANT_READ */
+}
+
+static int ws_genmask_cb(uint8_t *buf, size_t len, void *user)
+{
+    ws_link *w = ((pcuv_conn *)user)->ws;
+    for (size_t i = 0; i < len; i++) {
+        w->rng ^= w->rng << 13;
+        w->rng ^= w->rng >> 7;
+        w->rng ^= w->rng << 17;
+        buf[i] = (uint8_t)(w->rng >> 24);
+    }
+    return 0;
+}
+
+/* Where plaintext for the server goes: TLS waits as plaintext in pt, clear text goes straight out. */
+static outbuf *plain_out(pcuv_conn *c)
+{
+    return c->tls ? &c->tls->pt : &c->out[c->fill];
+}
+
+/* One whole masked frame into the output. 0 or -1 (no memory). */
+static int ws_frame_out(pcuv_conn *c, uint8_t opcode, const uint8_t *data, size_t len)
+{
+    ws_link *w = c->ws;
+    w->to = plain_out(c);
+    struct wslay_frame_iocb io = {.fin = 1, .opcode = opcode, .mask = 1, .payload_length = len,
+                                  .data = data, .data_length = len};
+    size_t sent = 0;
+    do {
+        io.data = data + sent;
+        io.data_length = len - sent;
+        ssize_t r = wslay_frame_send(w->ctx, &io);
+        if (r < 0)
+            return -1;
+        sent += (size_t)r;
+    } while (sent < len);
+    return 0;
+}
+
+/* The connection (and TLS) is up: sends the upgrade request; on_connect waits for the 101. */
+static void ws_start(pcuv_conn *c)
+{
+    ws_link *w = c->ws;
+    uint8_t nonce[16];
+    for (int i = 0; i < 16; i++) {
+        uint8_t b;
+        ws_genmask_cb(&b, 1, c);
+        nonce[i] = b;
+    }
+    unsigned char key[32], dig[20];
+    size_t klen = 0, alen = 0;
+    mbedtls_base64_encode(key, sizeof key, &klen, nonce, sizeof nonce);
+    key[klen] = 0;
+    char kg[96];
+    snprintf(kg, sizeof kg, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", (const char *)key);
+    mbedtls_sha1_ret((const unsigned char *)kg, strlen(kg), dig);
+    mbedtls_base64_encode((unsigned char *)w->accept, sizeof w->accept, &alen, dig, sizeof dig);
+    w->accept[alen] = 0;
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     w->host, (const char *)key);
+    outbuf *o = plain_out(c);
+    if (n <= 0 || (size_t)n >= sizeof req || outbuf_reserve(o, (size_t)n) != 0) {
+        shut(c, UV_ENOMEM);
+        return;
+    }
+    memcpy(o->p + o->len, req, (size_t)n);
+    o->len += (size_t)n;
+    flush(c);
+}
+
+/* The response head: 101 with the expected accept value, or the connection fails. Returns the
+ * bytes of p it used, or -1 when it failed (closed). */
+static long ws_head(pcuv_conn *c, const uint8_t *p, size_t n)
+{
+    ws_link *w = c->ws;
+    size_t take = n < sizeof w->head - 1 - w->hlen ? n : sizeof w->head - 1 - w->hlen;
+    memcpy(w->head + w->hlen, p, take);
+    size_t before = w->hlen;
+    w->hlen += take;
+    w->head[w->hlen] = 0;
+    char *end = strstr(w->head, "\r\n\r\n");
+    if (!end) {
+        if (w->hlen == sizeof w->head - 1)
+            goto fail;
+        return (long)take;
+    }
+    const char *acc = strcasestr(w->head, "\r\nSec-WebSocket-Accept:");
+    if (strncmp(w->head, "HTTP/1.1 101", 12) != 0 || !acc || !strstr(acc, w->accept))
+        goto fail;
+    w->open = 1;
+    if (c->cb.on_connect)
+        c->cb.on_connect(c, 0);
+    flush(c);
+    return (long)((size_t)(end + 4 - w->head) - before);
+fail:
+    if (c->cb.on_connect)
+        c->cb.on_connect(c, UV_EPROTO);
+    shut(c, UV_EPROTO);
+    return -1;
+}
+
+/* WebSocket input: the 101, then frames; binary messages go on to deliver() as prefixed frames. */
+static void ws_input(pcuv_conn *c, const uint8_t *p, size_t n)
+{
+    ws_link *w = c->ws;
+    if (!w->open) {
+        long used = ws_head(c, p, n);
+        if (used < 0)
+            return;
+        p += used;
+        n -= (size_t)used;
+    }
+    w->in = p;
+    w->in_len = n;
+    while (!c->closing) {
+        struct wslay_frame_iocb io;
+        memset(&io, 0, sizeof io);
+        ssize_t r = wslay_frame_recv(w->ctx, &io);
+        if (r == WSLAY_ERR_WANT_READ)
+            break;
+        if (r < 0) {
+            shut(c, PROTO_E_BAD_FRAME);
+            return;
+        }
+        if (!w->in_frame) {
+            w->in_frame = 1;
+            w->opcode = io.opcode;
+            w->flen = io.payload_length;
+            w->fgot = 0;
+            w->ctl_have = 0;
+            if (io.mask || io.rsv || (io.opcode < 8 && (io.opcode != WSLAY_BINARY_FRAME || !io.fin)) ||
+                io.payload_length > UINT32_MAX) {
+                shut(c, PROTO_E_BAD_FRAME);
+                return;
+            }
+            if (io.opcode == WSLAY_BINARY_FRAME) {
+                uint8_t pre[4] = {(uint8_t)(io.payload_length >> 24), (uint8_t)(io.payload_length >> 16),
+                                  (uint8_t)(io.payload_length >> 8), (uint8_t)io.payload_length};
+                deliver(c, pre, 4);
+            }
+        }
+        w->fgot += io.data_length;
+        int last = w->fgot == w->flen;
+        if (last)
+            w->in_frame = 0;
+        if (w->opcode == WSLAY_BINARY_FRAME) {
+            if (io.data_length)
+                deliver(c, io.data, io.data_length);
+            continue;
+        }
+        if (io.data_length) {
+            memcpy(w->ctl + w->ctl_have, io.data, io.data_length);
+            w->ctl_have += io.data_length;
+        }
+        if (!last)
+            continue;
+        if (w->opcode == WSLAY_CONNECTION_CLOSE) {
+            shut(c, UV_EOF);
+            return;
+        }
+        if (w->opcode == WSLAY_PING) {
+            if (ws_frame_out(c, WSLAY_PONG, w->ctl, w->ctl_have) != 0) {
+                shut(c, UV_ENOMEM);
+                return;
+            }
+            flush(c);
+        }
+    }
+    w->in = NULL;
+    w->in_len = 0;
+}
+
 /* ---- TLS ------------------------------------------------------------------------------------ */
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
@@ -238,7 +468,9 @@ static void tls_handshake(pcuv_conn *c)
     int r = mbedtls_ssl_handshake(&t->ssl);
     if (r == 0) {
         t->hs_done = 1;
-        if (c->cb.on_connect)
+        if (c->ws)
+            ws_start(c); /* on_connect comes with the 101 */
+        else if (c->cb.on_connect)
             c->cb.on_connect(c, 0);
     } else if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
         t->code = r;
@@ -261,7 +493,10 @@ static void tls_input(pcuv_conn *c, const uint8_t *p, size_t n)
     while (!c->closing) {
         int m = mbedtls_ssl_read(&t->ssl, plain_buf, sizeof plain_buf);
         if (m > 0) {
-            deliver(c, plain_buf, (size_t)m);
+            if (c->ws)
+                ws_input(c, plain_buf, (size_t)m);
+            else
+                deliver(c, plain_buf, (size_t)m);
             continue;
         }
         if (m == MBEDTLS_ERR_SSL_WANT_READ)
@@ -291,6 +526,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     c->stats.bytes_in += (uint64_t)n;
     if (c->tls)
         tls_input(c, (const uint8_t *)b->base, (size_t)n);
+    else if (c->ws)
+        ws_input(c, (const uint8_t *)b->base, (size_t)n);
     else
         deliver(c, (const uint8_t *)b->base, (size_t)n);
 }
@@ -307,6 +544,10 @@ static void on_connected(uv_connect_t *req, int status)
     }
     if (c->tls && status == 0) {
         tls_handshake(c); /* on_connect comes when it completes */
+        return;
+    }
+    if (c->ws && status == 0) {
+        ws_start(c); /* on_connect comes with the 101 */
         return;
     }
     if (c->cb.on_connect)
@@ -362,6 +603,21 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
         }
         mbedtls_ssl_set_bio(&c->tls->ssl, c, bio_send, bio_recv, NULL);
     }
+    if (opts && opts->ws_host) {
+        static const struct wslay_frame_callbacks wcb = {ws_send_cb, ws_recv_cb, ws_genmask_cb};
+        c->ws = calloc(1, sizeof *c->ws);
+        if (!c->ws || getrandom(&c->ws->rng, sizeof c->ws->rng, 0) != (ssize_t)sizeof c->ws->rng ||
+            wslay_frame_context_init(&c->ws->ctx, &wcb, c) != 0) {
+            if (c->ws)
+                c->ws->ctx = NULL;
+            conn_free(c);
+            if (err)
+                *err = UV_ENOMEM;
+            return NULL;
+        }
+        c->ws->rng |= 1; /* xorshift needs a non-zero state */
+        snprintf(c->ws->host, sizeof c->ws->host, "%s", opts->ws_host);
+    }
     const struct sockaddr *local = opts ? opts->local : NULL;
     int rc = local ? uv_tcp_init_ex(loop, &c->tcp, local->sa_family) : uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {
@@ -388,7 +644,7 @@ pcuv_conn *pcuv_connect(uv_loop_t *loop, const struct sockaddr *addr, const pcuv
 
 int64_t pcuv_send(pcuv_conn *c, const proto_request *r)
 {
-    if (c->closing)
+    if (c->closing || (c->ws && !c->ws->open))
         return UV_ENOTCONN;
     /* With TLS requests wait as plaintext; the cap counts them and the ciphertext not yet sent. */
     outbuf *o = c->tls ? &c->tls->pt : &c->out[c->fill];
@@ -408,9 +664,18 @@ int64_t pcuv_send(pcuv_conn *c, const proto_request *r)
         r = &tmp;
     }
     size_t len;
-    if (proto_encode_request(o->p + o->len, o->cap - o->len, r, &len) != PROTO_E_OK)
-        return UV_EINVAL;
-    o->len += len;
+    if (c->ws) {
+        /* One masked binary message holding the frame's body (its prefix left out). */
+        uint8_t fb[PCUV_REQ_MAX];
+        if (proto_encode_request(fb, sizeof fb, r, &len) != PROTO_E_OK)
+            return UV_EINVAL;
+        if (ws_frame_out(c, WSLAY_BINARY_FRAME, fb + 4, len - 4) != 0)
+            return UV_ENOMEM;
+    } else {
+        if (proto_encode_request(o->p + o->len, o->cap - o->len, r, &len) != PROTO_E_OK)
+            return UV_EINVAL;
+        o->len += len;
+    }
     c->stats.frames_out++;
     flush(c);
     return r->rid;

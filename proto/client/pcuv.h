@@ -76,6 +76,10 @@ typedef struct pcuv_opts {
     const struct sockaddr *local; /* NULL: the kernel picks the source address; else bind to this
                                      address (same family as the target; port 0 = any) before the
                                      connect; copied, need not outlive the call */
+    const char *ws_host;  /* NULL: the native framing; else WebSocket (battled's ws.listen, or
+                             ws.tls_listen with tls): the upgrade on /ws with this Host header
+                             ("host:port"), on_connect after the 101, requests as masked binary
+                             messages; pcuv_send refuses (UV_ENOTCONN) until on_connect. Copied. */
 } pcuv_opts;
 
 typedef struct pcuv_stats {

@@ -25,6 +25,8 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "proto/codec.h"
+
 static const char *g_bin = "battled";
 static unsigned g_nofile; /* itest_set_nofile */
 
@@ -34,6 +36,7 @@ void itest_set_nofile(unsigned n)
 }
 static int g_shards = 1;
 static bool g_tls;
+static bool g_ws;
 /* TLS mode: one self-signed certificate for "localhost" per test run, written into each server's
  * directory; clients trust exactly it. */
 static char g_cert_pem[4096];
@@ -109,6 +112,8 @@ void itest_init(int argc, char **argv)
             g_shards = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tls") == 0)
             g_tls = true;
+        else if (strcmp(argv[i], "--ws") == 0)
+            g_ws = true;
         else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc)
             skip = argv[++i];
         else
@@ -127,6 +132,21 @@ void itest_init(int argc, char **argv)
 int itest_shards(void)
 {
     return g_shards;
+}
+
+bool itest_tls(void)
+{
+    return g_tls;
+}
+
+bool itest_ws(void)
+{
+    return g_ws;
+}
+
+const char *itest_tls_ca_pem(void)
+{
+    return g_cert_pem;
 }
 
 static bool write_file(const char *path, const char *text, mode_t mode)
@@ -206,15 +226,19 @@ bool itest_start(itest_server *s, const char *const *sets)
         return false;
     }
 
-    const char *argv[8 + 2 * (ITEST_MAX_SETS + 12)];
+    char ws_port_file[200], set_ws_port[240];
+    snprintf(ws_port_file, sizeof ws_port_file, "%s/wsport", s->dir);
+    snprintf(set_ws_port, sizeof set_ws_port, "ws.port_file=%s", ws_port_file);
+    const char *argv[8 + 2 * (ITEST_MAX_SETS + 24)];
     int n = 0;
     argv[n++] = g_bin;
     argv[n++] = "-c";
     argv[n++] = "config.toml";
     const char *std_sets[] = {
-        "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=",
+        "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=", "ws.listen=",
         "ratelimit.actions_per_sec=0", "log.level=debug", "server.drain_timeout_ms=500",
-        set_pdir, NULL,
+        /* Every test client comes from 127.0.0.1; the per-address caps have their own tests. */
+        "server.max_conns_per_addr=0", "server.max_handshakes_per_addr=0", set_pdir, NULL,
     };
     for (int i = 0; std_sets[i]; i++) {
         argv[n++] = "--set";
@@ -224,6 +248,12 @@ bool itest_start(itest_server *s, const char *const *sets)
     for (int i = 0; g_tls && tls_sets[i]; i++) {
         argv[n++] = "--set";
         argv[n++] = tls_sets[i];
+    }
+    const char *ws_sets[] = {g_tls ? "ws.tls_listen=127.0.0.1:0" : "ws.listen=127.0.0.1:0",
+                             set_ws_port, NULL};
+    for (int i = 0; g_ws && ws_sets[i]; i++) {
+        argv[n++] = "--set";
+        argv[n++] = ws_sets[i];
     }
     for (int i = 0; sets && sets[i] && i < ITEST_MAX_SETS; i++) {
         argv[n++] = "--set";
@@ -276,6 +306,22 @@ bool itest_start(itest_server *s, const char *const *sets)
                     return false;
                 }
                 s->port = g_tls ? s->tls_port : s->plain_port;
+                if (g_ws) {
+                    /* Written before the game port file, so it is there now. */
+                    unsigned wp = 0, wsp = 0;
+                    FILE *wf = fopen(ws_port_file, "r");
+                    int wok = wf ? fscanf(wf, "%u %u", &wp, &wsp) : 0;
+                    if (wf)
+                        fclose(wf);
+                    s->ws_port = wok >= 1 ? (uint16_t)wp : 0;
+                    s->wss_port = wok == 2 ? (uint16_t)wsp : 0;
+                    s->port = g_tls ? s->wss_port : s->ws_port;
+                    if (!s->port) {
+                        fprintf(stderr, "battled's ws port file has no port\n");
+                        itest_dump_log(s);
+                        return false;
+                    }
+                }
                 return true;
             }
         }
@@ -370,17 +416,25 @@ void itest_cleanup(itest_server *s)
 
 pc_conn *itest_connect(const itest_server *s)
 {
+    pc_conn *c;
     if (g_tls) {
         pc_tls_opts o = {.ca_pem = g_cert_pem, .server_name = "localhost"};
-        pc_conn *c = pc_connect_tls("127.0.0.1", s->port, ITEST_WAIT_MS, 0, &o);
+        c = pc_connect_tls("127.0.0.1", s->port, ITEST_WAIT_MS, 0, &o);
         if (!c)
             fail_msg("cannot connect with TLS to 127.0.0.1:%u: %s (%s)", s->port, strerror(errno),
                      pc_tls_error());
-        return c;
+    } else {
+        c = pc_connect("127.0.0.1", s->port, ITEST_WAIT_MS, 0);
+        if (!c)
+            fail_msg("cannot connect to 127.0.0.1:%u: %s", s->port, strerror(errno));
     }
-    pc_conn *c = pc_connect("127.0.0.1", s->port, ITEST_WAIT_MS, 0);
-    if (!c)
-        fail_msg("cannot connect to 127.0.0.1:%u: %s", s->port, strerror(errno));
+    if (g_ws) {
+        char host[32];
+        snprintf(host, sizeof host, "127.0.0.1:%u", s->port);
+        int st = pc_ws_upgrade(c, host, "/ws", NULL, ITEST_WAIT_MS);
+        if (st != 101)
+            fail_msg("WebSocket upgrade on 127.0.0.1:%u: %d (%s)", s->port, st, strerror(errno));
+    }
     return c;
 }
 
@@ -553,4 +607,25 @@ void itest_play(itest_player *a, itest_player *b, int deadline_ms)
             }
         }
     }
+}
+
+/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer. */
+uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total)
+{
+    uint8_t *buf = malloc((size_t)n * 32);
+    assert_non_null(buf);
+    size_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        proto_request r;
+        memset(&r, 0, sizeof r);
+        r.type = PROTO_T_FIRE;
+        r.has_rid = true;
+        r.rid = i + 1;
+        r.bid = bid;
+        size_t len = 0;
+        assert_int_equal(proto_encode_request(buf + off, 32, &r, &len), PROTO_E_OK);
+        off += len;
+    }
+    *total = off;
+    return buf;
 }

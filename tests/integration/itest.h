@@ -11,7 +11,8 @@
  * test_it_x_tls): itest_init makes one self-signed certificate for "localhost" with mbedTLS, every
  * server gets it (tls.listen=127.0.0.1:0, tls.cert, tls.key), s->port is the TLS port (the port
  * file's second line) and itest_connect/itest_client speak TLS verifying that certificate. Tests
- * need no change: pc_send_raw writes into the TLS stream and pc_recv reads out of it. `--skip
+ * need no change: pc_send_raw writes into the TLS stream and pc_recv reads out of it. WebSocket mode
+ * (`--ws`, with or without --tls) runs the same tests over ws:// or wss:// (itest_ws). `--skip
  * PATTERN` skips the tests whose names match (cmocka's glob), for the few that cannot apply. */
 #ifndef BATTLED_TESTS_ITEST_H
 #define BATTLED_TESTS_ITEST_H
@@ -36,6 +37,8 @@ typedef struct {
     uint16_t port;       /* the port tests connect to: tls_port in TLS mode, else plain_port */
     uint16_t plain_port; /* the clear-text game port (first line of the port file) */
     uint16_t tls_port;   /* the TLS game port (second line), 0 when TLS is off */
+    uint16_t ws_port;    /* WebSocket mode: the ws:// port (ws.port_file's first line) */
+    uint16_t wss_port;   /* WebSocket mode with --tls: the wss:// port (its second line) */
     char dir[128];
     char log[160];
     int exited;   /* waitpid done */
@@ -50,6 +53,13 @@ const char *itest_take_option(int *argc, char **argv, const char *name);
 void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
 int itest_shards(void);
+/* True in TLS mode (--tls). */
+bool itest_tls(void);
+/* True in WebSocket mode (--ws): every server also listens on ws:// (wss:// with --tls), s->port is
+ * that port and itest_connect upgrades each connection on /ws (pc_ws_upgrade). */
+bool itest_ws(void);
+/* The run's certificate as PEM (TLS mode only; "" otherwise), for tests that connect themselves. */
+const char *itest_tls_ca_pem(void);
 
 /* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
  * count, admin off, rate limit off, debug logs, drain_timeout_ms 500, persistence.dir in the
@@ -142,5 +152,9 @@ void itest_act(itest_player *p);
 /* Plays both seats of one battle (weapon 0 whenever it is a seat's turn) until it ends or
  * deadline_ms passes; fails the test on any error. Either player may be NULL (an AI seat). */
 void itest_play(itest_player *a, itest_player *b, int deadline_ms);
+
+/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer of native
+ * frames (length prefix included; the caller frees it); *total receives its length. */
+uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total);
 
 #endif

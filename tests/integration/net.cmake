@@ -41,6 +41,26 @@ if(TARGET battled AND TARGET battled_client)
                          LABELS integration TIMEOUT 120
                          ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endforeach()
+  # Issue 13: the same suites over WebSocket, ws:// and wss:// (itest.h's --ws): every message,
+  # error and limit must hold unchanged. guard's tests of native length prefixes skip themselves.
+  foreach(t battle guard drain)
+    add_test(NAME test_it_${t}_ws COMMAND test_it_${t} $<TARGET_FILE:battled> --shards 2 --ws)
+    add_test(NAME test_it_${t}_wss COMMAND test_it_${t} $<TARGET_FILE:battled> --shards 2 --ws --tls)
+    set_tests_properties(test_it_${t}_ws test_it_${t}_wss PROPERTIES
+                         LABELS integration TIMEOUT 120
+                         ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  endforeach()
+  # The WebSocket listener's own cases (hostile frames and requests, page files, per-address caps).
+  battled_add_test(NAME test_it_ws
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_ws.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_client PkgConfig::MSGPACK battled_mbedtls Threads::Threads
+                   LABELS integration TIMEOUT 180
+                   ARGS $<TARGET_FILE:battled> --shards 2 --ws)
+  add_dependencies(test_it_ws battled)
+  add_test(NAME test_it_ws_tls COMMAND test_it_ws $<TARGET_FILE:battled> --shards 2 --ws --tls)
+  set_tests_properties(test_it_ws_tls PROPERTIES LABELS integration TIMEOUT 180
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   add_test(NAME test_it_stress_tls COMMAND test_it_stress $<TARGET_FILE:battled> --shards 4 --tls)
   set_tests_properties(test_it_stress_tls PROPERTIES LABELS stress TIMEOUT 240
                        ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")

@@ -7,7 +7,8 @@ if(TARGET battled AND TARGET battled_client AND battled_main_c_persist MATCHES "
   battled_add_test(NAME test_it_persist
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_persist.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
-                   LIBS battled_client PkgConfig::MSGPACK Threads::Threads
+                           ${CMAKE_SOURCE_DIR}/tests/cluster/redis_harness.c
+                   LIBS battled_client PkgConfig::MSGPACK PkgConfig::HIREDIS Threads::Threads
                    LABELS integration TIMEOUT 240
                    ARGS $<TARGET_FILE:battled> --shards 1)
   add_dependencies(test_it_persist battled)

@@ -84,12 +84,30 @@ static int run_bench(const itest_server *s, bool tls, const char *json_path, con
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Plays with the bench's extra args against a fresh server; returns nothing, asserts success. */
-static void play_on(const char *const *extra, bool ais, bool tls)
+/* Plays with the bench's extra args against a fresh server; returns nothing, asserts success. With
+ * ws the bench speaks WebSocket to the server's ws port (wss with tls). */
+static void play_ws(const char *const *extra, bool ais, bool tls, bool ws)
 {
     itest_server s;
-    const char *sets[] = {"log.level=warn", ais ? "game.ai_think_ms=0" : NULL, NULL};
+    char set_wsport[200], wsport[160];
+    snprintf(wsport, sizeof wsport, "/tmp/battled-bench-ws-%d", (int)getpid());
+    snprintf(set_wsport, sizeof set_wsport, "ws.port_file=%s", wsport);
+    const char *sets[] = {"log.level=warn", "ws.listen=127.0.0.1:0", "ws.tls_listen=127.0.0.1:0",
+                          set_wsport, ais ? "game.ai_think_ms=0" : NULL, NULL};
+    if (!ws)
+        sets[1] = NULL;
     assert_true(itest_start(&s, sets));
+    if (ws) {
+        /* The bench dials the ws (or wss) port in place of the game port. */
+        FILE *f = fopen(wsport, "r");
+        unsigned wp = 0, wsp = 0;
+        assert_non_null(f);
+        assert_int_equal(fscanf(f, "%u %u", &wp, &wsp), 2);
+        fclose(f);
+        unlink(wsport);
+        s.plain_port = (uint16_t)wp;
+        s.tls_port = (uint16_t)wsp;
+    }
     char json_path[200];
     snprintf(json_path, sizeof json_path, "%s/bench.json", s.dir);
     assert_true(s.tls_port != 0);
@@ -114,8 +132,14 @@ static void play_on(const char *const *extra, bool ais, bool tls)
     assert_true(rss > 0); /* --server-pid was read */
     assert_non_null(strstr(json, "\"timeline\": ["));
     assert_non_null(strstr(json, tls ? "\"tls\": true" : "\"tls\": false"));
+    assert_non_null(strstr(json, ws ? "\"ws\": true" : "\"ws\": false"));
     assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
     itest_cleanup(&s);
+}
+
+static void play_on(const char *const *extra, bool ais, bool tls)
+{
+    play_ws(extra, ais, tls, false);
 }
 
 static void play(const char *const *extra, bool ais)
@@ -153,6 +177,17 @@ static void bench_plays_over_tls_verifying_the_server(void **state)
     const char *extra[] = {"--mode", "match", "--battles", "10", "--think", "0", "--duration", "2",
                            "--grace", "10", "--band", "long", "--threads", "2", NULL};
     play_on(extra, false, true);
+}
+
+static void bench_plays_over_websocket(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--ws", "--mode", "match", "--battles", "10", "--think", "0", "--duration",
+                           "2", "--grace", "10", "--band", "long", NULL};
+    play_ws(extra, false, false, true);
+    const char *solo[] = {"--ws", "--mode", "solo", "--battles", "6", "--per-conn", "3", "--think",
+                          "0", "--duration", "2", "--grace", "10", NULL};
+    play_ws(solo, true, true, true); /* wss, multiplexed */
 }
 
 static void bench_plays_from_two_source_addresses(void **state)
@@ -210,6 +245,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bench_plays_created_battles_multiplexed),
         cmocka_unit_test(bench_plays_solo_battles),
         cmocka_unit_test(bench_plays_over_tls_verifying_the_server),
+        cmocka_unit_test(bench_plays_over_websocket),
         cmocka_unit_test(bench_plays_from_two_source_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

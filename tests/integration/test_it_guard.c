@@ -114,6 +114,8 @@ static void test_idle_and_hello_timeouts(void **state)
 static void test_hostile_frames_do_not_disturb_battles(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.max_frame=256", NULL};
     start(&srv, sets);
@@ -238,6 +240,8 @@ static void test_out_of_turn_actions(void **state)
 static void test_connection_cap(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.max_connections=3", NULL};
     start(&srv, sets);
@@ -271,26 +275,6 @@ static void test_connection_cap(void **state)
     stop(&srv);
 }
 
-/* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer. */
-static uint8_t *encode_fires(uint32_t n, uint64_t bid, size_t *total)
-{
-    uint8_t *buf = malloc((size_t)n * 32);
-    assert_non_null(buf);
-    size_t off = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        proto_request r;
-        memset(&r, 0, sizeof r);
-        r.type = PROTO_T_FIRE;
-        r.has_rid = true;
-        r.rid = i + 1;
-        r.bid = bid;
-        size_t len = 0;
-        assert_int_equal(proto_encode_request(buf + off, 32, &r, &len), PROTO_E_OK);
-        off += len;
-    }
-    *total = off;
-    return buf;
-}
 
 static bool log_has(const itest_server *s, const char *needle)
 {
@@ -310,6 +294,8 @@ static bool log_has(const itest_server *s, const char *needle)
 static void test_full_inbox_pauses_without_loss(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.ring_slots=64", "server.output_cap=67108864", NULL};
     start(&srv, sets);
@@ -317,7 +303,7 @@ static void test_full_inbox_pauses_without_loss(void **state)
     pc_conn *c = itest_client(&srv, "flood");
     enum { N = 30000 };
     size_t total = 0;
-    uint8_t *buf = encode_fires(N, 0x4242, &total);
+    uint8_t *buf = itest_encode_fires(N, 0x4242, &total);
     assert_int_equal(pc_send_raw(c, buf, total), 0);
     free(buf);
     for (uint32_t i = 1; i <= N; i++) {
@@ -339,6 +325,8 @@ static void test_full_inbox_pauses_without_loss(void **state)
 static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     static const char *const sets[] = {"server.output_cap=4096", "server.max_frame=256", NULL};
     start(&srv, sets);
@@ -347,7 +335,7 @@ static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
     pc_conn *c = itest_client(&srv, "deaf");
     enum { N = 200000 };
     size_t total = 0;
-    uint8_t *buf = encode_fires(N, 0x4242, &total);
+    uint8_t *buf = itest_encode_fires(N, 0x4242, &total);
     /* Write until the server hangs up (the write then fails) or everything is sent. */
     (void)pc_send_raw(c, buf, total);
     free(buf);
@@ -365,6 +353,8 @@ static void test_output_cap_cuts_a_client_that_does_not_read(void **state)
 static void test_split_and_batched_frames(void **state)
 {
     (void)state;
+    if (itest_ws())
+        skip(); /* native length prefixes; test_it_ws covers the WebSocket side */
     itest_server srv;
     start(&srv, NULL);
     proto_event ev;

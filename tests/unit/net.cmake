@@ -18,6 +18,10 @@ if(TARGET battled_client)
                    LIBS battled_app battled_client LABELS integration TIMEOUT 120)
   target_link_options(test_net_nomalloc PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc
                       -Wl,--wrap=realloc)
+  # The same through the WebSocket listener (issue 13): framing allocates nothing per message either.
+  add_test(NAME test_net_nomalloc_ws COMMAND test_net_nomalloc --ws)
+  set_tests_properties(test_net_nomalloc_ws PROPERTIES LABELS integration TIMEOUT 120
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
 
 # The network thread's counters, with the server in-process and a blocking client.
@@ -27,3 +31,12 @@ if(TARGET battled_client)
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
                    LIBS battled_app battled_client LABELS integration TIMEOUT 60)
 endif()
+
+# WebSocket (net/ws_*.c: handshake, framing over wslay, static files) and the per-address caps
+# (net/addrcap.c), built from their sources like test_net_units.
+battled_add_test(NAME test_ws
+                 SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_ws.c
+                         ${CMAKE_SOURCE_DIR}/net/ws_frame.c ${CMAKE_SOURCE_DIR}/net/ws_handshake.c
+                         ${CMAKE_SOURCE_DIR}/net/ws_static.c ${CMAKE_SOURCE_DIR}/net/http.c
+                         ${CMAKE_SOURCE_DIR}/net/addrcap.c
+                 LIBS battled_util battled_mbedtls battled_wslay LABELS unit TIMEOUT 60)

@@ -6,7 +6,7 @@
  * proto, util), separately for the network thread (named "battled-net"). The server runs in this
  * process; the client runs in a forked child so its own allocations never reach the counters. After a
  * warm-up (a whole solo battle, pings, refused actions) the child repeats the same kinds of traffic
- * many times over: the network thread's count must not move, and the whole server's may grow by at
+ * many times over (with --ws, through the WebSocket listener): the network thread's count must not move, and the whole server's may grow by at
  * most one per battle started (the "started" frame carries both full ship descriptions, too big for
  * an inline outbox slot, so the shard sends it as a heap frame that the network thread frees). */
 #include <pthread.h>
@@ -124,14 +124,16 @@ static void test_steady_state_allocates_nothing(void **state)
     const char *src = getenv("BATTLED_SOURCE_DIR");
     char ships[512];
     snprintf(ships, sizeof ships, "game.ships_file=%s/data/ships.toml", src ? src : ".");
+    /* With --ws the client comes through the WebSocket listener (itest_client upgrades). */
     const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=1", "admin.listen=",
+                          itest_ws() ? "ws.listen=127.0.0.1:0" : "ws.listen=",
                           "ratelimit.actions_per_sec=0", "game.ai_think_ms=0", ships};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
     log_init(LOG_LEVEL_WARN);
     server *s = launch_server(&cfg);
     assert_non_null(s);
-    uint16_t port = server_port(s);
+    uint16_t port = itest_ws() ? server_ws_port(s) : server_port(s);
     assert_int_equal(write(port_p[1], &port, sizeof port), (ssize_t)sizeof port);
 
     char m, ack = 'k';
@@ -162,8 +164,7 @@ static void test_steady_state_allocates_nothing(void **state)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    itest_init(argc, argv); /* --ws */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steady_state_allocates_nothing),
     };

@@ -48,7 +48,7 @@ static int setup(void **state)
     char err[256], ships[512];
     const char *src = getenv("BATTLED_SOURCE_DIR");
     snprintf(ships, sizeof ships, "game.ships_file=%s/data/ships.toml", src ? src : ".");
-    const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=2", "admin.listen=",
+    const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=2", "admin.listen=", "ws.listen=",
                           "ratelimit.actions_per_sec=1", "ratelimit.burst=1",
                           "ratelimit.abuse_refusals=0", "server.max_connections=4",
                           "server.drain_timeout_ms=100", ships};

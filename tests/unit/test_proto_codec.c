@@ -371,6 +371,20 @@ static void test_strings(void **state)
     memset(q + sizeof qhead, 'a', 33);
     assert_int_equal(dec_req(q, sizeof qhead + 33, &err), PROTO_E_STRING_TOO_LONG);
     assert_string_equal(err.field, "ship");
+    /* create's optional os: "" is the same as leaving it out (the default opponent); a required
+     * key (ship) sent as "" is still bad_field */
+    static const uint8_t create_os_empty[] = {0x85, 0xa1, 't', 0xa6, 'c', 'r', 'e', 'a', 't', 'e',
+                                              0xa4, 's', 'h', 'i', 'p', 0xa5, 's', 'c', 'o', 'u', 't',
+                                              0xa4, 'b', 'a', 'n', 'd', 0xa5, 's', 'h', 'o', 'r', 't',
+                                              0xa2, 'v', 's', 0xa2, 'a', 'i', 0xa2, 'o', 's', 0xa0};
+    assert_int_equal(proto_decode_request(create_os_empty, sizeof create_os_empty, &r, &err), PROTO_E_OK);
+    assert_int_equal(r.type, PROTO_T_CREATE);
+    assert_string_equal(r.u.create.oship, "");
+    static const uint8_t ship_empty[] = {0x83, 0xa1, 't', 0xa6, 'c', 'r', 'e', 'a', 't', 'e',
+                                         0xa4, 's', 'h', 'i', 'p', 0xa0,
+                                         0xa4, 'b', 'a', 'n', 'd', 0xa5, 's', 'h', 'o', 'r', 't'};
+    assert_int_equal(dec_req(ship_empty, sizeof ship_empty, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "ship");
 }
 
 static void test_hostile_counts(void **state)

@@ -523,6 +523,10 @@ static void test_events_encode(void **state)
     assert_int_equal(pe.u.state.ships[0].weapons[1].kind, PROTO_WK_RACK);
     assert_int_equal(events_err(BATTLE_ERR_NOT_YOUR_TURN), PROTO_E_NOT_YOUR_TURN);
     assert_int_equal(events_err(BATTLE_ERR_SAND_OUT_OF_BAND), PROTO_E_OUT_OF_BAND);
+    /* an empty weapon, rack or sandcaster is 43 out_of_ammo (PROTOCOL.md sections 9 and 10), not
+     * 57 too_many_missiles, which is only the in-flight limit */
+    assert_int_equal(events_err(BATTLE_ERR_OUT_OF_AMMO), PROTO_E_OUT_OF_AMMO);
+    assert_int_equal(events_err(BATTLE_ERR_TOO_MANY_MISSILES), PROTO_E_TOO_MANY_MISSILES);
     assert_int_equal(events_reason(BATTLE_END_TIMEOUTS), PROTO_END_TIMEOUT);
 }
 
