@@ -127,7 +127,9 @@ static void test_steady_state_allocates_nothing(void **state)
     /* With --ws the client comes through the WebSocket listener (itest_client upgrades). */
     const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=1", "admin.listen=",
                           itest_ws() ? "ws.listen=127.0.0.1:0" : "ws.listen=",
-                          "ratelimit.actions_per_sec=0", "game.ai_think_ms=0", ships};
+                          "ratelimit.actions_per_sec=0", "game.ai_think_ms=0",
+                          /* the network path alone: no journal (on by default) */
+                          "persistence.enabled=false", ships};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
     log_init(LOG_LEVEL_WARN);
