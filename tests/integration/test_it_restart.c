@@ -481,6 +481,12 @@ static void test_restart_bench_and_cli(void **state)
             fputs(line, stderr);
         if (b)
             fclose(b);
+        fprintf(stderr, "---- bench json ----\n");
+        b = fopen(json, "r");
+        while (b && fgets(line, sizeof line, b))
+            fputs(line, stderr);
+        if (b)
+            fclose(b);
         fprintf(stderr, "---- cli ----\n");
         b = fopen(cli_out, "r");
         while (b && fgets(line, sizeof line, b))
