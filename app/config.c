@@ -56,6 +56,9 @@ static const config_entry schema[] = {
        "restart: how long clients are told to wait before reconnecting"),
     INT("server", "ring_slots", server.ring_slots, 64, 1048576, 16384, CONFIG_F_POW2,
         "slots in each net<->shard ring; a power of two"),
+    INT("server", "inline_max", server.inline_max, 0, 4096, 32, 0,
+        "messages the network thread handles itself per loop pass for shards whose threads are "
+        "asleep, instead of waking them; 0 = always wake the shard"),
     STR("server", "port_file", server.port_file, "", 0,
         "if set, the bound game port is written to this file"),
     INT("server", "max_conns_per_addr", server.max_conns_per_addr, 0, 1000000, 256, 0,

@@ -39,6 +39,7 @@ typedef struct battled_config {
         int on_sigterm;                       /* a config_on_sigterm */
         int64_t restart_retry_ms;             /* announced in "restarting" */
         int64_t ring_slots;                   /* power of two */
+        int64_t inline_max;                   /* messages per net pass run for sleeping shards */
         char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
         int64_t max_conns_per_addr;           /* every game listener; 0 = no limit */
         int64_t max_handshakes_per_addr;      /* connections not past hello yet; 0 = no limit */

@@ -90,6 +90,7 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     struct shards_opts *so = &o->shards;
     so->shards = cfg->server.shards;
     so->ring_slots = cfg->server.ring_slots;
+    so->inline_max = cfg->server.inline_max;
     so->game.round_limit = cfg->game.round_limit;
     so->game.turn_timer_ms = cfg->game.turn_timer_ms;
     so->game.resume_window_ms = cfg->game.resume_window_ms;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench/bb_worker_int.h"
+#include "proto/client/pc.h" /* pc_new_key */
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 
@@ -139,6 +140,12 @@ void bb_seat_begin(bb_seat *s)
     case BB_MODE_IDLE:
         return;
     }
+    /* One key per logical request: a retry (a failed send, a reconnect) reuses it, so the server
+     * answers with the battle it may already have made instead of making a second one. */
+    if (!s->key_live)
+        s->key_live = pc_new_key(s->key) == 0;
+    if (s->key_live)
+        memcpy(r.key, s->key, PROTO_TOKEN_LEN);
     if (!bb_conn_send(s->conn, s, &r)) {
         seat_timer(s, BB_RETRY_MS);
         return;
@@ -364,6 +371,9 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
 {
     if (ev->type == PROTO_T_ERROR) {
         bb_count_error(w, ev->u.error.code);
+        if (s && (req_type == PROTO_T_QUEUE || req_type == PROTO_T_CREATE ||
+                  req_type == PROTO_T_JOIN))
+            s->key_live = false; /* refused: the next try is a new request */
         if (s && req_type)
             seat_error(s, ev, req_type, req_class);
         else if (ev->u.error.code == PROTO_E_BATTLE_OVER)
@@ -377,6 +387,7 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
         s->queued = s->state == SEAT_STARTING;
         break;
     case PROTO_T_CREATED:
+        s->key_live = false;
         s->bid = ev->bid;
         if (s->state == SEAT_STARTING && bb_worker_phase(w) != BB_PHASE_RUN) {
             s->state = SEAT_WAITJOIN;
@@ -394,6 +405,7 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
         break;
     case PROTO_T_STARTED:
         s->queued = false;
+        s->key_live = false;
         if (s->state == SEAT_STARTING || s->state == SEAT_WAITJOIN)
             seat_started(s, ev);
         break;

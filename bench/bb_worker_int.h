@@ -66,6 +66,8 @@ typedef struct bb_seat {
     bool timer_on;
     bool counted;            /* seat 0 of a battle counted in battles_running */
     bool queued;             /* match mode: "queued" came, the seat waits in the lobby */
+    bool key_live;           /* key belongs to a queue/create/join that has no battle yet */
+    uint8_t key[PROTO_TOKEN_LEN]; /* its idempotency key: every retry of it sends the same one */
     bb_view view;
 } bb_seat;
 

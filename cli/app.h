@@ -59,6 +59,12 @@ typedef struct app {
     int64_t req_rid;         /* queue/create/join/watch/resume sent, no reply yet */
     int64_t resume_rid;
     bool show_status;        /* a resume was answered: show where the battle stands */
+    /* The queue, create or join that has no battle yet (no `created`/`started`), with its
+     * idempotency key: sent again with the same key after a reconnect, so a reply lost with the
+     * connection (or a server restart) gives the same battle, seat and token, never a second one. */
+    bool pend;
+    cli_cmd pend_cmd;
+    uint8_t pend_key[PROTO_TOKEN_LEN];
     /* script waits */
     bool waiting;
     uint8_t wait_for;
@@ -69,6 +75,12 @@ typedef struct app {
 
 /* Monotonic milliseconds (main.c). */
 int64_t app_now_ms(void);
+
+/* ---- dispatch.c ---- */
+
+/* Sends the pending queue/create/join (a->pend_cmd) with its key (a->pend_key); false when the
+ * connection failed (then lost). */
+bool dispatch_send_pending(app *a);
 
 /* ---- record.c: the resume record ---- */
 

@@ -49,6 +49,10 @@ static void on_event(app *a, const proto_event *ev)
     }
     if (reply && (int64_t)ev->rid == a->act_rid && ev->type == PROTO_T_ERROR)
         a->act_rid = -1;
+    /* The pending request has its battle (or was refused): nothing to ask again. */
+    if (a->pend && (ev->type == PROTO_T_CREATED || ev->type == PROTO_T_STARTED ||
+                    (ev->type == PROTO_T_ERROR && reply && (int64_t)ev->rid == a->req_rid)))
+        a->pend = false;
     if (ev->type == PROTO_T_ERROR && ev->u.error.code == PROTO_E_RATE_LIMITED)
         pace_refused(a);
     if (reply && (int64_t)ev->rid == a->req_rid)
@@ -159,6 +163,35 @@ static void battle_request(app *a, int64_t rid)
         a->req_rid = rid;
 }
 
+bool dispatch_send_pending(app *a)
+{
+    const cli_cmd *cmd = &a->pend_cmd;
+    int64_t rid = -1;
+    switch ((cli_verb)cmd->verb) {
+    case CLI_QUEUE: rid = pc_queue_key(a->c, cmd->ship, (proto_band)cmd->band, a->pend_key); break;
+    case CLI_CREATE:
+        rid = pc_create_key(a->c, cmd->ship, (proto_band)cmd->band, (proto_vs)cmd->vs, cmd->oship,
+                            a->pend_key);
+        break;
+    case CLI_JOIN: rid = pc_join_key(a->c, cmd->bid, cmd->ship, a->pend_key); break;
+    default: a->pend = false; return true;
+    }
+    battle_request(a, rid);
+    return rid >= 0;
+}
+
+/* A new queue, create or join: a fresh key, kept with the request until it has its battle. */
+static void new_battle_request(app *a, const cli_cmd *cmd)
+{
+    if (pc_new_key(a->pend_key) != 0) {
+        fprintf(stdout, "error: no randomness for the request key: %s\n", strerror(errno));
+        return;
+    }
+    a->pend_cmd = *cmd;
+    a->pend = true;
+    dispatch_send_pending(a);
+}
+
 static bool busy_elsewhere(const app *a, uint64_t bid)
 {
     const cli_view *v = &a->v;
@@ -222,7 +255,7 @@ static void run_command(app *a, const cli_cmd *cmd)
         return;
     case CLI_QUEUE:
         if (!busy_elsewhere(a, 0))
-            battle_request(a, pc_queue(c, cmd->ship, (proto_band)cmd->band));
+            new_battle_request(a, cmd);
         return;
     case CLI_CANCEL:
         if (!v->queued)
@@ -232,11 +265,11 @@ static void run_command(app *a, const cli_cmd *cmd)
         return;
     case CLI_CREATE:
         if (!busy_elsewhere(a, 0))
-            battle_request(a, pc_create(c, cmd->ship, (proto_band)cmd->band, (proto_vs)cmd->vs, cmd->oship));
+            new_battle_request(a, cmd);
         return;
     case CLI_JOIN:
         if (!busy_elsewhere(a, cmd->bid))
-            battle_request(a, pc_join(c, cmd->bid, cmd->ship));
+            new_battle_request(a, cmd);
         return;
     case CLI_WATCH:
         if (busy_elsewhere(a, cmd->bid))

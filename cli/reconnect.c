@@ -113,11 +113,11 @@ static bool try_connect(app *a)
     pace_reset(a, &ev.u.welcome);
     cli_view_event(&a->v, &ev);
     cli_view *v = &a->v;
-    if (v->queued) {
-        v->queued = false;
-        fprintf(stdout, "Your place in the queue went with the old connection: queue again.\n");
-    }
-    if (cli_view_seated(v)) {
+    v->queued = false; /* a place in the queue goes with its connection */
+    if (a->pend) {
+        fprintf(stdout, "Asking again for the battle requested before the drop (same key)...\n");
+        dispatch_send_pending(a);
+    } else if (cli_view_seated(v)) {
         reconn_send_resume(a);
     } else if (v->b.bid && v->role == CLI_ROLE_SPECTATOR && v->phase == CLI_PH_RUNNING) {
         fprintf(stdout, "Watching battle %llu again...\n", (unsigned long long)v->b.bid);

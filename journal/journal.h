@@ -84,12 +84,16 @@ typedef struct journal_rec {
 } journal_rec;
 
 /* An unfinished battle: created record and its actions in order (action i has
- * seq created.seq + 1 + i). */
+ * seq created.seq + 1 + i). With journal_load_opts.keep_ended, also a battle
+ * that ended: ended is true and end is its ENDED record (the caller decides
+ * from its payload whether it is still worth keeping). */
 typedef struct journal_battle {
     uint64_t id;
     journal_rec created;
     const journal_rec *actions;
     size_t nactions;
+    bool ended;
+    journal_rec end;
 } journal_battle;
 
 /* Warnings (torn tail cut, damaged battle skipped) go to this callback; the
@@ -123,6 +127,7 @@ typedef struct journal_set journal_set;
 typedef struct journal_load_opts {
     const store_backend *backend; /* where the segments are (store.h); NULL: store_file_backend */
     bool skip_damaged;    /* persistence.skip_damaged: skip a damaged battle instead of failing */
+    bool keep_ended;      /* also return the battles that ended (journal_battle.ended), whole */
     journal_warn_fn warn; /* NULL: stderr */
     void *warn_ctx;
 } journal_load_opts;
@@ -155,7 +160,7 @@ int journal_load_buffers(const uint8_t *const *bufs, const size_t *lens, const c
                          const bool *is_log, size_t n, const journal_load_opts *opts,
                          journal_set **out, journal_error *err);
 
-/* Unfinished battles in the set, in order of creation. */
+/* Unfinished battles in the set (and ended ones, with keep_ended), in order of creation. */
 size_t journal_set_count(const journal_set *set);
 /* The i-th battle (i < count); owned by the set. */
 const journal_battle *journal_set_battle(const journal_set *set, size_t i);

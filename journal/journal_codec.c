@@ -195,6 +195,29 @@ static bool get_uint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
     return true;
 }
 
+uint64_t journal_rec_peek_battle(const uint8_t *p, size_t len)
+{
+    if (len < 1 || (p[0] & 0xf0) != 0x80)
+        return 0;
+    unsigned n = p[0] & 0x0f;
+    size_t pos = 1;
+    for (unsigned i = 0; i < n; i++) {
+        if (pos >= len || (p[pos] & 0xe0) != 0xa0)
+            return 0;
+        size_t kl = p[pos] & 0x1f;
+        if (len - pos - 1 < kl)
+            return 0;
+        bool is_b = kl == 1 && p[pos + 1] == 'b';
+        pos += 1 + kl;
+        uint64_t v = 0;
+        if (is_b)
+            return get_uint(p, len, &pos, &v) ? v : 0;
+        if (!mp_skip(p, len, &pos, 0))
+            return 0;
+    }
+    return 0;
+}
+
 bool journal_rec_decode_body(const uint8_t *p, size_t len, journal_rec *rec)
 {
     size_t pos = 0;

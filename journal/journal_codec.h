@@ -32,6 +32,9 @@ journal_rec_status journal_rec_parse(const uint8_t *data, size_t len, size_t off
  * damaged record). */
 bool journal_rec_decode_body(const uint8_t *body, size_t len, journal_rec *rec);
 
+/* The battle id a possibly cut or damaged body names ("b" read as far as the bytes go), or 0. */
+uint64_t journal_rec_peek_battle(const uint8_t *body, size_t len);
+
 /* The reader, as compaction uses it on the journal's own segments. */
 typedef struct journal_loader journal_loader;
 journal_loader *journal_load_new(const journal_load_opts *opts);

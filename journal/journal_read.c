@@ -163,6 +163,7 @@ static int damage(journal_loader *l, uint64_t id, const char *file, uint64_t off
         set_err(&l->err, JOURNAL_E_NOMEM, ENOMEM, file, off, id, "out of memory");
         return -ECANCELED;
     }
+    b->pub.ended = false;
     if (b->state != JB_DAMAGED) {
         char msg[160];
         snprintf(msg, sizeof msg, "journal: damaged battle skipped: %s", why);
@@ -187,6 +188,7 @@ static int apply(journal_loader *l, const journal_rec *r, const char *file, uint
         }
         clear_actions(b);
         b->pub.created = *r;
+        b->pub.ended = false;
         b->state = JB_LIVE;
         return 0;
     case JOURNAL_REC_ACTION: {
@@ -221,8 +223,13 @@ static int apply(journal_loader *l, const journal_rec *r, const char *file, uint
         if (!b || b->state != JB_LIVE)
             return damage(l, r->battle_id, file, off, "end of a battle not created");
         b->state = JB_ENDED;
-        clear_actions(b);
         s->stats.ended++;
+        if (l->opts.keep_ended) { /* whole, for the caller to show how it ended */
+            b->pub.ended = true;
+            b->pub.end = *r;
+            return 0;
+        }
+        clear_actions(b);
         return 0;
     }
     return damage(l, r->battle_id, file, off, "unknown record type");
@@ -242,6 +249,18 @@ static size_t next_good(const uint8_t *d, size_t len, size_t from)
             return p;
     }
     return len;
+}
+
+/* The battle a bad record at off names, as far as its bytes can tell (0 when they cannot): the
+ * body the header declares, cut at the end of the data. */
+static uint64_t bad_record_battle(const uint8_t *d, size_t len, size_t off)
+{
+    if (len - off <= JOURNAL_HEADER_BYTES)
+        return 0;
+    size_t body = (size_t)d[off] << 24 | (size_t)d[off + 1] << 16 | (size_t)d[off + 2] << 8 |
+                  d[off + 3];
+    size_t have = len - off - JOURNAL_HEADER_BYTES;
+    return journal_rec_peek_battle(d + off + JOURNAL_HEADER_BYTES, body < have ? body : have);
 }
 
 static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, size_t len,
@@ -264,11 +283,12 @@ static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, 
             continue;
         }
         size_t next = next_good(d, len, off + 1);
+        uint64_t bid = bad_record_battle(d, len, off);
         if (next == len && is_log) {
             char msg[96];
             snprintf(msg, sizeof msg, "journal: torn tail cut (%s, %zu bytes)", journal_rec_status_text(st),
                      len - off);
-            warn(l, msg, name, off, 0);
+            warn(l, msg, name, off, bid);
             s->stats.torn_tails++;
             s->stats.torn_bytes += len - off;
             return 0;
@@ -281,7 +301,7 @@ static int parse_segment(journal_loader *l, const char *name, const uint8_t *d, 
             return -ECANCELED;
         }
         s->stats.damaged_regions++;
-        warn(l, "journal: damaged region skipped", name, off, 0);
+        warn(l, "journal: damaged region skipped", name, off, bid);
         /* A record whose checksum alone is wrong still names its battle. */
         if (st == JOURNAL_REC_BADCRC &&
             journal_rec_decode_body(d + off + JOURNAL_HEADER_BYTES,
@@ -375,7 +395,7 @@ journal_set *journal_load_finish(journal_loader *l, journal_error *err)
     }
     for (size_t i = 0; i < s->nb; i++) {
         jb *b = &s->battles[i];
-        if (b->state == JB_LIVE) {
+        if (b->state == JB_LIVE || (b->state == JB_ENDED && b->pub.ended)) {
             b->pub.actions = b->acts;
             s->live[s->nlive++] = &b->pub;
         } else if (b->state == JB_DAMAGED) {
@@ -478,7 +498,7 @@ const journal_battle *journal_set_battle(const journal_set *s, size_t i)
 const journal_battle *journal_set_find(const journal_set *s, uint64_t id)
 {
     jb *b = find((journal_set *)s, id);
-    return b && b->state == JB_LIVE ? &b->pub : NULL;
+    return b && (b->state == JB_LIVE || (b->state == JB_ENDED && b->pub.ended)) ? &b->pub : NULL;
 }
 
 journal_load_stats journal_set_stats(const journal_set *s)
@@ -516,6 +536,8 @@ static size_t battle_size(const journal_battle *b)
     size_t n = journal_rec_encoded_size(b->id, b->created.seq, b->created.payload_len);
     for (size_t i = 0; i < b->nactions; i++)
         n += journal_rec_encoded_size(b->id, b->actions[i].seq, b->actions[i].payload_len);
+    if (b->ended)
+        n += journal_rec_encoded_size(b->id, b->end.seq, b->end.payload_len);
     return n;
 }
 
@@ -542,6 +564,12 @@ int journal_battles_encode(const journal_battle *const *bs, size_t n, uint8_t **
         at += put_rec(buf + at, total - at, &c);
         for (size_t k = 0; k < b->nactions; k++)
             at += put_rec(buf + at, total - at, &b->actions[k]);
+        if (b->ended) {
+            journal_rec e = b->end;
+            e.type = JOURNAL_REC_ENDED;
+            e.battle_id = b->id;
+            at += put_rec(buf + at, total - at, &e);
+        }
     }
     *out = buf;
     *len = at;

@@ -181,8 +181,11 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
                           char (*sid)[12])
 {
     uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
+    uint64_t repeats = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
-    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0, jqueued = 0;
+    uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0,
+             jqueued = 0;
+    uint64_t jcerr = 0, jfull = 0, jtorn = 0, jdmg = 0, jskip = 0;
     hist_snap lat = {.bounds_us = action_bounds_us, .nbounds = SHARD_LATENCY_BUCKETS - 1};
     uint64_t lat_sum_ns = 0;
     for (unsigned k = 0; k < n; k++) {
@@ -193,6 +196,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         spect += LD(s->spectators);
         resumes += LD(s->resumes);
         takeovers += LD(s->takeovers);
+        repeats += LD(s->repeats);
         for (int r = 0; r < SHARD_END_REASONS; r++)
             ended[r] += LD(s->battles_ended[r]);
         jdeg += LD(s->journal_degraded) ? 1 : 0;
@@ -203,6 +207,11 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         jserr += LD(s->journal_sync_errors);
         jdrop += LD(s->journal_records_dropped);
         jcomp += LD(s->journal_compactions);
+        jcerr += LD(s->journal_compaction_errors);
+        jfull += LD(s->journal_buffer_full_writes);
+        jtorn += LD(s->journal_torn_tails);
+        jdmg += LD(s->journal_damaged_regions);
+        jskip += LD(s->journal_battles_skipped);
         jqueued += LD(s->journal_queued_bytes);
         for (int b = 0; b < SHARD_LATENCY_BUCKETS; b++)
             lat.buckets[b] += LD(s->action_latency[b]);
@@ -222,6 +231,8 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     }
     prom_gauge(o, "battled_spectators", "Spectators attached.", (double)spect);
     prom_counter(o, "battled_resumes_total", "Seats taken back by token.", resumes);
+    prom_counter(o, "battled_key_repeats_total",
+                 "Create, join or queue requests repeated with their key: answered again.", repeats);
     prom_counter(o, "battled_takeovers_total", "Resumes that displaced a still-open connection.",
                  takeovers);
 
@@ -296,6 +307,18 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     PER_SHARD(o, "battled_shard_wakeups_total", "Inbox wakeups the shard ran.", "counter", wakeups);
     PER_SHARD(o, "battled_shard_net_wakes_total", "Wakeups the shard sent to the network thread.",
               "counter", net_wakes);
+    PER_SHARD(o, "battled_shard_inline_runs_total",
+              "Times the network thread ran the shard's messages itself while the shard slept.",
+              "counter", inline_runs);
+    PER_SHARD(o, "battled_shard_inline_messages_total",
+              "Messages the network thread handled for the shard (also in inbox_messages).",
+              "counter", inline_msgs);
+    PER_SHARD(o, "battled_shard_inline_busy_total",
+              "Inline runs not done because the shard thread was running (it was woken).",
+              "counter", inline_busy);
+    PER_SHARD(o, "battled_shard_inline_wakes_total",
+              "Inline runs after which the shard thread was woken anyway (timer, parked output).",
+              "counter", inline_wakes);
     PER_SHARD(o, "battled_shard_timers_fired_total", "Battle timers fired on the shard.", "counter",
               timers_fired);
     prom_family(o, "battled_shard_loop_lag_max_seconds",
@@ -316,6 +339,16 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_counter(o, "battled_journal_records_dropped_total", "Journal records lost while degraded.",
                  jdrop);
     prom_counter(o, "battled_journal_compactions_total", "Journal compactions.", jcomp);
+    prom_counter(o, "battled_journal_compaction_errors_total",
+                 "Journal compactions that failed (each retried after 10 s).", jcerr);
+    prom_counter(o, "battled_journal_buffer_full_writes_total",
+                 "Journal writes made early because the group-commit buffer was full.", jfull);
+    prom_counter(o, "battled_journal_torn_tails_total",
+                 "Log segment tails cut at start (a crash mid-write).", jtorn);
+    prom_counter(o, "battled_journal_damaged_regions_total",
+                 "Damaged journal regions skipped at start (persistence.skip_damaged).", jdmg);
+    prom_counter(o, "battled_journal_battles_skipped_total",
+                 "Battles left out at start as damaged (persistence.skip_damaged).", jskip);
     prom_gauge(o, "battled_journal_queued_bytes",
                "Journal bytes buffered or not yet acknowledged by the backend (Redis).",
                (double)jqueued);

@@ -5,13 +5,18 @@
  * once per loop pass (dispatch_ctl_flush, from the uv_prepare callback), in order.
  * The outbox: on a shard's wakeup, every shard's outbox is drained (at most NET_OUTBOX_BUDGET
  * messages each per wakeup) into connection output queues, seat bookkeeping, closes, the drain's
- * "stopped" reports and the admin's reply hook. */
+ * "stopped" reports and the admin's reply hook.
+ * The shards pushed to in a pass: once per pass (dispatch_to_shards, from the uv_prepare callback,
+ * after the pass's writes) a sleeping shard's few messages are run on this thread
+ * (shards_run_inline, server.inline_max), their replies drained and written at once; every other
+ * shard pushed to is woken once. */
 #include <stdlib.h>
 
 #include "net/net_int.h"
 #include "util/log.h"
 
 #define NET_OUTBOX_BUDGET 8192 /* messages taken from one shard per wakeup before yielding */
+#define NET_INLINE_ROUNDS 3    /* run-inline, drain, write rounds per pass; the last only wakes */
 
 /* ---- control queue: messages that must reach a shard even when its inbox is full ---------- */
 
@@ -95,12 +100,8 @@ static void handle_out(server *s, unsigned k, struct shard_out *o)
     }
 }
 
-void dispatch_on_wake(uv_async_t *h)
+void dispatch_drain_outboxes(server *s)
 {
-    server *s = h->data;
-    NET_STAT_ADD(&s->stats, outbox_wakeups, 1);
-    if (!s->shards)
-        return;
     bool more = false;
     struct shard_out o;
     for (unsigned k = 0; k < s->nshards && s->shards; k++) {
@@ -115,6 +116,36 @@ void dispatch_on_wake(uv_async_t *h)
     /* Stopped on a budget: libuv cleared the pending flag before calling us, so re-signal. */
     if (more)
         uv_async_send(&s->wake);
+}
+
+void dispatch_on_wake(uv_async_t *h)
+{
+    server *s = h->data;
+    NET_STAT_ADD(&s->stats, outbox_wakeups, 1);
+    if (s->shards)
+        dispatch_drain_outboxes(s);
+}
+
+void dispatch_to_shards(server *s)
+{
+    /* Shards whose threads sleep get their few messages run here (server.inline_max) and the
+     * replies leave in this pass; the others are woken. Draining may queue control messages (a
+     * seat for a gone connection), hence the bounded repeat; its last round only wakes. */
+    for (unsigned round = 0; round < NET_INLINE_ROUNDS && s->shards; round++) {
+        bool pushed = false;
+        for (unsigned k = 0; k < s->nshards; k++) {
+            pushed |= s->kdirty[k] != 0;
+            s->kdirty[k] = 0;
+        }
+        if (!pushed)
+            break;
+        if (round + 1 < NET_INLINE_ROUNDS && shards_run_inline(s->shards, uv_now(&s->loop))) {
+            dispatch_drain_outboxes(s);
+            conn_flush_dirty(s);
+        }
+        if (s->shards)
+            NET_STAT_ADD(&s->stats, wakeups_sent, shards_flush(s->shards));
+    }
 }
 
 void dispatch_wake_net(void *arg)

@@ -22,6 +22,9 @@
 #define LOBBY_BANDS 8        /* band indices 0..LOBBY_BANDS-1 */
 #define LOBBY_SHIP_MAX 32    /* bytes of a ship type key */
 #define LOBBY_BLOCK 256      /* entries allocated at a time */
+#define LOBBY_KEY_LEN 16     /* an idempotency key ("key" of queue): bin 16, PROTO_TOKEN_LEN */
+#define LOBBY_KEYS 16384     /* matches remembered by key, at most (a direct-mapped table) */
+#define LOBBY_KEY_KEEP_MS 60000 /* how long a match is remembered by its keys */
 
 typedef struct lobby_entry lobby_entry;
 struct lobby_entry {
@@ -33,6 +36,8 @@ struct lobby_entry {
     uint32_t rid;                   /* request id to echo, when has_rid */
     bool has_rid;
     uint8_t band;
+    bool has_key;
+    uint8_t key[LOBBY_KEY_LEN];     /* the queue's idempotency key, when has_key */
     char ship[LOBBY_SHIP_MAX + 1];
 };
 
@@ -42,9 +47,20 @@ typedef struct {
     bool has_rid;
     uint32_t rid;
     uint8_t band;
+    bool has_key;
+    uint8_t key[LOBBY_KEY_LEN];
     char ship[LOBBY_SHIP_MAX + 1];
     uint64_t waited_ms;
 } lobby_player;
+
+/* A match remembered by one side's key: a queue repeated with that key (its `started` was lost)
+ * is sent to the same battle and seat. */
+typedef struct {
+    uint8_t key[LOBBY_KEY_LEN];
+    uint64_t bid;     /* 0: empty slot */
+    uint64_t made_ms;
+    uint8_t seat;
+} lobby_key;
 
 typedef struct lobby_block lobby_block;
 typedef struct {
@@ -53,6 +69,7 @@ typedef struct {
     lobby_entry *spare;
     lobby_block *blocks;
     uint64_t matches;  /* pairs made since init */
+    lobby_key *keys;   /* LOBBY_KEYS slots, allocated at the first keyed match; NULL before */
 } lobby;
 
 void lobby_init(lobby *l);
@@ -74,6 +91,23 @@ typedef enum {
 lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
                          const char *ship, bool has_rid, uint32_t rid, uint64_t now_ms, lobby_player *first,
                          lobby_player *second);
+
+/* lobby_queue with an idempotency key (key NULL or all zero: none), which the entry and the
+ * players of a match carry. */
+lobby_result lobby_queue_keyed(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
+                               const char *ship, bool has_rid, uint32_t rid, const uint8_t *key,
+                               uint64_t now_ms, lobby_player *first, lobby_player *second);
+
+/* The entry of conn_list (one connection's) queued with key, or NULL (also for no key). */
+lobby_entry *lobby_find_queued(lobby_entry *conn_list, const uint8_t *key);
+
+/* Remembers that the queue with key got seat of battle bid (nothing without a key or memory). A
+ * newer match whose key maps to the same slot takes it. */
+void lobby_key_remember(lobby *l, const uint8_t *key, uint64_t bid, uint8_t seat, uint64_t now_ms);
+
+/* The battle and seat a queue with key was matched to within LOBBY_KEY_KEEP_MS, or false. */
+bool lobby_key_find(const lobby *l, const uint8_t *key, uint64_t now_ms, uint64_t *bid,
+                    uint8_t *seat);
 
 /* Removes one queued entry (from its band queue and its owner's list). */
 void lobby_remove(lobby *l, lobby_entry *e);

@@ -288,6 +288,11 @@ void server_mark_pushed(server *s, unsigned k);
 void dispatch_ctl_flush(server *s);
 /* The shards' wakeup (s->wake): drains every shard's outbox. */
 void dispatch_on_wake(uv_async_t *h);
+/* Drains every shard's outbox (a budget each; re-signals s->wake when one stops on it). */
+void dispatch_drain_outboxes(server *s);
+/* Once per loop pass, after the pass's writes: runs sleeping shards' messages here when few
+ * (shards_run_inline), drains and writes their replies, wakes every other shard pushed to. */
+void dispatch_to_shards(server *s);
 /* shards_opts.wake_net: any shard thread; signals s->wake. */
 void dispatch_wake_net(void *arg);
 

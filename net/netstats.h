@@ -54,7 +54,7 @@ typedef struct net_stats {
     _Atomic uint64_t ctl_lost;               /* control messages lost: no memory to park them */
     _Atomic uint64_t reads_paused;           /* connections whose reads were stopped for it */
     _Atomic uint64_t reads_resumed;
-    _Atomic uint64_t wakeups_sent;           /* uv_async_send to shards (one per dirty shard per pass) */
+    _Atomic uint64_t wakeups_sent;           /* uv_async_send to shards (at most one per shard per pass) */
     _Atomic uint64_t outbox_wakeups;         /* wakeups received from shards */
     _Atomic uint64_t requests_routed;        /* battle-scoped requests pushed to shards */
     _Atomic uint64_t lobby_waiting;          /* gauge: entries in the matchmaking queues */

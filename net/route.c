@@ -110,26 +110,73 @@ static bool ship_known(conn *c, const proto_request *r, const char *ship)
     return false;
 }
 
+/* Whether a request for a new battle (queue, create, join) must be refused now, and the refusal
+ * sent: while draining (server_draining; a join is left to its shard, which knows whether its
+ * battle is still there), and while any shard's journal cannot be written (server_busy): a new
+ * battle could land on that shard or be matched with one, and /readyz says 503 for the same
+ * reason, so every new battle is refused at the request, whichever shard it would go to; running
+ * battles go on (docs/PROTOCOL.md section 9, docs/OPERATIONS.md). */
+static bool refuse_new_battle(conn *c, const proto_request *r)
+{
+    server *s = c->srv;
+    if (r->type != PROTO_T_JOIN && server_draining(s)) {
+        route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, r->bid);
+        return true;
+    }
+    if (s->shards && shards_degraded(s->shards)) {
+        route_error(c, PROTO_E_SERVER_BUSY,
+                    "the battle journal cannot be written: no new battles for now", r->has_rid,
+                    r->rid, r->bid);
+        return true;
+    }
+    return false;
+}
+
+/* `queued`, echoing what was queued. */
+static void reply_queued(conn *c, const proto_request *r)
+{
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    memcpy(ev.u.queued.ship, r->u.queue.ship, sizeof ev.u.queued.ship);
+    ev.u.queued.band = r->u.queue.band;
+    reply_simple(c, r, PROTO_T_QUEUED, &ev);
+}
+
 static bool on_queue(conn *c, const proto_request *r)
 {
     server *s = c->srv;
-    if (server_draining(s)) {
-        route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, 0);
+    if (refuse_new_battle(c, r))
         return true;
-    }
     if (!seat_room(c, r) || !ship_known(c, r, r->u.queue.ship))
         return true;
+    uint64_t now = uv_now(&s->loop);
+    uint64_t kbid;
+    uint8_t kseat;
+    if (lobby_find_queued(c->lobby, r->key)) { /* repeated while it waits: queued, once */
+        reply_queued(c, r);
+        return true;
+    }
+    if (lobby_key_find(&s->lobby, r->key, now, &kbid, &kseat)) {
+        /* Repeated after its match was made: the shard gives the seat again to this connection
+         * (a join with the key that took it). */
+        struct shard_in m;
+        memset(&m, 0, sizeof m);
+        m.kind = SHARD_IN_REQUEST;
+        m.conn = c->id;
+        m.battle_id = kbid;
+        m.u.req = *r;
+        m.u.req.type = PROTO_T_JOIN;
+        m.u.req.bid = kbid;
+        snprintf(m.u.req.u.join.ship, sizeof m.u.req.u.join.ship, "%s", r->u.queue.ship);
+        return route_push(c, shard_of(kbid, s->nshards), &m);
+    }
     lobby_player a, b;
-    lobby_result lr = lobby_queue(&s->lobby, c->id, &c->lobby, r->u.queue.band, r->u.queue.ship,
-                                  r->has_rid, r->rid, uv_now(&s->loop), &a, &b);
+    lobby_result lr = lobby_queue_keyed(&s->lobby, c->id, &c->lobby, r->u.queue.band,
+                                        r->u.queue.ship, r->has_rid, r->rid, r->key, now, &a, &b);
     if (lr == LOBBY_QUEUED) {
         c->nqueued++;
         NET_STAT_ADD(&s->stats, lobby_waiting, 1);
-        proto_event ev;
-        memset(&ev, 0, sizeof ev);
-        memcpy(ev.u.queued.ship, r->u.queue.ship, sizeof ev.u.queued.ship);
-        ev.u.queued.band = r->u.queue.band;
-        reply_simple(c, r, PROTO_T_QUEUED, &ev);
+        reply_queued(c, r);
         return true;
     }
     if (lr != LOBBY_MATCHED) {
@@ -156,6 +203,10 @@ static bool on_queue(conn *c, const proto_request *r)
     m.u.create.rid[1] = r->rid;
     snprintf(m.u.create.ship[0], sizeof m.u.create.ship[0], "%s", a.ship);
     snprintf(m.u.create.ship[1], sizeof m.u.create.ship[1], "%s", b.ship);
+    memcpy(m.u.create.key[0], a.key, PROTO_TOKEN_LEN);
+    memcpy(m.u.create.key[1], b.key, PROTO_TOKEN_LEN);
+    lobby_key_remember(&s->lobby, a.key, m.battle_id, 0, now);
+    lobby_key_remember(&s->lobby, b.key, m.battle_id, 1, now);
     NET_STAT_ADD(&s->stats, battles_created, 1);
     return route_push(c, shard_of(m.battle_id, s->nshards), &m);
 }
@@ -163,10 +214,8 @@ static bool on_queue(conn *c, const proto_request *r)
 static bool on_create(conn *c, const proto_request *r)
 {
     server *s = c->srv;
-    if (server_draining(s)) {
-        route_error(c, PROTO_E_SERVER_DRAINING, "server shutting down", r->has_rid, r->rid, 0);
+    if (refuse_new_battle(c, r))
         return true;
-    }
     if (!seat_room(c, r) || !ship_known(c, r, r->u.create.ship))
         return true;
     if (r->u.create.vs == PROTO_VS_AI && r->u.create.oship[0] && !ship_known(c, r, r->u.create.oship))
@@ -174,7 +223,9 @@ static bool on_create(conn *c, const proto_request *r)
     struct shard_in m;
     memset(&m, 0, sizeof m);
     m.kind = SHARD_IN_CREATE;
-    m.battle_id = server_new_battle_id(s);
+    /* A keyed create's id comes from its key, so a repeat finds the battle it made. */
+    m.battle_id = proto_key_present(r->key) ? shard_key_battle_id(r->key) : server_new_battle_id(s);
+    memcpy(m.u.create.key[0], r->key, PROTO_TOKEN_LEN);
     m.u.create.mode = r->u.create.vs == PROTO_VS_AI ? SHARD_CREATE_SOLO : SHARD_CREATE_PRIVATE;
     m.u.create.band = r->u.create.band;
     m.u.create.conn[0] = c->id;
@@ -271,6 +322,8 @@ bool route_frame(conn *c, const uint8_t *body, uint32_t len)
         }
     } else if ((r.type == PROTO_T_JOIN || r.type == PROTO_T_WATCH || r.type == PROTO_T_RESUME) &&
                !seat_room(c, &r)) {
+        return true;
+    } else if (r.type == PROTO_T_JOIN && refuse_new_battle(c, &r)) {
         return true;
     }
     struct shard_in m;

@@ -6,7 +6,8 @@
  * inboxes (marking those shards dirty) and queue replies; the outbox wakeup drains every shard's
  * outbox into connection output queues; then the uv_prepare callback, just before the loop polls
  * again, pushes any parked control messages, resumes connections paused on a full inbox, writes
- * every connection with new output once (one writev each), and wakes each dirty shard once. */
+ * every connection with new output once (one writev each), then runs the few messages of sleeping
+ * shards itself and writes their replies, and wakes every other dirty shard once (dispatch.c). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -77,15 +78,7 @@ static void on_prepare(uv_prepare_t *h)
     if (s->npaused)
         conn_resume_paused(s);
     conn_flush_dirty(s);
-    unsigned woke = 0;
-    for (unsigned k = 0; k < s->nshards; k++) {
-        woke += s->kdirty[k];
-        s->kdirty[k] = 0;
-    }
-    if (woke) {
-        NET_STAT_ADD(&s->stats, wakeups_sent, woke);
-        shards_flush(s->shards);
-    }
+    dispatch_to_shards(s);
     drain_pass(s);
 }
 
@@ -357,6 +350,11 @@ server *server_start(const struct server_opts *opts)
     if (!s->shards)
         goto fail_loop;
     s->nshards = shards_count(s->shards);
+    size_t nkeys = 0; /* queue keys of recovered battles: a queue repeated after the restart */
+    const struct shards_key *keys = shards_recovered_keys(s->shards, &nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        lobby_key_remember(&s->lobby, keys[i].key, keys[i].battle_id, keys[i].seat,
+                           uv_now(&s->loop));
     s->paused = calloc(s->nshards, sizeof *s->paused);
     s->ctl = calloc(s->nshards, sizeof *s->ctl);
     s->kdirty = calloc(s->nshards, 1);

@@ -97,15 +97,17 @@ static const fieldset missile_fs = FS(missile_f);
 #define RQ proto_request
 #define RID_RQ {.key = "rid", .kind = K_RID, .flags = F_OPT, .off = offsetof(RQ, rid)}
 #define BID_RQ U("bid", RQ, bid, 1, INT64_MAX, F_REQ)
+#define KEY_RQ {.key = "key", .kind = K_TOKEN, .flags = F_OPT, .off = offsetof(RQ, key)}
 static const field hello_f[] = {RID_RQ, U("v", RQ, u.hello.version, 1, 65535, F_REQ),
                                 TXT("name", RQ, u.hello.name, 0, F_REQ)};
 static const field ping_f[] = {RID_RQ, U("ts", RQ, u.ping.ts, 0, INT64_MAX, F_OPT)};
-static const field queue_f[] = {RID_RQ, KEY("ship", RQ, u.queue.ship, F_REQ), EN("band", RQ, u.queue.band, band_n)};
+static const field queue_f[] = {RID_RQ, KEY("ship", RQ, u.queue.ship, F_REQ), EN("band", RQ, u.queue.band, band_n),
+                                KEY_RQ};
 static const field rid_only_f[] = {RID_RQ};
 static const field create_f[] = {RID_RQ, KEY("ship", RQ, u.create.ship, F_REQ),
                                  EN("band", RQ, u.create.band, band_n), EN("vs", RQ, u.create.vs, vs_n),
-                                 KEY("os", RQ, u.create.oship, F_OPT)};
-static const field join_f[] = {RID_RQ, BID_RQ, KEY("ship", RQ, u.join.ship, F_REQ)};
+                                 KEY("os", RQ, u.create.oship, F_OPT), KEY_RQ};
+static const field join_f[] = {RID_RQ, BID_RQ, KEY("ship", RQ, u.join.ship, F_REQ), KEY_RQ};
 static const field bid_only_f[] = {RID_RQ, BID_RQ};
 static const field resume_f[] = {RID_RQ, BID_RQ, U("seat", RQ, u.resume.seat, 0, 1, F_REQ),
                                  TOK("tok", RQ, u.resume.token), U("last", RQ, u.resume.last, 0, UINT32_MAX, F_REQ)};
@@ -659,6 +661,11 @@ static bool present(const field *f, const uint8_t *base)
     case K_RID: return *(const bool *)(base + offsetof(proto_request, has_rid));
     case K_U: return get_u(src, f->size) != 0;
     case K_KEY: case K_TEXT: return src[0] != '\0';
+    case K_TOKEN: /* an optional one (the idempotency key) is absent when all zero */
+        for (unsigned i = 0; i < PROTO_TOKEN_LEN; i++)
+            if (src[i])
+                return true;
+        return false;
     default: return true;
     }
 }

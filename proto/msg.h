@@ -209,11 +209,23 @@ struct proto_resume { uint8_t seat; uint8_t token[PROTO_TOKEN_LEN]; uint32_t las
 struct proto_fire { uint8_t weapon; };
 struct proto_pd { uint32_t missile; };
 
+/* Whether an idempotency key (proto_request.key) is present: any byte nonzero. */
+static inline bool proto_key_present(const uint8_t key[PROTO_TOKEN_LEN])
+{
+    uint8_t any = 0;
+    for (int i = 0; i < PROTO_TOKEN_LEN; i++)
+        any |= key[i];
+    return any != 0;
+}
+
 typedef struct proto_request {
     uint8_t type;       /* proto_type, PROTO_T_HELLO..PROTO_T_REQ_LAST */
     bool has_rid;
     uint32_t rid;       /* "rid", optional client request id, echoed by the reply */
     uint64_t bid;       /* "bid", required (nonzero) for battle-scoped types, else 0 */
+    /* "key", optional on create, join and queue: the client's idempotency key (bin 16, random);
+     * a repeat with the same key gets the same battle, seat and token. All zero = none. */
+    uint8_t key[PROTO_TOKEN_LEN];
     union {
         struct proto_hello hello;
         struct proto_ping ping;

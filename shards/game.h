@@ -52,7 +52,9 @@ struct game_seat {
     bool away;          /* a player held it and its connection went */
     bool silent;        /* away since a restart and the engine not told yet (recover.c) */
     bool taken;         /* someone (player or AI) has this seat */
+    bool has_key;       /* the create, join or queue that took the seat carried a "key" */
     uint8_t ship;       /* index into the ship table */
+    uint8_t key[PROTO_TOKEN_LEN]; /* that key: a repeat with it gets this seat again */
 };
 
 struct game_battle {
@@ -72,6 +74,11 @@ struct game_battle {
     uint64_t ai_deadline;
     uint64_t keep_deadline;
     uint64_t jseq;               /* actions journaled since the battle's CREATED record */
+    /* Wire numbering after recoveries (persist.h, MARK): an engine event with seq s goes out as
+     * s + seq_off when s > seq_split, else s + seq_off_before (exact for the events since the
+     * previous recovery, which are all a resume ever replays). All 0 for a battle never
+     * recovered: wire seq = engine seq. */
+    uint32_t seq_split, seq_off, seq_off_before;
     struct game_seat seat[2];
     battle b;                    /* engine state (valid from RUNNING on) */
 };

@@ -116,6 +116,7 @@ void game_send_state(struct game *g, struct game_battle *sb, conn_id conn, uint8
 {
     proto_event pe;
     events_state(&sb->b, sb->id, seat, turn_left_ms(g, sb), &pe);
+    pe.seq = game_wire_seq(sb, pe.seq);
     pe.has_rid = has_rid;
     pe.rid = rid;
     game_send_event(g, conn, &pe);

@@ -30,6 +30,12 @@ static inline uint64_t game_min64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* The wire seq of engine seq s of battle sb (see game_battle.seq_split). */
+static inline uint32_t game_wire_seq(const struct game_battle *sb, uint32_t s)
+{
+    return s + (s > sb->seq_split ? sb->seq_off : sb->seq_off_before);
+}
+
 /* ---- game_pool.c ----------------------------------------------------------------------------- */
 /* The battle in pool slot idx (idx < nchunks * GAME_POOL_CHUNK). */
 struct game_battle *game_battle_at(const struct game *g, uint32_t idx);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 /* A battle's setup as recovery needs it. setup NULL: a private battle still waiting for seat 1. A
@@ -19,6 +20,9 @@ void game_journal_created(struct game *g, struct game_battle *sb, const battle_s
         c.has_token[s] = sb->seat[s].taken && !sb->seat[s].ai;
         if (c.has_token[s])
             memcpy(c.token[s], sb->seat[s].token, SHARD_TOKEN_BYTES);
+        c.has_key[s] = c.has_token[s] && sb->seat[s].has_key;
+        if (c.has_key[s])
+            memcpy(c.key[s], sb->seat[s].key, SHARD_TOKEN_BYTES);
     }
     if (setup) {
         c.phase = PERSIST_RUNNING;
@@ -30,6 +34,9 @@ void game_journal_created(struct game *g, struct game_battle *sb, const battle_s
         c.setup.ship[0] = *game_ship_at(g, sb->seat[0].ship);
         c.has_ship[0] = true;
     }
+    /* A battle recovered while waiting numbers its events past what its first life may have sent
+     * (persist.h); its new history must say so, since this record restarts it. */
+    c.seq_base = sb->seq_split == 0 ? sb->seq_off : 0;
     size_t len = persist_encode_created(g->jbuf, sizeof g->jbuf, &c);
     sb->jseq = 0;
     if (len == 0 || journal_append(g->jn, JOURNAL_REC_CREATED, sb->id, 0, g->jbuf, len) == -EINVAL)
@@ -47,7 +54,9 @@ void game_journal_action(struct game *g, struct game_battle *sb, const battle_ac
 
 void game_journal_ended(struct game *g, struct game_battle *sb)
 {
-    static const uint8_t nil = 0xc0;
-    if (g->jn)
-        journal_append(g->jn, JOURNAL_REC_ENDED, sb->id, sb->jseq, &nil, 1);
+    if (!g->jn)
+        return;
+    uint8_t buf[PERSIST_ENDED_MAX];
+    size_t len = persist_encode_ended(buf, clock_wall_ms());
+    journal_append(g->jn, JOURNAL_REC_ENDED, sb->id, sb->jseq, buf, len);
 }

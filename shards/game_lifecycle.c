@@ -73,7 +73,7 @@ void game_dispose_waiting(struct game *g, struct game_battle *sb, uint8_t wire_r
         memset(&pe, 0, sizeof pe);
         pe.type = PROTO_T_ENDED;
         pe.bid = sb->id;
-        pe.seq = 1; /* the only battle event a battle that never started has */
+        pe.seq = game_wire_seq(sb, 1); /* the only battle event a battle that never started has */
         pe.u.ended.winner = -1;
         pe.u.ended.reason = wire_reason;
         game_send_event(g, c, &pe);
@@ -111,6 +111,7 @@ static void publish(struct game *g, struct game_battle *sb, const battle_event *
     for (size_t i = 0; i < n; i++) {
         if (!events_xlate(&sb->b, sb->id, &ev[i], &pe))
             continue;
+        pe.seq = game_wire_seq(sb, pe.seq);
         if (pe.type == PROTO_T_STARTED) {
             bool hr[2] = {false, false};
             uint32_t r[2] = {0, 0};
@@ -235,6 +236,7 @@ bool game_start_battle(struct game *g, struct game_battle *sb, unsigned announce
     for (size_t i = 0; i < nev; i++) {
         if (!events_xlate(&sb->b, sb->id, &g->ev[i], &pe))
             continue;
+        pe.seq = game_wire_seq(sb, pe.seq);
         if (pe.type == PROTO_T_STARTED)
             game_send_started(g, sb, &pe, has_rid, rid);
         else

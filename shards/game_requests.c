@@ -7,6 +7,10 @@
 #include "util/log.h"
 #include "util/clock.h"
 
+static int seat_of_key(const struct game_battle *sb, const uint8_t *key);
+static void answer_repeat(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
+                          bool has_rid, uint32_t rid);
+
 static void on_create(struct game *g, const struct shard_in *m)
 {
     const struct shard_create *c = &m->u.create;
@@ -14,6 +18,7 @@ static void on_create(struct game *g, const struct shard_in *m)
     proto_error err = PROTO_E_OK;
     const char *why = NULL;
     int ship[2] = {-1, -1};
+    struct game_battle *sb = NULL;
 
     if (c->mode < SHARD_CREATE_MATCHED || c->mode > SHARD_CREATE_SOLO || c->band >= PROTO_BAND_COUNT) {
         err = PROTO_E_INTERNAL;
@@ -24,7 +29,14 @@ static void on_create(struct game *g, const struct shard_in *m)
     } else if (g->refuse_new) {
         err = PROTO_E_SERVER_BUSY;
         why = "the battle journal cannot be written: no new battles for now";
-    } else if (m->battle_id == 0 || game_lookup(g, m->battle_id)) {
+    } else if (m->battle_id == 0 || (sb = game_lookup(g, m->battle_id))) {
+        /* A keyed create lands on its battle again: the same answer, not a second battle. */
+        int seat = sb && c->mode != SHARD_CREATE_MATCHED ? seat_of_key(sb, c->key[0]) : -1;
+        if (seat >= 0) {
+            answer_repeat(g, sb, c->conn[0], (uint8_t)seat, c->has_rid[0], c->rid[0]);
+            return;
+        }
+        sb = NULL;
         err = PROTO_E_INTERNAL;
         why = "battle id collision";
     } else if ((ship[0] = game_find_ship(g, c->ship[0])) < 0 ||
@@ -35,7 +47,6 @@ static void on_create(struct game *g, const struct shard_in *m)
         err = PROTO_E_NO_SUCH_SHIP;
         why = "no ship with that key";
     }
-    struct game_battle *sb = NULL;
     if (err == PROTO_E_OK && !(sb = game_pool_alloc(g))) {
         err = PROTO_E_SERVER_BUSY;
         why = "too many battles on this shard";
@@ -59,6 +70,8 @@ static void on_create(struct game *g, const struct shard_in *m)
             gs->ship = (uint8_t)ship[s];
             gs->ai = s == 1 && c->mode == SHARD_CREATE_SOLO;
             gs->conn = gs->ai ? 0 : c->conn[s];
+            gs->has_key = !gs->ai && proto_key_present(c->key[s]);
+            memcpy(gs->key, c->key[s], PROTO_TOKEN_LEN);
             if (!gs->ai && srand_token(&g->rnd, gs->token, SHARD_TOKEN_BYTES) != 0) {
                 err = PROTO_E_INTERNAL;
                 why = "no randomness for tokens";
@@ -98,6 +111,12 @@ static void on_create(struct game *g, const struct shard_in *m)
 
 static void on_join(struct game *g, struct game_battle *sb, conn_id conn, const proto_request *r)
 {
+    /* A join (or a queue whose match was made) repeated with its key: the seat it took. */
+    int kseat = seat_of_key(sb, r->key);
+    if (kseat >= 0 && sb->phase != GAME_WAITING) {
+        answer_repeat(g, sb, conn, (uint8_t)kseat, r->has_rid, r->rid);
+        return;
+    }
     if (game_seat_of(sb, conn) >= 0 || game_spect_has(g, sb, conn)) {
         game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you are already in this battle",
                         r->has_rid, r->rid, sb->id);
@@ -135,13 +154,15 @@ static void on_join(struct game *g, struct game_battle *sb, conn_id conn, const 
     gs->ai = false;
     gs->ship = (uint8_t)ship;
     gs->conn = conn;
+    gs->has_key = proto_key_present(r->key);
+    memcpy(gs->key, r->key, PROTO_TOKEN_LEN);
     g->nwaiting--;
     bool hr[2] = {false, r->has_rid};
     uint32_t rid[2] = {0, r->rid};
     if (!game_start_battle(g, sb, 2u, hr, rid)) {
         game_send_error(g, conn, PROTO_E_INTERNAL, "the engine refused the battle setup",
                         r->has_rid, r->rid, sb->id);
-        gs->taken = false;
+        gs->taken = gs->has_key = false;
         gs->conn = 0;
         g->nwaiting++;
         return;
@@ -180,12 +201,28 @@ static void on_watch(struct game *g, struct game_battle *sb, conn_id conn, const
     game_send_state(g, sb, conn, PROTO_SEAT_SPECTATOR, r->has_rid, r->rid);
 }
 
+/* Whether a resume's `last` (a wire seq) cannot be a number this battle gave: ahead of its latest
+ * event, or inside the gap a recovery left (the client saw events the journal lost). */
+static bool seq_gone(const struct game_battle *sb, uint32_t last)
+{
+    uint32_t latest = battle_last_seq(&sb->b);
+    if (last > game_wire_seq(sb, latest))
+        return true;
+    return sb->seq_off && last > game_wire_seq(sb, sb->seq_split) &&
+           last < game_wire_seq(sb, sb->seq_split + 1);
+}
+
 /* What a resuming seat missed after `last`: the events themselves while the history holds them,
- * else (or when there are none, as the acknowledgement) a full state. */
+ * else (or when there are none, as the acknowledgement) a full state. A `last` from before the
+ * latest recovery gets the state too: the numbers jumped there, and a state says so at once. */
 static void send_missed(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
                         uint32_t last, bool has_rid, uint32_t rid)
 {
-    int n = battle_history_since(&sb->b, last, g->hist, BATTLE_HISTORY + 1);
+    int n = -1;
+    if (!sb->seq_off)
+        n = battle_history_since(&sb->b, last, g->hist, BATTLE_HISTORY + 1);
+    else if (last >= game_wire_seq(sb, sb->seq_split + 1))
+        n = battle_history_since(&sb->b, last - sb->seq_off, g->hist, BATTLE_HISTORY + 1);
     if (n <= 0) {
         game_send_state(g, sb, conn, seat, has_rid, rid);
         return;
@@ -194,6 +231,7 @@ static void send_missed(struct game *g, struct game_battle *sb, conn_id conn, ui
     for (size_t i = 0; i < (size_t)n; i++) {
         if (!events_xlate(&sb->b, sb->id, &g->hist[i], &pe))
             continue;
+        pe.seq = game_wire_seq(sb, pe.seq);
         if (pe.type == PROTO_T_STARTED) {
             pe.u.started.seat = seat;
             memcpy(pe.u.started.token, sb->seat[seat].token, SHARD_TOKEN_BYTES);
@@ -205,36 +243,12 @@ static void send_missed(struct game *g, struct game_battle *sb, conn_id conn, ui
     }
 }
 
-static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, const proto_request *r)
+/* Gives seat (of a waiting or running battle) to conn, as a resume does: from a spectator place,
+ * from a stale connection (which is told `left`), or back from away (the engine is told, and of the
+ * other seat's silent absence after a restart too). Nothing when conn holds it already. */
+static void take_seat(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat)
 {
-    const struct proto_resume *rs = &r->u.resume;
-    uint8_t seat = rs->seat;
-    struct game_seat *gs = seat < 2 ? &sb->seat[seat] : NULL;
-    if (!gs || !gs->taken || gs->ai || !game_token_eq(gs->token, rs->token)) {
-        game_send_error(g, conn, PROTO_E_BAD_TOKEN, "no such seat with that token", r->has_rid,
-                        r->rid, sb->id);
-        return;
-    }
-    int held = game_seat_of(sb, conn);
-    if (held >= 0 && held != seat) { /* one connection, both seats: every event would come twice */
-        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you hold the other seat", r->has_rid,
-                        r->rid, sb->id);
-        return;
-    }
-    if (held == (int)seat) { /* it already gets every event: replaying would send duplicates */
-        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you already hold this seat", r->has_rid,
-                        r->rid, sb->id);
-        return;
-    }
-    if (sb->phase != GAME_WAITING && rs->last > battle_last_seq(&sb->b)) {
-        game_send_error(g, conn, PROTO_E_SEQ_GONE, "last is ahead of the battle", r->has_rid,
-                        r->rid, sb->id);
-        return;
-    }
-    if (sb->phase == GAME_ENDED) { /* results only: the seat is not given back */
-        send_missed(g, sb, conn, seat, rs->last, r->has_rid, r->rid);
-        return;
-    }
+    struct game_seat *gs = &sb->seat[seat];
     if (game_spect_has(g, sb, conn)) {
         game_spect_remove(g, sb, conn);
         game_send_seat(g, conn, sb->id, SHARD_ROLE_SPECTATOR, -1);
@@ -263,6 +277,119 @@ static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, cons
         game_send_seat(g, conn, sb->id, seat, +1);
         game_stat_add(&g->stats->resumes, 1);
     }
+}
+
+/* The seat of sb that was taken with idempotency key `key`, or -1 (also for no key). */
+static int seat_of_key(const struct game_battle *sb, const uint8_t *key)
+{
+    if (!proto_key_present(key))
+        return -1;
+    for (int s = 0; s < 2; s++)
+        if (sb->seat[s].has_key && game_token_eq(sb->seat[s].key, key))
+            return s;
+    return -1;
+}
+
+/* The `started` of sb as seat saw it: from the history while it holds seq 1, else rebuilt the same
+ * way (the opening line-up at full hull; ammunition as it is now). */
+static void send_started_again(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
+                               bool has_rid, uint32_t rid)
+{
+    battle_event e;
+    if (battle_history_since(&sb->b, 0, g->hist, 1) == 1 && g->hist[0].kind == BATTLE_EV_STARTED) {
+        e = g->hist[0];
+    } else {
+        memset(&e, 0, sizeof e);
+        e.kind = BATTLE_EV_STARTED;
+        e.seq = 1;
+        e.seat = 0;
+        e.u.started.band = sb->band;
+        e.u.started.round_limit = sb->b.s.round_limit;
+        for (int s = 0; s < 2; s++)
+            e.u.started.hull[s] = sb->b.s.ship[s].stats.hull;
+    }
+    proto_event pe;
+    if (!events_xlate(&sb->b, sb->id, &e, &pe))
+        return;
+    pe.seq = game_wire_seq(sb, pe.seq);
+    pe.u.started.seat = seat;
+    memcpy(pe.u.started.token, sb->seat[seat].token, SHARD_TOKEN_BYTES);
+    pe.has_rid = has_rid;
+    pe.rid = rid;
+    game_send_event(g, conn, &pe);
+}
+
+/* A create, join or queue repeated with the key that took `seat`: the same answer again, to conn.
+ * Waiting: `created` (conn takes seat 0). Started: `started` (seat, token), then conn holds the seat
+ * and gets what a resume from that `started` would (the events since, or a state); a connection
+ * that holds the seat already gets the `started` alone. Ended: the `started` and what followed, as
+ * a result: no seat. */
+static void answer_repeat(struct game *g, struct game_battle *sb, conn_id conn, uint8_t seat,
+                          bool has_rid, uint32_t rid)
+{
+    game_stat_add(&g->stats->repeats, 1);
+    if (sb->phase == GAME_WAITING) {
+        take_seat(g, sb, conn, seat);
+        proto_event pe;
+        memset(&pe, 0, sizeof pe);
+        pe.type = PROTO_T_CREATED;
+        pe.bid = sb->id;
+        pe.has_rid = has_rid;
+        pe.rid = rid;
+        pe.u.created.seat = 0;
+        pe.u.created.band = sb->band;
+        memcpy(pe.u.created.token, sb->seat[0].token, SHARD_TOKEN_BYTES);
+        game_send_event(g, conn, &pe);
+        game_settle(g, sb);
+        return;
+    }
+    if (sb->phase == GAME_RUNNING && game_seat_of(sb, conn) == 1 - seat) {
+        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you hold the other seat", has_rid, rid,
+                        sb->id);
+        return;
+    }
+    bool held = sb->phase == GAME_RUNNING && game_seat_of(sb, conn) == seat;
+    send_started_again(g, sb, conn, seat, has_rid, rid);
+    if (held) /* it already gets every event since: the `started` alone, no duplicates */
+        return;
+    if (sb->phase == GAME_RUNNING)
+        take_seat(g, sb, conn, seat);
+    send_missed(g, sb, conn, seat, game_wire_seq(sb, 1), false, 0);
+    if (sb->phase == GAME_RUNNING)
+        game_settle(g, sb);
+}
+
+static void on_resume(struct game *g, struct game_battle *sb, conn_id conn, const proto_request *r)
+{
+    const struct proto_resume *rs = &r->u.resume;
+    uint8_t seat = rs->seat;
+    struct game_seat *gs = seat < 2 ? &sb->seat[seat] : NULL;
+    if (!gs || !gs->taken || gs->ai || !game_token_eq(gs->token, rs->token)) {
+        game_send_error(g, conn, PROTO_E_BAD_TOKEN, "no such seat with that token", r->has_rid,
+                        r->rid, sb->id);
+        return;
+    }
+    int held = game_seat_of(sb, conn);
+    if (held >= 0 && held != seat) { /* one connection, both seats: every event would come twice */
+        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you hold the other seat", r->has_rid,
+                        r->rid, sb->id);
+        return;
+    }
+    if (held == (int)seat) { /* it already gets every event: replaying would send duplicates */
+        game_send_error(g, conn, PROTO_E_ALREADY_IN_BATTLE, "you already hold this seat", r->has_rid,
+                        r->rid, sb->id);
+        return;
+    }
+    if (sb->phase != GAME_WAITING && seq_gone(sb, rs->last)) {
+        game_send_error(g, conn, PROTO_E_SEQ_GONE, "last is ahead of the battle", r->has_rid,
+                        r->rid, sb->id);
+        return;
+    }
+    if (sb->phase == GAME_ENDED) { /* results only: the seat is not given back */
+        send_missed(g, sb, conn, seat, rs->last, r->has_rid, r->rid);
+        return;
+    }
+    take_seat(g, sb, conn, seat);
     if (sb->phase == GAME_WAITING) {
         proto_event pe;
         memset(&pe, 0, sizeof pe);

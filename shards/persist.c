@@ -60,7 +60,8 @@ size_t persist_encode_created(uint8_t *buf, size_t cap, const struct persist_cre
     struct fixbuf f = {.p = buf, .cap = cap};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &f, fix_write);
-    msgpack_pack_array(&pk, 10);
+    bool keys = c->has_key[0] || c->has_key[1];
+    msgpack_pack_array(&pk, keys ? 12 : c->seq_base ? 11 : 10);
     msgpack_pack_uint8(&pk, PERSIST_VERSION);
     msgpack_pack_uint8(&pk, c->phase);
     msgpack_pack_uint8(&pk, c->setup.band);
@@ -85,6 +86,19 @@ size_t persist_encode_created(uint8_t *buf, size_t cap, const struct persist_cre
         else
             msgpack_pack_nil(&pk);
     }
+    if (keys || c->seq_base)
+        msgpack_pack_uint32(&pk, c->seq_base);
+    if (keys) {
+        msgpack_pack_array(&pk, 2);
+        for (int s = 0; s < 2; s++) {
+            if (c->has_key[s]) {
+                msgpack_pack_bin(&pk, SHARD_TOKEN_BYTES);
+                msgpack_pack_bin_body(&pk, c->key[s], SHARD_TOKEN_BYTES);
+            } else {
+                msgpack_pack_nil(&pk);
+            }
+        }
+    }
     return f.overflow ? 0 : f.len;
 }
 
@@ -101,6 +115,49 @@ static uint8_t *put_uint(uint8_t *p, uint64_t v)
         *p++ = (uint8_t)v;
     }
     return p;
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
+{
+    *p++ = 0xce;
+    *p++ = (uint8_t)(v >> 24);
+    *p++ = (uint8_t)(v >> 16);
+    *p++ = (uint8_t)(v >> 8);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+size_t persist_encode_ended(uint8_t *buf, uint64_t end_ms)
+{
+    uint8_t *p = buf;
+    *p++ = 0x92;
+    *p++ = 1;
+    *p++ = 0xcf;
+    for (int i = 7; i >= 0; i--)
+        *p++ = (uint8_t)(end_ms >> (8 * i));
+    return (size_t)(p - buf);
+}
+
+int persist_decode_ended(const uint8_t *p, size_t len, uint64_t *end_ms)
+{
+    *end_ms = 0;
+    if (len == 1 && p[0] == 0xc0)
+        return 0;
+    if (len != PERSIST_ENDED_MAX || p[0] != 0x92 || p[1] != 1 || p[2] != 0xcf)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        *end_ms = *end_ms << 8 | p[3 + i];
+    return 0;
+}
+
+size_t persist_encode_mark(uint8_t *buf, const struct persist_mark *m)
+{
+    uint8_t *p = buf;
+    *p++ = 0x93;
+    *p++ = 0;
+    p = put_u32(p, m->split);
+    p = put_u32(p, m->off);
+    return (size_t)(p - buf);
 }
 
 size_t persist_encode_action(uint8_t *buf, const battle_action *a)
@@ -150,6 +207,17 @@ int persist_decode_action(const uint8_t *p, size_t len, battle_action *out)
     out->seat = (uint8_t)s;
     out->arg = (uint16_t)a;
     return 0;
+}
+
+int persist_decode_step(const uint8_t *p, size_t len, battle_action *a, struct persist_mark *m)
+{
+    if (persist_decode_action(p, len, a) == 0)
+        return 0;
+    if (len != 12 || p[0] != 0x93 || p[1] != 0 || p[2] != 0xce || p[7] != 0xce)
+        return -1;
+    m->split = (uint32_t)p[3] << 24 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 8 | p[6];
+    m->off = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+    return 1;
 }
 
 static bool get_int(const msgpack_object *o, int64_t lo, int64_t hi, int64_t *v)
@@ -223,8 +291,8 @@ static int fail(char *why, size_t whylen, const char *msg)
 static int decode_created(const msgpack_object *o, struct persist_created *c, char *why,
                           size_t whylen)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10)
-        return fail(why, whylen, "created record: not a 10-element array");
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 10 || o->via.array.size > 12)
+        return fail(why, whylen, "created record: not an array of 10 to 12 elements");
     const msgpack_object *f = o->via.array.ptr;
     int64_t v, phase, band, tp, tl, rl, ai;
     if (!get_int(&f[0], 0, 255, &v) || v != PERSIST_VERSION)
@@ -262,6 +330,25 @@ static int decode_created(const msgpack_object *o, struct persist_created *c, ch
         return fail(why, whylen, "created record: a seat has no ship");
     if (c->ai_seat >= 0 && c->has_token[c->ai_seat])
         return fail(why, whylen, "created record: the AI's seat has a token");
+    if (o->via.array.size >= 11) {
+        int64_t base;
+        if (!get_int(&f[10], 0, UINT32_MAX, &base))
+            return fail(why, whylen, "created record: bad seq base");
+        c->seq_base = (uint32_t)base;
+    }
+    if (o->via.array.size == 12) {
+        if (f[11].type != MSGPACK_OBJECT_ARRAY || f[11].via.array.size != 2)
+            return fail(why, whylen, "created record: keys are not a pair");
+        for (int s = 0; s < 2; s++) {
+            const msgpack_object *k = &f[11].via.array.ptr[s];
+            c->has_key[s] = k->type != MSGPACK_OBJECT_NIL;
+            if (!c->has_key[s])
+                continue;
+            if (k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != SHARD_TOKEN_BYTES)
+                return fail(why, whylen, "created record: bad key");
+            memcpy(c->key[s], k->via.bin.ptr, SHARD_TOKEN_BYTES);
+        }
+    }
     return 0;
 }
 

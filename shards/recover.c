@@ -40,6 +40,28 @@ static uint8_t restore_ship_idx(const struct game *g, const ships_ship *s, bool 
     return (uint8_t)(i >= 0 ? i : 0);
 }
 
+/* An ended battle whose end is journaled comes back for what is left of finished_keep_ms, as it
+ * was after battle_finished: nobody in it, its tokens kept, so a seat can resume to read how it
+ * ended. */
+static void restore_ended(struct game *g, struct game_battle *sb, const struct persist_created *c,
+                          const uint8_t ship[2], uint64_t now, uint64_t keep_ms)
+{
+    for (int s = 0; s < 2; s++) {
+        struct game_seat *gs = &sb->seat[s];
+        gs->ai = c->ai_seat == s;
+        gs->taken = c->has_token[s] || gs->ai;
+        gs->ship = ship[s];
+        if (c->has_token[s])
+            memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
+        gs->has_key = c->has_key[s];
+        memcpy(gs->key, c->key[s], SHARD_TOKEN_BYTES);
+    }
+    sb->phase = GAME_ENDED;
+    sb->keep_deadline = now + keep_ms;
+    g->nended++;
+    game_schedule(g, sb);
+}
+
 /* Puts back a battle recovered from the journal (before the shard runs; g->jn is still NULL, so
  * nothing is journaled and nothing is sent). A running battle is rebuilt by battle_replay from
  * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
@@ -50,8 +72,8 @@ static uint8_t restore_ship_idx(const struct game *g, const ships_ship *s, bool 
  * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
  * duplicate id, no memory). */
 static int restore_battle(struct game *g, uint64_t id, const struct persist_created *c,
-                          const battle_action *acts, size_t n, uint64_t now, char *why,
-                          size_t whylen)
+                          const battle_action *acts, size_t n, uint64_t now, uint64_t keep_ms,
+                          char *why, size_t whylen)
 {
     g->now = now;
     if (id == 0 || game_lookup(g, id))
@@ -82,9 +104,13 @@ static int restore_battle(struct game *g, uint64_t id, const struct persist_crea
                      battle_err_name(e));
             return -1;
         }
-        if (battle_is_over(&sb->b)) {
+        if (battle_is_over(&sb->b) != (keep_ms > 0)) { /* over, or an end the replay missed */
             game_pool_release(g, sb);
             return 1;
+        }
+        if (keep_ms) {
+            restore_ended(g, sb, c, ship, now, keep_ms);
+            return 0;
         }
     }
     battle_view v;
@@ -95,6 +121,8 @@ static int restore_battle(struct game *g, uint64_t id, const struct persist_crea
         gs->ai = c->ai_seat == s;
         gs->taken = c->has_token[s] || gs->ai;
         gs->ship = ship[s];
+        gs->has_key = c->has_key[s];
+        memcpy(gs->key, c->key[s], SHARD_TOKEN_BYTES);
         if (c->has_token[s]) {
             memcpy(gs->token, c->token[s], SHARD_TOKEN_BYTES);
             gs->away = true;
@@ -119,13 +147,122 @@ static int restore_battle(struct game *g, uint64_t id, const struct persist_crea
     return 0;
 }
 
-/* Decodes one recovered battle and puts it on its shard. 0 restored, 1 over, -1 bad (why). */
-static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, battle_action **acts,
-                       size_t *acts_cap, char *why, size_t whylen)
+/* What a restored battle is written back as (its first snapshot in this run): its records as read,
+ * plus the recovery's numbering (persist.h): a MARK after the actions of a running battle, or a
+ * CREATED with the new seq base for a waiting one. */
+struct restored {
+    journal_battle jb;
+    journal_rec *recs; /* jb.actions when a MARK was added (owned) */
+    uint8_t buf[PERSIST_CREATED_MAX];
+};
+
+/* Numbers a restored battle's next events past anything its earlier lives may have sent (a
+ * client may have seen events the journal lost) and says so in out. marks: the MARK records read.
+ * 0, or -1 when the battle's 32-bit sequence space is used up. */
+/* The MARKs among jb's actions: the last one's split and offset (0 and base when none), and the
+ * offset of the last one whose split is below `below` (base when none). */
+static void scan_marks(const journal_battle *jb, uint32_t base, uint32_t below, uint32_t *last_split,
+                       uint32_t *last_off, uint32_t *before)
+{
+    *last_split = 0;
+    *last_off = *before = base;
+    for (size_t i = 0; i < jb->nactions; i++) {
+        battle_action a;
+        struct persist_mark m;
+        if (persist_decode_step(jb->actions[i].payload, jb->actions[i].payload_len, &a, &m) != 1)
+            continue;
+        *last_split = m.split;
+        *last_off = m.off;
+        if (m.split < below)
+            *before = m.off;
+    }
+}
+
+static int renumber(struct game_battle *sb, const struct persist_created *c, const journal_battle *jb,
+                    struct restored *out, char *why, size_t whylen)
+{
+    uint32_t split, off, before;
+    out->jb = *jb;
+    if (sb->phase == GAME_ENDED) {
+        /* Its end is journaled, so nothing after what was recovered was ever sent: it keeps the
+         * numbers of its last life. */
+        scan_marks(jb, c->seq_base, UINT32_MAX, &split, &off, &before);
+        scan_marks(jb, c->seq_base, split, &split, &off, &before);
+        sb->seq_split = split;
+        sb->seq_off = off;
+        sb->seq_off_before = before;
+        return 0;
+    }
+    uint32_t latest = sb->phase == GAME_RUNNING ? battle_last_seq(&sb->b) : 0;
+    scan_marks(jb, c->seq_base, latest, &split, &off, &before);
+    if ((uint64_t)off + 2ull * PERSIST_SEQ_GAP + latest > UINT32_MAX) {
+        snprintf(why, whylen, "its sequence numbers are used up (recovered too often)");
+        return -1;
+    }
+    sb->seq_split = latest;
+    sb->seq_off = off + PERSIST_SEQ_GAP;
+    sb->seq_off_before = before;
+    if (sb->phase == GAME_WAITING) {
+        struct persist_created nc = *c;
+        nc.seq_base = sb->seq_off;
+        size_t len = persist_encode_created(out->buf, sizeof out->buf, &nc);
+        if (len == 0) {
+            snprintf(why, whylen, "created record does not fit");
+            return -1;
+        }
+        out->jb.created.payload = out->buf;
+        out->jb.created.payload_len = len;
+        return 0;
+    }
+    out->recs = malloc((jb->nactions + 1) * sizeof *out->recs);
+    if (!out->recs) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (jb->nactions)
+        memcpy(out->recs, jb->actions, jb->nactions * sizeof *out->recs);
+    struct persist_mark m = {.split = latest, .off = sb->seq_off};
+    journal_rec *r = &out->recs[jb->nactions];
+    memset(r, 0, sizeof *r);
+    r->type = JOURNAL_REC_ACTION;
+    r->battle_id = jb->id;
+    r->seq = jb->created.seq + 1 + jb->nactions;
+    r->payload = out->buf;
+    r->payload_len = persist_encode_mark(out->buf, &m);
+    out->jb.actions = out->recs;
+    out->jb.nactions = jb->nactions + 1;
+    sb->jseq = out->jb.nactions;
+    return 0;
+}
+
+/* How long an ended battle is still to be kept (0: not at all): what is left of finished_keep_ms
+ * since its journaled end (wall clock; a clock set back keeps it no longer than the setting). */
+static uint64_t ended_keep_ms(const struct game *g, const journal_battle *jb,
+                              const struct persist_created *c, uint64_t wall)
+{
+    uint64_t end_ms;
+    if (c->phase != PERSIST_RUNNING ||
+        persist_decode_ended(jb->end.payload, jb->end.payload_len, &end_ms) != 0 || end_ms == 0)
+        return 0;
+    uint64_t until = end_ms + g->cfg.finished_keep_ms;
+    if (until <= wall)
+        return 0;
+    return game_min64(until - wall, g->cfg.finished_keep_ms);
+}
+
+/* Decodes one recovered battle and puts it on its shard, numbered past its earlier lives. 0
+ * restored (out filled), 1 over, 2 left out (ended and not kept, or no longer readable: it is over
+ * anyway; or its sequence numbers are used up, logged), -1 bad (why). wall: the wall clock (ms), against which journaled end times are read. */
+static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, uint64_t wall,
+                       battle_action **acts, size_t *acts_cap, struct restored *out, char *why,
+                       size_t whylen)
 {
     struct persist_created c;
     if (persist_decode_created(jb->created.payload, jb->created.payload_len, &c, why, whylen) != 0)
-        return -1;
+        return jb->ended ? 2 : -1;
+    uint64_t keep_ms = jb->ended ? ended_keep_ms(g, jb, &c, wall) : 0;
+    if (jb->ended && !keep_ms)
+        return 2;
     if (c.phase == PERSIST_WAITING && jb->nactions > 0) {
         snprintf(why, whylen, "a waiting battle has actions");
         return -1;
@@ -140,13 +277,60 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, b
         *acts = a;
         *acts_cap = cap;
     }
-    for (size_t i = 0; i < jb->nactions; i++)
-        if (persist_decode_action(jb->actions[i].payload, jb->actions[i].payload_len, &(*acts)[i]) !=
-            0) {
+    size_t na = 0;
+    for (size_t i = 0; i < jb->nactions; i++) {
+        struct persist_mark m;
+        int k = persist_decode_step(jb->actions[i].payload, jb->actions[i].payload_len,
+                                    &(*acts)[na], &m);
+        if (k < 0) {
             snprintf(why, whylen, "action %zu is malformed", i);
-            return -1;
+            return jb->ended ? 2 : -1;
         }
-    return restore_battle(g, jb->id, &c, *acts, jb->nactions, now, why, whylen);
+        na += k == 0;
+    }
+    int rc = restore_battle(g, jb->id, &c, *acts, na, now, keep_ms, why, whylen);
+    if (rc != 0)
+        return jb->ended ? 2 : rc;
+    struct game_battle *sb = game_lookup(g, jb->id);
+    if (renumber(sb, &c, jb, out, why, whylen) != 0) {
+        /* Not damage: the battle is sound but cannot be numbered past its earlier lives. */
+        log_warn("journal: battle left out", "battle", LOG_U64(jb->id), "error", why);
+        if (sb->phase == GAME_WAITING)
+            g->nwaiting--;
+        else if (sb->phase == GAME_RUNNING)
+            g->nrunning--;
+        game_stat_sub(&g->stats->battles_recovered, 1);
+        game_pool_release(g, sb);
+        game_update_live(g);
+        return 2;
+    }
+    return 0;
+}
+
+/* The keyed seats of the battles kept (owner[i] < n), for the network thread (shards_key). No
+ * memory: none (a queue repeated after the restart is then a new entry). */
+static void collect_keys(struct game *const *games, unsigned n, const journal_set *set,
+                         const unsigned *owner, struct recover_result *r)
+{
+    size_t nb = journal_set_count(set), cap = 0;
+    for (size_t i = 0; i < nb; i++)
+        cap += owner[i] < n ? 2 : 0;
+    if (!cap || !(r->keys = malloc(cap * sizeof *r->keys)))
+        return;
+    for (size_t i = 0; i < nb; i++) {
+        if (owner[i] >= n)
+            continue;
+        uint64_t id = journal_set_battle(set, i)->id;
+        struct game_battle *sb = game_lookup(games[owner[i]], id);
+        for (int s = 0; sb && s < 2; s++) {
+            if (!sb->seat[s].has_key)
+                continue;
+            struct shards_key *k = &r->keys[r->nkeys++];
+            memcpy(k->key, sb->seat[s].key, PROTO_TOKEN_LEN);
+            k->battle_id = id;
+            k->seat = (uint8_t)s;
+        }
+    }
 }
 
 int recover_run(const struct shards_persist_opts *po, const store_backend *be, unsigned n,
@@ -174,7 +358,9 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
                   "dir", dir, "error", strerror(-rc));
         return -1;
     }
-    journal_load_opts lo = {.backend = be, .skip_damaged = po->skip_damaged, .warn = on_warn};
+    journal_load_opts lo = {
+        .backend = be, .skip_damaged = po->skip_damaged, .keep_ended = true, .warn = on_warn};
+    uint64_t wall = clock_wall_ms();
     journal_set *set = NULL;
     journal_error err;
     if (journal_load(dir, &lo, &set, &err) != 0) {
@@ -187,23 +373,30 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
     size_t nb = journal_set_count(set);
     r.battles = nb;
     const journal_battle **mine = malloc((nb ? nb : 1) * sizeof *mine);
+    struct restored *outs = calloc(nb ? nb : 1, sizeof *outs);
     size_t *count = calloc(n, sizeof *count);
     unsigned *owner = malloc((nb ? nb : 1) * sizeof *owner);
     battle_action *acts = NULL;
     size_t acts_cap = 0;
-    bool ok = mine && count && owner;
+    bool ok = mine && count && owner && outs;
     if (!ok)
         log_error("recovery: out of memory");
     for (size_t i = 0; ok && i < nb; i++) {
         const journal_battle *jb = journal_set_battle(set, i);
         unsigned k = shard_of(jb->id, n);
         char why[160] = "";
-        int rr = restore_one(games[k], jb, now, &acts, &acts_cap, why, sizeof why);
+        int rr =
+            restore_one(games[k], jb, now, wall, &acts, &acts_cap, &outs[i], why, sizeof why);
         owner[i] = n; /* not kept */
         if (rr == 0) {
             owner[i] = k;
             count[k]++;
-            r.restored++;
+            if (jb->ended)
+                r.ended_kept++;
+            else
+                r.restored++;
+        } else if (rr == 2) {
+            /* ended, and past its keep time: gone, as it would be had the server run on */
         } else if (rr == 1) {
             r.over++;
         } else if (po->skip_damaged) {
@@ -218,6 +411,8 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         }
     }
     free(acts);
+    if (ok)
+        collect_keys(games, n, set, owner, &r);
     /* Each shard's share, grouped, then written as its first snapshot. */
     size_t at = 0;
     for (unsigned k = 0; ok && k < n; k++) {
@@ -225,7 +420,7 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         size_t m = 0;
         for (size_t i = 0; i < nb; i++)
             if (owner[i] == k)
-                part[m++] = journal_set_battle(set, i);
+                part[m++] = &outs[i].jb;
         at += m;
         journal_opts jo = {
             .backend = be,
@@ -249,6 +444,9 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
     }
     journal_load_stats ls = journal_set_stats(set);
     free(mine);
+    for (size_t i = 0; outs && i < nb; i++)
+        free(outs[i].recs);
+    free(outs);
     free(count);
     free(owner);
     journal_set_free(set);
@@ -256,17 +454,24 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         goto fail;
     for (unsigned k = 0; k < n; k++)
         games[k]->jn = jn[k];
+    struct shard_stats *st0 = games[0]->stats;
+    game_stat_add(&st0->journal_torn_tails, ls.torn_tails);
+    game_stat_add(&st0->journal_damaged_regions, ls.damaged_regions);
+    game_stat_add(&st0->journal_battles_skipped, r.skipped + ls.skipped_battles);
     r.ms = (clock_mono_ns() - t0) / 1000000;
-    log_info("journal recovered", "dir", dir, "battles", LOG_U64(r.restored), "over",
-             LOG_U64(r.over), "skipped", LOG_U64(r.skipped + ls.skipped_battles), "files",
+    log_info("journal recovered", "dir", dir, "battles", LOG_U64(r.restored), "ended_kept",
+             LOG_U64(r.ended_kept), "over", LOG_U64(r.over), "skipped", LOG_U64(r.skipped + ls.skipped_battles), "files",
              LOG_U64(ls.files), "records", LOG_U64(ls.records), "bytes", LOG_U64(ls.bytes),
              "torn_tails", LOG_U64(ls.torn_tails), "ms", LOG_U64(r.ms), "fsync",
              journal_sync_policy_name(po->fsync));
     if (res)
         *res = r;
+    else
+        free(r.keys);
     return 0;
 
 fail:
+    free(r.keys);
     for (unsigned k = 0; k < n; k++) {
         if (jn[k])
             journal_close(jn[k]);

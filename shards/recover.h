@@ -12,11 +12,15 @@
 #include "shards/shards.h"
 
 struct recover_result {
-    uint64_t battles;  /* unfinished battles found */
+    uint64_t battles;  /* battles found (unfinished, and ended ones whose records are whole) */
     uint64_t restored; /* put back on a shard */
     uint64_t skipped;  /* left out (damaged, skip_damaged on) */
     uint64_t over;     /* found over on replay: dropped */
+    uint64_t ended_kept; /* ended within game.finished_keep_ms: back for resume and watch */
     uint64_t ms;       /* wall time of the whole recovery */
+    struct shards_key *keys; /* keyed seats of the battles brought back (malloc'ed: the caller
+                              * frees it), NULL when none */
+    size_t nkeys;
 };
 
 /* Runs recovery for n shards whose games are games[0..n) (initialised, not running); now is the

@@ -2,16 +2,21 @@
  *
  * Shape (docs/ARCHITECTURE.md): one network thread, N shard threads. Each shard has one SPSC ring in
  * (net -> shard) and one out (shard -> net), each message stored inline in a fixed-size slot
- * (shards/ring.h). A battle lives on shard_of(battle_id) for its whole life; nothing else touches it.
+ * (shards/ring.h). A battle lives on shard_of(battle_id) for its whole life; nothing else touches it
+ * except under that shard's run lock (shards_run_inline: the network thread runs a sleeping shard's
+ * few messages itself, so one thread at a time still owns every battle).
  * Shards never see a socket: they address connections by conn_id (slot | generation << 32), and the
  * network thread drops output for a generation that is gone.
  *
  * Threads: every shards_* function below is for the network thread only (the single producer of the
  * inboxes and single consumer of the outboxes), except shards_stats, which any thread may read.
+ * During shards_run_inline the network thread is also, under the shard's lock, the consumer of that
+ * inbox and the producer of that outbox; the lock orders it against the shard thread.
  *
  * Wakeups: the producer commits to the ring, issues a seq_cst fence, then uv_async_send on the
  * consumer's loop. The network thread marks shards dirty in shards_push and wakes each dirty shard
- * once from shards_flush (call it from a uv_prepare_t, i.e. once per loop pass). A shard wakes the net
+ * once from shards_flush (call it from a uv_prepare_t, i.e. once per loop pass), after
+ * shards_run_inline has taken the shards it could run itself (those need no wake). A shard wakes the net
  * thread through opts.wake_net once per batch of work (an inbox drain, a timer tick, a backlog
  * retry) that committed anything, after its last commit of the batch.
  * Each consumer drains until empty, or re-signals itself when it stops on a budget (libuv coalesces
@@ -83,6 +88,21 @@ typedef uint64_t conn_id; /* low 32 bits: slot in the net's table; high 32: gene
 
 /* Which shard owns a battle. A fixed mixing function (splitmix64 finaliser) so ids chosen by the
  * server's random generator spread evenly and the mapping survives restarts for a given count. */
+/* The battle id a keyed create gets: a function of the client's idempotency key alone, so a
+ * repeat (another connection, after a restart too) reaches the same battle on the same shard. In
+ * 1..2^63-1, as every battle id. The key stays secret: the id does not give it away. */
+static inline uint64_t shard_key_battle_id(const uint8_t key[PROTO_TOKEN_LEN])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < PROTO_TOKEN_LEN; i++)
+        h = (h ^ key[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h &= INT64_MAX;
+    return h ? h : 1;
+}
+
 static inline unsigned shard_of(uint64_t battle_id, unsigned nshards)
 {
     return (unsigned)(mix64(battle_id) % nshards);
@@ -124,6 +144,9 @@ struct shard_create {
     uint32_t rid[2];
     conn_id conn[2];                    /* seat holders; conn[1] = 0 unless MATCHED */
     char ship[2][PROTO_SHIP_MAX + 1];   /* ship keys; SOLO: ship[1] is the AI's, "" = server picks */
+    /* The seat's idempotency key ("key" of its create or queue; all zero = none). With a key the
+     * battle id is shard_key_battle_id(key[0]) for create, so a repeat lands on this battle. */
+    uint8_t key[2][PROTO_TOKEN_LEN];
 };
 
 struct shard_in {
@@ -242,11 +265,16 @@ struct shard_stats {
     _Atomic uint64_t outbox_nomem;        /* big frames dropped because malloc failed */
     _Atomic uint64_t wakeups;             /* inbox async callbacks run */
     _Atomic uint64_t net_wakes;           /* wake_net calls made */
+    _Atomic uint64_t inline_runs;         /* times the network thread ran this shard's inbox */
+    _Atomic uint64_t inline_msgs;         /* messages it handled so (also in inbox_msgs) */
+    _Atomic uint64_t inline_busy;         /* it could not: the shard thread was running */
+    _Atomic uint64_t inline_wakes;        /* it ran, then woke the shard (timer, parked output) */
     _Atomic uint64_t loop_lag_us_max;     /* worst timer lateness seen (us) */
     _Atomic uint64_t timers_fired;
     _Atomic uint64_t spectators;          /* spectators attached right now */
     _Atomic uint64_t resumes;             /* seats taken back by token */
     _Atomic uint64_t takeovers;           /* resumes that displaced a still-open connection */
+    _Atomic uint64_t repeats;             /* create/join/queue repeated with their key: same answer */
     _Atomic uint64_t action_latency[SHARD_LATENCY_BUCKETS];
     _Atomic uint64_t action_latency_sum_ns; /* exact total of the latencies counted above */
     /* persistence (journal/journal.h; all 0 when persistence.enabled is off) */
@@ -259,6 +287,12 @@ struct shard_stats {
     _Atomic uint64_t journal_sync_errors;
     _Atomic uint64_t journal_records_dropped; /* lost while degraded (the journal then stops) */
     _Atomic uint64_t journal_compactions;
+    _Atomic uint64_t journal_compaction_errors; /* failed compactions (retried after 10 s) */
+    _Atomic uint64_t journal_buffer_full_writes; /* early writes: the group-commit buffer was full */
+    /* What the start's recovery met, for the whole journal: kept in shard 0's stats only. */
+    _Atomic uint64_t journal_torn_tails;      /* log segment tails cut (a crash mid-write) */
+    _Atomic uint64_t journal_damaged_regions; /* bad records with good ones after (skip_damaged) */
+    _Atomic uint64_t journal_battles_skipped; /* battles left out as damaged (skip_damaged) */
     _Atomic uint64_t journal_queued_bytes; /* buffered or unacknowledged by the backend (bounded) */
 };
 

@@ -10,6 +10,20 @@
  *                    thread about a drained-after-full inbox, and wakes the net thread once if
  *                    anything was committed: fence, then wake_net.
  *
+ * Running a sleeping shard's messages on the network thread (opts.inline_max, server.inline_max):
+ * at human pace nearly every request finds its shard asleep, and on a virtual machine the two
+ * wakeups of the round trip (net -> shard, shard -> net) cost more CPU than the request's own
+ * work. So a shard's battles belong to whichever thread holds the shard's `run` lock: the shard
+ * thread takes it at the start of any callback and gives it back in its prepare callback, just
+ * before its loop blocks; the network thread, at the end of its pass, try-locks a dirty shard and,
+ * when it gets the lock and the pass has at most inline_max messages for shards, handles them
+ * itself with game_handle and drains the replies in the same pass (shards_run_inline). Nothing in
+ * game/ or the rings changes: one thread at a time still owns the shard, and the lock orders the
+ * hand-overs. Whatever needs the shard's own loop (re-arming its timer earlier, parked output, a
+ * stop) makes the inline run leave the shard marked, and shards_flush wakes it as before. Shards
+ * that journal never run inline (their pass writes the journal, and under fsync=always syncs it:
+ * not on the network thread).
+ *
  * Journal before output: while a shard journals, its outbound ring slots are filled but held back
  * (ring reserve_at / commit_n) until the pass's records are durable, so no event leaves before the
  * record of the action that made it is written (and, under fsync=always, synced, or acknowledged
@@ -38,6 +52,7 @@
 
 #define SHARD_INBOX_BUDGET 1024  /* inbox messages per async callback before yielding the loop */
 #define SHARD_BACKLOG_RETRY_MS 1 /* retry interval while output is parked */
+#define SHARD_OS_NAME_MAX 16     /* pthread_setname_np's limit, NUL included */
 #define SHARD_HELD_GROUPS 64     /* passes whose output waits for the journal at once; more merge */
 
 struct shard;
@@ -56,6 +71,7 @@ struct shard {
     uv_timer_t timer;  /* earliest battle deadline */
     uv_timer_t retry;  /* parked output */
     uv_check_t check;  /* end of each loop pass */
+    uv_prepare_t prep; /* just before the loop blocks: gives the run lock back */
     uv_timer_t jretry; /* while the journal is degraded: a pass at least every JOURNAL_RETRY_MS */
     uint64_t timer_due; /* deadline the timer is armed for, GAME_NO_DEADLINE = stopped */
     bool stopping;
@@ -74,6 +90,13 @@ struct shard {
     } hg[SHARD_HELD_GROUPS]; /* circular, oldest at hg_head */
     unsigned hg_head, hg_count;
     bool inbox_paused; /* inbox left unread until the outbox backlog drains */
+    uint64_t last_now; /* latest clock given to the game (ms): both threads that run it use it */
+
+    /* Held by whichever thread runs this shard's battles: its own thread from the first callback
+     * of a loop pass to the prepare callback, or the network thread during shards_run_inline. */
+    pthread_mutex_t run;
+    bool run_init;
+    bool run_held; /* shard thread side: it holds `run` */
 
     _Atomic bool inbox_blocked; /* net found the inbox full and waits for room */
     _Atomic bool exited;        /* the thread left its loop */
@@ -88,6 +111,8 @@ struct shards {
     const store_backend *be; /* persistence.backend's operations, NULL when off */
     store_lock *lock;        /* the journal location's claim (persistence), NULL when none */
     struct shard *shard; /* n of them, cache-line aligned */
+    struct shards_key *keys; /* keyed seats of the recovered battles (recover_result.keys) */
+    size_t nkeys;
 };
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -126,6 +151,10 @@ static void pass_journal(struct shard *sh)
     atomic_store_explicit(&st->journal_sync_errors, js.sync_errors, memory_order_relaxed);
     atomic_store_explicit(&st->journal_records_dropped, js.records_dropped, memory_order_relaxed);
     atomic_store_explicit(&st->journal_compactions, js.compactions, memory_order_relaxed);
+    atomic_store_explicit(&st->journal_compaction_errors, js.compaction_errors,
+                          memory_order_relaxed);
+    atomic_store_explicit(&st->journal_buffer_full_writes, js.buffer_full_writes,
+                          memory_order_relaxed);
     atomic_store_explicit(&st->journal_queued_bytes, js.pending_bytes + js.unacked_bytes,
                           memory_order_relaxed);
 }
@@ -147,6 +176,33 @@ static unsigned low_free(const struct shard *sh)
 }
 
 /* ---- shard thread ----------------------------------------------------------------------------- */
+
+/* Every callback of the shard thread that touches the shard starts with this: the network thread
+ * may be running the shard's battles (shards_run_inline) and the shard waits for it to finish. */
+static void hold(struct shard *sh)
+{
+    if (!sh->run_held) {
+        pthread_mutex_lock(&sh->run);
+        sh->run_held = true;
+    }
+}
+
+static void release(struct shard *sh)
+{
+    if (sh->run_held) {
+        sh->run_held = false;
+        pthread_mutex_unlock(&sh->run);
+    }
+}
+
+/* The game's clock for this pass: the loop's time, never behind a time the other thread already
+ * gave the game (the two loops update their clocks at different moments). Under `run`. */
+static uint64_t shard_now(struct shard *sh, uint64_t loop_now)
+{
+    if (loop_now > sh->last_now)
+        sh->last_now = loop_now;
+    return sh->last_now;
+}
 
 static void on_timer(uv_timer_t *t);
 
@@ -172,6 +228,7 @@ static void close_all(struct shard *sh)
     uv_close((uv_handle_t *)&sh->timer, NULL);
     uv_close((uv_handle_t *)&sh->retry, NULL);
     uv_close((uv_handle_t *)&sh->check, NULL);
+    uv_close((uv_handle_t *)&sh->prep, NULL);
     uv_close((uv_handle_t *)&sh->jretry, NULL);
 }
 
@@ -260,7 +317,8 @@ static void pass_end(struct shard *sh)
 static void on_timer(uv_timer_t *t)
 {
     struct shard *sh = t->data;
-    uint64_t now = uv_now(&sh->loop);
+    hold(sh);
+    uint64_t now = shard_now(sh, uv_now(&sh->loop));
     if (sh->timer_due != GAME_NO_DEADLINE && now > sh->timer_due) {
         uint64_t lag_us = (now - sh->timer_due) * 1000;
         if (lag_us > atomic_load_explicit(&sh->stats.loop_lag_us_max, memory_order_relaxed))
@@ -274,8 +332,9 @@ static void on_timer(uv_timer_t *t)
 static void on_wake(uv_async_t *a)
 {
     struct shard *sh = a->data;
+    hold(sh);
     stat_add(&sh->stats.wakeups, 1);
-    uint64_t now = uv_now(&sh->loop);
+    uint64_t now = shard_now(sh, uv_now(&sh->loop));
     unsigned n = 0;
     struct shard_in m;
     while (n < SHARD_INBOX_BUDGET) {
@@ -306,12 +365,19 @@ static void on_wake(uv_async_t *a)
 
 static void on_retry(uv_timer_t *t)
 {
+    hold(t->data);
     pass_end(t->data);
 }
 
 static void on_check(uv_check_t *c)
 {
+    hold(c->data);
     pass_end(c->data);
+}
+
+static void on_prep(uv_prepare_t *p)
+{
+    release(p->data);
 }
 
 static void *shard_main(void *arg)
@@ -320,7 +386,12 @@ static void *shard_main(void *arg)
     char name[LOG_THREAD_NAME_MAX];
     snprintf(name, sizeof name, "shard-%u", sh->idx);
     log_set_thread_name(name);
+    /* The OS name too, so top -H and bench/cpu_ab.py can tell the threads apart. */
+    char os_name[SHARD_OS_NAME_MAX];
+    snprintf(os_name, sizeof os_name, "battled-shard%u", sh->idx);
+    pthread_setname_np(pthread_self(), os_name);
     uv_run(&sh->loop, UV_RUN_DEFAULT);
+    release(sh);
     atomic_store_explicit(&sh->exited, true, memory_order_release);
     return NULL;
 }
@@ -347,6 +418,9 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     sh->timer_due = GAME_NO_DEADLINE;
     atomic_init(&sh->inbox_blocked, false);
     atomic_init(&sh->exited, false);
+    if (pthread_mutex_init(&sh->run, NULL) != 0)
+        return -1;
+    sh->run_init = true;
     if (shard_inring_init(&sh->inbox, slots) != 0 || shard_outring_init(&sh->outbox, slots) != 0)
         return -1;
     outbox_init(&sh->out, out_reserve, out_commit, sh, &sh->stats);
@@ -381,10 +455,14 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     uv_timer_init(&sh->loop, &sh->timer);
     uv_timer_init(&sh->loop, &sh->retry);
     uv_check_init(&sh->loop, &sh->check);
+    uv_prepare_init(&sh->loop, &sh->prep);
     uv_timer_init(&sh->loop, &sh->jretry);
     sh->wake.data = sh->timer.data = sh->retry.data = sh->check.data = sh->jretry.data = sh;
+    sh->prep.data = sh;
     uv_check_start(&sh->check, on_check);
     uv_unref((uv_handle_t *)&sh->check);
+    uv_prepare_start(&sh->prep, on_prep);
+    uv_unref((uv_handle_t *)&sh->prep);
     return 0;
 }
 
@@ -415,6 +493,8 @@ static void shard_destroy(struct shard *sh)
             if (m.kind == SHARD_OUT_SEND_HEAP)
                 free(m.u.heap.ptr);
     outbox_free(&sh->out);
+    if (sh->run_init)
+        pthread_mutex_destroy(&sh->run);
     shard_inring_destroy(&sh->inbox);
     shard_outring_destroy(&sh->outbox);
 }
@@ -426,6 +506,7 @@ static void destroy_all(struct shards *s)
     if (s->lock)
         s->be->unlock(s->lock);
     free(s->shard);
+    free(s->keys);
     free(s);
 }
 
@@ -447,8 +528,13 @@ static int persist_start(struct shards *s)
         for (unsigned i = 0; i < s->n; i++)
             games[i] = s->shard[i].game;
         uv_update_time(&s->shard[0].loop);
+        struct recover_result res;
         rc = recover_run(&s->opts.persistence, s->be, s->n, games, uv_now(&s->shard[0].loop), jn,
-                         &s->lock, NULL);
+                         &s->lock, &res);
+        if (rc == 0) {
+            s->keys = res.keys;
+            s->nkeys = res.nkeys;
+        }
         for (unsigned i = 0; rc == 0 && i < s->n; i++) {
             s->shard[i].jn = jn[i];
             journal_set_notify(jn[i], wake_shard, &s->shard[i]);
@@ -553,9 +639,10 @@ bool shards_inbox_ready(const struct shards *s, unsigned shard)
     return shards_inbox_free(s, shard) >= low_free(&s->shard[shard]);
 }
 
-void shards_flush(struct shards *s)
+unsigned shards_flush(struct shards *s)
 {
     bool fenced = false;
+    unsigned woke = 0;
     for (unsigned i = 0; i < s->n; i++) {
         struct shard *sh = &s->shard[i];
         if (!sh->dirty)
@@ -566,7 +653,69 @@ void shards_flush(struct shards *s)
         }
         sh->dirty = false;
         uv_async_send(&sh->wake);
+        woke++;
     }
+    return woke;
+}
+
+/* Runs a dirty shard's inbox on the calling thread if its own thread is not running it. Returns
+ * true when the shard was run (its output is in the outbox); sh->dirty stays set when the shard
+ * thread must still be woken (busy, or something only its loop can do). */
+static bool run_inline(struct shard *sh, uint64_t now)
+{
+    if (sh->jn || atomic_load_explicit(&sh->inbox_blocked, memory_order_relaxed))
+        return false;
+    if (pthread_mutex_trylock(&sh->run) != 0) {
+        stat_add(&sh->stats.inline_busy, 1);
+        return false;
+    }
+    if (sh->stopping || sh->inbox_paused || outbox_pending(&sh->out)) {
+        pthread_mutex_unlock(&sh->run);
+        return false;
+    }
+    now = shard_now(sh, now);
+    unsigned n = 0;
+    struct shard_in m;
+    while (shard_inring_pop(&sh->inbox, &m)) {
+        n++;
+        if (m.kind == SHARD_IN_STOP) {
+            sh->stopping = true; /* the shard thread closes its loop in its pass_end */
+            break;
+        }
+        game_handle(sh->game, &m, now);
+    }
+    stat_add(&sh->stats.inbox_msgs, n);
+    stat_add(&sh->stats.inline_runs, 1);
+    stat_add(&sh->stats.inline_msgs, n);
+    outbox_flush(&sh->out);
+    (void)outbox_take_committed(&sh->out); /* the caller drains the outbox itself */
+    /* The shard thread's loop must run when: its timer is armed later than the earliest deadline
+     * now is, output was parked (its retry timer), or a stop arrived. */
+    bool wake = sh->stopping || outbox_pending(&sh->out) ||
+                game_next_deadline(sh->game) < sh->timer_due;
+    pthread_mutex_unlock(&sh->run);
+    if (wake)
+        stat_add(&sh->stats.inline_wakes, 1);
+    else
+        sh->dirty = false;
+    return true;
+}
+
+unsigned shards_run_inline(struct shards *s, uint64_t now_ms)
+{
+    if (s->opts.inline_max <= 0)
+        return 0;
+    uint64_t queued = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->shard[i].dirty)
+            queued += shard_inring_count(&s->shard[i].inbox);
+    if (queued > (uint64_t)s->opts.inline_max)
+        return 0; /* a busy pass: the shard threads work in parallel with us */
+    unsigned ran = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->shard[i].dirty && run_inline(&s->shard[i], now_ms))
+            ran++;
+    return ran;
 }
 
 bool shards_pop(struct shards *s, unsigned shard, struct shard_out *out)
@@ -580,6 +729,12 @@ bool shards_degraded(const struct shards *s)
         if (atomic_load_explicit(&s->shard[i].stats.journal_degraded, memory_order_relaxed))
             return true;
     return false;
+}
+
+const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n)
+{
+    *n = s ? s->nkeys : 0;
+    return s ? s->keys : NULL;
 }
 
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard)

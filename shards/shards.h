@@ -41,6 +41,7 @@ struct shards_persist_opts {
 struct shards_opts {
     int64_t shards;     /* server.shards: 0 = shards_count_for(0, cores); capped at SHARD_MAX_SHARDS */
     int64_t ring_slots; /* server.ring_slots: inbox and outbox slots per shard, a power of two */
+    int64_t inline_max; /* server.inline_max: messages per shards_run_inline call; 0 = never */
     struct shards_game_opts game;
     struct shards_persist_opts persistence;
     /* The ship table, shared read-only by every shard; it must outlive shards_stop. Required:
@@ -82,8 +83,18 @@ bool shards_push(struct shards *s, unsigned shard, const struct shard_in *msg);
 unsigned shards_inbox_free(const struct shards *s, unsigned shard);
 bool shards_inbox_ready(const struct shards *s, unsigned shard);
 
-/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send). */
-void shards_flush(struct shards *s);
+/* Wakes every shard pushed to since the last flush, once each (fence, then uv_async_send).
+ * Returns how many it woke. */
+unsigned shards_flush(struct shards *s);
+
+/* Network thread, before shards_flush: when the shards pushed to since the last flush hold at
+ * most opts.inline_max messages in all, runs each of them whose thread is not running on the
+ * calling thread (game_handle under the shard's lock; never for a shard that journals), so the
+ * shard thread need not be woken. Their output is then in their outboxes: the caller drains them
+ * with shards_pop in the same pass. A shard whose loop still has work (a timer to re-arm earlier,
+ * parked output, a stop) stays marked and shards_flush wakes it. Returns the number of shards run.
+ * now_ms: the caller's loop clock (same clock as the shards' loops). */
+unsigned shards_run_inline(struct shards *s, uint64_t now_ms);
 
 /* Takes the oldest outbound message of a shard into *out. false when there is none. For
  * SEND_HEAP the caller now owns out->u.heap.ptr. The caller should drain each shard until false on
@@ -99,6 +110,19 @@ void shards_stop(struct shards *s);
 /* True while some shard's journal fails (a full disk, a failing write or sync): those shards refuse
  * new battles with server_busy and readiness should report not ready. Any thread. */
 bool shards_degraded(const struct shards *s);
+
+/* A seat that was taken with an idempotency key ("key" of queue, create or join), in a battle the
+ * start's recovery brought back: the network thread seeds its queue-key table with these, so a
+ * queue repeated after a restart finds the battle its match made. */
+struct shards_key {
+    uint8_t key[PROTO_TOKEN_LEN];
+    uint64_t battle_id;
+    uint8_t seat;
+};
+
+/* The keyed seats recovery found (n set to their count; NULL when none). Owned by s, valid until
+ * shards_stop; read them before serving. */
+const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n);
 
 /* A shard's counters; valid until shards_stop. */
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);

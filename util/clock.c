@@ -19,3 +19,8 @@ uint64_t clock_mono_ms(void)
 {
     return ts_ns(CLOCK_MONOTONIC) / 1000000u;
 }
+
+uint64_t clock_wall_ms(void)
+{
+    return ts_ns(CLOCK_REALTIME) / 1000000u;
+}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -556,11 +557,7 @@ int64_t pc_ping(pc_conn *c, uint64_t ts)
 
 int64_t pc_queue(pc_conn *c, const char *ship, proto_band band)
 {
-    proto_request r = {0};
-    if (copy_str(r.u.queue.ship, sizeof r.u.queue.ship, ship) != 0)
-        return -1;
-    r.u.queue.band = (uint8_t)band;
-    return send_req(c, &r, PROTO_T_QUEUE, 0);
+    return pc_queue_key(c, ship, band, NULL);
 }
 
 int64_t pc_cancel(pc_conn *c)
@@ -569,23 +566,70 @@ int64_t pc_cancel(pc_conn *c)
     return send_req(c, &r, PROTO_T_CANCEL, 0);
 }
 
-int64_t pc_create(pc_conn *c, const char *ship, proto_band band, proto_vs vs, const char *oship)
+int pc_new_key(uint8_t key[PROTO_TOKEN_LEN])
+{
+    size_t got = 0;
+    while (got < PROTO_TOKEN_LEN) {
+        ssize_t n = getrandom(key + got, PROTO_TOKEN_LEN - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    if (!proto_key_present(key)) /* all zero means "no key": astronomically rare, but never sent */
+        key[0] = 1;
+    return 0;
+}
+
+/* Puts key (or, for NULL, a fresh one) into r. */
+static int put_key(proto_request *r, const uint8_t *key)
+{
+    if (key) {
+        memcpy(r->key, key, PROTO_TOKEN_LEN);
+        return 0;
+    }
+    return pc_new_key(r->key);
+}
+
+int64_t pc_queue_key(pc_conn *c, const char *ship, proto_band band,
+                     const uint8_t key[PROTO_TOKEN_LEN])
+{
+    proto_request r = {0};
+    if (copy_str(r.u.queue.ship, sizeof r.u.queue.ship, ship) != 0 || put_key(&r, key) != 0)
+        return -1;
+    r.u.queue.band = (uint8_t)band;
+    return send_req(c, &r, PROTO_T_QUEUE, 0);
+}
+
+int64_t pc_create_key(pc_conn *c, const char *ship, proto_band band, proto_vs vs, const char *oship,
+                      const uint8_t key[PROTO_TOKEN_LEN])
 {
     proto_request r = {0};
     if (copy_str(r.u.create.ship, sizeof r.u.create.ship, ship) != 0 ||
-        copy_str(r.u.create.oship, sizeof r.u.create.oship, oship) != 0)
+        copy_str(r.u.create.oship, sizeof r.u.create.oship, oship) != 0 || put_key(&r, key) != 0)
         return -1;
     r.u.create.band = (uint8_t)band;
     r.u.create.vs = (uint8_t)vs;
     return send_req(c, &r, PROTO_T_CREATE, 0);
 }
 
-int64_t pc_join(pc_conn *c, uint64_t bid, const char *ship)
+int64_t pc_create(pc_conn *c, const char *ship, proto_band band, proto_vs vs, const char *oship)
+{
+    return pc_create_key(c, ship, band, vs, oship, NULL);
+}
+
+int64_t pc_join_key(pc_conn *c, uint64_t bid, const char *ship, const uint8_t key[PROTO_TOKEN_LEN])
 {
     proto_request r = {0};
-    if (copy_str(r.u.join.ship, sizeof r.u.join.ship, ship) != 0)
+    if (copy_str(r.u.join.ship, sizeof r.u.join.ship, ship) != 0 || put_key(&r, key) != 0)
         return -1;
     return send_req(c, &r, PROTO_T_JOIN, bid);
+}
+
+int64_t pc_join(pc_conn *c, uint64_t bid, const char *ship)
+{
+    return pc_join_key(c, bid, ship, NULL);
 }
 
 int64_t pc_watch(pc_conn *c, uint64_t bid)

@@ -108,7 +108,17 @@ int pc_ws_close_code(const pc_conn *c);
 /* Sends a close frame with code (0: no code). 0 or -1 with errno. */
 int pc_ws_send_close(pc_conn *c, uint16_t code);
 
-/* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. */
+/* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. pc_queue,
+ * pc_create and pc_join send a fresh idempotency key ("key", docs/PROTOCOL.md section 5) each call;
+ * a client that may retry one logical request (its reply lost to a dropped connection or a server
+ * restart) makes the key once with pc_new_key and passes it to every try of the *_key form: the
+ * retry then gets the same battle, seat and token, never a second battle. */
+int pc_new_key(uint8_t key[PROTO_TOKEN_LEN]); /* 16 random bytes (getrandom); 0, or -1 */
+int64_t pc_queue_key(pc_conn *c, const char *ship, proto_band band,
+                     const uint8_t key[PROTO_TOKEN_LEN]);
+int64_t pc_create_key(pc_conn *c, const char *ship, proto_band band, proto_vs vs, const char *oship,
+                      const uint8_t key[PROTO_TOKEN_LEN]);
+int64_t pc_join_key(pc_conn *c, uint64_t bid, const char *ship, const uint8_t key[PROTO_TOKEN_LEN]);
 int64_t pc_hello(pc_conn *c, const char *name);
 int64_t pc_ping(pc_conn *c, uint64_t ts);
 int64_t pc_queue(pc_conn *c, const char *ship, proto_band band);

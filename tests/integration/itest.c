@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -106,7 +109,7 @@ const char *itest_take_option(int *argc, char **argv, const char *name)
 
 void itest_init(int argc, char **argv)
 {
-    const char *skip = NULL;
+    const char *skip = NULL, *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc)
             g_shards = atoi(argv[++i]);
@@ -116,6 +119,8 @@ void itest_init(int argc, char **argv)
             g_ws = true;
         else if (strcmp(argv[i], "--skip") == 0 && i + 1 < argc)
             skip = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else
             g_bin = argv[i];
     }
@@ -123,6 +128,8 @@ void itest_init(int argc, char **argv)
         g_shards = 1;
     if (skip)
         cmocka_set_skip_filter(skip);
+    if (only)
+        cmocka_set_test_filter(only);
     if (g_tls)
         make_cert();
     /* A server that dies mid-write must not kill the test with SIGPIPE. */
@@ -628,4 +635,60 @@ uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total)
     }
     *total = off;
     return buf;
+}
+
+/* ---- the admin listener -------------------------------------------------------------------- */
+
+uint16_t itest_admin_port(const char *port_file)
+{
+    unsigned p = 0;
+    FILE *f = fopen(port_file, "r");
+    if (f) {
+        if (fscanf(f, "%u", &p) != 1 || p >= 65536)
+            p = 0;
+        fclose(f);
+    }
+    return (uint16_t)p;
+}
+
+int itest_http_get(uint16_t port, const char *path, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || cap < 16)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = ITEST_WAIT_MS / 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[300];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                     path);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return -1;
+    }
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = recv(fd, out + len, cap - 1 - len, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || (len += (size_t)r) == cap - 1)
+            break;
+    }
+    close(fd);
+    out[len] = 0;
+    int status = -1;
+    return sscanf(out, "HTTP/1.%*d %d", &status) == 1 ? status : -1;
+}
+
+double itest_metric(const char *page, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = page; (p = strstr(p, name)); p += n)
+        if ((p == page || p[-1] == '\n') && (p[n] == ' ' || p[n] == '{')) {
+            const char *v = strchr(p + n, ' ');
+            return v ? strtod(v + 1, NULL) : -1;
+        }
+    return -1;
 }

@@ -13,7 +13,8 @@
  * file's second line) and itest_connect/itest_client speak TLS verifying that certificate. Tests
  * need no change: pc_send_raw writes into the TLS stream and pc_recv reads out of it. WebSocket mode
  * (`--ws`, with or without --tls) runs the same tests over ws:// or wss:// (itest_ws). `--skip
- * PATTERN` skips the tests whose names match (cmocka's glob), for the few that cannot apply. */
+ * PATTERN` skips the tests whose names match (cmocka's glob), for the few that cannot apply;
+ * `--only PATTERN` runs only those (a focused run by hand). */
 #ifndef BATTLED_TESTS_ITEST_H
 #define BATTLED_TESTS_ITEST_H
 
@@ -156,5 +157,14 @@ void itest_play(itest_player *a, itest_player *b, int deadline_ms);
 /* Encodes n fire requests for battle bid with request ids 1..n into one malloc'd buffer of native
  * frames (length prefix included; the caller frees it); *total receives its length. */
 uint8_t *itest_encode_fires(uint32_t n, uint64_t bid, size_t *total);
+
+/* The admin port a server wrote to port_file (admin.port_file), or 0. */
+uint16_t itest_admin_port(const char *port_file);
+/* GETs path from 127.0.0.1:port into out (cap bytes, headers included, NUL-terminated). Returns the
+ * HTTP status, or -1 when there was no answer. */
+int itest_http_get(uint16_t port, const char *path, char *out, size_t cap);
+/* The value of the first sample of metric name in a /metrics page (its line starts with name, then
+ * a space or labels), or -1 when absent. */
+double itest_metric(const char *page, const char *name);
 
 #endif

@@ -479,6 +479,10 @@ typedef struct {
     int cuts;
     uint8_t inject[512];  /* 'i': these bytes go to the client as if the server had sent them */
     size_t ninject;
+    bool drop;            /* 'd': the server's bytes are kept here instead of reaching the client,
+                           * until the next cut (a reply lost with its connection) */
+    uint8_t dropped[4096];
+    size_t ndropped;      /* read with __atomic_load_n: the proxy thread writes it */
 } proxy;
 
 static void *proxy_main(void *arg)
@@ -494,6 +498,10 @@ static void *proxy_main(void *arg)
             char ch = 0;
             if (read(px->ctl[0], &ch, 1) != 1 || ch == 'q')
                 break;
+            if (ch == 'd') {
+                px->drop = true;
+                continue;
+            }
             if (ch == 'i') {
                 if (down >= 0 && write(down, px->inject, px->ninject) != (ssize_t)px->ninject)
                     fprintf(stderr, "proxy: inject failed\n");
@@ -505,6 +513,7 @@ static void *proxy_main(void *arg)
                 down = up = -1;
                 px->cuts++;
             }
+            px->drop = false;
             continue;
         }
         if (p[1].revents && down < 0) {
@@ -527,6 +536,13 @@ static void *proxy_main(void *arg)
             char buf[16384];
             ssize_t n = read(p[i].fd, buf, sizeof buf);
             int to = p[i].fd == down ? up : down;
+            if (n > 0 && to == down && px->drop) {
+                size_t have = __atomic_load_n(&px->ndropped, __ATOMIC_RELAXED);
+                size_t k = (size_t)n < sizeof px->dropped - have ? (size_t)n : sizeof px->dropped - have;
+                memcpy(px->dropped + have, buf, k);
+                __atomic_store_n(&px->ndropped, have + k, __ATOMIC_RELEASE);
+                continue;
+            }
             if (n <= 0 || write(to, buf, (size_t)n) != n) {
                 close(down);
                 close(up);
@@ -571,6 +587,16 @@ static void proxy_stop(proxy *px)
     close(px->ctl[1]);
 }
 
+/* A proxy, and a battle-cli that connects through it and reconnects up to 5 times. */
+static void start_behind_proxy(proxy *px, child *c)
+{
+    proxy_start(px);
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)px->port);
+    const char *args[] = {"--port", port, "--retries", "5", NULL};
+    child_start(c, args, NULL);
+}
+
 /* A solo battle against the AI from a piped battle-cli, up to its second turn. */
 static void solo_to_round_2(child *c)
 {
@@ -597,12 +623,8 @@ static void test_reconnects_after_a_drop(void **state)
 {
     (void)state;
     proxy px;
-    proxy_start(&px);
-    char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)px.port);
     child c;
-    const char *args[] = {"--port", port, "--retries", "5", NULL};
-    child_start(&c, args, NULL);
+    start_behind_proxy(&px, &c);
     solo_to_round_2(&c);
     proxy_send(&px, 'x'); /* cut */
     child_expect(&c, "Connection lost", CLI_WAIT_MS);
@@ -615,6 +637,43 @@ static void test_reconnects_after_a_drop(void **state)
     refute(&c, "not_your_turn");
     refute(&c, "bad_token");
     refute(&c, "Giving up");
+    child_free(&c);
+}
+
+/* Issue 16: the reply to a create is lost with its connection. battle-cli reconnects and sends the
+ * same create with the same key, and gets the battle the lost reply announced, not a second one. */
+static void test_lost_create_reply_asks_again_with_its_key(void **state)
+{
+    (void)state;
+    proxy px;
+    child c;
+    start_behind_proxy(&px, &c);
+    child_expect(&c, "Connected to battled", CLI_WAIT_MS);
+    proxy_send(&px, 'd');
+    child_send(&c, "create scout short vs player\n");
+    /* the server answered (the proxy holds the whole `created` frame), the client heard nothing */
+    uint64_t end = itest_now_ms() + CLI_WAIT_MS;
+    size_t n;
+    while ((n = __atomic_load_n(&px.ndropped, __ATOMIC_ACQUIRE)) < 4 ||
+           n < 4 + ((size_t)px.dropped[0] << 24 | (size_t)px.dropped[1] << 16 |
+                    (size_t)px.dropped[2] << 8 | px.dropped[3])) {
+        assert_true(itest_now_ms() < end);
+        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    proto_event ev;
+    assert_int_equal(proto_decode_event(px.dropped + 4, n - 4, &ev, NULL), PROTO_E_OK);
+    assert_int_equal(ev.type, PROTO_T_CREATED);
+    refute(&c, "created at");
+    proxy_send(&px, 'x'); /* cut */
+    child_expect(&c, "Asking again for the battle requested", CLI_WAIT_MS);
+    char want[96];
+    snprintf(want, sizeof want, "Battle %llu created at", (unsigned long long)ev.bid);
+    child_expect(&c, want, CLI_WAIT_MS);
+    child_send(&c, "quit\n");
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    proxy_stop(&px);
+    assert_int_equal(count(c.buf, "created at"), 1);
     child_free(&c);
 }
 
@@ -811,6 +870,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_matchmaking_and_forfeit),
         cmocka_unit_test(test_resume_from_a_new_process),
         cmocka_unit_test(test_reconnects_after_a_drop),
+        cmocka_unit_test(test_lost_create_reply_asks_again_with_its_key),
         cmocka_unit_test(test_seq_gone_takes_the_state),
         cmocka_unit_test(test_watch_a_battle),
         cmocka_unit_test(test_keepalive_while_queued),

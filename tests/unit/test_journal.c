@@ -11,6 +11,7 @@
 
 #include "journal/crc32c.h"
 #include "journal/journal.h"
+#include "journal/journal_codec.h"
 #include "tests/unit/test_journal_util.h"
 
 static void test_crc32c_known_values(void **state)
@@ -130,6 +131,26 @@ static void test_round_trip_every_type(void **state)
     assert_int_equal(w.count, 0);
     assert_int_equal(journal_set_next_gen(set), 2);
     journal_set_free(set);
+
+    /* keep_ended: the ended battle comes back whole, flagged, and a snapshot of it keeps its end */
+    lo.keep_ended = true;
+    assert_int_equal(journal_load(dir, &lo, &set, &err), 0);
+    assert_int_equal(journal_set_count(set), 5);
+    const journal_battle *e = journal_set_find(set, 5);
+    assert_non_null(e);
+    assert_true(e->ended && e->end.type == JOURNAL_REC_ENDED && e->end.battle_id == 5);
+    assert_false(journal_set_find(set, 4)->ended);
+    uint8_t *snap = NULL;
+    size_t snap_len = 0;
+    assert_int_equal(journal_battles_encode(&e, 1, &snap, &snap_len), 0);
+    journal_set_free(set);
+    const uint8_t *bufs[1] = {snap};
+    bool is_log[1] = {false};
+    assert_int_equal(journal_load_buffers(bufs, &snap_len, NULL, is_log, 1, NULL, &set, &err), 0);
+    assert_int_equal(journal_set_count(set), 0); /* without keep_ended: over, not returned */
+    assert_int_equal(journal_set_stats(set).ended, 1);
+    journal_set_free(set);
+    free(snap);
     rm_rf(dir);
 }
 
@@ -202,6 +223,9 @@ static void test_torn_tail_every_offset(void **state)
                 assert_int_equal(w.last_offset, (uint64_t)n);
                 assert_string_equal(w.last_file, "shard-0-1.log");
                 assert_int_equal(journal_set_stats(set).torn_bytes, len - (size_t)n);
+                /* header, {"t": 2, "b": 3: the cut record still names its battle */
+                if (cut >= 8 + 1 + 2 + 1 + 2 + 1)
+                    assert_int_equal(w.torn_battle, 3);
             }
             journal_set_free(set);
             free(img);
@@ -268,6 +292,8 @@ static void test_corrupt_middle(void **state)
         assert_true(st.skipped_battles >= 1);
         assert_int_equal(st.damaged_regions, 1);
         assert_true(w.damaged >= 1);
+        if (at >= start + 4 && at < start + 8) /* the checksum only: the body names battle 3 */
+            assert_int_equal(w.region_battle, 3);
         journal_set_free(set);
     }
     free(img);

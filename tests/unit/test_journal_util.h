@@ -21,15 +21,20 @@ typedef struct warn_log {
     char last_msg[200];
     char last_file[128];
     uint64_t last_offset;
+    uint64_t torn_battle;   /* battle named by the last torn-tail warning */
+    uint64_t region_battle; /* battle named by the last damaged-region warning */
 } warn_log;
 
 static inline void warn_rec(void *ctx, const char *msg, const char *file, uint64_t off, uint64_t id)
 {
-    (void)id;
     warn_log *w = ctx;
     w->count++;
-    if (strstr(msg, "torn tail"))
+    if (strstr(msg, "torn tail")) {
         w->torn++;
+        w->torn_battle = id;
+    }
+    if (strstr(msg, "damaged region"))
+        w->region_battle = id;
     if (strstr(msg, "damaged"))
         w->damaged++;
     snprintf(w->last_msg, sizeof w->last_msg, "%s", msg);

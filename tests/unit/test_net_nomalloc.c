@@ -8,7 +8,10 @@
  * warm-up (a whole solo battle, pings, refused actions) the child repeats the same kinds of traffic
  * many times over (with --ws, through the WebSocket listener): the network thread's count must not move, and the whole server's may grow by at
  * most one per battle started (the "started" frame carries both full ship descriptions, too big for
- * an inline outbox slot, so the shard sends it as a heap frame that the network thread frees). */
+ * an inline outbox slot, so the shard sends it as a heap frame that the network thread frees). The
+ * network thread's own count is checked with server.inline_max=0; with it on, the network thread
+ * also runs sleeping shards' messages (shards_run_inline) and so makes that per-battle allocation
+ * itself, and the second test checks the same bounds for the whole server on that path. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@
 #include <cmocka.h>
 
 #include "net/server.h"
+#include "shards/shard.h"
 #include "tests/integration/itest.h"
 #include "app/launch.h"
 #include "util/log.h"
@@ -106,9 +110,11 @@ static void child(int port_fd, int mark_fd, int ack_fd)
     _exit(0);
 }
 
-static void test_steady_state_allocates_nothing(void **state)
+/* Runs the server with the extra setting `inline_set`, lets the child play its warm-up and then the
+ * measured phase, and returns the allocations counted during that phase: in all, on the network
+ * thread, and the messages the network thread ran for sleeping shards (server.inline_max). */
+static void measure(const char *inline_set, uint64_t *all, uint64_t *net, uint64_t *inline_msgs)
 {
-    (void)state;
     int port_p[2], mark_p[2], ack_p[2];
     assert_int_equal(pipe(port_p), 0);
     assert_int_equal(pipe(mark_p), 0);
@@ -129,7 +135,7 @@ static void test_steady_state_allocates_nothing(void **state)
                           itest_ws() ? "ws.listen=127.0.0.1:0" : "ws.listen=",
                           "ratelimit.actions_per_sec=0", "game.ai_think_ms=0",
                           /* the network path alone: no journal (on by default) */
-                          "persistence.enabled=false", ships};
+                          "persistence.enabled=false", ships, inline_set};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
     log_init(LOG_LEVEL_WARN);
@@ -152,16 +158,42 @@ static void test_steady_state_allocates_nothing(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     const net_stats *st = server_stats(s);
-    print_message("measured phase: %llu allocations in all, %llu on the network thread, "
-                  "%d battles, %llu frames in since start\n",
+    *inline_msgs = atomic_load(&server_shard_stats(s, 0)->inline_msgs);
+    print_message("%s: measured phase: %llu allocations in all, %llu on the network thread, "
+                  "%d battles, %llu frames in since start, %llu messages run inline\n", inline_set,
                   (unsigned long long)(after - before), (unsigned long long)(net_after - net_before),
-                  MEASURED_BATTLES, (unsigned long long)NET_STAT_GET(st, frames_in));
+                  MEASURED_BATTLES, (unsigned long long)NET_STAT_GET(st, frames_in),
+                  (unsigned long long)*inline_msgs);
     /* The thread filter works: accepting the client allocated its connection on that thread. */
     assert_true(net_before > 0);
-    assert_int_equal(net_after - net_before, 0);
-    assert_true(after - before <= MEASURED_BATTLES);
+    *all = after - before;
+    *net = net_after - net_before;
     server_drain(s);
     assert_int_equal(server_wait(s), 0);
+}
+
+/* Shard threads always woken: the network thread runs only its own code and allocates nothing. */
+static void test_steady_state_allocates_nothing(void **state)
+{
+    (void)state;
+    uint64_t all, net, inl;
+    measure("server.inline_max=0", &all, &net, &inl);
+    assert_int_equal(inl, 0);
+    assert_int_equal(net, 0);
+    assert_true(all <= MEASURED_BATTLES);
+}
+
+/* The default: a client alone on the server finds its shard asleep, so the network thread runs the
+ * shard's messages itself; still nothing per message, only the shard's heap frame per battle start
+ * (now allocated on the network thread). */
+static void test_inline_allocates_only_battle_frames(void **state)
+{
+    (void)state;
+    uint64_t all, net, inl;
+    measure("server.inline_max=32", &all, &net, &inl);
+    assert_true(inl > 1000); /* the inline path did run the measured traffic */
+    assert_true(all <= MEASURED_BATTLES);
+    assert_true(net <= MEASURED_BATTLES);
 }
 
 int main(int argc, char **argv)
@@ -169,6 +201,7 @@ int main(int argc, char **argv)
     itest_init(argc, argv); /* --ws */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steady_state_allocates_nothing),
+        cmocka_unit_test(test_inline_allocates_only_battle_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,48 @@ static void test_lobby_fifo_by_band(void **state)
     lobby_destroy(&l);
 }
 
+/* Idempotency keys: the entry and both players carry theirs; a connection finds its own keyed
+ * entry; a match is found by either key until LOBBY_KEY_KEEP_MS has passed. */
+static void test_lobby_keys(void **state)
+{
+    (void)state;
+    lobby l;
+    lobby_init(&l);
+    lobby_entry *c1 = NULL, *c2 = NULL;
+    lobby_player a, b;
+    uint8_t k1[LOBBY_KEY_LEN], k2[LOBBY_KEY_LEN], none[LOBBY_KEY_LEN] = {0};
+    memset(k1, 0x11, sizeof k1);
+    memset(k2, 0x22, sizeof k2);
+    assert_int_equal(lobby_queue_keyed(&l, 1, &c1, 2, "scout", false, 0, k1, 100, &a, &b),
+                     LOBBY_QUEUED);
+    assert_ptr_equal(lobby_find_queued(c1, k1), c1);
+    assert_null(lobby_find_queued(c1, k2));
+    assert_null(lobby_find_queued(c1, none));
+    assert_null(lobby_find_queued(c2, k1)); /* another connection's entry is not found */
+    assert_int_equal(lobby_queue_keyed(&l, 2, &c2, 2, "scout", false, 0, k2, 110, &a, &b),
+                     LOBBY_MATCHED);
+    assert_true(a.has_key && b.has_key);
+    assert_memory_equal(a.key, k1, LOBBY_KEY_LEN);
+    assert_memory_equal(b.key, k2, LOBBY_KEY_LEN);
+    uint64_t bid;
+    uint8_t seat;
+    assert_false(lobby_key_find(&l, k1, 110, &bid, &seat)); /* nothing remembered yet */
+    lobby_key_remember(&l, a.key, 77, 0, 110);
+    lobby_key_remember(&l, b.key, 77, 1, 110);
+    lobby_key_remember(&l, none, 78, 0, 110); /* no key: nothing */
+    assert_true(lobby_key_find(&l, k2, 110 + LOBBY_KEY_KEEP_MS, &bid, &seat));
+    assert_int_equal(bid, 77);
+    assert_int_equal(seat, 1);
+    assert_true(lobby_key_find(&l, k1, 200, &bid, &seat));
+    assert_int_equal(seat, 0);
+    assert_false(lobby_key_find(&l, none, 200, &bid, &seat));
+    assert_false(lobby_key_find(&l, k1, 111 + LOBBY_KEY_KEEP_MS, &bid, &seat)); /* expired */
+    /* an unkeyed queue carries no key */
+    assert_int_equal(lobby_queue(&l, 3, &c1, 4, "scout", false, 0, 300, &a, &b), LOBBY_QUEUED);
+    assert_false(c1->has_key);
+    lobby_destroy(&l);
+}
+
 static void test_lobby_arrival_order_not_conn_order(void **state)
 {
     (void)state;
@@ -335,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_off),
         cmocka_unit_test(test_ratelimit_abuse_window),
         cmocka_unit_test(test_lobby_fifo_by_band),
+        cmocka_unit_test(test_lobby_keys),
         cmocka_unit_test(test_lobby_arrival_order_not_conn_order),
         cmocka_unit_test(test_lobby_never_self_and_cancel),
         cmocka_unit_test(test_lobby_many_entries_reuse_pool),

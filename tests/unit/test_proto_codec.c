@@ -50,6 +50,44 @@ static void test_roundtrip_requests(void **state)
     }
 }
 
+/* The idempotency key: on create, join and queue, bin of exactly 16 bytes, absent when all zero;
+ * anything else is bad_field, and other requests do not know it. */
+static void test_idempotency_key(void **state)
+{
+    (void)state;
+    static const int keyed[] = {PROTO_T_CREATE, PROTO_T_JOIN, PROTO_T_QUEUE};
+    for (size_t i = 0; i < sizeof keyed / sizeof keyed[0]; i++) {
+        proto_request in, out;
+        assert_int_equal(sample_request(keyed[i], &in), 0);
+        size_t plain = 0, len = 0;
+        assert_int_equal(proto_encode_request(buf, sizeof buf, &in, &plain), PROTO_E_OK);
+        for (int k = 0; k < PROTO_TOKEN_LEN; k++)
+            in.key[k] = (uint8_t)(0xa0 + k);
+        assert_true(proto_key_present(in.key));
+        assert_int_equal(proto_encode_request(buf, sizeof buf, &in, &len), PROTO_E_OK);
+        assert_int_equal(len, plain + 4 + 2 + PROTO_TOKEN_LEN); /* "key" + bin8 header + 16 */
+        assert_int_equal(proto_decode_request(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
+        assert_memory_equal(out.key, in.key, PROTO_TOKEN_LEN);
+    }
+    /* {"t":"queue","ship":"scout","band":"short","key":<bin n>} */
+    uint8_t body[64] = {0x84, 0xa1, 't', 0xa5, 'q', 'u', 'e', 'u', 'e', 0xa4, 's', 'h', 'i', 'p',
+                        0xa5, 's', 'c', 'o', 'u', 't', 0xa4, 'b', 'a', 'n', 'd', 0xa5, 's', 'h',
+                        'o', 'r', 't', 0xa3, 'k', 'e', 'y', 0xc4};
+    size_t at = 36;
+    proto_derr err;
+    for (unsigned n = 0; n <= PROTO_TOKEN_LEN + 1; n++) {
+        body[at] = (uint8_t)n;
+        memset(body + at + 1, 7, n);
+        proto_error e = dec_req(body, at + 1 + n, &err);
+        assert_int_equal(e, n == PROTO_TOKEN_LEN ? PROTO_E_OK : PROTO_E_BAD_FIELD);
+    }
+    body[at - 1] = 0xa3; /* a str, not a bin */
+    body[at] = 'a';
+    body[at + 1] = 'b';
+    body[at + 2] = 'c';
+    assert_int_equal(dec_req(body, at + 3, &err), PROTO_E_BAD_FIELD);
+}
+
 static void test_roundtrip_events(void **state)
 {
     (void)state;
@@ -520,6 +558,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_requests),
+        cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_roundtrip_events),
         cmocka_unit_test(test_max_state_fits_default_frame),
         cmocka_unit_test(test_type_string_is_checked_as_text),

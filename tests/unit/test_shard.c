@@ -735,6 +735,74 @@ static void test_inbox_full_then_ready(void **state)
     h_stop(h);
 }
 
+/* Pushes m to shard 0 without waking it and runs it inline; true when the calling thread ran it
+ * (the shard thread was asleep), else wakes the shard and lets it answer. */
+static bool push_inline(struct harness *h, const struct shard_in *m)
+{
+    assert_true(shards_push(h->s, 0, m));
+    if (shards_run_inline(h->s, clock_mono_ms()) == 1)
+        return true;
+    shards_flush(h->s);
+    h_settle(h);
+    return false;
+}
+
+/* server.inline_max: a sleeping shard's messages run on the caller's thread, the answers are in the
+ * outbox as soon as shards_run_inline returns, and the shard thread is not woken; its battles go on
+ * as if it had run them (the turn passes, the other seat hears it). */
+static void test_run_inline(void **state)
+{
+    struct shards_opts c;
+    h_config(&c, 1);
+    c.inline_max = 32;
+    struct harness *h = start(&c);
+    uint64_t bid = 0xe1;
+    matched(h, bid, "brick", NULL);
+    h_settle(h);
+    const struct shard_stats *st = shards_stats(h->s, 0);
+    struct shard_in hb = {.kind = SHARD_IN_HEARTBEAT};
+    bool ran = false;
+    for (int i = 0; i < 100 && !ran; i++) { /* the shard thread may be mid-pass: then it answers */
+        uint64_t wakes = atomic_load(&st->wakeups), runs = atomic_load(&st->inline_runs);
+        hb.u.token = 1000 + (uint64_t)i;
+        size_t mark = h->nctl;
+        ran = push_inline(h, &hb);
+        if (ran) {
+            h_pump(h); /* no wait: the answer is already there */
+            long k = h_find_ctl(h, SHARD_OUT_HEARTBEAT, 0, mark);
+            assert_true(k >= 0);
+            assert_int_equal(h->ctl[k].m.u.token, hb.u.token);
+            assert_int_equal(atomic_load(&st->wakeups), wakes);
+            assert_int_equal(atomic_load(&st->inline_runs), runs + 1);
+        }
+    }
+    assert_true(ran);
+    /* A game request: A ends its turn; B hears it at once. Seat 0 (A) moves first. */
+    struct shard_in m;
+    memset(&m, 0, sizeof m);
+    m.kind = SHARD_IN_REQUEST;
+    m.conn = A;
+    m.battle_id = bid;
+    m.u.req.type = PROTO_T_END;
+    m.u.req.bid = bid;
+    size_t mark = h->nrx;
+    if (push_inline(h, &m)) {
+        h_pump(h);
+        assert_true(h_find(h, B, PROTO_T_TURN, mark) >= 0);
+    } else {
+        assert_true(h_wait(h, B, PROTO_T_TURN, mark) >= 0);
+    }
+    /* Off: the shard thread is always woken. */
+    h_stop(h);
+    c.inline_max = 0;
+    h = start(&c);
+    st = shards_stats(h->s, 0);
+    for (int i = 0; i < 20; i++)
+        assert_false(push_inline(h, &hb));
+    assert_int_equal(atomic_load(&st->inline_runs), 0);
+    h_stop(h);
+}
+
 static void test_resume_other_seat_refused(void **state)
 {
     struct shards_opts c;
@@ -916,6 +984,7 @@ int main(void)
         cmocka_unit_test(test_ai_think_delay),
         cmocka_unit_test(test_inbox_full_then_ready),
         cmocka_unit_test(test_resume_other_seat_refused),
+        cmocka_unit_test(test_run_inline),
         cmocka_unit_test(test_resume_own_seat_refused),
         cmocka_unit_test(test_ended_battle_refuses_with_battle_over),
         cmocka_unit_test(test_random_traffic),
