@@ -307,9 +307,13 @@ static void seat_follow(bb_seat *s, const proto_event *ev)
     if (!ev->seq || !last || ev->bid != s->view.t.bid)
         return;
     if (ev->type == PROTO_T_STATE) {
-        if (ev->seq > last)
+        /* a restart's state may carry the one documented jump (PROTOCOL.md section 8) */
+        if (ev->seq > last && (ev->seq < last + BB_RESTART_SEQ_JUMP ||
+                               ev->seq > last + BB_RESTART_SEQ_JUMP + 2)) /* + the away notices */
             w->st.seq_gaps++;
     } else if (pct_numbered(ev)) {
+        if (ev->seq > last + BB_RESTART_SEQ_JUMP && ev->seq <= last + BB_RESTART_SEQ_JUMP + 3)
+            return; /* the first event after a restart's jump (and the recovery's away notices) */
         if (ev->seq <= last)
             w->st.seq_repeats++;
         else if (ev->seq > last + 1)
