@@ -21,6 +21,7 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const fsync_names[] = {"always", "everysec", "no", NULL};
+static const char *const sigterm_names[] = {"restart", "drain", NULL};
 static const char *const backend_names[] = {"file", "redis", NULL};
 
 #define INT(s, k, f, lo, hi, d, fl, doc) {s, k, CONFIG_T_INT, OFF(f), lo, hi, d, NULL, NULL, fl, doc}
@@ -48,7 +49,11 @@ static const config_entry schema[] = {
     BYTES("server", "output_cap", server.output_cap, 4 * KIB, 1 * GIB, 256 * KIB,
           "bytes queued for one slow connection before it is dropped"),
     MS("server", "drain_timeout_ms", server.drain_timeout_ms, 0, 10 * MIN, 30 * SEC,
-       "on shutdown, time allowed to flush and close connections"),
+       "drain: time running battles get to finish before they end as shutdown"),
+    ENUM("server", "on_sigterm", server.on_sigterm, sigterm_names, CONFIG_SIGTERM_RESTART,
+         "restart | drain: what SIGTERM/SIGINT do; restart needs persistence (else drain)"),
+    MS("server", "restart_retry_ms", server.restart_retry_ms, 0, 10 * MIN, 1 * SEC,
+       "restart: how long clients are told to wait before reconnecting"),
     INT("server", "ring_slots", server.ring_slots, 64, 1048576, 16384, CONFIG_F_POW2,
         "slots in each net<->shard ring; a power of two"),
     INT("server", "inline_max", server.inline_max, 0, 4096, 32, 0,
@@ -87,6 +92,8 @@ static const config_entry schema[] = {
 
     ENUM("log", "level", log.level, level_names, LOG_LEVEL_INFO,
          "error | warn | info | debug (format is always logfmt)"),
+    STR("log", "file", log.file, "", 0,
+        "append log lines to this file (SIGHUP reopens it); \"\" = stderr"),
 
     STR("admin", "listen", admin.listen, "127.0.0.1:7079", CONFIG_F_HOSTPORT | CONFIG_F_EMPTY_OK,
         "admin HTTP endpoint as host:port; \"\" disables it"),
@@ -102,7 +109,7 @@ static const config_entry schema[] = {
     INT("tls", "max_handshakes_per_pass", tls.max_handshakes_per_pass, 1, 100000, 64, 0,
         "handshake steps per event-loop pass, so handshakes cannot starve play"),
 
-    BOOL("persistence", "enabled", persistence.enabled, 0,
+    BOOL("persistence", "enabled", persistence.enabled, 1,
          "keep battles in an append-only log so they survive a restart"),
     ENUM("persistence", "backend", persistence.backend, backend_names, CONFIG_BACKEND_FILE,
          "where the log lives: \"file\" (persistence.dir) | \"redis\" (persistence.redis_*)"),

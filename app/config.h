@@ -19,6 +19,8 @@
 #define CONFIG_FILE_MAX (1u << 20) /* largest config file read */
 
 typedef enum { CONFIG_FSYNC_ALWAYS = 0, CONFIG_FSYNC_EVERYSEC = 1, CONFIG_FSYNC_NO = 2 } config_fsync;
+/* server.on_sigterm: what SIGTERM/SIGINT do (SIGUSR1 always drains). */
+typedef enum { CONFIG_SIGTERM_RESTART = 0, CONFIG_SIGTERM_DRAIN = 1 } config_on_sigterm;
 typedef enum { CONFIG_BACKEND_FILE = 0, CONFIG_BACKEND_REDIS = 1 } config_backend;
 
 /* Plain struct; config_defaults fills every field. Ranges and defaults are in
@@ -34,6 +36,8 @@ typedef struct battled_config {
         int64_t max_seats_per_conn;
         int64_t output_cap;                   /* bytes per connection */
         int64_t drain_timeout_ms;
+        int on_sigterm;                       /* a config_on_sigterm */
+        int64_t restart_retry_ms;             /* announced in "restarting" */
         int64_t ring_slots;                   /* power of two */
         int64_t inline_max;                   /* messages per net pass run for sleeping shards */
         char port_file[CONFIG_STRING_MAX + 1]; /* "" = don't write */
@@ -57,6 +61,7 @@ typedef struct battled_config {
     } ratelimit;
     struct {
         int level;                            /* a log_level (util/log.h) */
+        char file[CONFIG_STRING_MAX + 1];     /* "" = stderr only */
     } log;
     struct {
         char listen[CONFIG_STRING_MAX + 1];   /* "" disables */

@@ -3,10 +3,12 @@
 #include "app/launch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +63,7 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     o->max_seats_per_conn = cfg->server.max_seats_per_conn;
     o->output_cap = cfg->server.output_cap;
     o->drain_timeout_ms = cfg->server.drain_timeout_ms;
+    o->restart_retry_ms = cfg->server.restart_retry_ms;
     o->ring_slots = cfg->server.ring_slots;
     o->turn_timer_ms = cfg->game.turn_timer_ms;
     o->resume_window_ms = cfg->game.resume_window_ms;
@@ -134,6 +137,117 @@ static server *start_server(const battled_config *cfg, cluster_node *node)
     return server_start(&o); /* owns o.ships from here on */
 }
 
+/* Creates dir and its parents (mode 0750) like mkdir -p. 0, or -1 with errno set. */
+static int mkdir_p(const char *dir)
+{
+    char path[CONFIG_STRING_MAX + 1];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0750) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int launch_check_data_dir(const battled_config *cfg)
+{
+    if (!cfg->persistence.enabled || cfg->persistence.backend != CONFIG_BACKEND_FILE)
+        return 0; /* the redis backend keeps no files here */
+    const char *dir = cfg->persistence.dir;
+    char cwd[512];
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(cwd, sizeof cwd, "?");
+    const char *fix = "create the directory and give the user battled runs as write access to it "
+                      "(under systemd: StateDirectory=battled makes /var/lib/battled), or set "
+                      "persistence.dir to a writable directory, or persistence.enabled=false to "
+                      "run without keeping battles";
+    struct stat st;
+    if (mkdir_p(dir) != 0 || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        int e = errno ? errno : ENOTDIR;
+        log_error("persistence.dir cannot be created: not starting", "dir", dir, "cwd", cwd,
+                  "error", strerror(e), "fix", fix);
+        return LAUNCH_EXIT_DATA_DIR;
+    }
+    /* Writable for real (a read-only mount or a foreign owner), not only by its mode bits. */
+    char probe[CONFIG_STRING_MAX + 32];
+    snprintf(probe, sizeof probe, "%s/.probe-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("persistence.dir is not writable: not starting", "dir", dir, "cwd", cwd, "error",
+                  strerror(errno), "fix", fix);
+        return LAUNCH_EXIT_DATA_DIR;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+/* SIGHUP: reopen the log file (after logrotate moved it) over the same descriptor, so no thread
+ * ever writes to a closed one. Logged either way. */
+static void reopen_log(const battled_config *cfg)
+{
+    if (!cfg->log.file[0]) {
+        log_info("reload: logging to stderr (log.file is empty), nothing to reopen");
+        return;
+    }
+    int fd = open(cfg->log.file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_error("reload: log file cannot be reopened, still writing to the old one", "file",
+                  cfg->log.file, "error", strerror(errno));
+        return;
+    }
+    if (dup2(fd, launch_log_fd) < 0)
+        log_error("reload: log file cannot be reopened", "file", cfg->log.file, "error",
+                  strerror(errno));
+    else
+        log_info("reload: log file reopened", "file", cfg->log.file);
+    close(fd);
+}
+
+int launch_log_fd = -1;
+
+int launch_open_log(const battled_config *cfg)
+{
+    if (!cfg->log.file[0])
+        return 0;
+    int fd = open(cfg->log.file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        fprintf(stderr, "battled: log.file %s cannot be opened: %s\n", cfg->log.file,
+                strerror(errno));
+        return -1;
+    }
+    launch_log_fd = fd;
+    log_set_fd(fd);
+    return 0;
+}
+
+static const char *sig_name(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGHUP: return "SIGHUP";
+    default: return "other";
+    }
+}
+
+/* Whether SIGTERM/SIGINT restart (battles kept) rather than drain: the setting, and only with a
+ * journal to restart from. */
+static bool sigterm_restarts(const battled_config *cfg)
+{
+    return cfg->server.on_sigterm == CONFIG_SIGTERM_RESTART && cfg->persistence.enabled;
+}
+
 server *launch_server(const battled_config *cfg)
 {
     return start_server(cfg, NULL);
@@ -182,6 +296,11 @@ static int start_node(const battled_config *cfg, cluster_node **out)
 
 int launch_run(const battled_config *cfg, const sigset_t *signals)
 {
+    int rc = launch_check_data_dir(cfg);
+    if (rc != 0)
+        return rc;
+    if (cfg->server.on_sigterm == CONFIG_SIGTERM_RESTART && !cfg->persistence.enabled)
+        log_warn("server.on_sigterm=restart needs persistence: SIGTERM will drain (end battles)");
     cluster_node *node;
     if (start_node(cfg, &node) != 0)
         return 1;
@@ -193,21 +312,37 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
     if (node)
         cluster_node_set_status(node, node_status, s);
     int sig = 0;
-    while (sigwait(signals, &sig) != 0) {
+    for (;;) {
+        if (sigwait(signals, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        log_info("SIGHUP: reloading the log file and the TLS certificate");
+        reopen_log(cfg);
+        server_reload(s);
     }
-    log_info("shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server_drain(s);
-    /* A second signal hurries the drain; poll for it until the network thread is done. */
+    bool restart = sig != SIGUSR1 && sigterm_restarts(cfg);
+    log_info("shutting down", "signal", sig_name(sig), "mode", restart ? "restart" : "drain");
+    if (restart)
+        server_restart(s);
+    else
+        server_drain(s);
+    /* A second stop signal hurries whichever is running; SIGHUP still reopens the log (not the TLS
+     * pair: the listeners are closed, and the network thread's handles may be closing). Poll until
+     * the network thread is done. */
     while (!server_finished(s)) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
-        if (sigtimedwait(signals, NULL, &ts) > 0) {
-            log_info("second signal: hurrying the drain");
+        int got = sigtimedwait(signals, NULL, &ts);
+        if (got == SIGHUP) {
+            reopen_log(cfg);
+        } else if (got > 0) {
+            log_info("second signal: hurrying the shutdown", "signal", sig_name(got));
             server_drain(s);
         }
     }
     if (node)
         cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
-    int rc = server_wait(s);
+    rc = server_wait(s);
     cluster_node_stop(node); /* after the admin listener is gone: it reads the node's view */
     return rc;
 }

@@ -19,9 +19,25 @@
  * The caller ends it with server_drain + server_wait. */
 server *launch_server(const battled_config *cfg);
 
-/* The whole lifetime for battled's main: start, wait for a signal in `signals` (which the caller has
- * blocked in every thread), drain on the first, hurry the drain on a second, and return the exit
- * status (0 clean, 1 runtime failure). */
+/* Exit status when persistence is on and persistence.dir cannot be created or written. */
+#define LAUNCH_EXIT_DATA_DIR 3
+
+/* With persistence on: creates persistence.dir (and its parents) if missing and checks that a file
+ * can be created in it. Returns 0, or LAUNCH_EXIT_DATA_DIR after logging why and how to fix it. */
+int launch_check_data_dir(const battled_config *cfg);
+
+/* Opens log.file (append) and sends log lines there; nothing when it is "". 0, or -1 after a
+ * message on stderr. The descriptor stays open for the process (SIGHUP reopens it in place). */
+int launch_open_log(const battled_config *cfg);
+extern int launch_log_fd; /* log.file's descriptor, -1 when logging to stderr */
+
+/* The whole lifetime for battled's main: checks persistence.dir, starts, and waits for a signal in
+ * `signals` (which the caller has blocked in every thread: SIGTERM, SIGINT, SIGUSR1, SIGHUP).
+ * SIGHUP reopens log.file and reloads the TLS certificate, any number of times (once
+ * shutting down, it only reopens the log). SIGTERM/SIGINT
+ * restart (server_restart) when server.on_sigterm is "restart" and persistence is on, else drain;
+ * SIGUSR1 always drains. A second stop signal hurries whichever runs. Returns the exit status (0
+ * clean, 1 runtime failure, LAUNCH_EXIT_DATA_DIR). */
 int launch_run(const battled_config *cfg, const sigset_t *signals);
 
 #endif

@@ -1,8 +1,8 @@
 /* battled: command line, configuration and process lifetime.
  *
- * main parses the command line, loads the configuration, blocks SIGINT and SIGTERM in every thread
- * and hands over to launch_run (app/launch.h): the network thread and the shards run until the first
- * signal, which starts a graceful drain; a second signal hurries it. */
+ * main parses the command line, loads the configuration, blocks SIGINT, SIGTERM, SIGUSR1 and SIGHUP
+ * in every thread and hands over to launch_run (app/launch.h): the network thread and the shards run
+ * until the first stop signal, which starts a restart or a drain; a second signal hurries it. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -25,6 +25,7 @@ enum {
     EXIT_OK = 0,     /* clean shutdown, or --check-config/--help/--version */
     EXIT_RUNTIME = 1, /* failed while running (cannot bind, out of memory, ...) */
     EXIT_USAGE = 2,  /* bad command line or bad configuration */
+    /* 3: persistence.dir unusable (LAUNCH_EXIT_DATA_DIR, app/launch.h) */
 };
 
 static void usage(FILE *out)
@@ -41,14 +42,20 @@ static void usage(FILE *out)
             "  --version           print the version and exit\n"
             "  -h, --help          print this help and exit\n"
             "\n"
-            "Logs go to stderr as logfmt. SIGINT or SIGTERM drains the server: no new\n"
-            "battles, running ones may finish within server.drain_timeout_ms and are\n"
-            "then ended as \"shutdown\"; a second signal hurries the drain.\n"
+            "Logs go to stderr (or log.file) as logfmt. SIGTERM or SIGINT restarts:\n"
+            "clients are told \"restarting\", battles are kept in the journal and come\n"
+            "back on the next start (server.on_sigterm=\"restart\", the default, with\n"
+            "persistence on); otherwise, and always on SIGUSR1, the server drains: no new\n"
+            "battles, running ones may finish within server.drain_timeout_ms and are then\n"
+            "ended as \"shutdown\". A second signal hurries either. SIGHUP reopens\n"
+            "log.file and reloads the TLS certificate and key.\n"
             "\n"
             "Exit status:\n"
             "  0  clean shutdown, or --check-config, --help, --version succeeded\n"
             "  1  runtime failure (for example the port cannot be bound)\n"
-            "  2  bad command line or invalid configuration (message on stderr)\n");
+            "  2  bad command line or invalid configuration (message on stderr)\n"
+            "  3  persistence.dir cannot be created or written (the log says why and how\n"
+            "     to fix it)\n");
 }
 
 static void log_effective(const battled_config *c)
@@ -139,10 +146,16 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     log_init((log_level)cfg.log.level);
+    if (launch_open_log(&cfg) != 0) {
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
     log_set_thread_name("main");
     rc = run_server(&cfg, &set);
 out:

@@ -58,9 +58,13 @@ static void conn_open(bb_conn *c)
     w->st.connects++;
     w->st.conns_open++;
     c->ping_at = uv_now(&w->loop) + BB_PING_MS;
+    c->restarting = false;
+    pcb_success(&c->backoff);
     for (uint32_t i = 0; i < c->nseats; i++) {
         bb_seat *s = &c->seats[i];
-        if (s->state == SEAT_READY && !s->timer_on)
+        if (s->state == SEAT_RESUMING)
+            bb_seat_reconnected(s);
+        else if (s->state == SEAT_READY && !s->timer_on)
             bb_seat_begin(s);
     }
 }
@@ -124,6 +128,12 @@ static void on_event(pcuv_conn *pc, const proto_event *ev)
                 ev->type != PROTO_T_CREATED)
                 s = seat_by_bid(c, ev->bid);
         }
+    } else if (ev->type == PROTO_T_RESTARTING) {
+        /* The server restarts and keeps our battles: reconnect after about retry_ms. */
+        w->st.restart_notices++;
+        c->restarting = true;
+        pcb_restarting(&c->backoff, ev->u.restarting.retry_ms);
+        return;
     } else {
         s = seat_by_bid(c, ev->bid);
     }
@@ -131,6 +141,16 @@ static void on_event(pcuv_conn *pc, const proto_event *ev)
 }
 
 /* ---- connecting and losing -------------------------------------------------------------------- */
+
+void bb_conn_schedule_retry(bb_conn *c)
+{
+    bb_worker *w = c->w;
+    uint64_t now = uv_now(&w->loop);
+    int64_t d = pcb_next(&c->backoff, now);
+    /* Unbounded here (the seats bound their resume by --resume): a spent budget keeps the longest
+     * wait. */
+    c->retry_at = now + (d < 0 ? w->o->reconnect_max_ms : (uint64_t)d);
+}
 
 static void on_connect(pcuv_conn *pc, int status)
 {
@@ -158,7 +178,7 @@ static void on_close(pcuv_conn *pc, int why)
     bool was_open = c->state == CONN_OPEN, was_up = c->state >= CONN_HELLO;
     c->pc = NULL;
     c->state = CONN_DOWN;
-    c->retry_at = uv_now(&w->loop) + BB_RECONNECT_MS;
+    bb_conn_schedule_retry(c);
     if (was_open)
         w->st.conns_open--;
     if (w->closing)
@@ -197,7 +217,7 @@ void bb_conn_connect(bb_conn *c)
     if (!c->pc) {
         w->st.connect_errors++;
         w->st.last_connect_error = (uint64_t)-err;
-        c->retry_at = uv_now(&w->loop) + BB_RECONNECT_MS;
+        bb_conn_schedule_retry(c);
         return;
     }
     c->state = CONN_CONNECTING;

@@ -32,6 +32,10 @@ static const char usage[] =
     "  --grace S              after the run, wait up to S s for running battles (default 10)\n"
     "  --warmup S             steady-state latency starts S s after the ramp (default 2)\n"
     "  --battle-timeout S     fail a battle running longer than S s (default 300)\n"
+    "  --resume MS            after a lost connection (a server restart), reconnect with backoff\n"
+    "                         and jitter and resume its battles by token and last seq for up to\n"
+    "                         MS ms before they count as failed; 0 = don't (default 30000)\n"
+    "  --reconnect-max MS     longest wait between reconnect attempts (default 5000)\n"
     "  --threads T            event-loop threads (default 1)\n"
     "  --ship KEY             our ship (default scout); --opponent KEY: solo opponent\n"
     "  --band NAME            range band adjacent..distant (default short)\n"
@@ -68,6 +72,8 @@ static void opts_default(bb_opts *o)
     o->grace_s = 10;
     o->warmup_s = 2;
     o->battle_timeout_s = 300;
+    o->resume_ms = 30000;
+    o->reconnect_max_ms = 5000;
     o->threads = 1;
     snprintf(o->ship, sizeof o->ship, "scout");
     o->band = PROTO_BAND_SHORT;
@@ -374,6 +380,14 @@ int bb_opts_parse(bb_opts *o, int argc, char **argv)
             if (parse_u64(v, 1, 86400, &u) != 0)
                 return bad(a, v, "expected 1..86400 s");
             o->battle_timeout_s = (uint32_t)u;
+        } else if (strcmp(a, "--resume") == 0) {
+            if (parse_u64(v, 0, 3600000, &u) != 0)
+                return bad(a, v, "expected 0..3600000 ms");
+            o->resume_ms = (uint32_t)u;
+        } else if (strcmp(a, "--reconnect-max") == 0) {
+            if (parse_u64(v, 100, 600000, &u) != 0)
+                return bad(a, v, "expected 100..600000 ms");
+            o->reconnect_max_ms = (uint32_t)u;
         } else if (strcmp(a, "--threads") == 0) {
             if (parse_u64(v, 1, BB_MAX_THREADS, &u) != 0)
                 return bad(a, v, "expected 1..64");

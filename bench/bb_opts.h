@@ -49,6 +49,9 @@ typedef struct bb_opts {
     double warmup_s;               /* steady-state latency counts from ramp end + warmup_s */
     uint64_t max_battles;          /* stop after this many battles ended (0 = no limit) */
     uint32_t battle_timeout_s;     /* a battle running longer is failed (timeout) */
+    uint32_t resume_ms;            /* a lost connection's battles are resumed for this long; 0 = no
+                                    * resume (a lost connection fails its battles) */
+    uint32_t reconnect_max_ms;     /* longest wait between two reconnect attempts */
     int threads;                   /* event loops (one thread each) */
     char ship[PROTO_SHIP_MAX + 1];
     char oship[PROTO_SHIP_MAX + 1];

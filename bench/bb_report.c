@@ -154,6 +154,12 @@ void bb_report_table(FILE *f, const bb_result *r)
             s->last_connect_error ? " (last " : "",
             s->last_connect_error ? uv_err_name(-(int)s->last_connect_error) : "",
             s->last_connect_error ? ")" : "", (unsigned long long)s->disconnects);
+    if (s->restart_notices || s->resumes || s->resume_failures || s->seq_gaps || s->seq_repeats)
+        fprintf(f, "  restarts    notices %llu  resumes %llu  resume failures %llu  seq gaps %llu  "
+                   "seq repeats %llu  longest gap between events %llu ms\n",
+                (unsigned long long)s->restart_notices, (unsigned long long)s->resumes,
+                (unsigned long long)s->resume_failures, (unsigned long long)s->seq_gaps,
+                (unsigned long long)s->seq_repeats, (unsigned long long)s->max_event_gap_ms);
     if (s->disconnects)
         fprintf(f, "  lost        closed by server %llu  reset %llu  undecodable %llu  other %llu\n",
                 (unsigned long long)s->disc_eof, (unsigned long long)s->disc_reset,
@@ -304,6 +310,11 @@ static void jrun(FILE *f, const bb_result *r)
             (unsigned long long)s->disconnects, (unsigned long long)s->disc_eof,
             (unsigned long long)s->disc_reset, (unsigned long long)s->disc_protocol,
             (unsigned long long)s->disc_other);
+    fprintf(f, "  \"restart_notices\": %llu, \"resumes\": %llu, \"resume_failures\": %llu, "
+               "\"seq_gaps\": %llu, \"seq_repeats\": %llu, \"max_event_gap_ms\": %llu,\n",
+            (unsigned long long)s->restart_notices, (unsigned long long)s->resumes,
+            (unsigned long long)s->resume_failures, (unsigned long long)s->seq_gaps,
+            (unsigned long long)s->seq_repeats, (unsigned long long)s->max_event_gap_ms);
     fprintf(f, "  \"outcomes\": {\"wins_seat0\": %llu, \"wins_seat1\": %llu, \"draws\": %llu, \"ended\": {",
             (unsigned long long)s->wins_seat[0], (unsigned long long)s->wins_seat[1],
             (unsigned long long)s->draws);

@@ -242,6 +242,21 @@ static void seat_error(bb_seat *s, const proto_event *ev, uint8_t req_type, uint
         }
         return;
     }
+    if (req_type == PROTO_T_RESUME && s->state == SEAT_PLAYING) {
+        /* bad_token, no_such_battle, seq_gone: the battle cannot be picked up again */
+        w->st.resume_failures++;
+        battle_done(s, BB_FAIL_DISCONNECT);
+        seat_next(s);
+        return;
+    }
+    if (code == PROTO_E_SERVER_DRAINING && s->conn->restarting) {
+        /* crossed the restart: not applied; the seat resumes (or starts) once reconnected */
+        if (s->state == SEAT_PLAYING && req_class == BB_ACT_TURN)
+            s->view.acted_round = 0;
+        else if (s->state == SEAT_STARTING)
+            s->state = SEAT_READY;
+        return;
+    }
     if (s->state == SEAT_PLAYING) {
         if (req_class == BB_ACT_REACTION && stale_code(code)) {
             w->st.stale++;
@@ -275,6 +290,37 @@ static void seat_error(bb_seat *s, const proto_event *ev, uint8_t req_type, uint
         seat_next(s);
 }
 
+/* Checks a battle event's place in the seat's numbered stream before it is applied (a gap: events
+ * lost; a repeat: delivered twice; a `state` must not jump ahead of what we saw, since a restart
+ * loses nothing) and notes the longest silence between two events of the battle. */
+static void seat_follow(bb_seat *s, const proto_event *ev)
+{
+    bb_worker *w = s->conn->w;
+    uint64_t now = uv_hrtime();
+    if (s->last_ev_ns) {
+        uint64_t gap_ms = (now - s->last_ev_ns) / 1000000u;
+        if (gap_ms > w->st.max_event_gap_ms)
+            w->st.max_event_gap_ms = gap_ms;
+    }
+    s->last_ev_ns = now;
+    uint32_t last = s->view.t.last_seq;
+    if (!ev->seq || !last || ev->bid != s->view.t.bid)
+        return;
+    if (ev->type == PROTO_T_STATE) {
+        /* a restart's state may carry the one documented jump (PROTOCOL.md section 8) */
+        if (ev->seq > last && (ev->seq < last + BB_RESTART_SEQ_JUMP ||
+                               ev->seq > last + BB_RESTART_SEQ_JUMP + 2)) /* + the away notices */
+            w->st.seq_gaps++;
+    } else if (pct_numbered(ev)) {
+        if (ev->seq > last + BB_RESTART_SEQ_JUMP && ev->seq <= last + BB_RESTART_SEQ_JUMP + 3)
+            return; /* the first event after a restart's jump (and the recovery's away notices) */
+        if (ev->seq <= last)
+            w->st.seq_repeats++;
+        else if (ev->seq > last + 1)
+            w->st.seq_gaps++;
+    }
+}
+
 static void seat_started(bb_seat *s, const proto_event *ev)
 {
     bb_worker *w = s->conn->w;
@@ -282,6 +328,7 @@ static void seat_started(bb_seat *s, const proto_event *ev)
     s->bid = ev->bid;
     s->state = SEAT_PLAYING;
     s->started_ns = now;
+    s->last_ev_ns = now;
     if (s->start_ns)
         bb_hist_add(&w->st.lat_match, now - s->start_ns);
     bb_view_start(&s->view, ev);
@@ -368,6 +415,7 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
         break;
     case PROTO_T_ENDED:
         if (s->state == SEAT_PLAYING) {
+            seat_follow(s, ev);
             bb_view_apply(&s->view, ev);
             seat_ended(s, ev);
         } else if (s->state == SEAT_WAITJOIN) {
@@ -382,11 +430,14 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
     case PROTO_T_TIMEOUT:
         if (s->state == SEAT_PLAYING && ev->u.timeout.seat == s->view.t.seat)
             w->st.turn_timeouts++;
+        if (s->state == SEAT_PLAYING)
+            seat_follow(s, ev);
         bb_view_apply(&s->view, ev);
         seat_poke(s);
         break;
     default:
         if (s->state == SEAT_PLAYING) {
+            seat_follow(s, ev);
             bb_view_apply(&s->view, ev);
             seat_poke(s);
         }
@@ -397,14 +448,40 @@ void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t r
 void bb_seat_conn_lost(bb_seat *s)
 {
     s->out_rid = 0;
+    if (s->state == SEAT_PLAYING && s->conn->w->o->resume_ms > 0) {
+        s->state = SEAT_RESUMING; /* bid, token and view are kept for the resume */
+        s->lost_ns = uv_hrtime();
+        return;
+    }
+    if (s->state == SEAT_RESUMING)
+        return; /* lost again before the resume went out: keep waiting */
+    if (s->state == SEAT_WAITJOIN && s->partner && s->partner->pending_join == s->bid)
+        s->partner->pending_join = 0; /* we create a new battle: the partner must not join this one */
     if (s->state == SEAT_PLAYING)
         battle_done(s, BB_FAIL_DISCONNECT);
-    else if (s->state == SEAT_STARTING || s->state == SEAT_WAITJOIN)
-        start_fail(s);
+    else if ((s->state == SEAT_STARTING || s->state == SEAT_WAITJOIN) && !s->conn->restarting)
+        start_fail(s); /* during a restart a refused or cut start is not the server failing */
     if (s->state != SEAT_OFF) {
         s->state = SEAT_READY;
         s->bid = 0;
     }
+}
+
+void bb_seat_reconnected(bb_seat *s)
+{
+    bb_worker *w = s->conn->w;
+    proto_request r;
+    memset(&r, 0, sizeof r);
+    r.type = PROTO_T_RESUME;
+    r.bid = s->bid;
+    r.u.resume.seat = (uint8_t)(s->view.t.seat & 1);
+    memcpy(r.u.resume.token, s->view.t.token, PROTO_TOKEN_LEN);
+    r.u.resume.last = s->view.t.last_seq;
+    if (!bb_conn_send(s->conn, s, &r))
+        return; /* the connection went again: on_close keeps the seat resuming */
+    w->st.resumes++;
+    s->state = SEAT_PLAYING;
+    s->view.acted_round = 0; /* the state or the replayed events say whether we acted */
 }
 
 void bb_seat_activate(bb_seat *s)
@@ -418,7 +495,12 @@ void bb_seat_activate(bb_seat *s)
 
 void bb_seat_check_timeout(bb_seat *s, uint64_t now_ns, uint64_t limit)
 {
-    if (s->state == SEAT_PLAYING && now_ns - s->started_ns > limit) {
+    uint64_t resume_ns = (uint64_t)s->conn->w->o->resume_ms * 1000000u;
+    if (s->state == SEAT_RESUMING && now_ns - s->lost_ns > resume_ns) {
+        s->conn->w->st.resume_failures++;
+        battle_done(s, BB_FAIL_DISCONNECT);
+        seat_next(s);
+    } else if (s->state == SEAT_PLAYING && now_ns - s->started_ns > limit) {
         seat_abandon(s, BB_FAIL_TIMEOUT);
     } else if ((s->state == SEAT_STARTING || s->state == SEAT_WAITJOIN || s->state == SEAT_LEAVING) &&
                now_ns - s->start_ns > limit) {

@@ -46,6 +46,13 @@ typedef struct bb_stats {
                                 * a reaction to a missile already gone, or anything after the end */
     uint64_t turn_timeouts;    /* the server's turn timer played for one of our seats */
     uint64_t frames_in, frames_out;
+    /* restarts (--resume) */
+    uint64_t restart_notices;  /* "restarting" events received (one per connection) */
+    uint64_t resumes;          /* resume requests sent after a lost connection */
+    uint64_t resume_failures;  /* resumes refused, or not possible within --resume */
+    uint64_t seq_gaps;         /* a battle event (or a resume's state) skipped events we never saw */
+    uint64_t seq_repeats;      /* a battle event we had already seen */
+    uint64_t max_event_gap_ms; /* longest silence between two events of one battle (a maximum) */
     /* connections */
     uint64_t connects, connect_errors, disconnects, last_connect_error;
     uint64_t disc_eof, disc_reset, disc_protocol, disc_other; /* why connections were lost */

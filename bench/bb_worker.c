@@ -38,6 +38,15 @@ static void activate(bb_worker *w, uint32_t b)
         bb->state = SEAT_READY; /* waits for its creator's "created" */
 }
 
+/* Whether a seat of c waits for it to resume its battle (reconnect even after the run). */
+static bool conn_resuming(const bb_conn *c)
+{
+    for (uint32_t i = 0; i < c->nseats; i++)
+        if (c->seats[i].state == SEAT_RESUMING)
+            return true;
+    return false;
+}
+
 static void scan_timeouts(bb_worker *w, uint64_t now_ns)
 {
     uint64_t limit = (uint64_t)w->o->battle_timeout_s * 1000000000ull;
@@ -96,7 +105,8 @@ static void on_tick(uv_timer_t *t)
     }
     for (uint32_t i = 0; i < w->nconns; i++) {
         bb_conn *c = &w->conns[i];
-        if (c->state == CONN_DOWN && c->wanted && ph == BB_PHASE_RUN && now >= c->retry_at)
+        if (c->state == CONN_DOWN && c->wanted && now >= c->retry_at &&
+            (ph == BB_PHASE_RUN || conn_resuming(c)))
             bb_conn_connect(c);
         else if (c->state == CONN_OPEN && o->mode == BB_MODE_IDLE && now >= c->ping_at) {
             proto_request r;
@@ -196,6 +206,8 @@ bb_worker *bb_worker_new(const bb_opts *o, int id, uint32_t battles)
         c->target = (uint32_t)id + i * (uint32_t)o->threads; /* spread over the targets */
         c->seats = k ? &w->seats[i * k] : NULL;
         c->nseats = k;
+        pcb_init(&c->backoff, BB_BACKOFF_FIRST_MS, o->reconnect_max_ms, 0, 0,
+                 w->rng ^ (0x9E3779B97F4A7C15ull * (i + 1)));
         for (uint32_t j = 0; j < k; j++) {
             bb_seat *s = &c->seats[j];
             s->conn = c;

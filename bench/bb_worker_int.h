@@ -17,6 +17,7 @@
 
 #include "bench/bb_policy.h"
 #include "bench/bb_worker.h"
+#include "proto/client/backoff.h"
 #include "proto/client/pcuv.h"
 
 /* Request ids: the low bits name the seat on its connection, the rest count, so a reply finds its
@@ -35,6 +36,7 @@ typedef enum seat_state {
     SEAT_WAITJOIN,  /* create mode, creator: "created" came, waiting for the partner's join */
     SEAT_PLAYING,   /* in a running battle */
     SEAT_LEAVING,   /* leave sent after a failure; waiting for "left" */
+    SEAT_RESUMING,  /* its connection was lost mid-battle: resumed (token, last seq) once it is back */
 } seat_state;
 
 typedef enum conn_state { CONN_DOWN = 0, CONN_CONNECTING, CONN_HELLO, CONN_OPEN } conn_state;
@@ -50,6 +52,8 @@ typedef struct bb_seat {
     uint64_t out_ns;         /* send time of the outstanding request */
     uint64_t start_ns;       /* queue/create/join sent */
     uint64_t started_ns;     /* "started" arrived */
+    uint64_t lost_ns;        /* SEAT_RESUMING since */
+    uint64_t last_ev_ns;     /* the battle's last event reached us (for the longest gap) */
     uint32_t out_rid;        /* outstanding request id; 0 = none */
     uint32_t rseq;
     uint16_t idx;            /* index on its connection */
@@ -77,6 +81,8 @@ struct bb_conn {
     bool wanted;             /* some seat is activated: keep it connected */
     uint32_t rseq;
     uint64_t retry_at;       /* uv_now ms before which no reconnect is tried */
+    pcb backoff;             /* reconnect waits (proto/client/backoff) */
+    bool restarting;         /* the server said "restarting": the coming close is not a failure */
     uint64_t ping_at;
 };
 
@@ -125,6 +131,10 @@ static inline void bb_count_error(bb_worker *w, int code)
  * not up, is closing or is over its output cap). */
 bool bb_conn_send(bb_conn *c, bb_seat *s, proto_request *r);
 
+/* Sets c->retry_at: the next reconnect attempt after a backoff with jitter (after a `restarting`
+ * event, about its retry_ms). */
+void bb_conn_schedule_retry(bb_conn *c);
+
 /* Starts connecting c to its target (from its source address, if any). A failure to even start
  * is counted; the tick retries after BB_RECONNECT_MS. */
 void bb_conn_connect(bb_conn *c);
@@ -144,9 +154,12 @@ void bb_seat_activate(bb_seat *s);
 void bb_seat_on_event(bb_worker *w, bb_seat *s, const proto_event *ev, uint8_t req_type,
                       uint8_t req_class);
 
-/* s's connection is gone: its battle is cut off (a failure if it was running) and s starts
- * again once the connection is back. */
+/* s's connection is gone: a running battle waits to be resumed (--resume) or is cut off (a
+ * failure); s starts again once the connection is back. */
 void bb_seat_conn_lost(bb_seat *s);
+
+/* s's connection is open again: a seat in SEAT_RESUMING sends resume (token, last seq). */
+void bb_seat_reconnected(bb_seat *s);
 
 /* Gives s up when it has played, or waited to start or leave, longer than limit_ns (now_ns and
  * the seat's times are uv_hrtime). */

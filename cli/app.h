@@ -16,6 +16,7 @@
 #include "cli/cmd.h"
 #include "cli/resume.h"
 #include "cli/view.h"
+#include "proto/client/backoff.h"
 #include "proto/client/pc.h"
 
 #define INBUF 4096                /* pending input; a line longer than this is dropped whole */
@@ -27,7 +28,8 @@ typedef struct app {
     bool host_set, port_set;
     const char *name;
     const char *resume_path;
-    int retries;
+    int retries;             /* reconnect attempts in a row before giving up */
+    uint32_t retry_for_ms;   /* ... and how long they may take in all (0 = no limit) */
     bool echo;               /* print each command read (input is not a terminal) */
     /* input */
     int in_fd;
@@ -39,7 +41,8 @@ typedef struct app {
     pc_conn *c;
     bool want_conn;
     bool fatal;              /* the server refused us for good (version mismatch) */
-    int attempt;             /* failed connects and short-lived connections in a row */
+    pcb backoff;             /* waits between attempts (proto/client/backoff), their bounds */
+    bool restarting;         /* the server said "restarting": the coming close is expected */
     int64_t next_try;
     int64_t connected_at;
     int64_t last_send;

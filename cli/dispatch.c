@@ -14,6 +14,14 @@ static void on_event(app *a, const proto_event *ev)
     bool reply = ev->has_rid;
     if (ev->type == PROTO_T_PONG && (!reply || (int64_t)ev->rid != a->user_ping_rid))
         return; /* our own keepalive */
+    if (ev->type == PROTO_T_RESTARTING) {
+        /* The server restarts and keeps the battle: reconnect after about retry_ms, then resume. */
+        fprintf(stdout, "Server restarting; reconnecting in about %.1f s.\n",
+                (double)ev->u.restarting.retry_ms / 1000.0);
+        a->restarting = true;
+        pcb_restarting(&a->backoff, ev->u.restarting.retry_ms);
+        return;
+    }
     if (ev->type == PROTO_T_ERROR && reply && (int64_t)ev->rid == a->resume_rid) {
         cli_view_event(v, ev);
         uint16_t code = ev->u.error.code;

@@ -23,7 +23,10 @@
 #define CLI_VERSION "0.1.0"
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 7070
-#define DEFAULT_RETRIES 5         /* reconnect attempts after a drop before giving up */
+#define DEFAULT_RETRIES 10        /* reconnect attempts after a drop before giving up */
+#define DEFAULT_RETRY_FOR_MS 60000 /* ... and the time they may take in all */
+#define RETRY_FIRST_MS 250        /* first wait after a drop; doubles per attempt, with jitter */
+#define RETRY_MAX_MS 4000         /* longest wait between two attempts */
 #define TICK_MS 1000              /* longest poll sleep: timers are checked at least this often */
 
 /* Ctrl-C, a closed terminal or a kill: leave through the loop, so the person learns how to
@@ -53,9 +56,10 @@ static void usage(FILE *f)
             "  --resume-file FILE   keep the battle's resume record in FILE; when FILE holds one at\n"
             "                       start, take that seat back (also from a new process)\n"
             "  --retries N          reconnect attempts after a dropped connection (default %d)\n"
+            "  --retry-for MS       ... for at most MS ms in all; 0 = no limit (default %d)\n"
             "  --help, --version\n"
             "Type 'help' once connected. Commands can also come from a pipe: battle-cli < moves.txt\n",
-            DEFAULT_PORT, DEFAULT_RETRIES);
+            DEFAULT_PORT, DEFAULT_RETRIES, DEFAULT_RETRY_FOR_MS);
 }
 
 
@@ -162,6 +166,7 @@ static bool parse_opts(app *a, int argc, char **argv, const char **script)
         {"host", required_argument, NULL, 'H'},    {"port", required_argument, NULL, 'p'},
         {"name", required_argument, NULL, 'n'},    {"script", required_argument, NULL, 's'},
         {"resume-file", required_argument, NULL, 'r'}, {"retries", required_argument, NULL, 'R'},
+        {"retry-for", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -204,6 +209,14 @@ static bool parse_opts(app *a, int argc, char **argv, const char **script)
             }
             a->retries = (int)v;
             break;
+        case 'T':
+            v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 3600000) {
+                fprintf(stderr, "battle-cli: --retry-for: expected 0..3600000 ms, got '%s'\n", optarg);
+                return false;
+            }
+            a->retry_for_ms = (uint32_t)v;
+            break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("battle-cli %s (protocol %d)\n", CLI_VERSION, PROTO_VERSION); exit(0);
         default: usage(stderr); return false;
@@ -223,10 +236,14 @@ int main(int argc, char **argv)
     snprintf(a.host, sizeof a.host, "%s", DEFAULT_HOST);
     a.port = DEFAULT_PORT;
     a.retries = DEFAULT_RETRIES;
+    a.retry_for_ms = DEFAULT_RETRY_FOR_MS;
     a.act_rid = a.req_rid = a.resume_rid = a.user_ping_rid = -1;
     const char *script = NULL;
     if (!parse_opts(&a, argc, argv, &script))
         return 2;
+    /* Seeded per process, so clients cut off together by a restart come back spread out. */
+    pcb_init(&a.backoff, RETRY_FIRST_MS, RETRY_MAX_MS, (uint32_t)a.retries, a.retry_for_ms,
+             (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)app_now_ms());
     if (!a.name) {
         const char *user = getenv("USER");
         a.name = user && *user && strlen(user) <= PROTO_NAME_MAX ? user : "battle-cli";

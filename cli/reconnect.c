@@ -1,5 +1,6 @@
 /* cli/reconnect: connecting and saying hello, and after a drop a bounded number of retries with
- * backoff, the seat resumed from the last sequence number seen (see app.h). */
+ * backoff and jitter (proto/client/backoff; about the server's retry_ms after "restarting"), the
+ * seat resumed from the last sequence number seen (see app.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,29 +9,22 @@
 
 #define CONNECT_TIMEOUT_MS 3000   /* one TCP connect */
 #define WELCOME_TIMEOUT_MS 5000   /* hello -> welcome */
-#define BACKOFF_FIRST_MS 250      /* first retry after a drop; doubles per attempt */
-#define BACKOFF_MAX_MS 4000
 #define STABLE_MS 10000           /* a connection that lived this long resets the retry count */
 #define PING_DEFAULT_MS 10000     /* keepalive when the server states no idle timeout */
-
-static int64_t backoff_ms(int attempt)
-{
-    int64_t d = (int64_t)BACKOFF_FIRST_MS << (attempt < 5 ? attempt : 5);
-    return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
-}
 
 /* Counts one more failure; gives up (and says how to resume) past --retries. */
 static bool retry_later(app *a)
 {
-    if (a->fatal || ++a->attempt > a->retries) {
+    int64_t delay = a->fatal || a->retries == 0 ? -1 : pcb_next(&a->backoff, (uint64_t)app_now_ms());
+    if (delay < 0) {
         fprintf(stdout, "Giving up on %s:%u.\n", a->host, (unsigned)a->port);
         rec_hint(a);
         a->quit = true;
         a->exit_code = 1;
         return false;
     }
-    int64_t delay = backoff_ms(a->attempt - 1);
-    fprintf(stdout, "Retrying in %.2f s (%d of %d)...\n", (double)delay / 1000.0, a->attempt, a->retries);
+    fprintf(stdout, "Retrying in %.2f s (%u of %d)...\n", (double)delay / 1000.0,
+            (unsigned)a->backoff.attempts, a->retries);
     a->want_conn = true;
     a->next_try = app_now_ms() + delay;
     return true;
@@ -57,7 +51,11 @@ void reconn_lost(app *a, const char *why)
     /* A connection that dies young counts as a failed attempt, so a server that accepts and then
      * drops us cannot keep the client retrying forever. */
     if (app_now_ms() - a->connected_at >= STABLE_MS)
-        a->attempt = 0;
+        pcb_success(&a->backoff);
+    if (a->restarting)
+        fprintf(stdout, cli_view_seated(&a->v) ? "The server is restarting; your battle is kept.\n"
+                                               : "The server is restarting.\n");
+    a->restarting = false;
     retry_later(a);
 }
 
@@ -106,6 +104,9 @@ static bool try_connect(app *a)
     }
     a->c = c;
     a->last_send = a->connected_at = app_now_ms();
+    if (a->backoff.attempts)
+        fprintf(stdout, "Reconnected to %s:%u.\n", a->host, (unsigned)a->port);
+    a->backoff.hint_ms = 0; /* an old "restarting" says nothing about the next loss */
     a->ping_ms = ev.u.welcome.idle_ms ? ev.u.welcome.idle_ms / 3 : PING_DEFAULT_MS;
     if (a->ping_ms < 1000)
         a->ping_ms = 1000;

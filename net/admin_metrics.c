@@ -152,6 +152,13 @@ static void net_metrics(prom_out *o, const net_stats *st)
     prom_counter(o, "battled_tls_handshakes_deferred_total",
                  "TLS handshake steps put off to the next loop pass.",
                  NET_STAT_GET(st, tls_handshakes_deferred));
+    prom_counter(o, "battled_tls_reloads_total", "TLS certificate reloads (SIGHUP) that took effect.",
+                 NET_STAT_GET(st, tls_reloads));
+    prom_counter(o, "battled_tls_reload_failures_total",
+                 "TLS certificate reloads refused (bad new pair; the old one stays).",
+                 NET_STAT_GET(st, tls_reload_failures));
+    prom_gauge(o, "battled_restarting", "1 once a restart (battles kept) began.",
+               (double)NET_STAT_GET(st, restarting));
     ws_metrics(o, st);
     prom_gauge(o, "battled_draining", "1 once a graceful drain began.",
                (double)NET_STAT_GET(st, draining));

@@ -114,6 +114,7 @@ struct server {
     uint8_t pbuf[NET_TLS_PLAIN];
     uv_async_t wake;        /* shards -> net */
     uv_async_t drain_async; /* main -> net */
+    uv_async_t reload_async; /* main -> net (SIGHUP) */
     uv_prepare_t prepare;   /* once per loop pass: flush output, wake shards, resume paused conns */
     uv_timer_t sweep;       /* timeout lists */
     uv_timer_t lag;         /* loop-lag probe */
@@ -155,7 +156,10 @@ struct server {
     unsigned nids;
 
     /* drain */
-    _Atomic int drain_requests; /* set by server_drain from any thread */
+    _Atomic int drain_requests; /* set by server_drain/server_restart from any thread */
+    _Atomic bool want_restart;  /* server_restart: the first request suspends instead of ending */
+    _Atomic int reload_requests; /* server_reload from any thread (SIGHUP) */
+    bool restarting;            /* this shutdown is a restart (battles suspended, not ended) */
     _Atomic int finished;       /* the network thread left its loop */
     server_phase drain_phase;   /* read through server_drain_phase outside drain.c */
     unsigned stopped;           /* shards that reported SHARD_OUT_STOPPED */
@@ -259,6 +263,8 @@ void ws_conn_refuse(conn *c, const char *why);
  * input for now (paused on a full inbox, or closing). May close c; not freed. */
 bool route_frame(conn *c, const uint8_t *body, uint32_t len);
 /* Encodes and queues an error reply. May close c (output cap); not freed. */
+/* Encodes and queues an event the network thread sends itself (welcome, pong, restarting). */
+void route_event(conn *c, const proto_event *ev);
 void route_error(conn *c, proto_error code, const char *msg, bool has_rid, uint32_t rid, uint64_t bid);
 
 /* server.c */
@@ -289,6 +295,9 @@ void dispatch_drain_outboxes(server *s);
 void dispatch_to_shards(server *s);
 /* shards_opts.wake_net: any shard thread; signals s->wake. */
 void dispatch_wake_net(void *arg);
+
+/* reload.c: s->reload_async's callback: reloads the TLS certificate and key. */
+void reload_on_async(uv_async_t *h);
 
 /* drain.c (the phases are in server.h, server_phase) */
 /* s->drain_async's callback: the first request begins the drain, later ones hurry it. */

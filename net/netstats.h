@@ -64,9 +64,12 @@ typedef struct net_stats {
     _Atomic uint64_t loop_lag_last_us;       /* gauge: last sample */
     _Atomic uint64_t loop_lag_hist[NET_LAG_BUCKETS];
     _Atomic uint64_t out_chunks;             /* gauge: output pool chunks allocated */
-    _Atomic uint64_t draining;               /* gauge: 1 once a drain began */
+    _Atomic uint64_t draining;               /* gauge: 1 once a drain (or a restart) began */
+    _Atomic uint64_t restarting;             /* gauge: 1 once a restart began */
     _Atomic uint64_t tls_handshakes;         /* completed */
     _Atomic uint64_t tls_handshakes_deferred; /* past tls.max_handshakes_per_pass: next pass */
+    _Atomic uint64_t tls_reloads;            /* SIGHUP loaded a new certificate and key */
+    _Atomic uint64_t tls_reload_failures;    /* SIGHUP found a pair that does not load: old kept */
     /* Per source address (net/addrcap.h), every game listener. */
     _Atomic uint64_t addr_conns_refused;     /* over server.max_conns_per_addr */
     _Atomic uint64_t addr_handshakes_refused; /* over server.max_handshakes_per_addr */

@@ -8,8 +8,7 @@
 #include "proto/codec.h"
 #include "util/log.h"
 
-/* Encodes and queues a reply the network thread answers itself (welcome, pong, queue state). */
-static void route_event(conn *c, const proto_event *ev)
+void route_event(conn *c, const proto_event *ev)
 {
     uint8_t buf[NET_REPLY_MAX];
     size_t len = 0;

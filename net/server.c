@@ -318,6 +318,8 @@ server *server_start(const struct server_opts *opts)
     s->wake.data = s;
     uv_async_init(&s->loop, &s->drain_async, drain_on_async);
     s->drain_async.data = s;
+    uv_async_init(&s->loop, &s->reload_async, reload_on_async);
+    s->reload_async.data = s;
     uv_prepare_init(&s->loop, &s->prepare);
     s->prepare.data = s;
     uv_prepare_start(&s->prepare, on_prepare);

@@ -47,6 +47,7 @@ struct server_opts {
     int64_t max_seats_per_conn;
     int64_t output_cap;                    /* unsent bytes per connection before it is cut off */
     int64_t drain_timeout_ms;
+    int64_t restart_retry_ms;              /* told to clients in "restarting" */
     int64_t ring_slots;                    /* slots of each shard inbox (for /metrics' capacity) */
     int64_t turn_timer_ms;                 /* announced in welcome */
     int64_t resume_window_ms;              /* announced in welcome */
@@ -99,6 +100,17 @@ server *server_start(const struct server_opts *opts);
 /* Asks for a graceful drain. Thread-safe; a second call makes the drain skip its remaining waits
  * (battles still end as "shutdown", output is still flushed within SERVER_FLUSH_MS). */
 void server_drain(server *s);
+
+/* Asks for a restart: like server_drain, but every client is told "restarting" (with
+ * restart_retry_ms) and the shards suspend their battles instead of ending them, so a process
+ * started later on the same journal puts them back; the stop takes about SERVER_FLUSH_MS at most.
+ * Only useful with persistence on (without it the battles are simply lost: the caller drains
+ * instead). Thread-safe; a later server_drain or server_restart hurries whichever shutdown runs. */
+void server_restart(server *s);
+
+/* Asks the network thread to reload what can be reloaded (SIGHUP): the TLS certificate and key
+ * from the files named at start. Thread-safe; the outcome is logged. */
+void server_reload(server *s);
 
 /* Blocks until the network thread has exited, frees s, and returns the exit status: 0 after a clean
  * drain, 1 after a runtime failure. */
@@ -154,6 +166,8 @@ typedef enum {
 server_phase server_drain_phase(const server *s);
 /* Whether a drain began: new battles and queue entries are refused. */
 bool server_draining(const server *s);
+/* Whether the shutdown under way is a restart (battles suspended, not ended). */
+bool server_restarting(const server *s);
 /* Whether every game listener that should be up is (plain, and TLS when tls.listen is set). */
 bool server_listeners_up(const server *s);
 /* The running shards, or NULL before they start and once they are stopped. */

@@ -46,10 +46,15 @@ struct tls_ctx {
     mbedtls_pk_context key;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
+    /* A reload (SIGHUP) swaps in a new context while connections still use the old one, whose
+     * ssl contexts point into conf: it is freed when the last of them goes. */
+    unsigned long refs; /* live tls_conn on this context */
+    bool released;      /* tls_ctx_free was called */
 };
 
 struct tls_conn {
     mbedtls_ssl_context ssl;
+    tls_ctx *ctx;      /* holds a reference */
     int mbed_err;      /* mbedTLS code behind the failure, 0 if none */
     bool hs_done;      /* handshake completed */
     bool hs_blocked;   /* handshake stopped on a full output buffer */
@@ -73,16 +78,23 @@ static unsigned char *nul_copy(const char *text, size_t len)
     return p;
 }
 
-void tls_ctx_free(tls_ctx *ctx)
+static void ctx_destroy(tls_ctx *ctx)
 {
-    if (!ctx)
-        return;
     mbedtls_ssl_config_free(&ctx->conf);
     mbedtls_x509_crt_free(&ctx->cert);
     mbedtls_pk_free(&ctx->key);
     mbedtls_ctr_drbg_free(&ctx->drbg);
     mbedtls_entropy_free(&ctx->entropy);
     free(ctx);
+}
+
+void tls_ctx_free(tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    ctx->released = true;
+    if (ctx->refs == 0)
+        ctx_destroy(ctx);
 }
 
 tls_ctx *tls_ctx_new_pem(const char *cert_pem, size_t cert_len, const char *key_pem,
@@ -235,6 +247,8 @@ tls_conn *tls_conn_new(tls_ctx *ctx)
         return NULL;
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    c->ctx = ctx;
+    ctx->refs++;
     return c;
 }
 
@@ -242,8 +256,11 @@ void tls_conn_free(tls_conn *c)
 {
     if (!c)
         return;
+    tls_ctx *ctx = c->ctx;
     mbedtls_ssl_free(&c->ssl);
     free(c);
+    if (ctx && --ctx->refs == 0 && ctx->released)
+        ctx_destroy(ctx);
 }
 
 static long conn_fail(tls_conn *c, long code, int mbed_err)

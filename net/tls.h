@@ -64,7 +64,8 @@ tls_ctx *tls_ctx_new(const char *cert_path, const char *key_path, char *err, siz
 tls_ctx *tls_ctx_new_pem(const char *cert_pem, size_t cert_len, const char *key_pem,
                          size_t key_len, char *err, size_t errlen);
 
-/* Frees the context. NULL is allowed. All its connections must be freed first. */
+/* Releases the context. NULL is allowed. Connections made from it keep it alive: it is freed
+ * when the last of them is freed (so a reload may replace the context under live connections). */
 void tls_ctx_free(tls_ctx *ctx);
 
 /* A new server-side connection waiting for a ClientHello, or NULL when out of memory.

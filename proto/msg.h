@@ -86,7 +86,8 @@ typedef enum proto_type {
     PROTO_T_ERROR,        /* "error"    (connection-scoped; carries "bid" when about a battle) */
     PROTO_T_CRIT,         /* "crit"     */
     PROTO_T_TIMEOUT,      /* "timeout"  */
-    PROTO_T_EVT_LAST = PROTO_T_TIMEOUT,
+    PROTO_T_RESTARTING,   /* "restarting" (connection-scoped: the server restarts, battles stay) */
+    PROTO_T_EVT_LAST = PROTO_T_RESTARTING,
 } proto_type;
 
 /* Stable error codes: the number ("code") and the snake_case name ("err") are both on the wire and
@@ -272,6 +273,7 @@ struct proto_welcome {
     uint32_t max_out_frame;  /* "sframe": largest frame body the server sends (0 = not announced) */
 };
 struct proto_pong { uint64_t ts; };
+struct proto_restarting { uint32_t retry_ms; }; /* reconnect after about this long */
 struct proto_queued { char ship[PROTO_SHIP_MAX + 1]; uint8_t band; };
 struct proto_created { uint8_t seat; uint8_t token[PROTO_TOKEN_LEN]; uint8_t band; };
 struct proto_started {
@@ -357,6 +359,7 @@ typedef struct proto_event {
     union {
         struct proto_welcome welcome;
         struct proto_pong pong;
+        struct proto_restarting restarting;
         struct proto_queued queued;
         struct proto_created created;
         struct proto_started started;

@@ -107,6 +107,7 @@ struct game {
     struct theap heap;
 
     bool draining;
+    bool suspended; /* restart: battles frozen as they are; only admin messages are answered */
     bool stopped_sent;
     uint64_t drain_deadline;
 

@@ -573,8 +573,31 @@ void game_shutdown_running(struct game *g, struct game_battle *sb, void *arg)
     }
 }
 
+/* Restart: every battle stays exactly as it is. From here on nothing reaches a battle (no action,
+ * no timer, no departure: the connections are about to close because the process ends, not
+ * because players left), so nothing more is journaled and the next start replays the same state.
+ * SHARD_OUT_STOPPED goes out through this pass's held outbox slots, i.e. after the pass's journal
+ * write; journal_close syncs at stop. */
+static void on_suspend(struct game *g)
+{
+    if (g->suspended)
+        return;
+    g->suspended = g->draining = true;
+    log_info("shard suspended for restart", "running", LOG_U64(g->nrunning), "waiting",
+             LOG_U64(g->nwaiting));
+    struct shard_out m;
+    memset(&m, 0, sizeof m);
+    m.kind = SHARD_OUT_STOPPED;
+    if (outbox_put(g->out, &m))
+        g->stopped_sent = true;
+}
+
 static void on_drain(struct game *g, const struct shard_in *m)
 {
+    if (m->u.drain.suspend || g->suspended) {
+        on_suspend(g);
+        return;
+    }
     uint64_t deadline = g->now + m->u.drain.grace_ms;
     if (g->draining) {
         g->drain_deadline = game_min64(g->drain_deadline, deadline);
@@ -632,6 +655,15 @@ static void on_list(struct game *g, const struct shard_in *m)
 void game_handle(struct game *g, const struct shard_in *m, uint64_t now)
 {
     g->now = now;
+    if (g->suspended && m->kind == SHARD_IN_REQUEST) {
+        const proto_request *r = &m->u.req;
+        game_send_error(g, m->conn, PROTO_E_SERVER_DRAINING,
+                        "the server is restarting: resume after it is back", r->has_rid, r->rid,
+                        m->battle_id);
+        return;
+    }
+    if (g->suspended && m->kind == SHARD_IN_CONN_GONE)
+        return; /* the seat stays as it was: the next start makes it away with a fresh window */
     switch (m->kind) {
     case SHARD_IN_REQUEST: on_request(g, m); break;
     case SHARD_IN_CREATE: on_create(g, m); break;

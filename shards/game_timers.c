@@ -50,6 +50,8 @@ static void due(struct game *g, struct game_battle *sb)
 void game_tick(struct game *g, uint64_t now)
 {
     g->now = now;
+    if (g->suspended) /* restart: time stands still for frozen battles */
+        return;
     if (g->draining && now >= g->drain_deadline && g->nrunning > 0)
         game_for_each_battle(g, game_shutdown_running, NULL);
     const struct theap_entry *e;
@@ -66,6 +68,8 @@ void game_tick(struct game *g, uint64_t now)
 
 uint64_t game_next_deadline(const struct game *g)
 {
+    if (g->suspended)
+        return GAME_NO_DEADLINE;
     const struct theap_entry *e = theap_min(&g->heap);
     uint64_t d = e ? e->deadline : GAME_NO_DEADLINE;
     if (g->draining && g->nrunning > 0)

@@ -124,7 +124,8 @@ enum shard_in_kind {
     SHARD_IN_REQUEST = 1, /* a decoded battle-scoped request (join, watch, resume, fire, ...) */
     SHARD_IN_CREATE,      /* lobby matched a pair, or a private/solo create: make battle_id */
     SHARD_IN_CONN_GONE,   /* conn closed: its place in battle_id goes (a seat: away, resume window) */
-    SHARD_IN_DRAIN,       /* refuse new battles; end the rest as "server shutdown" at the deadline */
+    SHARD_IN_DRAIN,       /* refuse new battles; end the rest as "server shutdown" at the deadline,
+                           * or (drain.suspend) keep every battle as it is for the next start */
     SHARD_IN_HEARTBEAT,   /* readiness probe: answer SHARD_OUT_HEARTBEAT with the same token */
     SHARD_IN_LIST,        /* admin: list live battles (SHARD_OUT_LIST_ROW..., SHARD_OUT_LIST_END) */
     SHARD_IN_STOP,        /* leave the loop after flushing what fits (shards_stop sends it) */
@@ -159,6 +160,8 @@ struct shard_in {
         struct shard_create create;
         struct {
             uint64_t grace_ms; /* running battles may go on this long, then end as shutdown */
+            bool suspend;      /* restart: freeze every battle (nothing ends, nothing more is
+                                * journaled) and report SHARD_OUT_STOPPED at once */
         } drain;
         uint64_t token; /* HEARTBEAT, LIST: echoed in the answer */
         struct {
@@ -178,7 +181,8 @@ enum shard_out_kind {
     SHARD_OUT_HEARTBEAT, /* answer to SHARD_IN_HEARTBEAT (u.token) */
     SHARD_OUT_LIST_ROW,  /* one live battle (u.row) for SHARD_IN_LIST */
     SHARD_OUT_LIST_END,  /* end of a listing (u.list_end) */
-    SHARD_OUT_STOPPED,   /* after SHARD_IN_DRAIN: no running or waiting battle is left */
+    SHARD_OUT_STOPPED,   /* after SHARD_IN_DRAIN: no running or waiting battle is left (or,
+                          * after a suspend, every battle is frozen and its records are written) */
 };
 
 enum shard_seat_role {

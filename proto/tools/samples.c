@@ -196,6 +196,7 @@ int sample_event(int type, proto_event *e)
         e->u.crit.hull = 39;
         break;
     case PROTO_T_TIMEOUT: e->u.timeout.seat = 1; e->u.timeout.count = 2; break;
+    case PROTO_T_RESTARTING: e->u.restarting.retry_ms = 1000; break;
     case PROTO_T_MHIT: {
         struct proto_mhit *m = &e->u.mhit;
         m->missile = 1;

@@ -1494,7 +1494,7 @@ DRAIN_SETS = {"server.drain_timeout_ms": "1500", "game.ai_think_ms": "0", "ratel
 
 
 def sc_drain(srv):
-    """SIGTERM: what each kind of client is told (section 9 server_draining, section 6 ended)."""
+    """SIGUSR1 (a drain; SIGTERM is a restart by default): what each kind of client is told (section 9 server_draining, section 6 ended)."""
     port = srv.wait_port()
     a, b, bid, sa, sb = new_private(port, "laboratory_ship", "laboratory_ship", "short", "drain")
     sp = Client(port, "dsp")
@@ -1506,7 +1506,7 @@ def sc_drain(srv):
     q.wait(lambda m: m.get("rid") == qrid)
     i = Client(port, "di")
     t0 = time.monotonic()
-    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.send_signal(signal.SIGUSR1)
     for c in (a, b, sp, w, q, i):
         m = c.wait(lambda m: m.get("t") == "error" and "rid" not in m, WAIT, "the drain notice")
         check(m.get("code") == 80 and m.get("err") == "server_draining" and "bid" not in m
@@ -1761,9 +1761,9 @@ def sc_ws(srv):
     c.send_raw(ws_frame(0x8, struct.pack(">H", 1000)))
     c.drain_until_closed(WAIT)
     check(c.close_code == 1000, "ws: a client's close is answered with its code", repr(c.close_code))
-    # Drain: server_draining, then close 1001.
+    # Drain (SIGUSR1): server_draining, then close 1001.
     c = WSClient(port)
-    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.send_signal(signal.SIGUSR1)
     got = c.drain_until_closed(8.0)
     check(got is not None and [m.get("err") for m in got] == ["server_draining"] and c.close_code == 1001,
           "ws: drain: server_draining then close 1001", "%r %r" % (got, c.close_code))

@@ -1,6 +1,7 @@
 /* itest: integration-test helpers; see itest.h. */
 #include "tests/integration/itest.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -91,6 +92,19 @@ static void make_cert(void)
         fprintf(stderr, "itest: cannot make the TLS certificate (mbedTLS -0x%04x)\n", (unsigned)-r);
         exit(1);
     }
+}
+
+const char *itest_take_option(int *argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < *argc; i++)
+        if (strcmp(argv[i], name) == 0) {
+            const char *v = argv[i + 1];
+            for (int j = i; j + 2 <= *argc; j++)
+                argv[j] = argv[j + 2];
+            *argc -= 2;
+            return v;
+        }
+    return NULL;
 }
 
 void itest_init(int argc, char **argv)
@@ -204,6 +218,8 @@ bool itest_start(itest_server *s, const char *const *sets)
         return false;
     }
     snprintf(s->log, sizeof s->log, "%s/battled.log", s->dir);
+    char set_pdir[240];
+    snprintf(set_pdir, sizeof set_pdir, "persistence.dir=%s/journal", s->dir);
     char port_file[200], set_port[240], set_shards[64], cert[200], key[200], set_cert[240], set_key[240];
     snprintf(port_file, sizeof port_file, "%s/port", s->dir);
     snprintf(set_port, sizeof set_port, "server.port_file=%s", port_file);
@@ -229,7 +245,7 @@ bool itest_start(itest_server *s, const char *const *sets)
         "server.listen=127.0.0.1:0", set_port, set_shards, "admin.listen=", "ws.listen=",
         "ratelimit.actions_per_sec=0", "log.level=debug", "server.drain_timeout_ms=500",
         /* Every test client comes from 127.0.0.1; the per-address caps have their own tests. */
-        "server.max_conns_per_addr=0", "server.max_handshakes_per_addr=0", NULL,
+        "server.max_conns_per_addr=0", "server.max_handshakes_per_addr=0", set_pdir, NULL,
     };
     for (int i = 0; std_sets[i]; i++) {
         argv[n++] = "--set";
@@ -351,6 +367,35 @@ int itest_finish(itest_server *s, int wait_ms)
     return rc;
 }
 
+bool itest_file_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+void itest_rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
 void itest_cleanup(itest_server *s)
 {
     if (s->pid > 0 && !s->exited) {
@@ -371,6 +416,8 @@ void itest_cleanup(itest_server *s)
     snprintf(path, sizeof path, "%s/key.pem", s->dir);
     unlink(path);
     unlink(s->log);
+    snprintf(path, sizeof path, "%s/journal", s->dir);
+    itest_rm_dir(path);
     rmdir(s->dir);
 }
 

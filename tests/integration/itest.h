@@ -46,6 +46,10 @@ typedef struct {
     int status;   /* its raw status when exited */
 } itest_server;
 
+/* Takes "name VALUE" out of argv (argc and argv shrink, argv stays NULL-terminated) and returns
+ * VALUE, or NULL when absent: for a test's own options (--cli PATH, --bench PATH) before
+ * itest_init sees the rest. */
+const char *itest_take_option(int *argc, char **argv, const char *name);
 /* Parses argv (binary path, --shards N); call first from main. */
 void itest_init(int argc, char **argv);
 /* Shard count of this run (1 or 4). */
@@ -59,7 +63,8 @@ bool itest_ws(void);
 const char *itest_tls_ca_pem(void);
 
 /* Starts battled with the standard test settings (listen 127.0.0.1:0, port file, the run's shard
- * count, admin off, rate limit off, debug logs, drain_timeout_ms 500; a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
+ * count, admin off, rate limit off, debug logs, drain_timeout_ms 500, persistence.dir in the
+ * server's own temporary directory (persistence is on by default); a later --set wins) plus `sets` ("section.key=value", NULL-terminated,
  * may be NULL); returns false (after printing the log) when it did not come up. */
 bool itest_start(itest_server *s, const char *const *sets);
 /* Servers started after this call run with RLIMIT_NOFILE (soft and hard) set to n in the child
@@ -68,6 +73,10 @@ void itest_set_nofile(unsigned n);
 /* Sends sig and waits up to wait_ms for the exit; returns the exit code, or -1 on timeout (the
  * server is then killed) or -2 when it died of a signal. */
 int itest_stop(itest_server *s, int sig, int wait_ms);
+/* Whether a line of the text file at path contains needle (false when it cannot be read). */
+bool itest_file_has(const char *path, const char *needle);
+/* Removes the files of dir (not recursive) and dir itself; quiet when it does not exist. */
+void itest_rm_dir(const char *dir);
 /* Kills the server if still running and removes its temporary directory. */
 void itest_cleanup(itest_server *s);
 void itest_dump_log(const itest_server *s);

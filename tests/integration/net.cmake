@@ -65,3 +65,14 @@ if(TARGET battled AND TARGET battled_client)
   set_tests_properties(test_it_stress_tls PROPERTIES LABELS stress TIMEOUT 240
                        ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+
+# Issue 12: SIGHUP reopens log.file and reloads the TLS pair (always over TLS).
+if(TARGET battled AND TARGET battled_client)
+  battled_add_test(NAME test_it_reload
+                   SOURCES ${CMAKE_SOURCE_DIR}/tests/integration/test_it_reload.c
+                           ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
+                   LIBS battled_client PkgConfig::MSGPACK battled_mbedtls Threads::Threads
+                   LABELS integration TIMEOUT 120
+                   ARGS $<TARGET_FILE:battled> --shards 1)
+  add_dependencies(test_it_reload battled)
+endif()

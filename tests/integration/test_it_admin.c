@@ -634,7 +634,7 @@ static void test_readyz_is_503_while_draining(void **state)
     /* A running battle keeps the drain going for drain_timeout_ms. */
     itest_player a, b;
     itest_private_pair(&srv, &a, &b, PROTO_BAND_ADJACENT);
-    kill(srv.pid, SIGTERM);
+    kill(srv.pid, SIGUSR1); /* a drain (a restart would be over too soon to watch) */
     uint64_t end = itest_now_ms() + 2000;
     resp *r;
     for (;;) {

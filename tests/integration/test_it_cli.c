@@ -808,7 +808,8 @@ static void test_drain_ends_the_battle_cleanly(void **state)
     (void)state;
     itest_server srv;
     /* The AI never answers in time, so the battle is still running when the drain ends it. */
-    static const char *const sets[] = {"game.ai_think_ms=60000", "server.drain_timeout_ms=300", NULL};
+    static const char *const sets[] = {"game.ai_think_ms=60000", "server.drain_timeout_ms=300",
+                                       "server.on_sigterm=drain", NULL};
     if (!itest_start(&srv, sets))
         fail_msg("battled did not start");
     char port[8];
@@ -858,16 +859,10 @@ static void test_gives_up_without_a_server(void **state)
 int main(int argc, char **argv)
 {
     /* Our own option first; the rest is itest's (server binary, --shards). */
-    char *rest[16];
-    int n = 0;
-    for (int i = 0; i < argc && n < 15; i++) {
-        if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
-            g_cli = argv[++i];
-        else
-            rest[n++] = argv[i];
-    }
-    rest[n] = NULL;
-    itest_init(n, rest);
+    const char *cli = itest_take_option(&argc, argv, "--cli");
+    if (cli)
+        g_cli = cli;
+    itest_init(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_solo_battle_from_a_script),
         cmocka_unit_test(test_bad_input_gets_clear_errors),

@@ -15,7 +15,8 @@ static void test_drain_ends_battles_as_shutdown(void **state)
 {
     (void)state;
     itest_server srv;
-    static const char *const sets[] = {"server.drain_timeout_ms=500", "game.ai_think_ms=0", NULL};
+    static const char *const sets[] = {"server.drain_timeout_ms=500", "game.ai_think_ms=0",
+                                       "server.on_sigterm=drain", NULL};
     assert_true(itest_start(&srv, sets));
     proto_event ev;
 
@@ -106,7 +107,7 @@ static void test_running_battle_may_finish_during_drain(void **state)
     a.t.bid = ev.bid;
     a.t.seat = ev.u.started.seat;
     itest_track(&a, &ev);
-    kill(srv.pid, SIGTERM);
+    kill(srv.pid, SIGUSR1); /* drains whatever server.on_sigterm says */
     itest_expect_error(a.c, PROTO_E_SERVER_DRAINING, &ev);
     itest_expect_error(b.c, PROTO_E_SERVER_DRAINING, &ev);
     /* The battle is played out inside the grace period and ends on its own terms; once no battle
@@ -129,7 +130,8 @@ static void test_second_signal_hurries(void **state)
 {
     (void)state;
     itest_server srv;
-    static const char *const sets[] = {"server.drain_timeout_ms=60000", NULL};
+    static const char *const sets[] = {"server.drain_timeout_ms=60000", "server.on_sigterm=drain",
+                                       NULL};
     assert_true(itest_start(&srv, sets));
     proto_event ev;
     pc_conn *a = itest_client(&srv, "a");

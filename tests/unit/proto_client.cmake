@@ -8,3 +8,7 @@ battled_add_test(NAME test_proto_client_tls
 # share: event sequences in, the followed battle's state checked.
 battled_add_test(NAME test_proto_tracker SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_proto_tracker.c
                  LIBS battled_tracker LABELS unit TIMEOUT 30)
+
+# Reconnection backoff with jitter (proto/client/backoff) that battle-cli and battle-bench use.
+battled_add_test(NAME test_proto_backoff SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_proto_backoff.c
+                 LIBS battled_client LABELS unit TIMEOUT 30)

@@ -84,7 +84,10 @@ static void test_defaults(void **state)
     assert_int_equal(c.log.level, LOG_LEVEL_INFO);
     assert_string_equal(c.admin.listen, "127.0.0.1:7079");
     assert_string_equal(c.tls.listen, "");
-    assert_false(c.persistence.enabled);
+    assert_true(c.persistence.enabled);
+    assert_int_equal(c.server.on_sigterm, CONFIG_SIGTERM_RESTART);
+    assert_int_equal(c.server.restart_retry_ms, 1000);
+    assert_string_equal(c.log.file, "");
     assert_int_equal(c.persistence.fsync, CONFIG_FSYNC_EVERYSEC);
     assert_int_equal(c.persistence.compact_bytes, 67108864);
     /* What server.shards = 0 means is the shards' one policy, shards_count_for (test_shard_units). */

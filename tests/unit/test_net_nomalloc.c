@@ -133,7 +133,9 @@ static void measure(const char *inline_set, uint64_t *all, uint64_t *net, uint64
     /* With --ws the client comes through the WebSocket listener (itest_client upgrades). */
     const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=1", "admin.listen=",
                           itest_ws() ? "ws.listen=127.0.0.1:0" : "ws.listen=",
-                          "ratelimit.actions_per_sec=0", "game.ai_think_ms=0", ships, inline_set};
+                          "ratelimit.actions_per_sec=0", "game.ai_think_ms=0",
+                          /* the network path alone: no journal (on by default) */
+                          "persistence.enabled=false", ships, inline_set};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         assert_int_equal(config_set(&cfg, sets[i], err, sizeof err), 0);
     log_init(LOG_LEVEL_WARN);

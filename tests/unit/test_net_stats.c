@@ -51,7 +51,7 @@ static int setup(void **state)
     const char *sets[] = {"server.listen=127.0.0.1:0", "server.shards=2", "admin.listen=", "ws.listen=",
                           "ratelimit.actions_per_sec=1", "ratelimit.burst=1",
                           "ratelimit.abuse_refusals=0", "server.max_connections=4",
-                          "server.drain_timeout_ms=100", ships};
+                          "server.drain_timeout_ms=100", "persistence.enabled=false", ships};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (config_set(&cfg, sets[i], err, sizeof err) != 0)
             return -1;
