@@ -307,9 +307,13 @@ static void seat_follow(bb_seat *s, const proto_event *ev)
     if (!ev->seq || !last || ev->bid != s->view.t.bid)
         return;
     if (ev->type == PROTO_T_STATE) {
-        /* a restart's state may carry the one documented jump (PROTOCOL.md section 8) */
+        /* A restart's state carries the one documented jump (PROTOCOL.md section 8) plus whatever
+         * the battle did after its recovery before this seat resumed (the away notices, the other
+         * seat's back and actions): the state stands for all of it, so only a state that jumps
+         * less than the restart's jump, which the event history should have covered, or more than
+         * the history's length past it, means events were lost. */
         if (ev->seq > last && (ev->seq < last + BB_RESTART_SEQ_JUMP ||
-                               ev->seq > last + BB_RESTART_SEQ_JUMP + 2)) /* + the away notices */
+                               ev->seq > last + BB_RESTART_SEQ_JUMP + BB_HISTORY_EVENTS))
             w->st.seq_gaps++;
     } else if (pct_numbered(ev)) {
         if (ev->seq > last + BB_RESTART_SEQ_JUMP && ev->seq <= last + BB_RESTART_SEQ_JUMP + 3)

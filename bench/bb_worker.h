@@ -21,6 +21,7 @@
 #define BB_TICK_MS 10           /* ramp, timeouts and phase checks run this often */
 #define BB_RECONNECT_MS 1000    /* a refused start is retried after this */
 #define BB_RESTART_SEQ_JUMP (1u << 20) /* seq jump after a server restart (PROTOCOL.md section 8) */
+#define BB_HISTORY_EVENTS 27          /* events a battle keeps for resume (PROTOCOL.md section 8) */
 #define BB_BACKOFF_FIRST_MS 200 /* first wait before reconnecting; doubles (with jitter) per attempt */
 #define BB_PING_MS 10000        /* idle mode: each connection pings this often */
 #define BB_RETRY_MS 250         /* a refused action (rate_limited, server_busy) is retried after this */
