@@ -574,12 +574,21 @@ int main(int argc, char **argv)
     if ((v = itest_take_option(&argc, argv, "--cli")))
         g_cli = v;
     itest_init(argc, argv);
+#ifdef BATTLED_TSAN
+    (void)test_restart_bench_and_cli; /* left out under TSan: see the list below */
+#endif
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_many_battles, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_other_shard_count, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_restart_during_compaction, pdir_make, pdir_remove),
         cmocka_unit_test_setup_teardown(test_unusable_data_dir, pdir_make, pdir_remove),
+#ifndef BATTLED_TSAN
+        /* Not under ThreadSanitizer: its 5-15x slowdown of the server, battle-bench and battle-cli
+         * together (200 battles at 50 ms think across the restart) makes the scenario's timing, not
+         * the restart, decide the outcome. The restart's threads still run under TSan in the four
+         * scenarios above; this one runs in the default and ASan stages. */
         cmocka_unit_test_setup_teardown(test_restart_bench_and_cli, pdir_make, pdir_remove),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
