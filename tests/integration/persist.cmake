@@ -33,4 +33,7 @@ if(TARGET battled AND TARGET battled_client AND TARGET battle-bench AND TARGET b
            --bench $<TARGET_FILE:battle-bench> --cli $<TARGET_FILE:battle-cli> --shards 4)
   set_tests_properties(test_it_restart_shards4 PROPERTIES LABELS integration TIMEOUT 300
                        ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  # Each runs hundreds of battles through a server, battle-bench and battle-cli across a restart:
+  # alone, so that two of them (or a neighbour) sharing two cores never decide their timing.
+  set_tests_properties(test_it_restart test_it_restart_shards4 PROPERTIES RUN_SERIAL TRUE)
 endif()
