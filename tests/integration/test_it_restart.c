@@ -444,6 +444,18 @@ static double json_num(const char *path, const char *key)
  * the same port. Neither client needs a human: both hear "restarting", reconnect, resume and play
  * on. The bench saw no failed battle, no gap or repeat in any battle's events, no turn-timer expiry
  * of its own seats; the cli's battle ends normally. */
+/* Copies a file to stderr under a heading, for a failure's diagnosis (a missing file prints none). */
+static void dump_file(const char *heading, const char *path)
+{
+    fprintf(stderr, "---- %s ----\n", heading);
+    FILE *f = fopen(path, "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    if (f)
+        fclose(f);
+}
+
 static void test_restart_bench_and_cli(void **state)
 {
     (void)state;
@@ -482,25 +494,9 @@ static void test_restart_bench_and_cli(void **state)
 
     int brc = wait_exit(bench), crc = wait_exit(cli);
     if (brc != 0 || crc != 0 || json_num(json, "battles_failed") != 0) {
-        fprintf(stderr, "---- bench ----\n");
-        FILE *b = fopen(bench_out, "r");
-        char line[512];
-        while (b && fgets(line, sizeof line, b))
-            fputs(line, stderr);
-        if (b)
-            fclose(b);
-        fprintf(stderr, "---- bench json ----\n");
-        b = fopen(json, "r");
-        while (b && fgets(line, sizeof line, b))
-            fputs(line, stderr);
-        if (b)
-            fclose(b);
-        fprintf(stderr, "---- cli ----\n");
-        b = fopen(cli_out, "r");
-        while (b && fgets(line, sizeof line, b))
-            fputs(line, stderr);
-        if (b)
-            fclose(b);
+        dump_file("bench", bench_out);
+        dump_file("bench json", json);
+        dump_file("cli", cli_out);
     }
     assert_int_equal(brc, 0);
     assert_true(json_num(json, "battles_finished") >= 200);
