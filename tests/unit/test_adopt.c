@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -422,11 +423,65 @@ static void test_adopt_edges(void **state)
     h_stop(h);
 }
 
+/* Records that cannot be made durable (a file-size limit: the journal's writes fail and are
+ * retried) make shards_adopt give up at its timeout, the battles already on the shard; once writes
+ * work again they are journaled after all. */
+static void test_adopt_timeout(void **state)
+{
+    (void)state;
+    struct first_life fl;
+    first_node(&fl);
+    journal_set *set = load_dir(g_dir_a);
+    struct shards_opts c;
+    cfg_persist(&c, 1, g_dir_b);
+    struct harness *h = start(&c);
+    h_create(h, BID_X, SHARD_CREATE_MATCHED, X, Y, "brick", "brick", PROTO_BAND_CLOSE);
+    assert_true(h_wait(h, X, PROTO_T_STARTED, 0) >= 0);
+    h_settle(h);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    char log[512];
+    largest_journal_file(g_dir_b, ".log", log, sizeof log);
+    assert_true(log[0]);
+    struct stat st;
+    assert_int_equal(stat(log, &st), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size; /* not one byte more */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct adopt_call a = {.s = h->s, .set = set, .timeout_ms = 300};
+    uint64_t t0 = clock_mono_ms();
+    adopt_main(&a);
+    uint64_t took = clock_mono_ms() - t0;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(a.rc, -ETIMEDOUT);
+    assert_true(took >= 300 && took < 300 + H_WAIT_MS);
+    assert_int_equal(a.res.adopted, 2); /* the shard did its part; only durability was missing */
+    assert_int_equal(a.res.ended_kept, 1);
+    journal_set_free(set); /* the runtime holds nothing of it after the timeout */
+
+    /* writes work again within about a second: the journal catches up on its own */
+    uint64_t until = clock_mono_ms() + H_WAIT_MS;
+    while (shards_degraded(h->s) && clock_mono_ms() < until) {
+        h_pump(h);
+        h_nap();
+    }
+    assert_false(shards_degraded(h->s));
+    uint32_t seq;
+    assert_true(look(h, BID_M, &seq, NULL) == fl.dig_m);
+    h_stop(h);
+    h = start(&c);
+    assert_int_equal(STAT(h, battles_recovered), 3); /* M, P and X */
+    assert_true(look(h, BID_M, &seq, NULL) == fl.dig_m);
+    h_stop(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_adopt_resume_duplicates_and_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_timeout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
