@@ -116,6 +116,9 @@ static void net_metrics(prom_out *o, const net_stats *st)
     prom_counter(o, "battled_ratelimit_refusals_total",
                  "Actions refused by the per-connection rate limit.",
                  NET_STAT_GET(st, ratelimit_refusals));
+    prom_counter(o, "battled_moved_replies_total",
+                 "Battle-scoped requests answered with moved: the battle is held by another node.",
+                 NET_STAT_GET(st, moved_replies));
     prom_counter(o, "battled_output_cap_cuts_total",
                  "Connections cut off because their unsent output passed server.output_cap.",
                  NET_STAT_GET(st, output_cap_cuts));
