@@ -91,6 +91,15 @@ struct server_opts {
      * answers from a cached view). NULL: /cluster answers 404 (no cluster configured). */
     size_t (*cluster_view)(void *arg, char *buf, size_t cap);
     void *cluster_arg;
+    uint64_t id_tag; /* cluster: incarnation << 47, OR'ed into every new battle id; 0: single node */
+    /* Cluster routing (NULL: single node). Called on the network thread for a battle-scoped request
+     * whose bid's bits 47..62 differ from id_tag's; must not block. Returns true when the battle
+     * is served here; false with the holder's player address in addr and its WebSocket address in
+     * ws (each NUL-terminated, at most 64 bytes + NUL; ws "" when none). The request is then
+     * answered with `moved` (docs/PROTOCOL.md) and not routed; an addr that `moved` cannot carry
+     * (empty, control characters) is taken as "served here" (net/idtag.h). */
+    bool (*locate)(void *arg, uint64_t bid, char addr[65], char ws[65]);
+    void *locate_arg;
 };
 
 /* Starts the server for opts (copied). Returns NULL on failure, already logged (cannot bind, no

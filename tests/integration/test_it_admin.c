@@ -267,6 +267,7 @@ static void test_metrics_pass_promtool(void **state)
         "battled_battles_live ", "battled_battles_started_total ",
         "battled_battles_ended_total{reason=\"forfeit\"}", "battled_actions_total{type=\"fire\"}",
         "battled_errors_total{code=\"no_such_battle\"}", "battled_ratelimit_refusals_total ",
+        "battled_moved_replies_total 0",
         "battled_shard_inbox_depth{shard=\"0\"}", "battled_shard_inbox_full_total{shard=\"0\"}",
         "battled_net_inbox_full_total ", "battled_shard_wakeups_total{shard=\"0\"}",
         "battled_net_wakeups_sent_total ", "battled_loop_lag_seconds_bucket{thread=\"net\",le=",
