@@ -342,7 +342,7 @@ static void bound_address(char *buf, size_t cap, const char *listen, uint16_t po
 /* What the node advertises when the configuration does not say: the addresses actually bound. */
 static void advertise_bound(const battled_config *cfg, cluster_node *node, const server *s)
 {
-    char player[CLUSTER_NAME_MAX + 1], ws[CLUSTER_NAME_MAX + 1] = "";
+    char player[CONFIG_STRING_MAX + 1], ws[CONFIG_STRING_MAX + 1] = "";
     if (cfg->cluster.advertise[0])
         snprintf(player, sizeof player, "%s", cfg->cluster.advertise);
     else

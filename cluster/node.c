@@ -677,7 +677,9 @@ bool cluster_node_locate(void *arg, uint64_t bid, char addr[CLUSTER_NAME_MAX + 1
     addr[0] = ws[0] = '\0';
     pthread_mutex_lock(&n->mu);
     for (size_t i = 0; i < n->nview; i++) {
-        if (n->view[i].inc == h) {
+        size_t len = strlen(n->view[i].player);
+        bool bound = !(len >= 2 && strcmp(n->view[i].player + len - 2, ":0") == 0);
+        if (n->view[i].inc == h && bound) { /* port 0: it has not told its bound port yet */
             memcpy(addr, n->view[i].player, sizeof n->view[i].player);
             memcpy(ws, n->view[i].ws, sizeof n->view[i].ws);
             break;
@@ -694,6 +696,7 @@ void cluster_node_set_addresses(cluster_node *n, const char *player, const char 
         snprintf(n->player, sizeof n->player, "%s", player);
     if (ws && (!ws[0] || token_ok(ws, strlen(ws))))
         snprintf(n->ws, sizeof n->ws, "%s", ws);
+    pthread_cond_broadcast(&n->cv); /* the next heartbeat now, so the others learn them at once */
     pthread_mutex_unlock(&n->mu);
 }
 

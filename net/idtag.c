@@ -1,6 +1,7 @@
 /* idtag: see idtag.h. */
 #include "net/idtag.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "proto/codec.h"
@@ -21,6 +22,18 @@ bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, const pro
     if (locate(arg, r->bid, addr, ws))
         return true;
     addr[IDTAG_ADDR_MAX] = ws[IDTAG_ADDR_MAX] = '\0'; /* the hook's bound, kept whatever it wrote */
+    if (!addr[0]) {
+        /* Its holder died and no node has finished taking it over: worth a retry, not a refusal. */
+        memset(moved, 0, sizeof *moved);
+        moved->type = PROTO_T_ERROR;
+        moved->has_rid = r->has_rid;
+        moved->rid = r->rid;
+        moved->bid = r->bid;
+        moved->u.error.code = PROTO_E_SERVER_BUSY;
+        snprintf(moved->u.error.msg, sizeof moved->u.error.msg,
+                 "the battle's node is gone and another is taking it over; retry shortly");
+        return false;
+    }
     memset(moved, 0, offsetof(proto_event, u) + sizeof moved->u.moved);
     moved->type = PROTO_T_MOVED;
     moved->has_rid = r->has_rid;

@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ typedef struct node {
     uint16_t admin;
     char name[16];
     char portfile[96];
+    bool paused; /* SIGSTOPped: a connection would hang, as a real client's would until its timeout */
 } node;
 
 static node g_n[NODES + 1];
@@ -86,6 +88,29 @@ static void node_start(int i)
     unlink(n->portfile);
 }
 
+/* Polls every live node's /cluster until it lists `want` nodes, each with its bound game port. */
+static void wait_formed(int want)
+{
+    uint64_t end = itest_now_ms() + 10000;
+    for (int i = 0; i <= NODES; i++) {
+        if (!g_n[i].s.pid || g_n[i].s.exited)
+            continue;
+        for (;;) {
+            char page[8192];
+            assert_true(itest_now_ms() < end);
+            int got = 0;
+            if (itest_http_get(g_n[i].admin, "/cluster", page, sizeof page) == 200) {
+                for (char *p = page; (p = strstr(p, "\"incarnation\":")); p++)
+                    got++;
+                got--; /* the page's own "incarnation" before the list */
+            }
+            if (got == want && !strstr(page, "\"player\":\"127.0.0.1:0\""))
+                break;
+            usleep(50 * 1000);
+        }
+    }
+}
+
 /* The incarnation a battle id carries (docs/CLUSTER.md). */
 static unsigned inc_of(uint64_t bid)
 {
@@ -96,7 +121,7 @@ static unsigned inc_of(uint64_t bid)
 static const node *node_at(uint16_t port)
 {
     for (int i = 0; i <= NODES; i++)
-        if (g_n[i].s.pid && !g_n[i].s.exited && g_n[i].s.port == port)
+        if (g_n[i].s.pid && !g_n[i].s.exited && !g_n[i].paused && g_n[i].s.port == port)
             return &g_n[i];
     return NULL;
 }
@@ -213,6 +238,7 @@ static void test_battles_spread_and_moved(void **state)
     (void)state;
     for (int i = 1; i <= NODES; i++)
         node_start(i);
+    wait_formed(NODES);
     itest_player a[NODES + 1], b[NODES + 1];
     unsigned incs[NODES + 1];
     for (int i = 1; i <= NODES; i++) {
@@ -248,6 +274,7 @@ static void lose_node_one(int sig)
 {
     for (int i = 1; i <= NODES; i++)
         node_start(i);
+    wait_formed(NODES);
     itest_player a[PAIRS], b[PAIRS];
     uint16_t round[PAIRS];
     for (int k = 0; k < PAIRS; k++) {
@@ -309,11 +336,13 @@ static void test_paused_node_is_fenced(void **state)
     (void)state;
     for (int i = 1; i <= NODES; i++)
         node_start(i);
+    wait_formed(NODES);
     itest_player a, b;
     pair_across(&g_n[1], &g_n[1], &a, &b);
     play_some(&a, &b, 3);
     uint16_t round = a.t.round;
     assert_int_equal(kill(g_n[1].s.pid, SIGSTOP), 0);
+    g_n[1].paused = true;
     /* taken over: through node 2 the battle is served again (moved to its new holder) */
     itest_player a2 = a, b2 = b;
     a2.c = b2.c = NULL;
@@ -321,6 +350,7 @@ static void test_paused_node_is_fenced(void **state)
     resume_anywhere(&b2, &g_n[2]);
     assert_int_equal(a2.t.round, round);
     assert_int_equal(kill(g_n[1].s.pid, SIGCONT), 0);
+    g_n[1].paused = false;
     /* woken, node 1 finds it lost its battles: it tells its players and exits with 75 */
     assert_int_equal(itest_stop(&g_n[1].s, 0, 15000), 75);
     pc_close(a.c);
