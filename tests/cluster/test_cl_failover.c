@@ -349,9 +349,27 @@ static void test_paused_node_is_fenced(void **state)
     resume_anywhere(&a2, &g_n[2]);
     resume_anywhere(&b2, &g_n[2]);
     assert_int_equal(a2.t.round, round);
+    /* the old connection's player acts on the paused node: it must not be served there */
+    itest_player *stale = a.t.active == a.t.seat ? &a : &b;
+    assert_true(pc_end(stale->c, stale->t.bid) > 0);
     assert_int_equal(kill(g_n[1].s.pid, SIGCONT), 0);
     g_n[1].paused = false;
-    /* woken, node 1 finds it lost its battles: it tells its players and exits with 75 */
+    /* woken, node 1 finds it lost its battles: no event of that action leaves it (its journal write
+     * is refused), its players are told to reconnect, and it exits with 75 */
+    bool told = false;
+    uint64_t end = itest_now_ms() + 15000;
+    while (itest_now_ms() < end) {
+        proto_event ev;
+        int r = pc_recv(stale->c, &ev, 200);
+        if (r < 0)
+            break;
+        if (r == 1 && ev.type == PROTO_T_RESTARTING)
+            told = true;
+        if (r == 1 && proto_type_battle_scoped(ev.type) && ev.seq)
+            fail_msg("the fenced node served battle event %s seq %u", proto_type_name(ev.type),
+                     ev.seq);
+    }
+    assert_true(told);
     assert_int_equal(itest_stop(&g_n[1].s, 0, 15000), 75);
     pc_close(a.c);
     pc_close(b.c);
