@@ -124,7 +124,7 @@ struct shards_key {
  * shards_stop; read them before serving. */
 const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n);
 
-/* ---- adoption (cluster failover) -------------------------------------------------------------- */
+/* ---- adoption (cluster failover) ------------------------------------------------------------- */
 
 /* What shards_adopt did with a set's battles. */
 struct shards_adopt_result {
@@ -158,7 +158,8 @@ struct shards_adopt_result {
  * Returns 0 and fills res; -ETIMEDOUT (res holds what the shards that finished did; a shard that
  * had begun keeps the battles it took, whose records may not be durable yet; one that had not begun
  * takes none); -EIO when a shard's journal dropped the records (the battles run, not persisted);
- * -EINVAL for a NULL argument. set stays the caller's and is read only until the call returns. */
+ * -ESHUTDOWN when this process drains or is suspended for a restart (its shards take nothing on:
+ * another node should adopt); -EINVAL for a NULL argument. set stays the caller's and is read only until the call returns. */
 int shards_adopt(struct shards *s, const journal_set *set, unsigned timeout_ms,
                  struct shards_adopt_result *res);
 

@@ -420,6 +420,21 @@ static void test_adopt_edges(void **state)
     assert_int_equal(res.adopted + res.duplicates + res.failed, 0);
     journal_set_free(set);
     assert_int_equal(STAT(h, battles_adopted), 1);
+
+    /* a node that drains takes nothing on */
+    assert_int_equal(journal_load_buffers(bufs, lens, NULL, is_log, 1, &lo, &set, &err), 0);
+    for (unsigned k = 0; k < shards_count(h->s); k++) {
+        struct shard_in m;
+        memset(&m, 0, sizeof m);
+        m.kind = SHARD_IN_DRAIN;
+        m.u.drain.grace_ms = 60000;
+        assert_true(shards_push(h->s, k, &m));
+    }
+    shards_flush(h->s);
+    h_settle(h);
+    assert_int_equal(adopt(h, set, &res), -ESHUTDOWN);
+    assert_int_equal(res.adopted + res.duplicates + res.failed, 0);
+    journal_set_free(set);
     h_stop(h);
 }
 
