@@ -143,9 +143,10 @@ struct shards_adopt_result {
  * (CREATED, its actions and the MARK; the renumbered CREATED of a waiting battle; ENDED for an
  * ended one) so that a crash of this process afterwards recovers it. A battle whose id is on its
  * shard already is skipped (duplicates), as is one that cannot be rebuilt (failed, logged).
- * The idempotency keys of adopted seats are not given to the network thread (unlike
- * shards_recovered_keys at start): a queue/create repeated with its key after a failover makes a
- * new entry instead of finding the adopted battle.
+ * The seats keep their idempotency keys, so a keyed create or join repeated after the failover
+ * gets its answer again; but they are not given to the network thread's queue-key table (unlike
+ * shards_recovered_keys at start), so a queue repeated with its key makes a new lobby entry instead
+ * of finding the adopted battle.
  *
  * Threads: any thread but the shard threads and the network thread (it blocks); one call at a
  * time (a second waits for the first); not during or after shards_stop. It hands each shard the
