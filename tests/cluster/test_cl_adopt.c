@@ -7,7 +7,6 @@
  * each running battle with its MARK. Players resume on n2 and play on, and a restart of n2 on its
  * prefix recovers them. The test thread plays the network thread (tests/unit/test_persist.c). */
 #include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,20 +134,6 @@ static void read_prefix(const char *prefix, segs *s)
     redisFree(r);
 }
 
-struct adopt_call {
-    struct shards *s;
-    const journal_set *set;
-    struct shards_adopt_result res;
-    int rc;
-};
-
-static void *adopt_main(void *arg)
-{
-    struct adopt_call *a = arg;
-    a->rc = shards_adopt(a->s, a->set, 10000, &a->res);
-    return NULL;
-}
-
 static void test_adopt_on_redis(void **state)
 {
     (void)state;
@@ -186,13 +171,10 @@ static void test_adopt_on_redis(void **state)
     /* n2, running with its own prefix, adopts */
     cfg_redis(&c, 3, g_where2);
     h = ph_start(&c);
-    struct adopt_call a = {.s = h->s, .set = set};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, adopt_main, &a), 0);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(a.rc, 0);
-    assert_int_equal(a.res.adopted, 2);
-    assert_int_equal(a.res.failed + a.res.duplicates + a.res.over, 0);
+    struct shards_adopt_result res;
+    assert_int_equal(ph_adopt(h, set, 10000, &res), 0);
+    assert_int_equal(res.adopted, 2);
+    assert_int_equal(res.failed + res.duplicates + res.over, 0);
 
     /* acknowledged by Redis when it returned: n2's prefix holds both, M with its MARK last */
     segs s2 = {.n = 0};

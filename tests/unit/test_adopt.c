@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,32 +72,6 @@ static void cfg_persist(struct shards_opts *c, unsigned shards, const char *dir)
     c->persistence.enabled = true;
     c->persistence.dir = dir;
     c->persistence.fsync = JOURNAL_SYNC_ALWAYS;
-}
-
-/* shards_adopt from a thread of its own, as the cluster thread calls it. */
-struct adopt_call {
-    struct shards *s;
-    const journal_set *set;
-    unsigned timeout_ms;
-    struct shards_adopt_result res;
-    int rc;
-};
-
-static void *adopt_main(void *arg)
-{
-    struct adopt_call *a = arg;
-    a->rc = shards_adopt(a->s, a->set, a->timeout_ms, &a->res);
-    return NULL;
-}
-
-static int adopt(struct harness *h, const journal_set *set, struct shards_adopt_result *res)
-{
-    struct adopt_call a = {.s = h->s, .set = set, .timeout_ms = ADOPT_WAIT_MS};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, adopt_main, &a), 0);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    *res = a.res;
-    return a.rc;
 }
 
 /* Copies every regular file of from into to: the journal as a SIGKILL at this moment leaves it
@@ -193,7 +166,7 @@ static void test_adopt_resume_duplicates_and_crash(void **state)
     uint64_t dig_x = ph_look(h, W, BID_X, &seq_x);
 
     struct shards_adopt_result res;
-    assert_int_equal(adopt(h, set, &res), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), 0);
     copy_dir(g_dir_b, g_dir_c); /* a SIGKILL now leaves this */
     assert_int_equal(res.adopted, 2);
     assert_int_equal(res.ended_kept, 1);
@@ -212,7 +185,7 @@ static void test_adopt_resume_duplicates_and_crash(void **state)
 
     /* the same set again: every battle is a duplicate, nothing changes */
     struct shards_adopt_result again;
-    assert_int_equal(adopt(h, set, &again), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &again), 0);
     assert_int_equal(again.duplicates, 3);
     assert_int_equal(again.adopted + again.ended_kept + again.over + again.failed, 0);
     assert_int_equal(PH_STAT(h, battles_adopted), 2);
@@ -349,14 +322,14 @@ static void test_adopt_edges(void **state)
     journal_error err;
     assert_int_equal(journal_load_buffers(bufs, lens, NULL, is_log, 1, &lo, &set, &err), 0);
     assert_int_equal(journal_set_count(set), 2);
-    assert_int_equal(adopt(h, set, &res), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), 0);
     assert_int_equal(res.failed, 1);
     assert_int_equal(res.adopted, 1);
     journal_set_free(set);
 
     /* an empty set: nothing to do, at once */
     assert_int_equal(journal_load_buffers(bufs, lens, NULL, is_log, 0, &lo, &set, &err), 0);
-    assert_int_equal(adopt(h, set, &res), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), 0);
     assert_int_equal(res.adopted + res.duplicates + res.failed, 0);
     journal_set_free(set);
     assert_int_equal(PH_STAT(h, battles_adopted), 1);
@@ -372,7 +345,7 @@ static void test_adopt_edges(void **state)
     }
     shards_flush(h->s);
     h_settle(h);
-    assert_int_equal(adopt(h, set, &res), -ESHUTDOWN);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), -ESHUTDOWN);
     assert_int_equal(res.adopted + res.duplicates + res.failed, 0);
     journal_set_free(set);
     h_stop(h);
@@ -396,15 +369,15 @@ static void test_adopt_timeout(void **state)
 
     struct rlimit old;
     ph_limit_log(g_dir_b, 0, &old); /* not one byte more */
-    struct adopt_call a = {.s = h->s, .set = set, .timeout_ms = 300};
+    struct shards_adopt_result res;
     uint64_t t0 = clock_mono_ms();
-    adopt_main(&a);
+    int rc = ph_adopt(h, set, 300, &res);
     uint64_t took = clock_mono_ms() - t0;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    assert_int_equal(a.rc, -ETIMEDOUT);
+    assert_int_equal(rc, -ETIMEDOUT);
     assert_true(took >= 300 && took < 300 + H_WAIT_MS);
-    assert_int_equal(a.res.adopted, 2); /* the shard did its part; only durability was missing */
-    assert_int_equal(a.res.ended_kept, 1);
+    assert_int_equal(res.adopted, 2); /* the shard did its part; only durability was missing */
+    assert_int_equal(res.ended_kept, 1);
     journal_set_free(set); /* the runtime holds nothing of it after the timeout */
 
     /* writes work again within about a second: the journal catches up on its own */

@@ -1,11 +1,12 @@
 /* test_persist_harness: what the tests that drive the shard runtime with persistence on share
- * (test_persist.c: restarts; test_adopt.c: runtime adoption): starting a runtime, requests a
- * player makes, a spectator's look at a battle (state_digest), the recovery counters, and a
- * file-size limit that makes the journal's writes fail. Include after <cmocka.h>,
- * test_shard_harness.h and test_persist_util.h. */
+ * (test_persist.c: restarts; test_adopt.c, tests/cluster/test_cl_adopt.c: runtime adoption):
+ * starting a runtime, requests a player makes, a spectator's look at a battle (state_digest), the
+ * recovery counters, a file-size limit that makes the journal's writes fail, and shards_adopt
+ * called from a thread of its own. Include after <cmocka.h>. */
 #ifndef BATTLED_TESTS_TEST_PERSIST_HARNESS_H
 #define BATTLED_TESTS_TEST_PERSIST_HARNESS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -88,6 +89,34 @@ static inline void ph_limit_log(const char *dir, rlim_t extra, struct rlimit *ol
     struct rlimit lim = *old;
     lim.rlim_cur = (rlim_t)st.st_size + extra;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+struct ph_adopt_call {
+    struct shards *s;
+    const journal_set *set;
+    unsigned timeout_ms;
+    struct shards_adopt_result res;
+    int rc;
+};
+
+static inline void *ph_adopt_main(void *arg)
+{
+    struct ph_adopt_call *a = arg;
+    a->rc = shards_adopt(a->s, a->set, a->timeout_ms, &a->res);
+    return NULL;
+}
+
+/* shards_adopt from a thread of its own, as the cluster thread calls it (never the thread that
+ * plays the network thread). Returns its result. */
+static inline int ph_adopt(struct harness *h, const journal_set *set, unsigned timeout_ms,
+                           struct shards_adopt_result *res)
+{
+    struct ph_adopt_call a = {.s = h->s, .set = set, .timeout_ms = timeout_ms};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, ph_adopt_main, &a), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    *res = a.res;
+    return a.rc;
 }
 
 #endif
