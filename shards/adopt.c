@@ -30,8 +30,8 @@ static int adopt_write(journal *jn, const journal_battle *jb)
 int adopt_battles(struct game *g, const journal_set *set, unsigned idx, unsigned n, uint64_t now,
                   struct shards_adopt_result *r)
 {
-    /* A node going down takes nothing on: its battles would end at the drain's deadline, or be
-     * frozen for a restart that does not know them as its own. */
+    /* A node going down takes nothing on: a drain would end the battles at its deadline, and a
+     * node suspended for a restart is about to be away; another node is the better owner. */
     if (g->draining || g->suspended)
         return -ESHUTDOWN;
     uint64_t wall = clock_wall_ms();

@@ -5,8 +5,10 @@
  * adopted battles are there as a spectator saw them before, players resume them with their tokens
  * and their last seq and play on, a waiting battle can still be joined, adopting the same set again
  * counts duplicates, and a copy of B taken the moment shards_adopt returned (what a SIGKILL right
- * then would leave) recovers them in a third runtime. The test thread plays the network thread (as
- * in test_persist.c). */
+ * then would leave) recovers them in a third runtime. Also: a battle that cannot be rebuilt is
+ * counted and skipped, a draining runtime takes nothing on, and records that cannot be made
+ * durable make the call time out. The test thread plays the network thread (as in
+ * test_persist.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
