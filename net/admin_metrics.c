@@ -230,7 +230,8 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_counter(o, "battled_battles_recovered_total", "Battles put back from the journal at start.",
                  recovered);
     prom_counter(o, "battled_battles_adopted_total",
-                 "Battles of a failed node taken over from its journal (cluster failover).", adopted);
+                 "Battles of a failed node taken over from its journal (cluster failover).",
+                 adopted);
     prom_family(o, "battled_battles_ended_total", "Battles ended, by reason.", "counter");
     for (int r = 0; r < SHARD_END_REASONS; r++) {
         prom_label l = {"reason", end_names[r]};

@@ -4,6 +4,7 @@
  * already be here (the same set adopted twice). */
 #include "shards/adopt.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,10 @@ static int adopt_write(journal *jn, const journal_battle *jb)
 int adopt_battles(struct game *g, const journal_set *set, unsigned idx, unsigned n, uint64_t now,
                   struct shards_adopt_result *r)
 {
+    /* A node going down takes nothing on: a drain would end the battles at its deadline, and a
+     * node suspended for a restart is about to be away; another node is the better owner. */
+    if (g->draining || g->suspended)
+        return -ESHUTDOWN;
     uint64_t wall = clock_wall_ms();
     struct recover_scratch scr = {NULL, 0};
     struct recover_restored out; /* about 2 KiB: one battle at a time */

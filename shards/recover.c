@@ -64,14 +64,14 @@ static void restore_ended(struct game *g, struct game_battle *sb, const struct p
 
 /* Puts back a battle recovered from the journal: at start, before the shard runs, or at runtime on
  * the shard's thread (adopt.c). Nothing is journaled here (the caller writes the records: recovery
- * as the shard's first snapshot, adoption through journal_append) and nothing is sent. A running battle is rebuilt by battle_replay from
- * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
- * fresh resume window (as after a disconnect), the turn timer restarts from now and the server's
- * opponent acts on its next deadline. The engine is not told the seats went away until one of
- * them resumes, so a spectator sees the battle exactly as it was before the restart. Returns 0;
- * 1 when the battle turns out to be over already (nothing restored); -1 with a reason in why when
- * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
- * duplicate id, no memory). */
+ * as the shard's first snapshot, adoption through journal_append) and nothing is sent. A running
+ * battle is rebuilt by battle_replay from c->setup and acts[0..n); a waiting one from its
+ * creator's seat. Every player seat is away with a fresh resume window (as after a disconnect),
+ * the turn timer restarts from now and the server's opponent acts on its next deadline. The engine
+ * is not told the seats went away until one of them resumes, so a spectator sees the battle
+ * exactly as it was before the restart. Returns 0; 1 when the battle turns out to be over already
+ * (nothing restored); -1 with a reason in why when it cannot be rebuilt (an action the engine
+ * refuses, an unknown ship for a waiting battle, a duplicate id, no memory). */
 static int restore_battle(struct game *g, uint64_t id, const struct persist_created *c,
                           const battle_action *acts, size_t n, uint64_t now, uint64_t keep_ms,
                           char *why, size_t whylen)

@@ -188,7 +188,8 @@ static void pass_journal(struct shard *sh)
 }
 
 /* A pass at least every JOURNAL_RETRY_MS while the journal is degraded (its writes are retried)
- * or output waits for it (a backend that turns slow changes its state without an event). */
+ * or output or an adoption waits for it (a backend that turns slow changes its state without an
+ * event). */
 static void arm_jretry(struct shard *sh)
 {
     bool need = sh->hg_count > 0 || journal_degraded(sh->jn, NULL) ||
@@ -334,12 +335,10 @@ static void adopt_take(struct shard *sh)
     s->adopt_res.duplicates += r.duplicates;
     s->adopt_res.over += r.over;
     s->adopt_res.failed += r.failed;
+    if (err != 0 && s->adopt_err == 0)
+        s->adopt_err = err;
     s->adopt_busy--;
-    if (sh->adopt_st == ADOPT_RUNNING) { /* else the caller gave up meanwhile */
-        sh->adopt_st = ADOPT_WAITING;
-        if (err != 0 && s->adopt_err == 0)
-            s->adopt_err = err;
-    }
+    sh->adopt_st = ADOPT_WAITING; /* a caller that timed out waited for this (adopt_busy) */
     pthread_cond_broadcast(&s->adopt_cv);
     pthread_mutex_unlock(&s->adopt_mu);
 }
@@ -601,22 +600,7 @@ static void shard_destroy(struct shard *sh)
     shard_outring_destroy(&sh->outbox);
 }
 
-static void destroy_all(struct shards *s)
-{
-    for (unsigned i = 0; i < s->n; i++)
-        shard_destroy(&s->shard[i]);
-    if (s->lock)
-        s->be->unlock(s->lock);
-    free(s->shard);
-    free(s->keys);
-    if (s->adopt_init) {
-        pthread_mutex_destroy(&s->adopt_call);
-        pthread_mutex_destroy(&s->adopt_mu);
-        pthread_cond_destroy(&s->adopt_cv);
-    }
-    free(s);
-}
-
+/* The adoption hand-off's mutexes and condition (CLOCK_MONOTONIC, for shards_adopt's timeout). */
 static int adopt_init(struct shards *s)
 {
     pthread_condattr_t ca;
@@ -630,6 +614,28 @@ static int adopt_init(struct shards *s)
     }
     pthread_condattr_destroy(&ca);
     return rc == 0 ? 0 : -1;
+}
+
+static void adopt_fini(struct shards *s)
+{
+    if (!s->adopt_init)
+        return;
+    pthread_mutex_destroy(&s->adopt_call);
+    pthread_mutex_destroy(&s->adopt_mu);
+    pthread_cond_destroy(&s->adopt_cv);
+    s->adopt_init = false;
+}
+
+static void destroy_all(struct shards *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        shard_destroy(&s->shard[i]);
+    if (s->lock)
+        s->be->unlock(s->lock);
+    free(s->shard);
+    free(s->keys);
+    adopt_fini(s);
+    free(s);
 }
 
 /* Recovery and journals (shards/recover.h), before any shard thread runs. */
@@ -692,11 +698,7 @@ struct shards *shards_start(const struct shards_opts *opts)
     s->shard = aligned_alloc(64, ((n * sizeof *s->shard + 63) / 64) * 64);
     if (!s->shard || adopt_init(s) != 0) {
         free(s->shard);
-        if (s->adopt_init) {
-            pthread_mutex_destroy(&s->adopt_call);
-            pthread_mutex_destroy(&s->adopt_mu);
-            pthread_cond_destroy(&s->adopt_cv);
-        }
+        adopt_fini(s);
         free(s);
         return NULL;
     }
@@ -903,9 +905,9 @@ int shards_adopt(struct shards *s, const journal_set *set, unsigned timeout_ms,
         uv_async_send(&s->shard[i].wake); /* any thread may; a pass then takes the job */
 
     pthread_mutex_lock(&s->adopt_mu);
-    int rc = 0;
-    while (s->adopt_left > 0 && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&s->adopt_cv, &s->adopt_mu, &until);
+    while (s->adopt_left > 0)
+        if (pthread_cond_timedwait(&s->adopt_cv, &s->adopt_mu, &until) != 0)
+            break; /* ETIMEDOUT */
     bool timed_out = s->adopt_left > 0;
     if (timed_out) {
         /* Take back what no shard began, then let any shard reading the set finish with it: the
@@ -926,9 +928,9 @@ int shards_adopt(struct shards *s, const journal_set *set, unsigned timeout_ms,
     pthread_mutex_unlock(&s->adopt_mu);
     pthread_mutex_unlock(&s->adopt_call);
     log_info("battles adopted", "adopted", LOG_U64(res->adopted), "ended_kept",
-             LOG_U64(res->ended_kept),
-             "duplicates", LOG_U64(res->duplicates), "over", LOG_U64(res->over), "failed",
-             LOG_U64(res->failed), "error", err ? strerror(-err) : "");
+             LOG_U64(res->ended_kept), "duplicates", LOG_U64(res->duplicates), "over",
+             LOG_U64(res->over), "failed", LOG_U64(res->failed), "error",
+             err ? strerror(-err) : "");
     return err;
 }
 

@@ -124,7 +124,7 @@ struct shards_key {
  * shards_stop; read them before serving. */
 const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n);
 
-/* ---- adoption (cluster failover) -------------------------------------------------------------- */
+/* ---- adoption (cluster failover) ------------------------------------------------------------- */
 
 /* What shards_adopt did with a set's battles. */
 struct shards_adopt_result {
@@ -143,9 +143,10 @@ struct shards_adopt_result {
  * (CREATED, its actions and the MARK; the renumbered CREATED of a waiting battle; ENDED for an
  * ended one) so that a crash of this process afterwards recovers it. A battle whose id is on its
  * shard already is skipped (duplicates), as is one that cannot be rebuilt (failed, logged).
- * The idempotency keys of adopted seats are not given to the network thread (unlike
- * shards_recovered_keys at start): a queue/create repeated with its key after a failover makes a
- * new entry instead of finding the adopted battle.
+ * The seats keep their idempotency keys, so a keyed create or join repeated after the failover
+ * gets its answer again; but they are not given to the network thread's queue-key table (unlike
+ * shards_recovered_keys at start), so a queue repeated with its key makes a new lobby entry instead
+ * of finding the adopted battle.
  *
  * Threads: any thread but the shard threads and the network thread (it blocks); one call at a
  * time (a second waits for the first); not during or after shards_stop. It hands each shard the
@@ -158,7 +159,8 @@ struct shards_adopt_result {
  * Returns 0 and fills res; -ETIMEDOUT (res holds what the shards that finished did; a shard that
  * had begun keeps the battles it took, whose records may not be durable yet; one that had not begun
  * takes none); -EIO when a shard's journal dropped the records (the battles run, not persisted);
- * -EINVAL for a NULL argument. set stays the caller's and is read only until the call returns. */
+ * -ESHUTDOWN when this process drains or is suspended for a restart (its shards take nothing on:
+ * another node should adopt); -EINVAL for a NULL argument. set stays the caller's and is read only until the call returns. */
 int shards_adopt(struct shards *s, const journal_set *set, unsigned timeout_ms,
                  struct shards_adopt_result *res);
 

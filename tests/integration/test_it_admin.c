@@ -265,6 +265,7 @@ static void test_metrics_pass_promtool(void **state)
         "battled_build_info{version=", "battled_connections_current ",
         "battled_connections_accepted_total ", "battled_connections_closed_total{reason=\"idle\"}",
         "battled_battles_live ", "battled_battles_started_total ",
+        "battled_battles_adopted_total ",
         "battled_battles_ended_total{reason=\"forfeit\"}", "battled_actions_total{type=\"fire\"}",
         "battled_errors_total{code=\"no_such_battle\"}", "battled_ratelimit_refusals_total ",
         "battled_moved_replies_total 0",

@@ -5,17 +5,17 @@
  * adopted battles are there as a spectator saw them before, players resume them with their tokens
  * and their last seq and play on, a waiting battle can still be joined, adopting the same set again
  * counts duplicates, and a copy of B taken the moment shards_adopt returned (what a SIGKILL right
- * then would leave) recovers them in a third runtime. The test thread plays the network thread (as
- * in test_persist.c). */
+ * then would leave) recovers them in a third runtime. Also: a battle that cannot be rebuilt is
+ * counted and skipped, a draining runtime takes nothing on, and records that cannot be made
+ * durable make the call time out. The test thread plays the network thread (as in
+ * test_persist.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +26,7 @@
 #include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"
 #include "tests/unit/test_persist_util.h"
+#include "tests/unit/test_persist_harness.h"
 
 #define A 0x100000001ull
 #define B 0x100000002ull
@@ -75,90 +76,6 @@ static void cfg_persist(struct shards_opts *c, unsigned shards, const char *dir)
     c->persistence.fsync = JOURNAL_SYNC_ALWAYS;
 }
 
-static struct harness *start(struct shards_opts *c)
-{
-    struct harness *h = h_start(c);
-    assert_non_null(h);
-    return h;
-}
-
-static const proto_event *ev_at(struct harness *h, long i)
-{
-    assert_true(i >= 0);
-    return &h->rx[i].ev;
-}
-
-static void fire(struct harness *h, conn_id conn, uint64_t bid)
-{
-    proto_request r;
-    memset(&r, 0, sizeof r);
-    h_request(h, conn, bid, PROTO_T_FIRE, 0, &r);
-}
-
-static void resume(struct harness *h, conn_id conn, uint64_t bid, uint8_t seat, const uint8_t *tok,
-                   uint32_t last)
-{
-    proto_request r;
-    memset(&r, 0, sizeof r);
-    r.u.resume.seat = seat;
-    memcpy(r.u.resume.token, tok, PROTO_TOKEN_LEN);
-    r.u.resume.last = last;
-    h_request(h, conn, bid, PROTO_T_RESUME, 0, &r);
-}
-
-/* A spectator's look at a battle: its full state's digest and sequence number; then it leaves. */
-static uint64_t look(struct harness *h, uint64_t bid, uint32_t *seq, uint8_t *phase)
-{
-    size_t mark = h->nrx;
-    h_request(h, W, bid, PROTO_T_WATCH, 0, NULL);
-    long i = h_wait(h, W, PROTO_T_STATE, mark);
-    assert_true(i >= 0);
-    uint64_t d = state_digest(ev_at(h, i));
-    if (seq)
-        *seq = ev_at(h, i)->seq;
-    if (phase)
-        *phase = ev_at(h, i)->u.state.phase;
-    mark = h->nrx;
-    h_request(h, W, bid, PROTO_T_LEAVE, 0, NULL);
-    h_settle(h);
-    return d;
-}
-
-static uint64_t stat_sum(struct harness *h, size_t off)
-{
-    uint64_t n = 0;
-    for (unsigned k = 0; k < shards_count(h->s); k++)
-        n += atomic_load((const _Atomic uint64_t *)((const char *)shards_stats(h->s, k) + off));
-    return n;
-}
-#define STAT(h, f) stat_sum((h), offsetof(struct shard_stats, f))
-
-/* shards_adopt from a thread of its own, as the cluster thread calls it. */
-struct adopt_call {
-    struct shards *s;
-    const journal_set *set;
-    unsigned timeout_ms;
-    struct shards_adopt_result res;
-    int rc;
-};
-
-static void *adopt_main(void *arg)
-{
-    struct adopt_call *a = arg;
-    a->rc = shards_adopt(a->s, a->set, a->timeout_ms, &a->res);
-    return NULL;
-}
-
-static int adopt(struct harness *h, const journal_set *set, struct shards_adopt_result *res)
-{
-    struct adopt_call a = {.s = h->s, .set = set, .timeout_ms = ADOPT_WAIT_MS};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, adopt_main, &a), 0);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    *res = a.res;
-    return a.rc;
-}
-
 /* Copies every regular file of from into to: the journal as a SIGKILL at this moment leaves it
  * (the runtime keeps no buffered record past a pass under fsync=always). */
 static void copy_dir(const char *from, const char *to)
@@ -197,26 +114,26 @@ static void first_node(struct first_life *fl)
 {
     struct shards_opts c;
     cfg_persist(&c, 2, g_dir_a);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
     h_create(h, BID_M, SHARD_CREATE_MATCHED, A, B, "free_trader", "brick", PROTO_BAND_CLOSE);
     long ia = h_wait(h, A, PROTO_T_STARTED, 0), ib = h_wait(h, B, PROTO_T_STARTED, 0);
-    memcpy(fl->tok_a, ev_at(h, ia)->u.started.token, 16);
-    memcpy(fl->tok_b, ev_at(h, ib)->u.started.token, 16);
+    memcpy(fl->tok_a, ph_ev(h, ia)->u.started.token, 16);
+    memcpy(fl->tok_b, ph_ev(h, ib)->u.started.token, 16);
     for (int i = 0; i < 4; i++) {
-        fire(h, A, BID_M);
-        fire(h, B, BID_M);
+        ph_fire(h, A, BID_M, 0);
+        ph_fire(h, B, BID_M, 0);
         h_settle(h);
     }
     h_create(h, BID_P, SHARD_CREATE_PRIVATE, C, 0, "scout", NULL, PROTO_BAND_SHORT);
     long ic = h_wait(h, C, PROTO_T_CREATED, 0);
-    memcpy(fl->tok_c, ev_at(h, ic)->u.created.token, 16);
+    memcpy(fl->tok_c, ph_ev(h, ic)->u.created.token, 16);
     h_create(h, BID_G, SHARD_CREATE_MATCHED, E, F, "glass", "glass", PROTO_BAND_ADJACENT);
     long ie = h_wait(h, E, PROTO_T_STARTED, 0);
-    memcpy(fl->tok_e, ev_at(h, ie)->u.started.token, 16);
-    fire(h, E, BID_G);
+    memcpy(fl->tok_e, ph_ev(h, ie)->u.started.token, 16);
+    ph_fire(h, E, BID_G, 0);
     assert_true(h_wait(h, E, PROTO_T_ENDED, 0) >= 0);
     h_settle(h);
-    fl->dig_m = look(h, BID_M, &fl->seq_m, NULL);
+    fl->dig_m = ph_look(h, W, BID_M, &fl->seq_m);
     assert_true(fl->seq_m > 6);
     assert_int_equal(h->decode_errors, 0);
     h_stop(h); /* no drain: as far as its battles know, the node died */
@@ -242,88 +159,86 @@ static void test_adopt_resume_duplicates_and_crash(void **state)
     /* The surviving node, three shards, with a battle of its own going on. */
     struct shards_opts c;
     cfg_persist(&c, 3, g_dir_b);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
     h_create(h, BID_X, SHARD_CREATE_MATCHED, X, Y, "brick", "brick", PROTO_BAND_CLOSE);
     assert_true(h_wait(h, X, PROTO_T_STARTED, 0) >= 0);
-    fire(h, X, BID_X);
+    ph_fire(h, X, BID_X, 0);
     h_settle(h);
     uint32_t seq_x;
-    uint64_t dig_x = look(h, BID_X, &seq_x, NULL);
+    uint64_t dig_x = ph_look(h, W, BID_X, &seq_x);
 
     struct shards_adopt_result res;
-    assert_int_equal(adopt(h, set, &res), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), 0);
     copy_dir(g_dir_b, g_dir_c); /* a SIGKILL now leaves this */
     assert_int_equal(res.adopted, 2);
     assert_int_equal(res.ended_kept, 1);
     assert_int_equal(res.duplicates, 0);
     assert_int_equal(res.over, 0);
     assert_int_equal(res.failed, 0);
-    assert_int_equal(STAT(h, battles_adopted), 2);
-    assert_int_equal(STAT(h, battles_recovered), 0);
+    assert_int_equal(PH_STAT(h, battles_adopted), 2);
+    assert_int_equal(PH_STAT(h, battles_recovered), 0);
 
     /* M is as a spectator saw it on the dead node; the node's own battle is untouched */
     uint32_t seq;
-    uint8_t phase;
-    assert_true(look(h, BID_M, &seq, &phase) == fl.dig_m);
+    assert_true(ph_look(h, W, BID_M, &seq) == fl.dig_m); /* running, as it was */
     assert_int_equal(seq, fl.seq_m);
-    assert_int_equal(phase, PROTO_PHASE_RUNNING);
-    assert_true(look(h, BID_X, &seq, NULL) == dig_x);
+    assert_true(ph_look(h, W, BID_X, &seq) == dig_x);
     assert_int_equal(seq, seq_x);
 
     /* the same set again: every battle is a duplicate, nothing changes */
     struct shards_adopt_result again;
-    assert_int_equal(adopt(h, set, &again), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &again), 0);
     assert_int_equal(again.duplicates, 3);
     assert_int_equal(again.adopted + again.ended_kept + again.over + again.failed, 0);
-    assert_int_equal(STAT(h, battles_adopted), 2);
+    assert_int_equal(PH_STAT(h, battles_adopted), 2);
     journal_set_free(set); /* the runtime kept nothing of it */
 
     /* a wrong token is refused */
     size_t mark = h->nrx;
     uint8_t bad[16];
     memset(bad, 1, sizeof bad);
-    resume(h, A2, BID_M, 0, bad, fl.seq_m);
+    ph_resume(h, A2, BID_M, 0, bad, fl.seq_m);
     long i = h_wait(h, A2, PROTO_T_ERROR, mark);
-    assert_int_equal(ev_at(h, i)->u.error.code, PROTO_E_BAD_TOKEN);
+    assert_int_equal(ph_ev(h, i)->u.error.code, PROTO_E_BAD_TOKEN);
 
     /* seat 0 resumes with the last seq it saw: a state numbered past the jump, both seats away */
     mark = h->nrx;
-    resume(h, A2, BID_M, 0, fl.tok_a, fl.seq_m);
+    ph_resume(h, A2, BID_M, 0, fl.tok_a, fl.seq_m);
     i = h_wait(h, A2, PROTO_T_STATE, mark);
-    assert_int_equal(ev_at(h, i)->seq, fl.seq_m + 1 + PERSIST_SEQ_GAP);
-    assert_int_equal(ev_at(h, i)->u.state.away, 2);
+    assert_int_equal(ph_ev(h, i)->seq, fl.seq_m + 1 + PERSIST_SEQ_GAP);
+    assert_int_equal(ph_ev(h, i)->u.state.away, 2);
     /* seat 1 missed two events before the failover: a last from before the jump is answered with
      * a state at the battle's latest seq (docs/PROTOCOL.md section 8), the missed events in it:
      * past seat 0's return and its own */
     mark = h->nrx;
-    resume(h, B2, BID_M, 1, fl.tok_b, fl.seq_m - 2);
+    ph_resume(h, B2, BID_M, 1, fl.tok_b, fl.seq_m - 2);
     i = h_wait(h, B2, PROTO_T_STATE, mark);
-    assert_int_equal(ev_at(h, i)->seq, fl.seq_m + 2 + PERSIST_SEQ_GAP);
-    assert_int_equal(ev_at(h, i)->u.state.away, 0);
+    assert_int_equal(ph_ev(h, i)->seq, fl.seq_m + 2 + PERSIST_SEQ_GAP);
+    assert_int_equal(ph_ev(h, i)->u.state.away, 0);
     assert_int_equal(h_find(h, B2, PROTO_T_ERROR, mark), -1);
     /* and they play on: numbers keep climbing past the jump */
     h_settle(h);
     mark = h->nrx;
-    fire(h, A2, BID_M);
-    fire(h, B2, BID_M);
+    ph_fire(h, A2, BID_M, 0);
+    ph_fire(h, B2, BID_M, 0);
     i = h_wait(h, A2, PROTO_T_ATTACK, mark);
-    assert_true(ev_at(h, i)->seq > fl.seq_m + PERSIST_SEQ_GAP);
+    assert_true(ph_ev(h, i)->seq > fl.seq_m + PERSIST_SEQ_GAP);
     assert_true(h_wait(h, B2, PROTO_T_ATTACK, mark) >= 0);
     h_settle(h);
     uint32_t seq_m2;
-    uint64_t dig_m2 = look(h, BID_M, &seq_m2, NULL);
+    uint64_t dig_m2 = ph_look(h, W, BID_M, &seq_m2);
 
     /* the waiting battle: its creator gets "created" again */
     mark = h->nrx;
-    resume(h, C2, BID_P, 0, fl.tok_c, 0);
+    ph_resume(h, C2, BID_P, 0, fl.tok_c, 0);
     i = h_wait(h, C2, PROTO_T_CREATED, mark);
-    assert_memory_equal(ev_at(h, i)->u.created.token, fl.tok_c, 16);
+    assert_memory_equal(ph_ev(h, i)->u.created.token, fl.tok_c, 16);
 
     /* the ended one: a resume reads how it ended */
     mark = h->nrx;
-    resume(h, E2, BID_G, 0, fl.tok_e, 0);
+    ph_resume(h, E2, BID_G, 0, fl.tok_e, 0);
     i = h_wait(h, E2, PROTO_T_ENDED, mark);
-    assert_int_equal(ev_at(h, i)->u.ended.reason, PROTO_END_DESTROYED);
+    assert_int_equal(ph_ev(h, i)->u.ended.reason, PROTO_END_DESTROYED);
     assert_int_equal(h->decode_errors, 0);
     h_settle(h);
     h_stop(h);
@@ -331,12 +246,12 @@ static void test_adopt_resume_duplicates_and_crash(void **state)
     /* This node dies right after the adoption (dir C, copied when shards_adopt returned): its own
      * journal brings the adopted battles back. */
     cfg_persist(&c, 2, g_dir_c);
-    h = start(&c);
-    assert_int_equal(STAT(h, battles_recovered), 3); /* M, P and its own X */
-    assert_true(look(h, BID_M, &seq, NULL) == fl.dig_m);
+    h = ph_start(&c);
+    assert_int_equal(PH_STAT(h, battles_recovered), 3); /* M, P and its own X */
+    assert_true(ph_look(h, W, BID_M, &seq) == fl.dig_m);
     assert_int_equal(seq, fl.seq_m);
     mark = h->nrx;
-    resume(h, C2, BID_P, 0, fl.tok_c, 0);
+    ph_resume(h, C2, BID_P, 0, fl.tok_c, 0);
     assert_true(h_wait(h, C2, PROTO_T_CREATED, mark) >= 0);
     proto_request j;
     memset(&j, 0, sizeof j);
@@ -348,13 +263,13 @@ static void test_adopt_resume_duplicates_and_crash(void **state)
     mark = h->nrx;
     h_request(h, W, BID_G, PROTO_T_WATCH, 0, NULL);
     i = h_wait(h, W, PROTO_T_STATE, mark);
-    assert_int_equal(ev_at(h, i)->u.state.phase, PROTO_PHASE_ENDED);
+    assert_int_equal(ph_ev(h, i)->u.state.phase, PROTO_PHASE_ENDED);
     h_stop(h);
 
     /* and after the stop of the node that played on (dir B), M is back as it was last played */
     cfg_persist(&c, 1, g_dir_b);
-    h = start(&c);
-    assert_true(look(h, BID_M, &seq, NULL) == dig_m2);
+    h = ph_start(&c);
+    assert_true(ph_look(h, W, BID_M, &seq) == dig_m2);
     assert_int_equal(seq, seq_m2);
     h_stop(h);
 }
@@ -365,7 +280,7 @@ static void test_adopt_edges(void **state)
     (void)state;
     struct shards_opts c;
     cfg_persist(&c, 2, g_dir_b);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
     struct shards_adopt_result res;
     assert_int_equal(shards_adopt(h->s, NULL, 100, &res), -EINVAL);
     assert_int_equal(shards_adopt(NULL, NULL, 100, &res), -EINVAL);
@@ -409,17 +324,32 @@ static void test_adopt_edges(void **state)
     journal_error err;
     assert_int_equal(journal_load_buffers(bufs, lens, NULL, is_log, 1, &lo, &set, &err), 0);
     assert_int_equal(journal_set_count(set), 2);
-    assert_int_equal(adopt(h, set, &res), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), 0);
     assert_int_equal(res.failed, 1);
     assert_int_equal(res.adopted, 1);
     journal_set_free(set);
 
     /* an empty set: nothing to do, at once */
     assert_int_equal(journal_load_buffers(bufs, lens, NULL, is_log, 0, &lo, &set, &err), 0);
-    assert_int_equal(adopt(h, set, &res), 0);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), 0);
     assert_int_equal(res.adopted + res.duplicates + res.failed, 0);
     journal_set_free(set);
-    assert_int_equal(STAT(h, battles_adopted), 1);
+    assert_int_equal(PH_STAT(h, battles_adopted), 1);
+
+    /* a node that drains takes nothing on */
+    assert_int_equal(journal_load_buffers(bufs, lens, NULL, is_log, 1, &lo, &set, &err), 0);
+    for (unsigned k = 0; k < shards_count(h->s); k++) {
+        struct shard_in m;
+        memset(&m, 0, sizeof m);
+        m.kind = SHARD_IN_DRAIN;
+        m.u.drain.grace_ms = 60000;
+        assert_true(shards_push(h->s, k, &m));
+    }
+    shards_flush(h->s);
+    h_settle(h);
+    assert_int_equal(ph_adopt(h, set, ADOPT_WAIT_MS, &res), -ESHUTDOWN);
+    assert_int_equal(res.adopted + res.duplicates + res.failed, 0);
+    journal_set_free(set);
     h_stop(h);
 }
 
@@ -434,30 +364,22 @@ static void test_adopt_timeout(void **state)
     journal_set *set = load_dir(g_dir_a);
     struct shards_opts c;
     cfg_persist(&c, 1, g_dir_b);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
     h_create(h, BID_X, SHARD_CREATE_MATCHED, X, Y, "brick", "brick", PROTO_BAND_CLOSE);
     assert_true(h_wait(h, X, PROTO_T_STARTED, 0) >= 0);
     h_settle(h);
 
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    char log[512];
-    largest_journal_file(g_dir_b, ".log", log, sizeof log);
-    assert_true(log[0]);
-    struct stat st;
-    assert_int_equal(stat(log, &st), 0);
-    lim = old;
-    lim.rlim_cur = (rlim_t)st.st_size; /* not one byte more */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    struct adopt_call a = {.s = h->s, .set = set, .timeout_ms = 300};
+    struct rlimit old;
+    ph_limit_log(g_dir_b, 0, &old); /* not one byte more */
+    struct shards_adopt_result res;
     uint64_t t0 = clock_mono_ms();
-    adopt_main(&a);
+    int rc = ph_adopt(h, set, 300, &res);
     uint64_t took = clock_mono_ms() - t0;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    assert_int_equal(a.rc, -ETIMEDOUT);
+    assert_int_equal(rc, -ETIMEDOUT);
     assert_true(took >= 300 && took < 300 + H_WAIT_MS);
-    assert_int_equal(a.res.adopted, 2); /* the shard did its part; only durability was missing */
-    assert_int_equal(a.res.ended_kept, 1);
+    assert_int_equal(res.adopted, 2); /* the shard did its part; only durability was missing */
+    assert_int_equal(res.ended_kept, 1);
     journal_set_free(set); /* the runtime holds nothing of it after the timeout */
 
     /* writes work again within about a second: the journal catches up on its own */
@@ -468,11 +390,11 @@ static void test_adopt_timeout(void **state)
     }
     assert_false(shards_degraded(h->s));
     uint32_t seq;
-    assert_true(look(h, BID_M, &seq, NULL) == fl.dig_m);
+    assert_true(ph_look(h, W, BID_M, &seq) == fl.dig_m);
     h_stop(h);
-    h = start(&c);
-    assert_int_equal(STAT(h, battles_recovered), 3); /* M, P and X */
-    assert_true(look(h, BID_M, &seq, NULL) == fl.dig_m);
+    h = ph_start(&c);
+    assert_int_equal(PH_STAT(h, battles_recovered), 3); /* M, P and X */
+    assert_true(ph_look(h, W, BID_M, &seq) == fl.dig_m);
     h_stop(h);
 }
 
