@@ -7,7 +7,10 @@
  *     and last seq, finds nothing it was told lost, and plays to the end;
  *   - a node leaving on SIGTERM hands its battles over at once (no ttl to wait for);
  *   - a node paused (SIGSTOP) past its lease is taken over; woken (SIGCONT) it stops with exit
- *     status 75 instead of serving the battles it lost, and they play on at their new holder. */
+ *     status 75 instead of serving the battles it lost, and they play on at their new holder;
+ *   - Redis restarted mid-run (with its data): battles go on where they are, nothing taken over;
+ *   - the whole cluster stopped and started again: every battle resumes and plays to the end;
+ *   - a node joining while battles are played: seen by the others, battles through it work. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -45,6 +48,14 @@ static int redis_up(void **state)
 {
     (void)state;
     g_redis.aof = false;
+    return rh_start(&g_redis) ? 0 : -1;
+}
+
+/* Redis with its own persistence (appendonly, appendfsync always), so a restart keeps its data. */
+static int redis_aof_up(void **state)
+{
+    (void)state;
+    g_redis.aof = true;
     return rh_start(&g_redis) ? 0 : -1;
 }
 
@@ -379,6 +390,117 @@ static void test_paused_node_is_fenced(void **state)
     pc_close(b2.c);
 }
 
+/* Resumes every player of n battles through node `via` and plays them to the end. */
+static void resume_and_finish(itest_player *a, itest_player *b, int n, const node *via,
+                              const uint16_t *round)
+{
+    for (int k = 0; k < n; k++) {
+        resume_anywhere(&a[k], via);
+        resume_anywhere(&b[k], via);
+        if (round)
+            assert_int_equal(a[k].t.round, round[k]);
+        assert_false(a[k].t.ended);
+    }
+    for (int k = 0; k < n; k++) {
+        itest_play(&a[k], &b[k], PLAY_MS);
+        assert_true(a[k].t.ended);
+        pc_close(a[k].c);
+        pc_close(b[k].c);
+    }
+}
+
+/* Redis restarted mid-run (with its data): the battles go on where they are, no node is taken
+ * over (a node that could not heartbeat through the outage is not treated as dead), none fenced. */
+static void test_redis_restart_mid_run(void **state)
+{
+    (void)state;
+    for (int i = 1; i <= NODES; i++)
+        node_start(i);
+    wait_formed(NODES);
+    itest_player a[NODES], b[NODES];
+    for (int k = 0; k < NODES; k++) {
+        pair_across(&g_n[k + 1], &g_n[k + 1], &a[k], &b[k]);
+        play_some(&a[k], &b[k], 2);
+    }
+    assert_true(rh_restart(&g_redis));
+    for (int k = 0; k < NODES; k++) {
+        itest_play(&a[k], &b[k], PLAY_MS); /* on the same connections, the same nodes */
+        assert_true(a[k].t.ended);
+        pc_close(a[k].c);
+        pc_close(b[k].c);
+    }
+    for (int i = 1; i <= NODES; i++) {
+        char page[16384];
+        assert_int_equal(itest_http_get(g_n[i].admin, "/metrics", page, sizeof page), 200);
+        assert_true(itest_metric(page, "battled_battles_adopted_total") == 0);
+        assert_false(g_n[i].s.exited);
+    }
+    wait_formed(NODES);
+}
+
+/* The whole cluster stopped (SIGTERM) and started again: every battle comes back and plays on. */
+static void test_whole_cluster_restart(void **state)
+{
+    (void)state;
+    for (int i = 1; i <= NODES; i++)
+        node_start(i);
+    wait_formed(NODES);
+    itest_player a[NODES], b[NODES];
+    uint16_t round[NODES];
+    for (int k = 0; k < NODES; k++) {
+        pair_across(&g_n[k + 1], &g_n[k % NODES + 1], &a[k], &b[k]);
+        play_some(&a[k], &b[k], 2 + k);
+        round[k] = a[k].t.round;
+    }
+    for (int i = 1; i <= NODES; i++)
+        assert_int_equal(kill(g_n[i].s.pid, SIGTERM), 0);
+    for (int i = 1; i <= NODES; i++) {
+        assert_int_equal(itest_stop(&g_n[i].s, 0, 15000), 0);
+        itest_cleanup(&g_n[i].s);
+        memset(&g_n[i].s, 0, sizeof g_n[i].s);
+    }
+    for (int k = 0; k < NODES; k++) {
+        pc_close(a[k].c);
+        pc_close(b[k].c);
+        a[k].c = b[k].c = NULL;
+    }
+    for (int i = 1; i <= NODES; i++)
+        node_start(i);
+    resume_and_finish(a, b, NODES, &g_n[3], round);
+}
+
+/* A node joining while battles are played: it is seen by the others, new battles go through it,
+ * the running ones are not disturbed. */
+static void test_node_joins_under_load(void **state)
+{
+    (void)state;
+    for (int i = 1; i <= 2; i++)
+        node_start(i);
+    wait_formed(2);
+    itest_player a[2], b[2];
+    for (int k = 0; k < 2; k++) {
+        pair_across(&g_n[k + 1], &g_n[2 - k], &a[k], &b[k]);
+        play_some(&a[k], &b[k], 2);
+    }
+    node_start(3);
+    for (int k = 0; k < 2; k++)
+        play_some(&a[k], &b[k], 4);
+    wait_formed(3);
+    itest_player c, d;
+    pair_across(&g_n[3], &g_n[1], &c, &d); /* created on the new node, joined through another */
+    assert_true(inc_of(c.t.bid) != inc_of(a[0].t.bid) && inc_of(c.t.bid) != inc_of(a[1].t.bid));
+    for (int k = 0; k < 2; k++) {
+        itest_play(&a[k], &b[k], PLAY_MS);
+        assert_true(a[k].t.ended);
+        pc_close(a[k].c);
+        pc_close(b[k].c);
+    }
+    itest_play(&c, &d, PLAY_MS);
+    assert_true(c.t.ended);
+    pc_close(c.c);
+    pc_close(d.c);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -387,6 +509,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_kill9_failover, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_sigterm_handover, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_paused_node_is_fenced, redis_up, redis_down),
+        cmocka_unit_test_setup_teardown(test_redis_restart_mid_run, redis_aof_up, redis_down),
+        cmocka_unit_test_setup_teardown(test_whole_cluster_restart, redis_up, redis_down),
+        cmocka_unit_test_setup_teardown(test_node_joins_under_load, redis_up, redis_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
