@@ -125,6 +125,22 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     so->persistence.skip_damaged = cfg->persistence.skip_damaged;
 }
 
+/* What the /metrics hook reads: the node, and the adoption thread once it runs. */
+static struct {
+    cluster_node *node;
+    _Atomic(cluster_adopt *) adopt;
+} g_cluster;
+
+/* server_opts.cluster_metrics (network thread). */
+static void cluster_metrics(void *arg, prom_out *o)
+{
+    (void)arg;
+    cluster_node_metrics(g_cluster.node, o);
+    cluster_adopt *a = atomic_load(&g_cluster.adopt);
+    if (a)
+        cluster_adopt_metrics(a, o);
+}
+
 /* This node's name in the cluster: cluster.node, or the host name. */
 static const char *node_name(const battled_config *cfg)
 {
@@ -146,6 +162,8 @@ static server *start_server(const battled_config *cfg, cluster_node *node)
     if (node) {
         o.cluster_view = cluster_node_view_hook;
         o.cluster_arg = node;
+        g_cluster.node = node;
+        o.cluster_metrics = cluster_metrics;
         o.id_tag = (uint64_t)cluster_node_incarnation(node) << CLUSTER_INC_SHIFT;
         o.locate = cluster_node_locate;
         o.locate_arg = node;
@@ -433,6 +451,7 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
             cluster_node_stop(node);
             return 1;
         }
+        atomic_store(&g_cluster.adopt, adopt);
     }
     int sig = 0;
     for (;;) {
@@ -444,8 +463,9 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         reopen_log(cfg);
         server_reload(s);
     }
-    /* No more takeovers once leaving: the battles would only have to move again. */
-    cluster_adopt_stop(adopt);
+    /* No more takeovers once leaving: the battles would only have to move again (and the shards
+     * they would go to are stopping). Freed after the network thread, which reads its counters. */
+    cluster_adopt_halt(adopt);
     bool fenced = atomic_load(&g_fenced);
     /* Fenced: the battles are another node's now; tell the players to reconnect (they are
      * redirected there) and keep nothing, whatever on_sigterm says. */
@@ -472,6 +492,8 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
     if (node)
         cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
     rc = server_wait(s);
+    atomic_store(&g_cluster.adopt, NULL);
+    cluster_adopt_stop(adopt);
     cluster_node_stop(node); /* after the admin listener is gone: it reads the node's view */
     return fenced ? LAUNCH_EXIT_FENCED : rc;
 }

@@ -15,6 +15,7 @@
 #include "journal/store_redis.h"
 #include "util/hostport.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define ADOPT_HOLDER_TTL_MS "86400000" /* a taken-over incarnation's record, kept for routing */
 #define ADOPT_SEGMENTS_MAX 65536       /* segments one prefix may hold, at most */
@@ -30,6 +31,7 @@ struct cluster_adopt {
     pthread_mutex_t mu; /* guards stop and stats */
     pthread_cond_t cv;
     bool stop;
+    bool joined; /* cluster_adopt_halt ran */
     cluster_adopt_stats stats;
 };
 
@@ -348,18 +350,41 @@ int cluster_adopt_start(const cluster_adopt_opts *o, cluster_adopt **out, char *
     return 0;
 }
 
-void cluster_adopt_stop(cluster_adopt *a)
+void cluster_adopt_halt(cluster_adopt *a)
 {
     if (!a)
         return;
     pthread_mutex_lock(&a->mu);
+    bool joined = a->joined;
     a->stop = true;
+    a->joined = true;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
-    pthread_join(a->thread, NULL);
+    if (!joined)
+        pthread_join(a->thread, NULL);
+}
+
+void cluster_adopt_stop(cluster_adopt *a)
+{
+    if (!a)
+        return;
+    cluster_adopt_halt(a);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
+}
+
+void cluster_adopt_metrics(cluster_adopt *a, prom_out *o)
+{
+    cluster_adopt_stats st = cluster_adopt_get_stats(a);
+    prom_counter(o, "battled_cluster_takeovers_total",
+                 "Incarnations of dead nodes whose battles this node took over.", st.prefixes);
+    prom_counter(o, "battled_cluster_takeover_battles_total",
+                 "Battles put back on this node by takeovers.", st.battles);
+    prom_counter(o, "battled_cluster_takeover_failures_total",
+                 "Takeovers that failed after their claim (tried again).", st.failures);
+    prom_gauge(o, "battled_cluster_last_takeover_seconds",
+               "How long the last takeover took, claim to release.", (double)st.last_ms / 1000.0);
 }
 
 cluster_adopt_stats cluster_adopt_get_stats(cluster_adopt *a)

@@ -56,10 +56,18 @@ typedef struct cluster_adopt_stats {
 /* Starts the thread. Returns 0 and *out, or -errno with a line in err. */
 int cluster_adopt_start(const cluster_adopt_opts *o, cluster_adopt **out, char *err, size_t errlen);
 
-/* Stops the thread (after the takeover under way, if any) and frees a (NULL is fine). */
+/* Stops the thread (after the takeover under way, if any); a stays readable (stats, metrics).
+ * Call it before the shards stop: a takeover puts battles on them. NULL is fine; twice too. */
+void cluster_adopt_halt(cluster_adopt *a);
+
+/* Halts the thread if still running and frees a (NULL is fine). */
 void cluster_adopt_stop(cluster_adopt *a);
 
 /* Any thread. */
 cluster_adopt_stats cluster_adopt_get_stats(cluster_adopt *a);
+
+/* Appends the takeover counters to a /metrics page (docs/OPERATIONS.md). Any thread. */
+struct prom_out;
+void cluster_adopt_metrics(cluster_adopt *a, struct prom_out *o);
 
 #endif

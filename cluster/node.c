@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "util/hostport.h"
+#include "util/metrics.h"
 #include "util/log.h"
 
 #define NODE_KEY_MAX (CLUSTER_NAME_MAX + 80)
@@ -737,6 +738,29 @@ void cluster_node_load(cluster_node *n, uint64_t *self, uint64_t *most)
             *self = n->view[i].battles;
         if (n->view[i].battles > *most)
             *most = n->view[i].battles;
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
+void cluster_node_metrics(cluster_node *n, prom_out *o)
+{
+    pthread_mutex_lock(&n->mu);
+    prom_gauge(o, "battled_cluster_incarnation", "This process's incarnation number.", n->inc);
+    prom_gauge(o, "battled_cluster_redis_up", "1 when the last heartbeat reached Redis.",
+               n->redis_up ? 1 : 0);
+    prom_gauge(o, "battled_cluster_fenced",
+               "1 once another node took this node's battles over (it is stopping).",
+               n->fenced ? 1 : 0);
+    prom_gauge(o, "battled_cluster_nodes", "Live nodes in this node's view.", (double)n->nview);
+    prom_gauge(o, "battled_cluster_orphans", "Incarnations waiting to be taken over.",
+               (double)n->norphans);
+    prom_counter(o, "battled_cluster_invalid_entries_total",
+                 "Registry entries left out of views: malformed or too many.", n->invalid);
+    prom_family(o, "battled_cluster_node_battles", "Live battles of each node, as it last reported.",
+                "gauge");
+    for (size_t i = 0; i < n->nview; i++) {
+        prom_label l = {"node", n->view[i].name};
+        prom_sample_u64(o, "battled_cluster_node_battles", &l, 1, n->view[i].battles);
     }
     pthread_mutex_unlock(&n->mu);
 }

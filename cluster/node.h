@@ -90,6 +90,11 @@ size_t cluster_node_orphans(cluster_node *n, uint16_t *out, size_t cap, unsigned
 /* This node's live battles and the most any live node reported, from the latest view. */
 void cluster_node_load(cluster_node *n, uint64_t *self, uint64_t *most);
 
+/* Appends this node's cluster families to a /metrics page (docs/OPERATIONS.md): incarnation, Redis
+ * reachable, fenced, live nodes, orphans, and each live node's battles (label node). Any thread. */
+struct prom_out;
+void cluster_node_metrics(cluster_node *n, struct prom_out *o);
+
 /* Whether another node took this node's battles over (see cluster_fenced_fn). */
 bool cluster_node_fenced(cluster_node *n);
 

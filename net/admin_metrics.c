@@ -427,5 +427,7 @@ bool admin_render_metrics(admin *a)
     fdlimit_metrics(server_fdlimit(s), o);
     shard_metrics(a, o, ss, n, sid);
     admin_own_metrics(a, o, n, sid);
+    if (a->cluster_metrics)
+        a->cluster_metrics(a->cluster_metrics_arg, o);
     return prom_out_ok(o);
 }

@@ -26,6 +26,7 @@
 #include "core/ships.h"
 #include "net/netstats.h"
 #include "shards/shards.h"
+#include "util/metrics.h"
 
 #define SERVER_FLUSH_MS 2000        /* at the end of a drain: longest wait for output to leave */
 #define SERVER_DRAIN_MARGIN_MS 5000 /* drain: wait this long past drain_timeout_ms for the shards */
@@ -91,6 +92,10 @@ struct server_opts {
      * answers from a cached view). NULL: /cluster answers 404 (no cluster configured). */
     size_t (*cluster_view)(void *arg, char *buf, size_t cap);
     void *cluster_arg;
+    /* Appends the cluster's families to the /metrics page (network thread; must not block).
+     * NULL: none. */
+    void (*cluster_metrics)(void *arg, prom_out *o);
+    void *cluster_metrics_arg;
     uint64_t id_tag; /* cluster: incarnation << 47, OR'ed into every new battle id; 0: single node */
     /* Cluster routing (NULL: single node). Called on the network thread for a battle-scoped request
      * whose bid's bits 47..62 differ from id_tag's; must not block. Returns true when the battle

@@ -271,8 +271,14 @@ static void test_battles_spread_and_moved(void **state)
     assert_true(pc_watch(w, a[1].t.bid) > 0);
     itest_expect(w, PROTO_T_STATE, &ev);
     pc_close(w);
-    char page[8192];
-    assert_int_equal(itest_http_get(g_n[1].admin, "/metrics", page, sizeof page), 200);
+    /* each node's page has the cluster's families: 3 live nodes, its own incarnation, and the
+     * redirections it answered */
+    static char page[65536];
+    assert_int_equal(itest_http_get(g_n[2].admin, "/metrics", page, sizeof page), 200);
+    assert_true(itest_metric(page, "battled_cluster_nodes") == NODES);
+    assert_true(itest_metric(page, "battled_cluster_incarnation") == incs[2]);
+    assert_true(itest_metric(page, "battled_moved_replies_total") >= 2); /* a guest, the watcher */
+    assert_true(itest_metric(page, "battled_cluster_fenced") == 0);
     for (int i = 1; i <= NODES; i++) {
         pc_close(a[i].c);
         pc_close(b[i].c);
@@ -319,6 +325,16 @@ static void lose_node_one(int sig)
         assert_false(a[k].t.ended);
     }
     uint64_t took = itest_now_ms() - t0;
+    /* the survivors' pages say who took them: every battle, in one takeover */
+    double battles = 0, takeovers = 0;
+    for (int i = 2; i <= NODES; i++) {
+        static char page[65536];
+        assert_int_equal(itest_http_get(g_n[i].admin, "/metrics", page, sizeof page), 200);
+        battles += itest_metric(page, "battled_cluster_takeover_battles_total");
+        takeovers += itest_metric(page, "battled_cluster_takeovers_total");
+    }
+    assert_true(battles == PAIRS);
+    assert_true(takeovers == 1);
     printf("%s: %d battles served again by a survivor %llu ms after the stop\n",
            sig == SIGKILL ? "SIGKILL" : "SIGTERM", PAIRS, (unsigned long long)took);
     for (int k = 0; k < PAIRS; k++) {
@@ -430,9 +446,10 @@ static void test_redis_restart_mid_run(void **state)
         pc_close(b[k].c);
     }
     for (int i = 1; i <= NODES; i++) {
-        char page[16384];
+        static char page[65536];
         assert_int_equal(itest_http_get(g_n[i].admin, "/metrics", page, sizeof page), 200);
         assert_true(itest_metric(page, "battled_battles_adopted_total") == 0);
+        assert_true(itest_metric(page, "battled_cluster_takeovers_total") == 0);
         assert_false(g_n[i].s.exited);
     }
     wait_formed(NODES);
