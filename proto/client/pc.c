@@ -1025,7 +1025,7 @@ static int64_t left_ms(int64_t deadline)
     return left > 0 ? left : 0;
 }
 
-pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms)
+pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms, proto_event *welcome)
 {
     if (!c || !moved || moved->type != PROTO_T_MOVED || !moved->has_rid ||
         (c->ws && !c->ws->followable)) {
@@ -1085,6 +1085,8 @@ pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms)
     }
     if (pc_send(n, &again) != 0)
         goto fail;
+    if (welcome)
+        *welcome = ev;
     return n;
 fail:;
     int e = errno;

@@ -122,7 +122,8 @@ int pc_split_addr(const char *addr, char host[PROTO_ADDR_MAX + 1], uint16_t *por
 /* Follows a `moved` reply that arrived on c: opens a new connection to the battle's holder the
  * way c was opened (clear text or TLS with the same trust settings and server_name, the same
  * max_frame, trace callback; a WebSocket c goes to moved's ws, upgraded on c's path and Origin),
- * says hello with the name c's last hello had, waits for welcome, and sends the request that moved
+ * says hello with the name c's last hello had, waits for welcome (copied to *welcome when it is not
+ * NULL: the holder's limits), and sends the request that moved
  * answers once more, unchanged (same rid, bid, fields and key). The request is found among the
  * last 8 battle-scoped requests c sent (by pc_send or a typed helper) by moved's rid and bid. All
  * within timeout_ms (-1: no limit). Returns the new connection, owned by the caller (pc_close),
@@ -133,7 +134,7 @@ int pc_split_addr(const char *addr, char host[PROTO_ADDR_MAX + 1], uint16_t *por
  * request of c matches it), a connect or TLS error (pc_connect, pc_connect_tls), ETIMEDOUT,
  * EPROTO (the holder refused the upgrade or hello). The caller counts: at most PC_FOLLOW_MAX
  * follows per request (a reply on the new connection may be `moved` again). */
-pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms);
+pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms, proto_event *welcome);
 
 /* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. pc_queue,
  * pc_create and pc_join send a fresh idempotency key ("key", docs/PROTOCOL.md section 5) each call;

@@ -282,22 +282,24 @@ static void test_follow_moved(void **state)
     /* not ours to follow: another rid, another bid, not a moved */
     proto_event other = moved;
     other.rid = (uint32_t)rid + 100;
-    assert_null(pc_follow(c, &other, 2000));
+    assert_null(pc_follow(c, &other, 2000, NULL));
     assert_int_equal(errno, ENOENT);
     other = moved;
     other.bid = MOVED_BID + 1;
-    assert_null(pc_follow(c, &other, 2000));
+    assert_null(pc_follow(c, &other, 2000, NULL));
     assert_int_equal(errno, ENOENT);
     other = moved;
     snprintf(other.u.moved.addr, sizeof other.u.moved.addr, "no-port");
-    assert_null(pc_follow(c, &other, 2000));
+    assert_null(pc_follow(c, &other, 2000, NULL));
     assert_int_equal(errno, EINVAL);
-    assert_null(pc_follow(c, &e, 2000)); /* a welcome */
+    assert_null(pc_follow(c, &e, 2000, NULL)); /* a welcome */
     assert_int_equal(errno, EINVAL);
     assert_int_equal(joins_count(), 1);
 
-    pc_conn *n = pc_follow(c, &moved, 2000);
+    e.type = PROTO_T_NONE;
+    pc_conn *n = pc_follow(c, &moved, 2000, &e);
     assert_non_null(n);
+    assert_int_equal(e.type, PROTO_T_WELCOME); /* the holder's welcome, for its limits */
     assert_int_equal(pc_recv(n, &e, 2000), 1);
     assert_int_equal(e.type, PROTO_T_CREATED);
     assert_int_equal(e.rid, rid);
