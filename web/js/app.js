@@ -606,6 +606,8 @@ function onMoved(m) {
   const rid = m.rid !== undefined ? num(m.rid) : 0;
   const p = rid ? S.pending.get(rid) : undefined;
   S.pending.delete(rid);
+  if (rid && rid === S.busy) S.busy = 0;
+  S.reacting.delete(rid);
   if (!p) return; // not a request this page still waits on
   const hops = (p.moved || 0) + 1;
   // A join or watch that cannot be followed ends in the lobby; a seat this page holds stays saved
@@ -624,7 +626,6 @@ function onMoved(m) {
     return;
   }
   S.moved = { msg: p.msg, hops };
-  S.busy = 0;
   S.conn.moveTo(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${m.ws}/ws`);
 }
 
