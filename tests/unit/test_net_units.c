@@ -408,8 +408,12 @@ static bool fake_locate(void *arg, uint64_t bid, char addr[65], char ws[65])
         strcpy(addr, "node-9.example:7400");
         ws[0] = '\0';
         return false;
-    case 3:
+    case 3: /* the holder died; a takeover is under way */
         addr[0] = '\0';
+        return false;
+    case 6: /* an address moved cannot carry */
+        strcpy(addr, "bad\001" "addr:1");
+        ws[0] = '\0';
         return false;
     case 4: /* a hook that fills all 65 bytes: the bound is kept */
         memset(addr, 'a', 65);
@@ -457,8 +461,14 @@ static void test_idtag_route(void **state)
     assert_false(idtag_route_here(tag, fake_locate, NULL, &r, &ev));
     assert_false(ev.has_rid);
     assert_string_equal(ev.u.moved.ws, "");
-    /* an answer moved cannot carry is taken as "served here" */
+    /* no address (the holder died, being taken over): server_busy, worth a retry */
     r.bid = ((uint64_t)3 << IDTAG_SHIFT) | 1;
+    assert_false(idtag_route_here(tag, fake_locate, NULL, &r, &ev));
+    assert_int_equal(ev.type, PROTO_T_ERROR);
+    assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
+    assert_int_equal(ev.bid, r.bid);
+    /* an answer moved cannot carry is taken as "served here" */
+    r.bid = ((uint64_t)6 << IDTAG_SHIFT) | 1;
     assert_true(idtag_route_here(tag, fake_locate, NULL, &r, &ev));
     /* an over-long answer is cut at the bound and still sent */
     r.bid = ((uint64_t)4 << IDTAG_SHIFT) | 1;
