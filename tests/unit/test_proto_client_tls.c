@@ -343,16 +343,22 @@ static void test_verified_session(void **state)
     pc_close(c);
 }
 
-static void test_ca_in_memory_and_host_as_name(void **state)
+/* A session to "localhost" trusting the CA given in memory, past its welcome. server_name is NULL:
+ * the host argument is the name checked. */
+static pc_conn *connect_by_name(void)
 {
-    (void)state;
-    /* server_name NULL: the host argument is the name checked. */
     pc_tls_opts o = {.ca_pem = g_cert};
     pc_conn *c = pc_connect_tls("localhost", g_port, 5000, 0, &o);
     if (!c)
         fail_msg("pc_connect_tls: %s (%s)", strerror(errno), pc_tls_error());
     hello_welcome(c);
-    pc_close(c);
+    return c;
+}
+
+static void test_ca_in_memory_and_host_as_name(void **state)
+{
+    (void)state;
+    pc_close(connect_by_name());
 }
 
 /* pc_follow over TLS: the new connection is TLS too, trusting the same CA, and checks the name of
@@ -360,11 +366,7 @@ static void test_ca_in_memory_and_host_as_name(void **state)
 static void test_follow_moved_keeps_tls(void **state)
 {
     (void)state;
-    pc_tls_opts o = {.ca_pem = g_cert};
-    pc_conn *c = pc_connect_tls("localhost", g_port, 5000, 0, &o);
-    if (!c)
-        fail_msg("pc_connect_tls: %s (%s)", strerror(errno), pc_tls_error());
-    hello_welcome(c);
+    pc_conn *c = connect_by_name();
     atomic_store(&g_joins, 0);
     int64_t rid = pc_join(c, 42, "scout");
     proto_event moved, ev;
