@@ -25,7 +25,6 @@
 #include <cmocka.h>
 
 #include "proto/codec.h"
-#include "proto/frame.h"
 #include "tests/integration/itest.h"
 
 #define SMOKE_DEADLINE_S 60 /* one bench run, server start included, must end within this */
@@ -95,6 +94,19 @@ static int run_bench(const itest_server *s, bool tls, const char *json_path, con
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The bench's JSON report after a run that exited with rc; a failed run (or no report) fails the
+ * test with the server's log. */
+static const char *bench_report(itest_server *s, int rc, const char *json_path)
+{
+    const char *json = slurp(json_path);
+    if (rc != 0 || !json) {
+        itest_dump_log(s);
+        itest_cleanup(s);
+        fail_msg("battle-bench exited with %d", rc);
+    }
+    return json;
+}
+
 /* Plays with the bench's extra args against a fresh server; returns nothing, asserts success. With
  * ws the bench speaks WebSocket to the server's ws port (wss with tls). */
 static void play_ws(const char *const *extra, bool ais, bool tls, bool ws)
@@ -122,13 +134,7 @@ static void play_ws(const char *const *extra, bool ais, bool tls, bool ws)
     char json_path[200];
     snprintf(json_path, sizeof json_path, "%s/bench.json", s.dir);
     assert_true(s.tls_port != 0);
-    int rc = run_bench(&s, tls, json_path, extra);
-    const char *json = slurp(json_path);
-    if (rc != 0 || !json) {
-        itest_dump_log(&s);
-        itest_cleanup(&s);
-        fail_msg("battle-bench exited with %d", rc);
-    }
+    const char *json = bench_report(&s, run_bench(&s, tls, json_path, extra), json_path);
     double finished = num(json, "battles_finished"), failed = num(json, "battles_failed");
     double actions = num(json, "actions"), p99 = num(json, "p99_ms");
     double rss = num(json, "rss_end");
@@ -273,57 +279,45 @@ static bool pair_holds(const mover_pair *p, uint64_t bid)
     return false;
 }
 
-/* Relays what arrived on fd of pair p; false when either side closed. */
-static bool mover_relay(mover *m, mover_pair *p, bool from_client)
+typedef struct {
+    mover *m;
+    mover_pair *p;
+} mover_side;
+
+/* A frame from the server: relayed; the battles it creates or starts are held by this node. */
+static void from_server(void *arg, const uint8_t *body, uint32_t len)
 {
-    uint8_t buf[16384];
-    int fd = from_client ? p->cfd : p->sfd;
-    ssize_t got = recv(fd, buf, sizeof buf, 0);
-    if (got <= 0)
-        return false;
-    const uint8_t *q = buf;
-    size_t left = (size_t)got;
-    while (left > 0) {
-        size_t used;
-        const uint8_t *body;
-        uint32_t blen;
-        proto_error err;
-        frame_status st = frame_reader_feed(from_client ? &p->from_c : &p->from_s, q, left, &used,
-                                            &body, &blen, &err);
-        q += used;
-        left -= used;
-        if (st == FRAME_ERROR)
-            return false;
-        if (st != FRAME_READY)
-            break;
-        if (!from_client) {
-            static proto_event ev;
-            if (proto_decode_event(body, blen, &ev, NULL) == PROTO_E_OK &&
-                (ev.type == PROTO_T_CREATED || ev.type == PROTO_T_STARTED) && !pair_holds(p, ev.bid))
-                p->bids[p->nbids++ % MOVER_BIDS] = ev.bid;
-            send_frame(p->cfd, body, blen);
-            continue;
-        }
-        proto_request r;
-        if (proto_decode_request(body, blen, &r, NULL) == PROTO_E_OK &&
-            proto_type_battle_scoped(r.type) && !pair_holds(p, r.bid)) {
-            proto_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.type = PROTO_T_MOVED;
-            ev.has_rid = r.has_rid;
-            ev.rid = r.rid;
-            ev.bid = r.bid;
-            snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u", (unsigned)m->target);
-            uint8_t out[256];
-            size_t len;
-            assert_int_equal(proto_encode_event(out, sizeof out, &ev, &len), PROTO_E_OK);
-            (void)!send(p->cfd, out, len, MSG_NOSIGNAL);
-            atomic_fetch_add(&m->moved, 1);
-            continue;
-        }
-        send_frame(p->sfd, body, blen);
+    mover_pair *p = ((mover_side *)arg)->p;
+    static proto_event ev;
+    if (proto_decode_event(body, len, &ev, NULL) == PROTO_E_OK &&
+        (ev.type == PROTO_T_CREATED || ev.type == PROTO_T_STARTED) && !pair_holds(p, ev.bid))
+        p->bids[p->nbids++ % MOVER_BIDS] = ev.bid;
+    send_frame(p->cfd, body, len);
+}
+
+/* A frame from the client: relayed, unless it is about a battle held elsewhere (moved). */
+static void from_client(void *arg, const uint8_t *body, uint32_t len)
+{
+    mover *m = ((mover_side *)arg)->m;
+    mover_pair *p = ((mover_side *)arg)->p;
+    proto_request r;
+    if (proto_decode_request(body, len, &r, NULL) != PROTO_E_OK || !proto_type_battle_scoped(r.type) ||
+        pair_holds(p, r.bid)) {
+        send_frame(p->sfd, body, len);
+        return;
     }
-    return true;
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PROTO_T_MOVED;
+    ev.has_rid = r.has_rid;
+    ev.rid = r.rid;
+    ev.bid = r.bid;
+    snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u", (unsigned)m->target);
+    uint8_t out[256];
+    size_t n;
+    assert_int_equal(proto_encode_event(out, sizeof out, &ev, &n), PROTO_E_OK);
+    (void)!send(p->cfd, out, n, MSG_NOSIGNAL);
+    atomic_fetch_add(&m->moved, 1);
 }
 
 static void pair_close(mover_pair *p)
@@ -380,8 +374,9 @@ static void *mover_main(void *arg)
             mover_pair *p = &pairs[i];
             if (p->cfd < 0)
                 continue;
-            if ((pf[2 + 2 * i].revents && !mover_relay(m, p, true)) ||
-                (pf[3 + 2 * i].revents && !mover_relay(m, p, false)))
+            mover_side side = {m, p};
+            if ((pf[2 + 2 * i].revents && !itest_read_frames(p->cfd, &p->from_c, from_client, &side)) ||
+                (pf[3 + 2 * i].revents && !itest_read_frames(p->sfd, &p->from_s, from_server, &side)))
                 pair_close(p);
         }
     }
@@ -402,14 +397,7 @@ static void bench_follows_moved(void **state)
     static mover m;
     memset(&m, 0, sizeof m);
     m.target = s.plain_port;
-    m.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(m.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(m.lfd, 16), 0);
-    assert_int_equal(getsockname(m.lfd, (struct sockaddr *)&sa, &sl), 0);
-    m.port = ntohs(sa.sin_port);
+    m.lfd = itest_listen_loopback(&m.port);
     assert_int_equal(pipe(m.ctl), 0);
     assert_int_equal(pthread_create(&m.th, NULL, mover_main, &m), 0);
 
@@ -425,12 +413,7 @@ static void bench_follows_moved(void **state)
     close(m.lfd);
     close(m.ctl[0]);
     close(m.ctl[1]);
-    const char *json = slurp(json_path);
-    if (rc != 0 || !json) {
-        itest_dump_log(&s);
-        itest_cleanup(&s);
-        fail_msg("battle-bench exited with %d", rc);
-    }
+    const char *json = bench_report(&s, rc, json_path);
     double finished = num(json, "battles_finished"), failed = num(json, "battles_failed");
     double moved = num(json, "moved"), moved_failed = num(json, "moved_failed");
     printf("# finished %.0f failed %.0f moved %.0f (mover sent %u)\n", finished, failed, moved,

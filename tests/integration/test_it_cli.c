@@ -29,7 +29,6 @@
 
 #include "cli/resume.h"
 #include "proto/codec.h"
-#include "proto/frame.h"
 #include "tests/integration/itest.h"
 
 #define CLI_WAIT_MS 20000   /* one expected line of output */
@@ -561,15 +560,7 @@ static void *proxy_main(void *arg)
 static void proxy_start(proxy *px)
 {
     memset(px, 0, sizeof *px);
-    px->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(px->lfd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(px->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(px->lfd, 8), 0);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(px->lfd, (struct sockaddr *)&sa, &sl), 0);
-    px->port = ntohs(sa.sin_port);
+    px->lfd = itest_listen_loopback(&px->port);
     assert_int_equal(pipe(px->ctl), 0);
     assert_int_equal(pthread_create(&px->th, NULL, proxy_main, px), 0);
 }
@@ -877,8 +868,19 @@ static void node_reply(int fd, const proto_event *ev)
 
 /* hello: welcome; ping: pong; join/watch/resume: moved to the real server (or to this node for
  * loop_bid). Nothing else is ever executed here. */
-static void node_answer(fake_node *n, int fd, const proto_request *r)
+typedef struct {
+    fake_node *n;
+    int fd;
+} node_peer;
+
+static void node_answer(void *arg, const uint8_t *body, uint32_t len)
 {
+    node_peer *np = arg;
+    fake_node *n = np->n;
+    int fd = np->fd;
+    proto_request req, *r = &req;
+    if (proto_decode_request(body, len, r, NULL) != PROTO_E_OK)
+        return;
     proto_event ev;
     memset(&ev, 0, sizeof ev);
     ev.has_rid = r->has_rid;
@@ -922,27 +924,8 @@ static void *node_main(void *arg)
             }
         }
         for (int i = 2; i < np; i++) {
-            if (!p[i].revents)
-                continue;
-            uint8_t buf[4096];
-            ssize_t got = recv(p[i].fd, buf, sizeof buf, 0);
-            const uint8_t *q = buf;
-            size_t left = got > 0 ? (size_t)got : 0;
-            while (left > 0) {
-                size_t used;
-                const uint8_t *body;
-                uint32_t blen;
-                proto_error err;
-                frame_status st = frame_reader_feed(&fr[i], q, left, &used, &body, &blen, &err);
-                q += used;
-                left -= used;
-                if (st != FRAME_READY)
-                    break;
-                proto_request r;
-                if (proto_decode_request(body, blen, &r, NULL) == PROTO_E_OK)
-                    node_answer(n, p[i].fd, &r);
-            }
-            if (got <= 0) {
+            node_peer peer = {n, p[i].fd};
+            if (p[i].revents && !itest_read_frames(p[i].fd, &fr[i], node_answer, &peer)) {
                 close(p[i].fd);
                 frame_reader_free(&fr[i]);
                 p[i] = p[np - 1];
@@ -963,15 +946,7 @@ static void node_start(fake_node *n, uint64_t loop_bid)
 {
     memset(n, 0, sizeof *n);
     n->loop_bid = loop_bid;
-    n->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(n->lfd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(n->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(n->lfd, 8), 0);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(n->lfd, (struct sockaddr *)&sa, &sl), 0);
-    n->port = ntohs(sa.sin_port);
+    n->lfd = itest_listen_loopback(&n->port);
     assert_int_equal(pipe(n->ctl), 0);
     assert_int_equal(pthread_create(&n->th, NULL, node_main, n), 0);
 }
