@@ -103,6 +103,8 @@ typedef struct battled_config {
         char advertise[CONFIG_STRING_MAX + 1];       /* "" = server.listen */
         char advertise_admin[CONFIG_STRING_MAX + 1]; /* "" = admin.listen */
         char advertise_ws[CONFIG_STRING_MAX + 1];    /* "" = ws.listen (none when off) */
+        char advertise_tls[CONFIG_STRING_MAX + 1];   /* "" = tls.listen (none when off) */
+        char advertise_wss[CONFIG_STRING_MAX + 1];   /* "" = ws.tls_listen (none when off) */
         int64_t heartbeat_ms;
         int64_t ttl_ms;
     } cluster;

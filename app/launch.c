@@ -333,6 +333,9 @@ static int start_node(const battled_config *cfg, cluster_node **out)
         .admin_address =
             cfg->cluster.advertise_admin[0] ? cfg->cluster.advertise_admin : cfg->admin.listen,
         .ws_address = cfg->cluster.advertise_ws[0] ? cfg->cluster.advertise_ws : cfg->ws.listen,
+        .tls_address = cfg->cluster.advertise_tls[0] ? cfg->cluster.advertise_tls : cfg->tls.listen,
+        .wss_address =
+            cfg->cluster.advertise_wss[0] ? cfg->cluster.advertise_wss : cfg->ws.tls_listen,
         .journal_prefix = cfg->persistence.redis_prefix,
         .heartbeat_ms = (unsigned)cfg->cluster.heartbeat_ms,
         .ttl_ms = (unsigned)cfg->cluster.ttl_ms,
@@ -357,19 +360,29 @@ static void bound_address(char *buf, size_t cap, const char *listen, uint16_t po
     snprintf(buf, cap, "%.*s:%u", hostlen, listen, (unsigned)port);
 }
 
+/* One advertised address: the configured one, else listen's host with the port bound ("" when
+ * the listener is off). */
+static void advertised(char *buf, size_t cap, const char *configured, const char *listen,
+                       uint16_t port)
+{
+    if (configured[0])
+        snprintf(buf, cap, "%s", configured);
+    else if (listen[0] && port)
+        bound_address(buf, cap, listen, port);
+    else
+        buf[0] = '\0';
+}
+
 /* What the node advertises when the configuration does not say: the addresses actually bound. */
 static void advertise_bound(const battled_config *cfg, cluster_node *node, const server *s)
 {
-    char player[CONFIG_STRING_MAX + 1], ws[CONFIG_STRING_MAX + 1] = "";
-    if (cfg->cluster.advertise[0])
-        snprintf(player, sizeof player, "%s", cfg->cluster.advertise);
-    else
-        bound_address(player, sizeof player, cfg->server.listen, server_port(s));
-    if (cfg->cluster.advertise_ws[0])
-        snprintf(ws, sizeof ws, "%s", cfg->cluster.advertise_ws);
-    else if (cfg->ws.listen[0] && server_ws_port(s))
-        bound_address(ws, sizeof ws, cfg->ws.listen, server_ws_port(s));
-    cluster_node_set_addresses(node, player, ws);
+    char player[CONFIG_STRING_MAX + 1], ws[CONFIG_STRING_MAX + 1], tls[CONFIG_STRING_MAX + 1],
+        wss[CONFIG_STRING_MAX + 1];
+    advertised(player, sizeof player, cfg->cluster.advertise, cfg->server.listen, server_port(s));
+    advertised(ws, sizeof ws, cfg->cluster.advertise_ws, cfg->ws.listen, server_ws_port(s));
+    advertised(tls, sizeof tls, cfg->cluster.advertise_tls, cfg->tls.listen, server_tls_port(s));
+    advertised(wss, sizeof wss, cfg->cluster.advertise_wss, cfg->ws.tls_listen, server_wss_port(s));
+    cluster_node_set_addresses(node, player, ws, tls, wss);
 }
 
 /* Set by the cluster thread when another node took this node's battles over. */

@@ -18,7 +18,7 @@
 #include "util/log.h"
 
 #define NODE_KEY_MAX (CLUSTER_NAME_MAX + 80)
-#define NODE_VALUE_MAX (4 * CLUSTER_NAME_MAX + 32)
+#define NODE_VALUE_MAX (7 * CLUSTER_NAME_MAX + 64)
 
 typedef struct node_entry {
     char name[CLUSTER_NAME_MAX + 1];
@@ -29,6 +29,8 @@ typedef struct node_entry {
     char state[16];
     unsigned inc;                   /* its incarnation */
     char ws[CLUSTER_NAME_MAX + 1];  /* "" when it has no WebSocket listener */
+    char tls[CLUSTER_NAME_MAX + 1]; /* its TLS game port; "" when none */
+    char wss[CLUSTER_NAME_MAX + 1]; /* its wss:// port; "" when none */
 } node_entry;
 
 struct cluster_node {
@@ -38,6 +40,7 @@ struct cluster_node {
     char name[CLUSTER_NAME_MAX + 1];
     char value[NODE_VALUE_MAX];
     char player[CLUSTER_NAME_MAX + 1], admin[CLUSTER_NAME_MAX + 1], ws[CLUSTER_NAME_MAX + 1];
+    char tls[CLUSTER_NAME_MAX + 1], wss[CLUSTER_NAME_MAX + 1];
     char jprefix[2 * CLUSTER_NAME_MAX + 16]; /* this incarnation's journal prefix */
     unsigned inc;
     uint64_t started_ms;
@@ -107,15 +110,26 @@ static bool parse_dec(const char *s, size_t n, uint64_t *out)
     return true;
 }
 
-/* Parses "name|player|admin|started|battles|state|inc|ws" into e (ws "-": none); false when
- * anything is off. */
+/* An optional address field: "-" is none. */
+static bool take_addr(const char *f, size_t fl, char *out)
+{
+    if (!token_ok(f, fl))
+        return false;
+    bool none = fl == 1 && f[0] == '-';
+    memcpy(out, f, none ? 0 : fl);
+    out[none ? 0 : fl] = '\0';
+    return true;
+}
+
+/* Parses "name|player|admin|started|battles|state|inc|ws|tls|wss" into e (an address "-": none);
+ * false when anything is off. */
 static bool parse_value(const char *v, size_t len, node_entry *e)
 {
-    const char *f[8];
-    size_t fl[8];
+    const char *f[10];
+    size_t fl[10];
     const char *p = v, *end = v + len;
-    for (int i = 0; i < 8; i++) {
-        const char *bar = i < 7 ? memchr(p, '|', (size_t)(end - p)) : end;
+    for (int i = 0; i < 10; i++) {
+        const char *bar = i < 9 ? memchr(p, '|', (size_t)(end - p)) : end;
         if (!bar)
             return false;
         f[i] = p;
@@ -126,12 +140,10 @@ static bool parse_value(const char *v, size_t len, node_entry *e)
     if (!token_ok(f[0], fl[0]) || !token_ok(f[1], fl[1]) || !token_ok(f[2], fl[2]) ||
         !parse_dec(f[3], fl[3], &t) || !parse_dec(f[4], fl[4], &b) ||
         !token_ok(f[5], fl[5]) || fl[5] >= sizeof e->state || !parse_dec(f[6], fl[6], &inc) ||
-        inc == 0 || inc > CLUSTER_INC_MAX || !token_ok(f[7], fl[7]))
+        inc == 0 || inc > CLUSTER_INC_MAX || !take_addr(f[7], fl[7], e->ws) ||
+        !take_addr(f[8], fl[8], e->tls) || !take_addr(f[9], fl[9], e->wss))
         return false;
     e->inc = (unsigned)inc;
-    bool none = fl[7] == 1 && f[7][0] == '-';
-    memcpy(e->ws, f[7], none ? 0 : fl[7]);
-    e->ws[none ? 0 : fl[7]] = '\0';
     e->battles = b;
     memcpy(e->state, f[5], fl[5]);
     e->state[fl[5]] = '\0';
@@ -358,9 +370,10 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
     known = n->status_fn != NULL;
     if (known)
         n->status_fn(n->status_arg, &battles, &degraded);
-    snprintf(n->value, sizeof n->value, "%s|%s|%s|%" PRIu64 "|%" PRIu64 "|%s|%u|%s", n->name,
+    snprintf(n->value, sizeof n->value, "%s|%s|%s|%" PRIu64 "|%" PRIu64 "|%s|%u|%s|%s|%s", n->name,
              n->player, n->admin, n->started_ms, battles,
-             !known ? "starting" : degraded ? "degraded" : "ok", n->inc, n->ws[0] ? n->ws : "-");
+             !known ? "starting" : degraded ? "degraded" : "ok", n->inc, n->ws[0] ? n->ws : "-",
+             n->tls[0] ? n->tls : "-", n->wss[0] ? n->wss : "-");
     pthread_mutex_unlock(&n->mu);
     const char *set[] = {"SET", n->k_self, n->value, "PX", n->ttl};
     const char *sadd[] = {"SADD", n->k_nodes, n->name};
@@ -517,8 +530,11 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
         bad = "cluster.node must be 1..64 of letters, digits and .:-_[]";
     else if (!o->player_address || !token_ok(o->player_address, strlen(o->player_address)) ||
              !o->admin_address || !token_ok(o->admin_address, strlen(o->admin_address)) ||
-             (o->ws_address && o->ws_address[0] && !token_ok(o->ws_address, strlen(o->ws_address))))
-        bad = "cluster.advertise, advertise_admin and advertise_ws must be host:port";
+             (o->ws_address && o->ws_address[0] && !token_ok(o->ws_address, strlen(o->ws_address))) ||
+             (o->tls_address && o->tls_address[0] &&
+              !token_ok(o->tls_address, strlen(o->tls_address))) ||
+             (o->wss_address && o->wss_address[0] && !token_ok(o->wss_address, strlen(o->wss_address))))
+        bad = "cluster.advertise* must be host:port";
     else if (o->journal_prefix && strlen(o->journal_prefix) > CLUSTER_NAME_MAX)
         bad = "persistence.redis_prefix is too long";
     else if (o->heartbeat_ms == 0 || o->ttl_ms <= o->heartbeat_ms)
@@ -533,6 +549,8 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
     snprintf(n->player, sizeof n->player, "%s", o->player_address);
     snprintf(n->admin, sizeof n->admin, "%s", o->admin_address);
     snprintf(n->ws, sizeof n->ws, "%s", o->ws_address ? o->ws_address : "");
+    snprintf(n->tls, sizeof n->tls, "%s", o->tls_address ? o->tls_address : "");
+    snprintf(n->wss, sizeof n->wss, "%s", o->wss_address ? o->wss_address : "");
     n->started_ms = wall_ms();
     snprintf(n->k_inc, sizeof n->k_inc, "%sinc", o->prefix);
     snprintf(n->k_incs, sizeof n->k_incs, "%sincs", o->prefix);
@@ -591,9 +609,11 @@ size_t cluster_node_view(cluster_node *n, char *buf, size_t cap)
         const node_entry *e = &n->view[i];
         w = snprintf(buf + at, cap - at,
                      "%s{\"name\":\"%s\",\"player\":\"%s\",\"admin\":\"%s\",\"ws\":\"%s\","
+                     "\"tls\":\"%s\",\"wss\":\"%s\","
                      "\"incarnation\":%u,\"started_ms\":%" PRIu64
                      ",\"battles\":%" PRIu64 ",\"state\":\"%s\",\"self\":%s}",
-                     i ? "," : "", e->name, e->player, e->admin, e->ws, e->inc, e->started_ms,
+                     i ? "," : "", e->name, e->player, e->admin, e->ws, e->tls, e->wss, e->inc,
+                     e->started_ms,
                      e->battles, e->state, e->inc == n->inc ? "true" : "false");
         fits = w > 0 && (size_t)w < cap - at;
         at += fits ? (size_t)w : 0;
@@ -665,7 +685,7 @@ size_t cluster_node_journal_prefix(const cluster_node *n, char *buf, size_t cap)
     return w > 0 && (size_t)w < cap ? (size_t)w : 0;
 }
 
-bool cluster_node_locate(void *arg, uint64_t bid, char addr[CLUSTER_NAME_MAX + 1],
+bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NAME_MAX + 1],
                          char ws[CLUSTER_NAME_MAX + 1])
 {
     cluster_node *n = arg;
@@ -681,8 +701,11 @@ bool cluster_node_locate(void *arg, uint64_t bid, char addr[CLUSTER_NAME_MAX + 1
         size_t len = strlen(n->view[i].player);
         bool bound = !(len >= 2 && strcmp(n->view[i].player + len - 2, ":0") == 0);
         if (n->view[i].inc == h && bound) { /* port 0: it has not told its bound port yet */
-            memcpy(addr, n->view[i].player, sizeof n->view[i].player);
-            memcpy(ws, n->view[i].ws, sizeof n->view[i].ws);
+            /* A TLS client gets the holder's TLS ports; a holder without one gets its plain
+             * port named (the client's TLS handshake then fails: configure every node alike). */
+            const node_entry *e = &n->view[i];
+            memcpy(addr, tls && e->tls[0] ? e->tls : e->player, sizeof e->player);
+            memcpy(ws, tls ? e->wss : e->ws, sizeof e->ws);
             break;
         }
     }
@@ -690,13 +713,18 @@ bool cluster_node_locate(void *arg, uint64_t bid, char addr[CLUSTER_NAME_MAX + 1
     return false;
 }
 
-void cluster_node_set_addresses(cluster_node *n, const char *player, const char *ws)
+void cluster_node_set_addresses(cluster_node *n, const char *player, const char *ws,
+                                const char *tls, const char *wss)
 {
     pthread_mutex_lock(&n->mu);
     if (player && token_ok(player, strlen(player)))
         snprintf(n->player, sizeof n->player, "%s", player);
     if (ws && (!ws[0] || token_ok(ws, strlen(ws))))
         snprintf(n->ws, sizeof n->ws, "%s", ws);
+    if (tls && (!tls[0] || token_ok(tls, strlen(tls))))
+        snprintf(n->tls, sizeof n->tls, "%s", tls);
+    if (wss && (!wss[0] || token_ok(wss, strlen(wss))))
+        snprintf(n->wss, sizeof n->wss, "%s", wss);
     pthread_cond_broadcast(&n->cv); /* the next heartbeat now, so the others learn them at once */
     pthread_mutex_unlock(&n->mu);
 }

@@ -7,7 +7,8 @@
  *
  * A small thread of its own, off every serving path, every heartbeat_ms:
  *   - checks that this incarnation still holds its own battles (else it was fenced: stop);
- *   - writes <prefix>node:<name> = "<name>|<player>|<admin>|<started ms>|<battles>|<state>|<x>|<ws>"
+ *   - writes <prefix>node:<name> =
+ *         "<name>|<player>|<admin>|<started ms>|<battles>|<state>|<x>|<ws>|<tls>|<wss>"
  *     PX ttl_ms and SADD <prefix>nodes <name>;
  *   - reads every registered node back into a view (names whose key expired are removed from the
  *     set), which cluster_node_view hands to the admin /cluster page without touching Redis;
@@ -42,6 +43,8 @@ typedef struct cluster_node_opts {
     const char *player_address; /* what players connect to (cluster.advertise) */
     const char *admin_address;  /* the admin endpoint (cluster.advertise_admin) */
     const char *ws_address;     /* the WebSocket endpoint (cluster.advertise_ws); NULL or "": none */
+    const char *tls_address;    /* the TLS game endpoint (cluster.advertise_tls); NULL or "": none */
+    const char *wss_address;    /* the wss:// endpoint (cluster.advertise_wss); NULL or "": none */
     const char *journal_prefix; /* persistence.redis_prefix: this incarnation's journal prefix is
                                  * this + "i<incarnation>:" (cluster_node_journal_prefix) */
     unsigned heartbeat_ms;      /* cluster.heartbeat_ms */
@@ -65,15 +68,18 @@ size_t cluster_node_journal_prefix(const cluster_node *n, char *buf, size_t cap)
 
 /* Where battle bid is served (network thread, every battle-scoped request whose id carries another
  * incarnation; reads a table the heartbeat fills, never Redis). Returns true when this node holds
- * it (or nobody is known to: the shard then answers no_such_battle); false with the holder's player
- * and WebSocket addresses in addr and ws (ws "" when it has none), or with addr "" when its holder
+ * it (or nobody is known to: the shard then answers no_such_battle); false with the holder's game
+ * and WebSocket addresses in addr and ws (its TLS game and wss addresses when tls: the asking
+ * connection uses TLS; ws "" when it has none), or with addr "" when its holder
  * is not alive (the battle is being taken over: try again shortly). */
-bool cluster_node_locate(void *arg, uint64_t bid, char addr[CLUSTER_NAME_MAX + 1],
+bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NAME_MAX + 1],
                          char ws[CLUSTER_NAME_MAX + 1]);
 
-/* Replaces the advertised player and WebSocket addresses (once the server knows the ports it
- * bound; ws "" = none). Values that are not host:port-like are ignored. Any thread. */
-void cluster_node_set_addresses(cluster_node *n, const char *player, const char *ws);
+/* Replaces the advertised game, WebSocket, TLS game and wss addresses (once the server knows the
+ * ports it bound; "" = none; NULL leaves one as it is). Values that are not host:port-like are
+ * ignored. Any thread. */
+void cluster_node_set_addresses(cluster_node *n, const char *player, const char *ws,
+                                const char *tls, const char *wss);
 
 /* Called once, on the cluster thread, when this node finds that another node took its battles
  * over (its incarnation's holder is no longer itself: it was paused or cut off past its lease).

@@ -13,13 +13,13 @@ uint64_t idtag_apply(uint64_t raw, uint64_t tag)
     return (raw & IDTAG_RANDOM_MASK) | (tag & IDTAG_MASK);
 }
 
-bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, const proto_request *r,
-                      proto_event *moved)
+bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, bool tls,
+                      const proto_request *r, proto_event *moved)
 {
     if (!locate || idtag_of(r->bid) == idtag_of(tag))
         return true;
     char addr[IDTAG_ADDR_MAX + 1] = "", ws[IDTAG_ADDR_MAX + 1] = "";
-    if (locate(arg, r->bid, addr, ws))
+    if (locate(arg, r->bid, tls, addr, ws))
         return true;
     addr[IDTAG_ADDR_MAX] = ws[IDTAG_ADDR_MAX] = '\0'; /* the hook's bound, kept whatever it wrote */
     if (!addr[0]) {

@@ -23,7 +23,7 @@
 #define IDTAG_ADDR_MAX PROTO_ADDR_MAX                          /* locate's addresses, NUL excluded */
 
 /* The cluster layer's answer for one battle id; see server_opts.locate. */
-typedef bool (*idtag_locate_fn)(void *arg, uint64_t bid, char addr[IDTAG_ADDR_MAX + 1],
+typedef bool (*idtag_locate_fn)(void *arg, uint64_t bid, bool tls, char addr[IDTAG_ADDR_MAX + 1],
                                 char ws[IDTAG_ADDR_MAX + 1]);
 
 /* A new battle's id from raw bits (random, or derived from an idempotency key). tag 0 (single
@@ -45,7 +45,7 @@ static inline unsigned idtag_of(uint64_t bid)
  * A holder answer that could not be sent (an over-long addr or ws, one with control characters)
  * counts as "served here": the shard then answers as for any
  * battle it does not have (no_such_battle), rather than the client getting nothing. */
-bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, const proto_request *r,
-                      proto_event *moved);
+bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, bool tls,
+                      const proto_request *r, proto_event *moved);
 
 #endif

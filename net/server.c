@@ -416,6 +416,11 @@ uint16_t server_port(const server *s)
     return s->port;
 }
 
+uint16_t server_tls_port(const server *s)
+{
+    return s->tls_port;
+}
+
 const net_stats *server_stats(const server *s)
 {
     return &s->stats;

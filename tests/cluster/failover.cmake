@@ -13,3 +13,11 @@ if(TARGET battled AND TARGET battled_client AND battled_main_c_failover MATCHES 
   add_dependencies(test_cl_failover battled)
   set_tests_properties(test_cl_failover PROPERTIES RUN_SERIAL TRUE)
 endif()
+# The same over TLS, for the redirections only: a TLS client is sent to the holder's TLS port.
+if(TARGET test_cl_failover)
+  add_test(NAME test_cl_failover_tls
+           COMMAND test_cl_failover $<TARGET_FILE:battled> --shards 2 --tls
+                   --only test_battles_spread_and_moved)
+  set_tests_properties(test_cl_failover_tls PROPERTIES LABELS cluster TIMEOUT 120
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
