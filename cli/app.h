@@ -26,6 +26,11 @@ typedef struct app {
     char host[CLI_RESUME_HOST_MAX + 1];
     uint16_t port;
     bool host_set, port_set;
+    /* Where the session started (--host/--port, or the resume file): after following a moved the
+     * session is on the battle's node; when that node cannot be reached, the next try goes here
+     * (a balancer or any node of the cluster), which redirects to the battle's new node. */
+    char home_host[CLI_RESUME_HOST_MAX + 1];
+    uint16_t home_port;
     const char *name;
     const char *resume_path;
     int retries;             /* reconnect attempts in a row before giving up */

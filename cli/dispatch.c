@@ -41,6 +41,13 @@ static void on_event(app *a, const proto_event *ev)
             reconn_send_resume(a);
             return;
         }
+        if (code == PROTO_E_SERVER_BUSY && a->resume_rid >= 0) {
+            /* A cluster node is taking the battle over from one that died (docs/PROTOCOL.md
+             * section 8): the same resume, a little later, through the same way in. */
+            a->resume_rid = a->req_rid = -1;
+            reconn_lost(a, "the battle is moving to another node");
+            return;
+        }
         if (code == PROTO_E_BAD_TOKEN || code == PROTO_E_NO_SUCH_BATTLE) {
             fprintf(stdout, "Battle %llu cannot be resumed; forgetting it.\n", (unsigned long long)v->b.bid);
             if (a->resume_path)

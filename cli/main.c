@@ -289,6 +289,8 @@ int main(int argc, char **argv)
             a.v.dirty = false;
         }
     }
+    snprintf(a.home_host, sizeof a.home_host, "%s", a.host);
+    a.home_port = a.port;
     a.want_conn = true;
     a.next_try = app_now_ms();
     loop(&a);

@@ -151,6 +151,12 @@ static bool try_connect(app *a)
     pc_conn *c = pc_connect(a->host, a->port, CONNECT_TIMEOUT_MS, 0);
     if (!c) {
         fprintf(stdout, "Cannot connect to %s:%u: %s.\n", a->host, (unsigned)a->port, strerror(errno));
+        if (a->home_host[0] && (strcmp(a->host, a->home_host) != 0 || a->port != a->home_port)) {
+            /* The battle's node is gone (a cluster moves its battles): ask where it went. */
+            snprintf(a->host, sizeof a->host, "%s", a->home_host);
+            a->port = a->home_port;
+            fprintf(stdout, "Trying %s:%u next.\n", a->host, (unsigned)a->port);
+        }
         return false;
     }
     proto_event ev;
