@@ -224,6 +224,30 @@ static void pair_across(const node *on, const node *via, itest_player *a, itest_
     itest_take_started(a, &ev);
 }
 
+/* What a player saw of a battle: resumed elsewhere, the battle must be exactly there (under
+ * fsync=always every action whose events a player got was journaled before they left). */
+typedef struct seen {
+    uint16_t round;
+    uint8_t active;
+    uint16_t hull[2];
+} seen;
+
+static seen seen_of(const itest_player *p)
+{
+    seen s = {.round = p->t.round, .active = p->t.active,
+              .hull = {p->t.ships[0].hull, p->t.ships[1].hull}};
+    return s;
+}
+
+static void assert_same(const itest_player *p, const seen *s)
+{
+    assert_int_equal(p->t.round, s->round);
+    assert_int_equal(p->t.active, s->active);
+    assert_int_equal(p->t.ships[0].hull, s->hull[0]);
+    assert_int_equal(p->t.ships[1].hull, s->hull[1]);
+    assert_false(p->t.ended);
+}
+
 /* Plays n turn actions of the battle (whoever's turn), reading both sides. */
 static void play_some(itest_player *a, itest_player *b, int n)
 {
@@ -293,11 +317,11 @@ static void lose_node_one(int sig)
         node_start(i);
     wait_formed(NODES);
     itest_player a[PAIRS], b[PAIRS];
-    uint16_t round[PAIRS];
+    seen before[PAIRS];
     for (int k = 0; k < PAIRS; k++) {
         pair_across(&g_n[1], &g_n[1], &a[k], &b[k]);
         play_some(&a[k], &b[k], 3 + k);
-        round[k] = a[k].t.round;
+        before[k] = seen_of(&a[k]);
     }
     uint64_t t0 = itest_now_ms();
     if (sig == SIGKILL) {
@@ -321,8 +345,8 @@ static void lose_node_one(int sig)
         resume_anywhere(&a[k], &g_n[2]);
         resume_anywhere(&b[k], &g_n[2]);
         /* nothing a player was told is lost: the battle is where they left it */
-        assert_int_equal(a[k].t.round, round[k]);
-        assert_false(a[k].t.ended);
+        assert_same(&a[k], &before[k]);
+        assert_same(&b[k], &before[k]);
     }
     uint64_t took = itest_now_ms() - t0;
     /* the survivors' pages say who took them: every battle, in one takeover */
@@ -367,7 +391,7 @@ static void test_paused_node_is_fenced(void **state)
     itest_player a, b;
     pair_across(&g_n[1], &g_n[1], &a, &b);
     play_some(&a, &b, 3);
-    uint16_t round = a.t.round;
+    seen before = seen_of(&a);
     assert_int_equal(kill(g_n[1].s.pid, SIGSTOP), 0);
     g_n[1].paused = true;
     /* taken over: through node 2 the battle is served again (moved to its new holder) */
@@ -375,7 +399,8 @@ static void test_paused_node_is_fenced(void **state)
     a2.c = b2.c = NULL;
     resume_anywhere(&a2, &g_n[2]);
     resume_anywhere(&b2, &g_n[2]);
-    assert_int_equal(a2.t.round, round);
+    assert_same(&a2, &before);
+    assert_same(&b2, &before);
     /* the old connection's player acts on the paused node: it must not be served there */
     itest_player *stale = a.t.active == a.t.seat ? &a : &b;
     assert_true(pc_end(stale->c, stale->t.bid) > 0);
@@ -408,14 +433,13 @@ static void test_paused_node_is_fenced(void **state)
 
 /* Resumes every player of n battles through node `via` and plays them to the end. */
 static void resume_and_finish(itest_player *a, itest_player *b, int n, const node *via,
-                              const uint16_t *round)
+                              const seen *before)
 {
     for (int k = 0; k < n; k++) {
         resume_anywhere(&a[k], via);
         resume_anywhere(&b[k], via);
-        if (round)
-            assert_int_equal(a[k].t.round, round[k]);
-        assert_false(a[k].t.ended);
+        assert_same(&a[k], &before[k]);
+        assert_same(&b[k], &before[k]);
     }
     for (int k = 0; k < n; k++) {
         itest_play(&a[k], &b[k], PLAY_MS);
@@ -463,11 +487,11 @@ static void test_whole_cluster_restart(void **state)
         node_start(i);
     wait_formed(NODES);
     itest_player a[NODES], b[NODES];
-    uint16_t round[NODES];
+    seen before[NODES];
     for (int k = 0; k < NODES; k++) {
         pair_across(&g_n[k + 1], &g_n[k % NODES + 1], &a[k], &b[k]);
         play_some(&a[k], &b[k], 2 + k);
-        round[k] = a[k].t.round;
+        before[k] = seen_of(&a[k]);
     }
     for (int i = 1; i <= NODES; i++)
         assert_int_equal(kill(g_n[i].s.pid, SIGTERM), 0);
@@ -483,7 +507,7 @@ static void test_whole_cluster_restart(void **state)
     }
     for (int i = 1; i <= NODES; i++)
         node_start(i);
-    resume_and_finish(a, b, NODES, &g_n[3], round);
+    resume_and_finish(a, b, NODES, &g_n[3], before);
 }
 
 /* A node joining while battles are played: it is seen by the others, new battles go through it,
