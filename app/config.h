@@ -82,6 +82,7 @@ typedef struct battled_config {
         char redis_prefix[CONFIG_STRING_MAX + 1];
         char redis_node[CONFIG_STRING_MAX + 1];
         int64_t redis_timeout_ms;
+        int64_t redis_lease_ms;
         int fsync;                            /* a config_fsync */
         int64_t compact_bytes;
         bool skip_damaged;
@@ -101,6 +102,9 @@ typedef struct battled_config {
         char prefix[CONFIG_STRING_MAX + 1];
         char advertise[CONFIG_STRING_MAX + 1];       /* "" = server.listen */
         char advertise_admin[CONFIG_STRING_MAX + 1]; /* "" = admin.listen */
+        char advertise_ws[CONFIG_STRING_MAX + 1];    /* "" = ws.listen (none when off) */
+        char advertise_tls[CONFIG_STRING_MAX + 1];   /* "" = tls.listen (none when off) */
+        char advertise_wss[CONFIG_STRING_MAX + 1];   /* "" = ws.tls_listen (none when off) */
         int64_t heartbeat_ms;
         int64_t ttl_ms;
     } cluster;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/adopt.h"
 #include "cluster/node.h"
 #include "journal/store_redis.h"
 #include "util/log.h"
@@ -108,7 +110,8 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
         store_redis_opts ro = {.address = cfg->persistence.redis_address,
                                .prefix = cfg->persistence.redis_prefix,
                                .node = cfg->persistence.redis_node,
-                               .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms};
+                               .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,
+                               .lease_ms = (unsigned)cfg->persistence.redis_lease_ms};
         so->persistence.backend = "redis";
         if (store_redis_where(where, sizeof where, &ro) != 0)
             log_error("persistence.redis_* cannot be used: '|' in a value, or too long");
@@ -122,7 +125,36 @@ static void fill_opts(const battled_config *cfg, struct server_opts *o)
     so->persistence.skip_damaged = cfg->persistence.skip_damaged;
 }
 
-/* Starts the server, with node's view behind the admin /cluster page when node is not NULL. */
+/* What the /metrics hook reads: the node, and the adoption thread once it runs. */
+static struct {
+    cluster_node *node;
+    _Atomic(cluster_adopt *) adopt;
+} g_cluster;
+
+/* server_opts.cluster_metrics (network thread). */
+static void cluster_metrics(void *arg, prom_out *o)
+{
+    (void)arg;
+    cluster_node_metrics(g_cluster.node, o);
+    cluster_adopt *a = atomic_load(&g_cluster.adopt);
+    if (a)
+        cluster_adopt_metrics(a, o);
+}
+
+/* This node's name in the cluster: cluster.node, or the host name. */
+static const char *node_name(const battled_config *cfg)
+{
+    static char host[CLUSTER_NAME_MAX + 1];
+    if (cfg->cluster.node[0])
+        return cfg->cluster.node;
+    if (!host[0] && gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "battled");
+    return host;
+}
+
+/* Starts the server, with node's view behind the admin /cluster page when node is not NULL. In a
+ * cluster the node also decides the battle ids (its incarnation in bits 47..62), where a battle is
+ * served (moved replies), and this incarnation's journal prefix and owner name in Redis. */
 static server *start_server(const battled_config *cfg, cluster_node *node)
 {
     struct server_opts o;
@@ -130,6 +162,26 @@ static server *start_server(const battled_config *cfg, cluster_node *node)
     if (node) {
         o.cluster_view = cluster_node_view_hook;
         o.cluster_arg = node;
+        g_cluster.node = node;
+        o.cluster_metrics = cluster_metrics;
+        o.id_tag = (uint64_t)cluster_node_incarnation(node) << CLUSTER_INC_SHIFT;
+        o.locate = cluster_node_locate;
+        o.locate_arg = node;
+        if (cfg->persistence.backend == CONFIG_BACKEND_REDIS) {
+            static char where[STORE_REDIS_WHERE_MAX];
+            char prefix[STORE_REDIS_PREFIX_MAX + 1];
+            store_redis_opts ro = {.address = cfg->persistence.redis_address,
+                                   .prefix = prefix,
+                                   .node = node_name(cfg),
+                                   .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,
+                                   .lease_ms = (unsigned)cfg->persistence.redis_lease_ms};
+            if (cluster_node_journal_prefix(node, prefix, sizeof prefix) == 0 ||
+                store_redis_where(where, sizeof where, &ro) != 0) {
+                log_error("cluster: persistence.redis_prefix too long for an incarnation's prefix");
+                return NULL;
+            }
+            o.shards.persistence.dir = where;
+        }
     }
     o.ships = load_ships(cfg->game.ships_file);
     if (!o.ships)
@@ -270,16 +322,21 @@ static int start_node(const battled_config *cfg, cluster_node **out)
     *out = NULL;
     if (!cfg->cluster.enabled)
         return 0;
-    char host[CLUSTER_NAME_MAX + 1] = "";
-    if (!cfg->cluster.node[0] && gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "battled");
+    if (!cfg->persistence.enabled || cfg->persistence.backend != CONFIG_BACKEND_REDIS)
+        log_warn("cluster: persistence is not in Redis (persistence.enabled, persistence.backend): "
+                 "no other node can take this node's battles over");
     cluster_node_opts o = {
         .redis_address = cfg->persistence.redis_address,
         .prefix = cfg->cluster.prefix,
-        .name = cfg->cluster.node[0] ? cfg->cluster.node : host,
+        .name = node_name(cfg),
         .player_address = cfg->cluster.advertise[0] ? cfg->cluster.advertise : cfg->server.listen,
         .admin_address =
             cfg->cluster.advertise_admin[0] ? cfg->cluster.advertise_admin : cfg->admin.listen,
+        .ws_address = cfg->cluster.advertise_ws[0] ? cfg->cluster.advertise_ws : cfg->ws.listen,
+        .tls_address = cfg->cluster.advertise_tls[0] ? cfg->cluster.advertise_tls : cfg->tls.listen,
+        .wss_address =
+            cfg->cluster.advertise_wss[0] ? cfg->cluster.advertise_wss : cfg->ws.tls_listen,
+        .journal_prefix = cfg->persistence.redis_prefix,
         .heartbeat_ms = (unsigned)cfg->cluster.heartbeat_ms,
         .ttl_ms = (unsigned)cfg->cluster.ttl_ms,
         .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,
@@ -289,8 +346,95 @@ static int start_node(const battled_config *cfg, cluster_node **out)
         log_error("cluster: cannot register this node", "error", err);
         return -1;
     }
-    log_info("cluster: node registered", "node", o.name, "player", o.player_address, "admin",
+    log_info("cluster: node registered", "node", o.name, "incarnation",
+             LOG_U64(cluster_node_incarnation(*out)), "player", o.player_address, "admin",
              o.admin_address);
+    return 0;
+}
+
+/* "host:port" of listen with its port replaced by the one bound (listen's port may be 0). */
+static void bound_address(char *buf, size_t cap, const char *listen, uint16_t port)
+{
+    const char *colon = strrchr(listen, ':');
+    int hostlen = colon ? (int)(colon - listen) : (int)strlen(listen);
+    snprintf(buf, cap, "%.*s:%u", hostlen, listen, (unsigned)port);
+}
+
+/* One advertised address: the configured one, else listen's host with the port bound ("" when
+ * the listener is off). */
+static void advertised(char *buf, size_t cap, const char *configured, const char *listen,
+                       uint16_t port)
+{
+    if (configured[0])
+        snprintf(buf, cap, "%s", configured);
+    else if (listen[0] && port)
+        bound_address(buf, cap, listen, port);
+    else
+        buf[0] = '\0';
+}
+
+/* What the node advertises when the configuration does not say: the addresses actually bound. */
+static void advertise_bound(const battled_config *cfg, cluster_node *node, const server *s)
+{
+    char player[CONFIG_STRING_MAX + 1], ws[CONFIG_STRING_MAX + 1], tls[CONFIG_STRING_MAX + 1],
+        wss[CONFIG_STRING_MAX + 1];
+    advertised(player, sizeof player, cfg->cluster.advertise, cfg->server.listen, server_port(s));
+    advertised(ws, sizeof ws, cfg->cluster.advertise_ws, cfg->ws.listen, server_ws_port(s));
+    advertised(tls, sizeof tls, cfg->cluster.advertise_tls, cfg->tls.listen, server_tls_port(s));
+    advertised(wss, sizeof wss, cfg->cluster.advertise_wss, cfg->ws.tls_listen, server_wss_port(s));
+    cluster_node_set_addresses(node, player, ws, tls, wss);
+}
+
+/* Set by the cluster thread when another node took this node's battles over. */
+static atomic_bool g_fenced;
+
+static void on_fenced(void *arg)
+{
+    (void)arg;
+    atomic_store(&g_fenced, true);
+    kill(getpid(), SIGTERM); /* launch_run's sigwait picks it up and restarts, keeping nothing */
+}
+
+/* The adoption thread's hand-over to the shards (cluster/adopt.h). */
+static int adopt_battles(void *arg, const journal_set *set, uint64_t *n, char *why, size_t whylen)
+{
+    server *s = arg;
+    struct shards_adopt_result r;
+    int rc = shards_adopt(server_shards(s), set, LAUNCH_ADOPT_TIMEOUT_MS, &r);
+    if (rc != 0) {
+        snprintf(why, whylen, "%s", strerror(-rc));
+        return rc;
+    }
+    *n = r.adopted + r.ended_kept;
+    if (r.failed || r.duplicates)
+        log_warn("cluster: some battles were not taken over", "failed", LOG_U64(r.failed),
+                 "duplicates", LOG_U64(r.duplicates));
+    return 0;
+}
+
+/* Starts the adoption thread (cluster with the journal in Redis). 0 (and *out NULL when off) or
+ * -1. */
+static int start_adopt(const battled_config *cfg, cluster_node *node, server *s, cluster_adopt **out)
+{
+    *out = NULL;
+    if (!node || !cfg->persistence.enabled || cfg->persistence.backend != CONFIG_BACKEND_REDIS)
+        return 0;
+    cluster_adopt_opts o = {
+        .node = node,
+        .redis_address = cfg->persistence.redis_address,
+        .prefix = cfg->cluster.prefix,
+        .name = node_name(cfg),
+        .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,
+        .heartbeat_ms = (unsigned)cfg->cluster.heartbeat_ms,
+        .lease_ms = (unsigned)cfg->persistence.redis_lease_ms,
+        .adopt = adopt_battles,
+        .adopt_arg = s,
+    };
+    char err[200];
+    if (cluster_adopt_start(&o, out, err, sizeof err) != 0) {
+        log_error("cluster: cannot start taking over battles", "error", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -309,8 +453,19 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         cluster_node_stop(node);
         return 1;
     }
-    if (node)
+    cluster_adopt *adopt = NULL;
+    if (node) {
+        advertise_bound(cfg, node, s);
         cluster_node_set_status(node, node_status, s);
+        cluster_node_set_fenced(node, on_fenced, NULL);
+        if (start_adopt(cfg, node, s, &adopt) != 0) {
+            server_drain(s);
+            server_wait(s);
+            cluster_node_stop(node);
+            return 1;
+        }
+        atomic_store(&g_cluster.adopt, adopt);
+    }
     int sig = 0;
     for (;;) {
         if (sigwait(signals, &sig) != 0)
@@ -321,8 +476,15 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         reopen_log(cfg);
         server_reload(s);
     }
-    bool restart = sig != SIGUSR1 && sigterm_restarts(cfg);
-    log_info("shutting down", "signal", sig_name(sig), "mode", restart ? "restart" : "drain");
+    /* No more takeovers once leaving: the battles would only have to move again (and the shards
+     * they would go to are stopping). Freed after the network thread, which reads its counters. */
+    cluster_adopt_halt(adopt);
+    bool fenced = atomic_load(&g_fenced);
+    /* Fenced: the battles are another node's now; tell the players to reconnect (they are
+     * redirected there) and keep nothing, whatever on_sigterm says. */
+    bool restart = fenced || (sig != SIGUSR1 && sigterm_restarts(cfg));
+    log_info("shutting down", "signal", sig_name(sig), "mode",
+             fenced ? "fenced" : restart ? "restart" : "drain");
     if (restart)
         server_restart(s);
     else
@@ -343,6 +505,8 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
     if (node)
         cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
     rc = server_wait(s);
+    atomic_store(&g_cluster.adopt, NULL);
+    cluster_adopt_stop(adopt);
     cluster_node_stop(node); /* after the admin listener is gone: it reads the node's view */
-    return rc;
+    return fenced ? LAUNCH_EXIT_FENCED : rc;
 }

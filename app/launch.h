@@ -22,6 +22,14 @@ server *launch_server(const battled_config *cfg);
 /* Exit status when persistence is on and persistence.dir cannot be created or written. */
 #define LAUNCH_EXIT_DATA_DIR 3
 
+/* Exit status of a cluster node that found another node took its battles over (it was paused or
+ * cut off past its lease): it told its players to reconnect and kept nothing; start it again (a
+ * new incarnation). 75 is EX_TEMPFAIL, which systemd's Restart=on-failure restarts. */
+#define LAUNCH_EXIT_FENCED 75
+
+/* How long the shards may take to put one dead node's battles back (cluster/adopt.h). */
+#define LAUNCH_ADOPT_TIMEOUT_MS 60000
+
 /* With persistence on: creates persistence.dir (and its parents) if missing and checks that a file
  * can be created in it. Returns 0, or LAUNCH_EXIT_DATA_DIR after logging why and how to fix it. */
 int launch_check_data_dir(const battled_config *cfg);
@@ -36,8 +44,9 @@ extern int launch_log_fd; /* log.file's descriptor, -1 when logging to stderr */
  * SIGHUP reopens log.file and reloads the TLS certificate, any number of times (once
  * shutting down, it only reopens the log). SIGTERM/SIGINT
  * restart (server_restart) when server.on_sigterm is "restart" and persistence is on, else drain;
- * SIGUSR1 always drains. A second stop signal hurries whichever runs. Returns the exit status (0
- * clean, 1 runtime failure, LAUNCH_EXIT_DATA_DIR). */
+ * SIGUSR1 always drains. A second stop signal hurries whichever runs. In a cluster, also takes over
+ * the battles of nodes that died (cluster/adopt.h). Returns the exit status (0 clean, 1 runtime
+ * failure, LAUNCH_EXIT_DATA_DIR, LAUNCH_EXIT_FENCED). */
 int launch_run(const battled_config *cfg, const sigset_t *signals);
 
 #endif

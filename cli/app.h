@@ -26,6 +26,11 @@ typedef struct app {
     char host[CLI_RESUME_HOST_MAX + 1];
     uint16_t port;
     bool host_set, port_set;
+    /* Where the session started (--host/--port, or the resume file): after following a moved the
+     * session is on the battle's node; when that node cannot be reached, the next try goes here
+     * (a balancer or any node of the cluster), which redirects to the battle's new node. */
+    char home_host[CLI_RESUME_HOST_MAX + 1];
+    uint16_t home_port;
     const char *name;
     const char *resume_path;
     int retries;             /* reconnect attempts in a row before giving up */
@@ -65,6 +70,9 @@ typedef struct app {
     bool pend;
     cli_cmd pend_cmd;
     uint8_t pend_key[PROTO_TOKEN_LEN];
+    /* Cluster: the request whose `moved` replies are being followed, and how many so far. */
+    int64_t moved_rid;
+    int moved_hops;
     /* script waits */
     bool waiting;
     uint8_t wait_for;
@@ -115,6 +123,10 @@ void reconn_lost(app *a, const char *why);
 bool reconn_sent(app *a, int64_t rid);
 /* Asks the server for the followed seat back, from the last sequence number applied. */
 void reconn_send_resume(app *a);
+/* Cluster: the battle a request was about is held by another node (`moved`): moves the session
+ * there (a new connection made like this one, hello, the same request again) and makes it the
+ * server for later reconnects; at most PC_FOLLOW_MAX times per request, then the request fails. */
+void reconn_follow(app *a, const proto_event *moved);
 
 /* ---- dispatch.c: commands and events ---- */
 

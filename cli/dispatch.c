@@ -14,6 +14,10 @@ static void on_event(app *a, const proto_event *ev)
     bool reply = ev->has_rid;
     if (ev->type == PROTO_T_PONG && (!reply || (int64_t)ev->rid != a->user_ping_rid))
         return; /* our own keepalive */
+    if (ev->type == PROTO_T_MOVED) { /* cluster: another node holds that battle */
+        reconn_follow(a, ev);
+        return;
+    }
     if (ev->type == PROTO_T_RESTARTING) {
         /* The server restarts and keeps the battle: reconnect after about retry_ms, then resume. */
         fprintf(stdout, "Server restarting; reconnecting in about %.1f s.\n",
@@ -35,6 +39,13 @@ static void on_event(app *a, const proto_event *ev)
             v->quiet_upto = 0;       /* nothing to hide: the state and what follows are news */
             a->resume_rid = a->req_rid = -1;
             reconn_send_resume(a);
+            return;
+        }
+        if (code == PROTO_E_SERVER_BUSY && a->resume_rid >= 0) {
+            /* A cluster node is taking the battle over from one that died (docs/PROTOCOL.md
+             * section 8): the same resume, a little later, through the same way in. */
+            a->resume_rid = a->req_rid = -1;
+            reconn_lost(a, "the battle is moving to another node");
             return;
         }
         if (code == PROTO_E_BAD_TOKEN || code == PROTO_E_NO_SUCH_BATTLE) {

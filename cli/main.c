@@ -237,7 +237,7 @@ int main(int argc, char **argv)
     a.port = DEFAULT_PORT;
     a.retries = DEFAULT_RETRIES;
     a.retry_for_ms = DEFAULT_RETRY_FOR_MS;
-    a.act_rid = a.req_rid = a.resume_rid = a.user_ping_rid = -1;
+    a.act_rid = a.req_rid = a.resume_rid = a.user_ping_rid = a.moved_rid = -1;
     const char *script = NULL;
     if (!parse_opts(&a, argc, argv, &script))
         return 2;
@@ -289,6 +289,8 @@ int main(int argc, char **argv)
             a.v.dirty = false;
         }
     }
+    snprintf(a.home_host, sizeof a.home_host, "%s", a.host);
+    a.home_port = a.port;
     a.want_conn = true;
     a.next_try = app_now_ms();
     loop(&a);

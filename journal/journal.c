@@ -39,6 +39,7 @@ struct journal {
     size_t cap, len, nrec; /* pending bytes and records */
     bool degraded;         /* the last write failed; records kept, retried */
     bool lost;             /* records were dropped or a sync failed: writing stopped */
+    bool fenced;           /* the store was taken by another process (lost too): output stays held */
     int err;               /* errno of the last failure */
     uint64_t retry_at_ms;  /* next write attempt while degraded */
     uint64_t compact_at_ms;/* no compaction before (after a failure) */
@@ -164,8 +165,12 @@ static void check_sync_errno(journal *j)
 static void check_store_failed(journal *j)
 {
     int st = j->async && !j->lost ? j->st->ops->status(j->st) : 0;
-    if (st == -EPERM || st == -EIO)
+    if (st == -EPERM || st == -EIO) {
+        /* Fenced: another node holds these battles now, so what was not acknowledged must never
+         * reach a player from here (journal_durable_pos stops where the store stopped). */
+        j->fenced = st == -EPERM;
         go_lost(j, -st, "journal: the store refuses writes for good, journal stopped");
+    }
 }
 
 /* One store append of the whole buffer. */
@@ -370,6 +375,8 @@ uint64_t journal_written_pos(const journal *j)
 
 uint64_t journal_durable_pos(const journal *j)
 {
+    if (j->fenced)
+        return j->st->ops->acked(j->st);
     if (j->lost)
         return UINT64_MAX;
     if (!j->async || j->policy == JOURNAL_SYNC_NO)

@@ -257,7 +257,9 @@ bool journal_degraded(const journal *j, int *err);
  * store is healthy; while it is degraded (down, slower than its timeout) the events leave at once
  * and the records queue, so a crash during an outage loses what was queued. Under "no" the
  * events leave once the records are queued. Once the journal stopped writing for good, durable is
- * UINT64_MAX: the battles go on, not persisted. Shard thread only. */
+ * UINT64_MAX: the battles go on, not persisted; except when the store was fenced (another process
+ * claimed it, -EPERM): durable then stays at what the store acknowledged, so output waiting for
+ * the refused records never leaves (the battles are another node's now). Shard thread only. */
 uint64_t journal_written_pos(const journal *j);
 uint64_t journal_durable_pos(const journal *j);
 /* Asks an asynchronous store to call fn(arg), from any thread, when journal_durable_pos may have

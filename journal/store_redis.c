@@ -1215,7 +1215,8 @@ int store_redis_where(char *buf, size_t n, const store_redis_opts *o)
     for (size_t i = 0; i < 3; i++)
         if (strchr(fields[i], '|'))
             return -EINVAL;
-    int w = snprintf(buf, n, "%s|%s|%s|%u", fields[0], fields[1], fields[2], o->timeout_ms);
+    int w = snprintf(buf, n, "%s|%s|%s|%u|%u", fields[0], fields[1], fields[2], o->timeout_ms,
+                     o->lease_ms);
     return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
 }
 
@@ -1225,9 +1226,9 @@ static int parse_where(const char *where, store_redis_opts *o, char *buf, size_t
     if (!where || strlen(where) >= n)
         return -EINVAL;
     snprintf(buf, n, "%s", where);
-    char *f[4];
+    char *f[5] = {NULL};
     char *p = buf;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5 && p; i++) {
         f[i] = p;
         p = strchr(p, '|');
         if (i < 3 && !p)
@@ -1235,12 +1236,20 @@ static int parse_where(const char *where, store_redis_opts *o, char *buf, size_t
         if (p)
             *p++ = '\0';
     }
+    if (p) /* a sixth field */
+        return -EINVAL;
     char *end;
     unsigned long t = strtoul(f[3], &end, 10);
     if (*end || t > 600000)
         return -EINVAL;
+    unsigned long lease = 0;
+    if (f[4]) {
+        lease = strtoul(f[4], &end, 10);
+        if (*end || lease > 600000)
+            return -EINVAL;
+    }
     *o = (store_redis_opts){.address = f[0], .prefix = f[1], .node = f[2],
-                            .timeout_ms = (unsigned)t};
+                            .timeout_ms = (unsigned)t, .lease_ms = (unsigned)lease};
     char host[SR_HOST_MAX];
     int port;
     return hostport_split(o->address, host, sizeof host, &port) == 0 ? 0 : -EINVAL;

@@ -54,7 +54,8 @@
 typedef struct store_redis_link store_redis_link;
 
 /* The backend table entry, "redis" (journal/store.c lists it). Its location string ("where", what
- * persistence.dir is for files) is "address|prefix|node|timeout_ms", made by store_redis_where.
+ * persistence.dir is for files) is "address|prefix|node|timeout_ms|lease_ms" (lease_ms optional),
+ * made by store_redis_where.
  * lock claims the location for this process (one per process: a second lock gets -EWOULDBLOCK,
  * as does a prefix another live node holds) and starts the link; load, retire and open use that
  * link (-ENOLCK before lock); unlock releases the prefix and stops the link, after every store

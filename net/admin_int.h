@@ -98,6 +98,8 @@ struct admin {
 
     size_t (*cluster_view)(void *arg, char *buf, size_t cap); /* server_opts; NULL: no cluster */
     void *cluster_arg;
+    void (*cluster_metrics)(void *arg, prom_out *o); /* server_opts; NULL: none */
+    void *cluster_metrics_arg;
 };
 
 #define ADMIN_CLUSTER_MAX (64 * 1024) /* bytes of the /cluster page */

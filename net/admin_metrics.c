@@ -116,6 +116,9 @@ static void net_metrics(prom_out *o, const net_stats *st)
     prom_counter(o, "battled_ratelimit_refusals_total",
                  "Actions refused by the per-connection rate limit.",
                  NET_STAT_GET(st, ratelimit_refusals));
+    prom_counter(o, "battled_moved_replies_total",
+                 "Battle-scoped requests answered with moved: the battle is held by another node.",
+                 NET_STAT_GET(st, moved_replies));
     prom_counter(o, "battled_output_cap_cuts_total",
                  "Connections cut off because their unsent output passed server.output_cap.",
                  NET_STAT_GET(st, output_cap_cuts));
@@ -180,7 +183,8 @@ static void net_metrics(prom_out *o, const net_stats *st)
 static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const *ss, unsigned n,
                           char (*sid)[12])
 {
-    uint64_t live = 0, started = 0, recovered = 0, spect = 0, resumes = 0, takeovers = 0;
+    uint64_t live = 0, started = 0, recovered = 0, adopted = 0, spect = 0, resumes = 0,
+             takeovers = 0;
     uint64_t repeats = 0;
     uint64_t ended[SHARD_END_REASONS] = {0};
     uint64_t jdeg = 0, jrec = 0, jbytes = 0, jsync = 0, jwerr = 0, jserr = 0, jdrop = 0, jcomp = 0,
@@ -193,6 +197,7 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
         live += LD(s->battles_live);
         started += LD(s->battles_started);
         recovered += LD(s->battles_recovered);
+        adopted += LD(s->battles_adopted);
         spect += LD(s->spectators);
         resumes += LD(s->resumes);
         takeovers += LD(s->takeovers);
@@ -224,6 +229,9 @@ static void shard_metrics(admin *a, prom_out *o, const struct shard_stats *const
     prom_counter(o, "battled_battles_started_total", "Battles started.", started);
     prom_counter(o, "battled_battles_recovered_total", "Battles put back from the journal at start.",
                  recovered);
+    prom_counter(o, "battled_battles_adopted_total",
+                 "Battles of a failed node taken over from its journal (cluster failover).",
+                 adopted);
     prom_family(o, "battled_battles_ended_total", "Battles ended, by reason.", "counter");
     for (int r = 0; r < SHARD_END_REASONS; r++) {
         prom_label l = {"reason", end_names[r]};
@@ -419,5 +427,7 @@ bool admin_render_metrics(admin *a)
     fdlimit_metrics(server_fdlimit(s), o);
     shard_metrics(a, o, ss, n, sid);
     admin_own_metrics(a, o, n, sid);
+    if (a->cluster_metrics)
+        a->cluster_metrics(a->cluster_metrics_arg, o);
     return prom_out_ok(o);
 }

@@ -57,6 +57,7 @@ typedef struct net_stats {
     _Atomic uint64_t wakeups_sent;           /* uv_async_send to shards (at most one per shard per pass) */
     _Atomic uint64_t outbox_wakeups;         /* wakeups received from shards */
     _Atomic uint64_t requests_routed;        /* battle-scoped requests pushed to shards */
+    _Atomic uint64_t moved_replies;          /* cluster: `moved` sent, the battle held elsewhere */
     _Atomic uint64_t lobby_waiting;          /* gauge: entries in the matchmaking queues */
     _Atomic uint64_t lobby_matches;
     _Atomic uint64_t battles_created;        /* SHARD_IN_CREATE sent (matches, private, solo) */

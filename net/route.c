@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/idtag.h"
 #include "net/net_int.h"
 #include "proto/codec.h"
 #include "util/log.h"
@@ -223,8 +224,10 @@ static bool on_create(conn *c, const proto_request *r)
     struct shard_in m;
     memset(&m, 0, sizeof m);
     m.kind = SHARD_IN_CREATE;
-    /* A keyed create's id comes from its key, so a repeat finds the battle it made. */
-    m.battle_id = proto_key_present(r->key) ? shard_key_battle_id(r->key) : server_new_battle_id(s);
+    /* A keyed create's id comes from its key, so a repeat finds the battle it made; in a cluster
+     * it carries this node's tag like any new battle's (net/idtag.h). */
+    m.battle_id = proto_key_present(r->key) ? idtag_apply(shard_key_battle_id(r->key), s->opts.id_tag)
+                                            : server_new_battle_id(s);
     memcpy(m.u.create.key[0], r->key, PROTO_TOKEN_LEN);
     m.u.create.mode = r->u.create.vs == PROTO_VS_AI ? SHARD_CREATE_SOLO : SHARD_CREATE_PRIVATE;
     m.u.create.band = r->u.create.band;
@@ -320,12 +323,21 @@ bool route_frame(conn *c, const uint8_t *body, uint32_t len)
             }
             return true;
         }
-    } else if ((r.type == PROTO_T_JOIN || r.type == PROTO_T_WATCH || r.type == PROTO_T_RESUME) &&
-               !seat_room(c, &r)) {
-        return true;
-    } else if (r.type == PROTO_T_JOIN && refuse_new_battle(c, &r)) {
+    }
+    /* Cluster: a battle another node holds is not ours to touch; the client is sent there. After
+     * the rate limit (a refused action costs nothing either way), before the seat cap and the
+     * refusals for new battles, which are the holder's to apply. */
+    if (!idtag_route_here(s->opts.id_tag, s->opts.locate, s->opts.locate_arg, c->tls != NULL, &r,
+                          &ev)) {
+        NET_STAT_ADD(&s->stats, moved_replies, 1);
+        route_event(c, &ev);
         return true;
     }
+    if ((r.type == PROTO_T_JOIN || r.type == PROTO_T_WATCH || r.type == PROTO_T_RESUME) &&
+        !seat_room(c, &r))
+        return true;
+    if (r.type == PROTO_T_JOIN && refuse_new_battle(c, &r))
+        return true;
     struct shard_in m;
     memset(&m, 0, sizeof m);
     m.kind = SHARD_IN_REQUEST;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/admin.h"
+#include "net/idtag.h"
 #include "net/net_int.h"
 #include "proto/codec.h"
 #include "util/log.h"
@@ -48,8 +49,9 @@ uint64_t server_new_battle_id(server *s)
             s->nids = NET_ID_BATCH;
         }
         /* The wire bounds battle ids to 1..INT64_MAX (proto/codec.c), so clients whose integers are
-         * signed 64-bit can hold them: 63 random bits. */
-        uint64_t id = s->ids[--s->nids] & (uint64_t)INT64_MAX;
+         * signed 64-bit can hold them: 63 random bits, or in a cluster 47 random bits under the
+         * node incarnation's tag (net/idtag.h). */
+        uint64_t id = idtag_apply(s->ids[--s->nids], s->opts.id_tag);
         if (id)
             return id;
     }
@@ -412,6 +414,11 @@ int server_wait(server *s)
 uint16_t server_port(const server *s)
 {
     return s->port;
+}
+
+uint16_t server_tls_port(const server *s)
+{
+    return s->tls_port;
 }
 
 const net_stats *server_stats(const server *s)

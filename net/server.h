@@ -26,6 +26,7 @@
 #include "core/ships.h"
 #include "net/netstats.h"
 #include "shards/shards.h"
+#include "util/metrics.h"
 
 #define SERVER_FLUSH_MS 2000        /* at the end of a drain: longest wait for output to leave */
 #define SERVER_DRAIN_MARGIN_MS 5000 /* drain: wait this long past drain_timeout_ms for the shards */
@@ -91,6 +92,21 @@ struct server_opts {
      * answers from a cached view). NULL: /cluster answers 404 (no cluster configured). */
     size_t (*cluster_view)(void *arg, char *buf, size_t cap);
     void *cluster_arg;
+    /* Appends the cluster's families to the /metrics page (network thread; must not block).
+     * NULL: none. */
+    void (*cluster_metrics)(void *arg, prom_out *o);
+    void *cluster_metrics_arg;
+    uint64_t id_tag; /* cluster: incarnation << 47, OR'ed into every new battle id; 0: single node */
+    /* Cluster routing (NULL: single node). Called on the network thread for a battle-scoped request
+     * whose bid's bits 47..62 differ from id_tag's; must not block. tls: the asking connection
+     * uses TLS (then the holder's TLS game and wss addresses are wanted). Returns true when the
+     * battle is served here; false with the holder's game address in addr and its WebSocket
+     * address in ws (each NUL-terminated, at most 64 bytes + NUL; ws "" when none). The request is
+     * then answered with `moved` (docs/PROTOCOL.md) and not routed; an empty addr gives
+     * server_busy (the holder is gone and being replaced); an addr that `moved` cannot carry
+     * (control characters) is taken as "served here" (net/idtag.h). */
+    bool (*locate)(void *arg, uint64_t bid, bool tls, char addr[65], char ws[65]);
+    void *locate_arg;
 };
 
 /* Starts the server for opts (copied). Returns NULL on failure, already logged (cannot bind, no
@@ -120,6 +136,9 @@ int server_wait(server *s);
 uint16_t server_port(const server *s);
 /* The bound WebSocket port (ws.listen), 0 when off. */
 uint16_t server_ws_port(const server *s);
+/* The bound TLS game port (tls.listen) and wss port (ws.tls_listen), 0 when off. */
+uint16_t server_tls_port(const server *s);
+uint16_t server_wss_port(const server *s);
 
 /* Whether the network thread has left its loop (any thread): server_wait will not block long. */
 bool server_finished(const server *s);

@@ -132,6 +132,11 @@ uint16_t server_ws_port(const server *s)
     return ws_server_port(s);
 }
 
+uint16_t server_wss_port(const server *s)
+{
+    return ws_server_tls_port(s);
+}
+
 bool ws_server_accept(server *s, uv_stream_t *l)
 {
     struct ws_server *w = s->ws;

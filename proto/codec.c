@@ -140,6 +140,9 @@ static const field welcome_f[] = {
 };
 static const field pong_f[] = {RID_EV, U("ts", EV, u.pong.ts, 0, INT64_MAX, F_OPT)};
 static const field restarting_f[] = {RID_EV, U("retry_ms", EV, u.restarting.retry_ms, 0, UINT32_MAX, F_REQ)};
+/* addr is required and non-empty; ws is required but may be "" (the holder has no WebSocket port). */
+static const field moved_f[] = {RID_EV, BID_EV, TXT("addr", EV, u.moved.addr, 1, F_REQ),
+                                TXT("ws", EV, u.moved.ws, 0, F_REQ)};
 static const field queued_f[] = {RID_EV, KEY("ship", EV, u.queued.ship, F_REQ), EN("band", EV, u.queued.band, band_n)};
 static const field ev_rid_only_f[] = {RID_EV};
 static const field created_f[] = {RID_EV, BID_EV, U("seat", EV, u.created.seat, 0, 1, F_REQ),
@@ -228,6 +231,7 @@ static const fieldset evt_fs[EVI(PROTO_T_EVT_LAST) + 1] = {
     [EVI(PROTO_T_ENDED)] = FS(ended_f),     [EVI(PROTO_T_AWAY)] = FS(away_f),
     [EVI(PROTO_T_BACK)] = FS(back_f),       [EVI(PROTO_T_LEFT)] = FS(left_f),
     [EVI(PROTO_T_ERROR)] = FS(error_f),     [EVI(PROTO_T_RESTARTING)] = FS(restarting_f),
+    [EVI(PROTO_T_MOVED)] = FS(moved_f),
 };
 
 static const fieldset *fs_for(int type)

@@ -41,6 +41,7 @@
 #define PROTO_MAX_WEAPONS 16     /* weapons per ship; weapon index is 0..PROTO_MAX_WEAPONS-1 */
 #define PROTO_MAX_MISSILES 32    /* missiles in flight listed in a full state */
 #define PROTO_SEATS 2
+#define PROTO_ADDR_MAX 64        /* moved: a node's address "host:port" (bytes) */
 #define PROTO_SEAT_SPECTATOR 2   /* "seat" of a full state sent to a spectator */
 
 /* Message types. Numbers are the C enum only; on the wire the type is the string in "t". */
@@ -87,7 +88,8 @@ typedef enum proto_type {
     PROTO_T_CRIT,         /* "crit"     */
     PROTO_T_TIMEOUT,      /* "timeout"  */
     PROTO_T_RESTARTING,   /* "restarting" (connection-scoped: the server restarts, battles stay) */
-    PROTO_T_EVT_LAST = PROTO_T_RESTARTING,
+    PROTO_T_MOVED,        /* "moved"    (cluster: the battle is held by another node; carries "bid") */
+    PROTO_T_EVT_LAST = PROTO_T_MOVED,
 } proto_type;
 
 /* Stable error codes: the number ("code") and the snake_case name ("err") are both on the wire and
@@ -274,6 +276,11 @@ struct proto_welcome {
 };
 struct proto_pong { uint64_t ts; };
 struct proto_restarting { uint32_t retry_ms; }; /* reconnect after about this long */
+/* The node that holds the battle (cluster mode): the request was not executed; send it there. */
+struct proto_moved {
+    char addr[PROTO_ADDR_MAX + 1]; /* "addr": its game port "host:port", 1..PROTO_ADDR_MAX bytes */
+    char ws[PROTO_ADDR_MAX + 1];   /* "ws": its WebSocket port "host:port", "" when it has none */
+};
 struct proto_queued { char ship[PROTO_SHIP_MAX + 1]; uint8_t band; };
 struct proto_created { uint8_t seat; uint8_t token[PROTO_TOKEN_LEN]; uint8_t band; };
 struct proto_started {
@@ -360,6 +367,7 @@ typedef struct proto_event {
         struct proto_welcome welcome;
         struct proto_pong pong;
         struct proto_restarting restarting;
+        struct proto_moved moved;
         struct proto_queued queued;
         struct proto_created created;
         struct proto_started started;

@@ -18,7 +18,7 @@ static const char *const type_names[] = {
     [PROTO_T_SAND_RESULT] = "sand_result",                        [PROTO_T_ENDED] = "ended",
     [PROTO_T_AWAY] = "away",       [PROTO_T_BACK] = "back",       [PROTO_T_LEFT] = "left",
     [PROTO_T_ERROR] = "error",     [PROTO_T_CRIT] = "crit",       [PROTO_T_TIMEOUT] = "timeout",
-    [PROTO_T_RESTARTING] = "restarting",
+    [PROTO_T_RESTARTING] = "restarting", [PROTO_T_MOVED] = "moved",
 };
 
 static const char *const band_names[] = {"adjacent", "close", "short", "medium",

@@ -62,15 +62,16 @@ static void restore_ended(struct game *g, struct game_battle *sb, const struct p
     game_schedule(g, sb);
 }
 
-/* Puts back a battle recovered from the journal (before the shard runs; g->jn is still NULL, so
- * nothing is journaled and nothing is sent). A running battle is rebuilt by battle_replay from
- * c->setup and acts[0..n); a waiting one from its creator's seat. Every player seat is away with a
- * fresh resume window (as after a disconnect), the turn timer restarts from now and the server's
- * opponent acts on its next deadline. The engine is not told the seats went away until one of
- * them resumes, so a spectator sees the battle exactly as it was before the restart. Returns 0;
- * 1 when the battle turns out to be over already (nothing restored); -1 with a reason in why when
- * it cannot be rebuilt (an action the engine refuses, an unknown ship for a waiting battle, a
- * duplicate id, no memory). */
+/* Puts back a battle recovered from the journal: at start, before the shard runs, or at runtime on
+ * the shard's thread (adopt.c). Nothing is journaled here (the caller writes the records: recovery
+ * as the shard's first snapshot, adoption through journal_append) and nothing is sent. A running
+ * battle is rebuilt by battle_replay from c->setup and acts[0..n); a waiting one from its
+ * creator's seat. Every player seat is away with a fresh resume window (as after a disconnect),
+ * the turn timer restarts from now and the server's opponent acts on its next deadline. The engine
+ * is not told the seats went away until one of them resumes, so a spectator sees the battle
+ * exactly as it was before the restart. Returns 0; 1 when the battle turns out to be over already
+ * (nothing restored); -1 with a reason in why when it cannot be rebuilt (an action the engine
+ * refuses, an unknown ship for a waiting battle, a duplicate id, no memory). */
 static int restore_battle(struct game *g, uint64_t id, const struct persist_created *c,
                           const battle_action *acts, size_t n, uint64_t now, uint64_t keep_ms,
                           char *why, size_t whylen)
@@ -141,24 +142,11 @@ static int restore_battle(struct game *g, uint64_t id, const struct persist_crea
         if (c->ai_seat >= 0)
             sb->ai_deadline = now + g->cfg.ai_think_ms;
     }
-    game_stat_add(&g->stats->battles_recovered, 1);
     game_update_live(g);
     game_schedule(g, sb);
     return 0;
 }
 
-/* What a restored battle is written back as (its first snapshot in this run): its records as read,
- * plus the recovery's numbering (persist.h): a MARK after the actions of a running battle, or a
- * CREATED with the new seq base for a waiting one. */
-struct restored {
-    journal_battle jb;
-    journal_rec *recs; /* jb.actions when a MARK was added (owned) */
-    uint8_t buf[PERSIST_CREATED_MAX];
-};
-
-/* Numbers a restored battle's next events past anything its earlier lives may have sent (a
- * client may have seen events the journal lost) and says so in out. marks: the MARK records read.
- * 0, or -1 when the battle's 32-bit sequence space is used up. */
 /* The MARKs among jb's actions: the last one's split and offset (0 and base when none), and the
  * offset of the last one whose split is below `below` (base when none). */
 static void scan_marks(const journal_battle *jb, uint32_t base, uint32_t below, uint32_t *last_split,
@@ -178,8 +166,11 @@ static void scan_marks(const journal_battle *jb, uint32_t base, uint32_t below, 
     }
 }
 
+/* Numbers a restored battle's next events past anything its earlier lives may have sent (a
+ * client may have seen events the journal lost) and says so in out. 0, or -1 when the battle's
+ * 32-bit sequence space is used up (or no memory). */
 static int renumber(struct game_battle *sb, const struct persist_created *c, const journal_battle *jb,
-                    struct restored *out, char *why, size_t whylen)
+                    struct recover_restored *out, char *why, size_t whylen)
 {
     uint32_t split, off, before;
     out->jb = *jb;
@@ -250,13 +241,13 @@ static uint64_t ended_keep_ms(const struct game *g, const journal_battle *jb,
     return game_min64(until - wall, g->cfg.finished_keep_ms);
 }
 
-/* Decodes one recovered battle and puts it on its shard, numbered past its earlier lives. 0
- * restored (out filled), 1 over, 2 left out (ended and not kept, or no longer readable: it is over
- * anyway; or its sequence numbers are used up, logged), -1 bad (why). wall: the wall clock (ms), against which journaled end times are read. */
-static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, uint64_t wall,
-                       battle_action **acts, size_t *acts_cap, struct restored *out, char *why,
-                       size_t whylen)
+int recover_battle(struct game *g, const journal_battle *jb, uint64_t now, uint64_t wall,
+                   struct recover_scratch *scr, struct recover_restored *out, char *why,
+                   size_t whylen)
 {
+    battle_action **acts = &scr->acts;
+    size_t *acts_cap = &scr->cap;
+    out->recs = NULL;
     struct persist_created c;
     if (persist_decode_created(jb->created.payload, jb->created.payload_len, &c, why, whylen) != 0)
         return jb->ended ? 2 : -1;
@@ -299,7 +290,6 @@ static int restore_one(struct game *g, const journal_battle *jb, uint64_t now, u
             g->nwaiting--;
         else if (sb->phase == GAME_RUNNING)
             g->nrunning--;
-        game_stat_sub(&g->stats->battles_recovered, 1);
         game_pool_release(g, sb);
         game_update_live(g);
         return 2;
@@ -373,11 +363,10 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
     size_t nb = journal_set_count(set);
     r.battles = nb;
     const journal_battle **mine = malloc((nb ? nb : 1) * sizeof *mine);
-    struct restored *outs = calloc(nb ? nb : 1, sizeof *outs);
+    struct recover_restored *outs = calloc(nb ? nb : 1, sizeof *outs);
     size_t *count = calloc(n, sizeof *count);
     unsigned *owner = malloc((nb ? nb : 1) * sizeof *owner);
-    battle_action *acts = NULL;
-    size_t acts_cap = 0;
+    struct recover_scratch scr = {NULL, 0};
     bool ok = mine && count && owner && outs;
     if (!ok)
         log_error("recovery: out of memory");
@@ -385,16 +374,17 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
         const journal_battle *jb = journal_set_battle(set, i);
         unsigned k = shard_of(jb->id, n);
         char why[160] = "";
-        int rr =
-            restore_one(games[k], jb, now, wall, &acts, &acts_cap, &outs[i], why, sizeof why);
+        int rr = recover_battle(games[k], jb, now, wall, &scr, &outs[i], why, sizeof why);
         owner[i] = n; /* not kept */
         if (rr == 0) {
             owner[i] = k;
             count[k]++;
-            if (jb->ended)
+            if (jb->ended) {
                 r.ended_kept++;
-            else
+            } else {
                 r.restored++;
+                game_stat_add(&games[k]->stats->battles_recovered, 1);
+            }
         } else if (rr == 2) {
             /* ended, and past its keep time: gone, as it would be had the server run on */
         } else if (rr == 1) {
@@ -410,7 +400,7 @@ int recover_run(const struct shards_persist_opts *po, const store_backend *be, u
             ok = false;
         }
     }
-    free(acts);
+    free(scr.acts);
     if (ok)
         collect_keys(games, n, set, owner, &r);
     /* Each shard's share, grouped, then written as its first snapshot. */

@@ -279,6 +279,7 @@ struct shard_stats {
     _Atomic uint64_t action_latency_sum_ns; /* exact total of the latencies counted above */
     /* persistence (journal/journal.h; all 0 when persistence.enabled is off) */
     _Atomic uint64_t battles_recovered;   /* battles put back from the journal at start */
+    _Atomic uint64_t battles_adopted;     /* another node's battles taken over (shards_adopt) */
     _Atomic uint64_t journal_degraded;    /* 1 while the journal fails: new battles are refused */
     _Atomic uint64_t journal_records;     /* records appended */
     _Atomic uint64_t journal_bytes;       /* bytes written */

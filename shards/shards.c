@@ -34,6 +34,7 @@
  * backend's notify wakes the loop) publishes every group the acknowledgement covers, in order. */
 #include "shards/shards.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "shards/adopt.h"
 #include "shards/game.h"
 #include "journal/journal.h"
 #include "shards/outbox.h"
@@ -98,6 +100,12 @@ struct shard {
     bool run_init;
     bool run_held; /* shard thread side: it holds `run` */
 
+    /* Adoption (shards_adopt): this shard's part, under owner->adopt_mu; adopt_flag lets a pass
+     * skip the mutex while there is nothing to do. adopt_pos: shard thread only. */
+    _Atomic bool adopt_flag;
+    uint8_t adopt_st; /* enum adopt_state */
+    uint64_t adopt_pos; /* journal position its records end at (ADOPT_WAITING) */
+
     _Atomic bool inbox_blocked; /* net found the inbox full and waits for room */
     _Atomic bool exited;        /* the thread left its loop */
     bool dirty;                 /* net side: pushed since the last flush */
@@ -113,7 +121,27 @@ struct shards {
     struct shard *shard; /* n of them, cache-line aligned */
     struct shards_key *keys; /* keyed seats of the recovered battles (recover_result.keys) */
     size_t nkeys;
+
+    /* Adoption hand-off (shards_adopt). The caller's thread may not push into an inbox (the
+     * network thread is their only producer), so the job is one shared slot: the set and the sum
+     * of the results, under adopt_mu, plus one state per shard (shard.adopt_st); the caller wakes
+     * each shard's loop with uv_async_send and waits on adopt_cv. Bounded: one job at a time
+     * (adopt_call), nothing queued. */
+    pthread_mutex_t adopt_call; /* serialises shards_adopt calls */
+    pthread_mutex_t adopt_mu;
+    pthread_cond_t adopt_cv;    /* CLOCK_MONOTONIC; a shard changed state */
+    bool adopt_init;
+    const journal_set *adopt_set; /* the caller's; read only by shards in ADOPT_RUNNING */
+    struct shards_adopt_result adopt_res;
+    int adopt_err;        /* first error a shard met (-errno), 0 */
+    unsigned adopt_busy;  /* shards in ADOPT_RUNNING: the set is in use */
+    unsigned adopt_left;  /* shards not yet ADOPT_DONE */
 };
+
+/* A shard's part of an adoption: PENDING (handed over) -> RUNNING (reading the set, outside the
+ * mutex) -> WAITING (records appended, until durable) -> DONE. A caller that times out takes back
+ * what is not DONE (IDLE), after waiting for any RUNNING shard to leave the set. */
+enum adopt_state { ADOPT_IDLE = 0, ADOPT_PENDING, ADOPT_RUNNING, ADOPT_WAITING, ADOPT_DONE };
 
 static void stat_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -160,10 +188,12 @@ static void pass_journal(struct shard *sh)
 }
 
 /* A pass at least every JOURNAL_RETRY_MS while the journal is degraded (its writes are retried)
- * or output waits for it (a backend that turns slow changes its state without an event). */
+ * or output or an adoption waits for it (a backend that turns slow changes its state without an
+ * event). */
 static void arm_jretry(struct shard *sh)
 {
-    bool need = sh->hg_count > 0 || journal_degraded(sh->jn, NULL);
+    bool need = sh->hg_count > 0 || journal_degraded(sh->jn, NULL) ||
+                atomic_load_explicit(&sh->adopt_flag, memory_order_relaxed);
     if (need && !uv_is_active((uv_handle_t *)&sh->jretry))
         uv_timer_start(&sh->jretry, on_retry, JOURNAL_RETRY_MS, JOURNAL_RETRY_MS);
     else if (!need && uv_is_active((uv_handle_t *)&sh->jretry))
@@ -266,6 +296,71 @@ static bool release_held(struct shard *sh)
     return true;
 }
 
+/* ---- adoption, shard side (see shards_adopt) ---- */
+
+static void adopt_done(struct shards *s, struct shard *sh, int err)
+{
+    if (err != 0 && s->adopt_err == 0)
+        s->adopt_err = err;
+    sh->adopt_st = ADOPT_DONE;
+    s->adopt_left--;
+    atomic_store_explicit(&sh->adopt_flag, false, memory_order_relaxed);
+    pthread_cond_broadcast(&s->adopt_cv);
+}
+
+/* Before the pass's journal flush: a job handed over is done now, so its records go out with the
+ * pass's. */
+static void adopt_take(struct shard *sh)
+{
+    struct shards *s = sh->owner;
+    pthread_mutex_lock(&s->adopt_mu);
+    if (sh->adopt_st != ADOPT_PENDING) {
+        pthread_mutex_unlock(&s->adopt_mu);
+        return;
+    }
+    sh->adopt_st = ADOPT_RUNNING;
+    s->adopt_busy++;
+    const journal_set *set = s->adopt_set;
+    pthread_mutex_unlock(&s->adopt_mu);
+
+    struct shards_adopt_result r = {0, 0, 0, 0, 0};
+    int err = adopt_battles(sh->game, set, sh->idx, s->n, shard_now(sh, uv_now(&sh->loop)), &r);
+    /* Every byte appended is written in order: the records end at most here. */
+    if (sh->jn)
+        sh->adopt_pos = journal_written_pos(sh->jn) + journal_get_stats(sh->jn).pending_bytes;
+
+    pthread_mutex_lock(&s->adopt_mu);
+    s->adopt_res.adopted += r.adopted;
+    s->adopt_res.ended_kept += r.ended_kept;
+    s->adopt_res.duplicates += r.duplicates;
+    s->adopt_res.over += r.over;
+    s->adopt_res.failed += r.failed;
+    if (err != 0 && s->adopt_err == 0)
+        s->adopt_err = err;
+    s->adopt_busy--;
+    sh->adopt_st = ADOPT_WAITING; /* a caller that timed out waited for this (adopt_busy) */
+    pthread_cond_broadcast(&s->adopt_cv);
+    pthread_mutex_unlock(&s->adopt_mu);
+}
+
+/* After the pass's journal flush: done once the records are durable (the Redis backend's notify
+ * wakes the loop for that, and arm_jretry keeps a pass a second while the flag is up). */
+static void adopt_check(struct shard *sh)
+{
+    struct shards *s = sh->owner;
+    pthread_mutex_lock(&s->adopt_mu);
+    if (sh->adopt_st == ADOPT_WAITING) {
+        uint64_t durable = sh->jn ? journal_durable_pos(sh->jn) : UINT64_C(0);
+        if (!sh->jn)
+            adopt_done(s, sh, 0);
+        else if (durable == UINT64_MAX) /* the journal stopped for good: not persisted */
+            adopt_done(s, sh, -EIO);
+        else if (durable >= sh->adopt_pos)
+            adopt_done(s, sh, 0);
+    }
+    pthread_mutex_unlock(&s->adopt_mu);
+}
+
 /* End of a unit of work: park or publish output, wake the net thread once, re-arm the timer. Runs
  * from the check phase (after inbox callbacks) and at the end of timer callbacks, because a timer
  * runs before the poll and its output must not wait for the next event. */
@@ -273,8 +368,13 @@ static void pass_end(struct shard *sh)
 {
     if (sh->closed)
         return;
+    bool adopting = atomic_load_explicit(&sh->adopt_flag, memory_order_acquire);
+    if (adopting)
+        adopt_take(sh);
     if (sh->jn)
         pass_journal(sh);
+    if (adopting)
+        adopt_check(sh);
     outbox_flush(&sh->out);
     bool released = sh->held && release_held(sh);
     if (sh->jn)
@@ -417,6 +517,7 @@ static int shard_init(struct shards *s, struct shard *sh, unsigned idx, unsigned
     sh->owner = s;
     sh->timer_due = GAME_NO_DEADLINE;
     atomic_init(&sh->inbox_blocked, false);
+    atomic_init(&sh->adopt_flag, false);
     atomic_init(&sh->exited, false);
     if (pthread_mutex_init(&sh->run, NULL) != 0)
         return -1;
@@ -499,6 +600,32 @@ static void shard_destroy(struct shard *sh)
     shard_outring_destroy(&sh->outbox);
 }
 
+/* The adoption hand-off's mutexes and condition (CLOCK_MONOTONIC, for shards_adopt's timeout). */
+static int adopt_init(struct shards *s)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return -1;
+    int rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rc == 0 && (rc = pthread_cond_init(&s->adopt_cv, &ca)) == 0) {
+        pthread_mutex_init(&s->adopt_mu, NULL);
+        pthread_mutex_init(&s->adopt_call, NULL);
+        s->adopt_init = true;
+    }
+    pthread_condattr_destroy(&ca);
+    return rc == 0 ? 0 : -1;
+}
+
+static void adopt_fini(struct shards *s)
+{
+    if (!s->adopt_init)
+        return;
+    pthread_mutex_destroy(&s->adopt_call);
+    pthread_mutex_destroy(&s->adopt_mu);
+    pthread_cond_destroy(&s->adopt_cv);
+    s->adopt_init = false;
+}
+
 static void destroy_all(struct shards *s)
 {
     for (unsigned i = 0; i < s->n; i++)
@@ -507,6 +634,7 @@ static void destroy_all(struct shards *s)
         s->be->unlock(s->lock);
     free(s->shard);
     free(s->keys);
+    adopt_fini(s);
     free(s);
 }
 
@@ -568,7 +696,9 @@ struct shards *shards_start(const struct shards_opts *opts)
     s->be = be;
     unsigned n = shards_count_for(opts->shards, sysconf(_SC_NPROCESSORS_ONLN));
     s->shard = aligned_alloc(64, ((n * sizeof *s->shard + 63) / 64) * 64);
-    if (!s->shard) {
+    if (!s->shard || adopt_init(s) != 0) {
+        free(s->shard);
+        adopt_fini(s);
         free(s);
         return NULL;
     }
@@ -735,6 +865,73 @@ const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n
 {
     *n = s ? s->nkeys : 0;
     return s ? s->keys : NULL;
+}
+
+/* ---- adoption, caller side ------------------------------------------------------------------- */
+
+static struct timespec adopt_deadline(unsigned timeout_ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += timeout_ms / 1000;
+    t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+int shards_adopt(struct shards *s, const journal_set *set, unsigned timeout_ms,
+                 struct shards_adopt_result *res)
+{
+    if (!s || !set || !res)
+        return -EINVAL;
+    memset(res, 0, sizeof *res);
+    struct timespec until = adopt_deadline(timeout_ms);
+    pthread_mutex_lock(&s->adopt_call);
+    pthread_mutex_lock(&s->adopt_mu);
+    s->adopt_set = set;
+    memset(&s->adopt_res, 0, sizeof s->adopt_res);
+    s->adopt_err = 0;
+    s->adopt_busy = 0;
+    s->adopt_left = s->n;
+    for (unsigned i = 0; i < s->n; i++) {
+        s->shard[i].adopt_st = ADOPT_PENDING;
+        atomic_store_explicit(&s->shard[i].adopt_flag, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->adopt_mu);
+    for (unsigned i = 0; i < s->n; i++)
+        uv_async_send(&s->shard[i].wake); /* any thread may; a pass then takes the job */
+
+    pthread_mutex_lock(&s->adopt_mu);
+    while (s->adopt_left > 0)
+        if (pthread_cond_timedwait(&s->adopt_cv, &s->adopt_mu, &until) != 0)
+            break; /* ETIMEDOUT */
+    bool timed_out = s->adopt_left > 0;
+    if (timed_out) {
+        /* Take back what no shard began, then let any shard reading the set finish with it: the
+         * set is the caller's again when we return. */
+        for (unsigned i = 0; i < s->n; i++)
+            if (s->shard[i].adopt_st == ADOPT_PENDING)
+                s->shard[i].adopt_st = ADOPT_IDLE;
+        while (s->adopt_busy > 0)
+            pthread_cond_wait(&s->adopt_cv, &s->adopt_mu);
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        s->shard[i].adopt_st = ADOPT_IDLE;
+        atomic_store_explicit(&s->shard[i].adopt_flag, false, memory_order_relaxed);
+    }
+    *res = s->adopt_res;
+    int err = timed_out ? -ETIMEDOUT : s->adopt_err;
+    s->adopt_set = NULL;
+    pthread_mutex_unlock(&s->adopt_mu);
+    pthread_mutex_unlock(&s->adopt_call);
+    log_info("battles adopted", "adopted", LOG_U64(res->adopted), "ended_kept",
+             LOG_U64(res->ended_kept), "duplicates", LOG_U64(res->duplicates), "over",
+             LOG_U64(res->over), "failed", LOG_U64(res->failed), "error",
+             err ? strerror(-err) : "");
+    return err;
 }
 
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard)

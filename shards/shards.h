@@ -124,6 +124,46 @@ struct shards_key {
  * shards_stop; read them before serving. */
 const struct shards_key *shards_recovered_keys(const struct shards *s, size_t *n);
 
+/* ---- adoption (cluster failover) ------------------------------------------------------------- */
+
+/* What shards_adopt did with a set's battles. */
+struct shards_adopt_result {
+    uint64_t adopted;    /* unfinished battles put on a shard (counter battles_adopted) */
+    uint64_t ended_kept; /* ended within game.finished_keep_ms: kept for resume and watch */
+    uint64_t duplicates; /* the battle id is on its shard already: left alone */
+    uint64_t over;       /* found over on replay: dropped */
+    uint64_t failed;     /* cannot be rebuilt (logged): left out */
+};
+
+/* Puts every unfinished battle of set (a failed node's journal, journal_load'ed with keep_ended,
+ * and ended ones still within game.finished_keep_ms, as recovery does) onto these running shards
+ * (shard_of(id, n)), as start-up recovery does: every player seat away with a fresh resume window
+ * from now, turn timer restarted, sequence numbers renumbered past the battle's earlier lives (a
+ * MARK, persist.h), and each adopted battle written into the adopting shard's own journal
+ * (CREATED, its actions and the MARK; the renumbered CREATED of a waiting battle; ENDED for an
+ * ended one) so that a crash of this process afterwards recovers it. A battle whose id is on its
+ * shard already is skipped (duplicates), as is one that cannot be rebuilt (failed, logged).
+ * The seats keep their idempotency keys, so a keyed create or join repeated after the failover
+ * gets its answer again; but they are not given to the network thread's queue-key table (unlike
+ * shards_recovered_keys at start), so a queue repeated with its key makes a new lobby entry instead
+ * of finding the adopted battle.
+ *
+ * Threads: any thread but the shard threads and the network thread (it blocks); one call at a
+ * time (a second waits for the first); not during or after shards_stop. It hands each shard the
+ * job through a mutex-guarded slot and wakes the shard's loop (it never touches the inboxes, whose
+ * only producer is the network thread); each shard does its part at the end of its next loop pass.
+ * Blocks until every shard has done its part and the records it wrote are durable
+ * (journal_durable_pos: written for local files under everysec/no, synced under always, or
+ * acknowledged by the store, Redis), or timeout_ms passed.
+ *
+ * Returns 0 and fills res; -ETIMEDOUT (res holds what the shards that finished did; a shard that
+ * had begun keeps the battles it took, whose records may not be durable yet; one that had not begun
+ * takes none); -EIO when a shard's journal dropped the records (the battles run, not persisted);
+ * -ESHUTDOWN when this process drains or is suspended for a restart (its shards take nothing on:
+ * another node should adopt); -EINVAL for a NULL argument. set stays the caller's and is read only until the call returns. */
+int shards_adopt(struct shards *s, const journal_set *set, unsigned timeout_ms,
+                 struct shards_adopt_result *res);
+
 /* A shard's counters; valid until shards_stop. */
 const struct shard_stats *shards_stats(const struct shards *s, unsigned shard);
 

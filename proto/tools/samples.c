@@ -197,6 +197,13 @@ int sample_event(int type, proto_event *e)
         break;
     case PROTO_T_TIMEOUT: e->u.timeout.seat = 1; e->u.timeout.count = 2; break;
     case PROTO_T_RESTARTING: e->u.restarting.retry_ms = 1000; break;
+    case PROTO_T_MOVED: /* the answer to a join sent to a node that does not hold the battle */
+        e->has_rid = true;
+        e->rid = 7;
+        e->bid = BID;
+        strcpy(e->u.moved.addr, "10.0.0.2:7400");
+        strcpy(e->u.moved.ws, "10.0.0.2:7480");
+        break;
     case PROTO_T_MHIT: {
         struct proto_mhit *m = &e->u.mhit;
         m->missile = 1;

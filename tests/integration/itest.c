@@ -692,3 +692,42 @@ double itest_metric(const char *page, const char *name)
         }
     return -1;
 }
+
+int itest_listen_loopback(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+bool itest_read_frames(int fd, frame_reader *fr, itest_frame_fn fn, void *arg)
+{
+    uint8_t buf[16384];
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    if (got <= 0)
+        return false;
+    const uint8_t *q = buf;
+    size_t left = (size_t)got;
+    while (left > 0) {
+        size_t used;
+        const uint8_t *body;
+        uint32_t blen;
+        proto_error err;
+        frame_status st = frame_reader_feed(fr, q, left, &used, &body, &blen, &err);
+        q += used;
+        left -= used;
+        if (st == FRAME_ERROR)
+            return false;
+        if (st != FRAME_READY)
+            break;
+        fn(arg, body, blen);
+    }
+    return true;
+}

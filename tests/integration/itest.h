@@ -27,6 +27,7 @@
 
 #include "proto/client/pc.h"
 #include "proto/client/tracker.h"
+#include "proto/frame.h"
 #include "proto/msg.h"
 
 #define ITEST_WAIT_MS 5000   /* default deadline for one expected message */
@@ -166,5 +167,16 @@ int itest_http_get(uint16_t port, const char *path, char *out, size_t cap);
 /* The value of the first sample of metric name in a /metrics page (its line starts with name, then
  * a space or labels), or -1 when absent. */
 double itest_metric(const char *page, const char *name);
+
+/* ---- fake nodes and proxies that tests run themselves (127.0.0.1 only) ---- */
+
+/* A TCP socket listening on 127.0.0.1 on a port the kernel picks (*port). Returns its descriptor;
+ * the test fails when it cannot. */
+int itest_listen_loopback(uint16_t *port);
+/* Gets each whole frame's body (length prefix removed) that itest_read_frames reads. */
+typedef void (*itest_frame_fn)(void *arg, const uint8_t *body, uint32_t len);
+/* Reads once from fd and hands every whole frame to fn (fr keeps a partial one for the next
+ * call). Returns false when the peer closed, the read failed or the bytes are not frames. */
+bool itest_read_frames(int fd, frame_reader *fr, itest_frame_fn fn, void *arg);
 
 #endif

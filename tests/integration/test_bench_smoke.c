@@ -4,17 +4,27 @@
  * of seconds, without a failed battle, and the JSON report says so. Every server gets a TLS listener
  * too (itest's TLS mode); the clear-text runs use the port file's first line.
  * Usage (from ctest): test_bench_smoke BATTLED_BINARY --bench BATTLE_BENCH_BINARY [--shards N]. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "proto/codec.h"
 #include "tests/integration/itest.h"
 
 #define SMOKE_DEADLINE_S 60 /* one bench run, server start included, must end within this */
@@ -84,6 +94,19 @@ static int run_bench(const itest_server *s, bool tls, const char *json_path, con
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The bench's JSON report after a run that exited with rc; a failed run (or no report) fails the
+ * test with the server's log. */
+static const char *bench_report(itest_server *s, int rc, const char *json_path)
+{
+    const char *json = slurp(json_path);
+    if (rc != 0 || !json) {
+        itest_dump_log(s);
+        itest_cleanup(s);
+        fail_msg("battle-bench exited with %d", rc);
+    }
+    return json;
+}
+
 /* Plays with the bench's extra args against a fresh server; returns nothing, asserts success. With
  * ws the bench speaks WebSocket to the server's ws port (wss with tls). */
 static void play_ws(const char *const *extra, bool ais, bool tls, bool ws)
@@ -111,13 +134,7 @@ static void play_ws(const char *const *extra, bool ais, bool tls, bool ws)
     char json_path[200];
     snprintf(json_path, sizeof json_path, "%s/bench.json", s.dir);
     assert_true(s.tls_port != 0);
-    int rc = run_bench(&s, tls, json_path, extra);
-    const char *json = slurp(json_path);
-    if (rc != 0 || !json) {
-        itest_dump_log(&s);
-        itest_cleanup(&s);
-        fail_msg("battle-bench exited with %d", rc);
-    }
+    const char *json = bench_report(&s, run_bench(&s, tls, json_path, extra), json_path);
     double finished = num(json, "battles_finished"), failed = num(json, "battles_failed");
     double actions = num(json, "actions"), p99 = num(json, "p99_ms");
     double rss = num(json, "rss_end");
@@ -225,6 +242,193 @@ static void bench_refuses_bad_options_clearly(void **state)
     }
 }
 
+/* ---- clusters: a node in front of the server that holds only the battles made through it ---- */
+
+#define MOVER_PAIRS 16
+#define MOVER_BIDS 64
+
+/* Each client connection is relayed frame by frame to the real server, except a battle-scoped
+ * request for a battle this connection did not see created or started: that one is answered with
+ * `moved` naming the real server, as a cluster node answers for a battle another node holds. */
+typedef struct {
+    int lfd, ctl[2];
+    uint16_t port, target;
+    pthread_t th;
+    _Atomic unsigned moved; /* moved replies sent */
+} mover;
+
+typedef struct {
+    int cfd, sfd;
+    frame_reader from_c, from_s;
+    uint64_t bids[MOVER_BIDS];
+    unsigned nbids;
+} mover_pair;
+
+static void send_frame(int fd, const uint8_t *body, uint32_t len)
+{
+    uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    (void)!send(fd, h, 4, MSG_NOSIGNAL | MSG_MORE);
+    (void)!send(fd, body, len, MSG_NOSIGNAL);
+}
+
+static bool pair_holds(const mover_pair *p, uint64_t bid)
+{
+    for (unsigned i = 0; i < p->nbids && i < MOVER_BIDS; i++)
+        if (p->bids[i] == bid)
+            return true;
+    return false;
+}
+
+typedef struct {
+    mover *m;
+    mover_pair *p;
+} mover_side;
+
+/* A frame from the server: relayed; the battles it creates or starts are held by this node. */
+static void from_server(void *arg, const uint8_t *body, uint32_t len)
+{
+    mover_pair *p = ((mover_side *)arg)->p;
+    static proto_event ev;
+    if (proto_decode_event(body, len, &ev, NULL) == PROTO_E_OK &&
+        (ev.type == PROTO_T_CREATED || ev.type == PROTO_T_STARTED) && !pair_holds(p, ev.bid))
+        p->bids[p->nbids++ % MOVER_BIDS] = ev.bid;
+    send_frame(p->cfd, body, len);
+}
+
+/* A frame from the client: relayed, unless it is about a battle held elsewhere (moved). */
+static void from_client(void *arg, const uint8_t *body, uint32_t len)
+{
+    mover *m = ((mover_side *)arg)->m;
+    mover_pair *p = ((mover_side *)arg)->p;
+    proto_request r;
+    if (proto_decode_request(body, len, &r, NULL) != PROTO_E_OK || !proto_type_battle_scoped(r.type) ||
+        pair_holds(p, r.bid)) {
+        send_frame(p->sfd, body, len);
+        return;
+    }
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = PROTO_T_MOVED;
+    ev.has_rid = r.has_rid;
+    ev.rid = r.rid;
+    ev.bid = r.bid;
+    snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u", (unsigned)m->target);
+    uint8_t out[256];
+    size_t n;
+    assert_int_equal(proto_encode_event(out, sizeof out, &ev, &n), PROTO_E_OK);
+    (void)!send(p->cfd, out, n, MSG_NOSIGNAL);
+    atomic_fetch_add(&m->moved, 1);
+}
+
+static void pair_close(mover_pair *p)
+{
+    close(p->cfd);
+    close(p->sfd);
+    frame_reader_free(&p->from_c);
+    frame_reader_free(&p->from_s);
+    p->cfd = p->sfd = -1;
+}
+
+static void *mover_main(void *arg)
+{
+    mover *m = arg;
+    static mover_pair pairs[MOVER_PAIRS];
+    for (int i = 0; i < MOVER_PAIRS; i++)
+        pairs[i].cfd = pairs[i].sfd = -1;
+    for (;;) {
+        struct pollfd pf[2 + 2 * MOVER_PAIRS];
+        pf[0] = (struct pollfd){.fd = m->ctl[0], .events = POLLIN};
+        pf[1] = (struct pollfd){.fd = m->lfd, .events = POLLIN};
+        for (int i = 0; i < MOVER_PAIRS; i++) {
+            pf[2 + 2 * i] = (struct pollfd){.fd = pairs[i].cfd, .events = POLLIN};
+            pf[3 + 2 * i] = (struct pollfd){.fd = pairs[i].sfd, .events = POLLIN};
+        }
+        if (poll(pf, 2 + 2 * MOVER_PAIRS, 1000) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents)
+            break;
+        if (pf[1].revents) {
+            int cfd = accept(m->lfd, NULL, NULL);
+            int slot = -1;
+            for (int i = 0; i < MOVER_PAIRS && slot < 0; i++)
+                if (pairs[i].cfd < 0)
+                    slot = i;
+            struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(m->target)};
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            int sfd = socket(AF_INET, SOCK_STREAM, 0);
+            if (cfd < 0 || slot < 0 || sfd < 0 || connect(sfd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+                if (cfd >= 0)
+                    close(cfd);
+                if (sfd >= 0)
+                    close(sfd);
+            } else {
+                mover_pair *p = &pairs[slot];
+                memset(p, 0, sizeof *p);
+                p->cfd = cfd;
+                p->sfd = sfd;
+                frame_reader_init(&p->from_c, PROTO_FRAME_HARD_MAX);
+                frame_reader_init(&p->from_s, PROTO_FRAME_HARD_MAX);
+            }
+        }
+        for (int i = 0; i < MOVER_PAIRS; i++) {
+            mover_pair *p = &pairs[i];
+            if (p->cfd < 0)
+                continue;
+            mover_side side = {m, p};
+            if ((pf[2 + 2 * i].revents && !itest_read_frames(p->cfd, &p->from_c, from_client, &side)) ||
+                (pf[3 + 2 * i].revents && !itest_read_frames(p->sfd, &p->from_s, from_server, &side)))
+                pair_close(p);
+        }
+    }
+    for (int i = 0; i < MOVER_PAIRS; i++)
+        if (pairs[i].cfd >= 0)
+            pair_close(&pairs[i]);
+    return NULL;
+}
+
+/* Pointed at one node of a "cluster" that does not hold the joiners' battles, the bench follows
+ * every `moved` to the holder, plays every battle to its end there, and counts the moves. */
+static void bench_follows_moved(void **state)
+{
+    (void)state;
+    itest_server s;
+    const char *sets[] = {"log.level=warn", NULL};
+    assert_true(itest_start(&s, sets));
+    static mover m;
+    memset(&m, 0, sizeof m);
+    m.target = s.plain_port;
+    m.lfd = itest_listen_loopback(&m.port);
+    assert_int_equal(pipe(m.ctl), 0);
+    assert_int_equal(pthread_create(&m.th, NULL, mover_main, &m), 0);
+
+    itest_server front = s; /* the bench dials the mover */
+    front.plain_port = m.port;
+    char json_path[200];
+    snprintf(json_path, sizeof json_path, "%s/bench-moved.json", s.dir);
+    const char *extra[] = {"--mode", "create", "--battles", "8", "--per-conn", "4", "--think", "5",
+                           "--duration", "2", "--grace", "10", "--band", "close", NULL};
+    int rc = run_bench(&front, false, json_path, extra);
+    assert_int_equal(write(m.ctl[1], "q", 1), 1);
+    pthread_join(m.th, NULL);
+    close(m.lfd);
+    close(m.ctl[0]);
+    close(m.ctl[1]);
+    const char *json = bench_report(&s, rc, json_path);
+    double finished = num(json, "battles_finished"), failed = num(json, "battles_failed");
+    double moved = num(json, "moved"), moved_failed = num(json, "moved_failed");
+    printf("# finished %.0f failed %.0f moved %.0f (mover sent %u)\n", finished, failed, moved,
+           atomic_load(&m.moved));
+    if (finished < 1 || failed != 0 || moved < 1 || moved_failed != 0)
+        fputs(json, stderr);
+    assert_true(finished >= 1);
+    assert_true(failed == 0);
+    assert_true(moved >= finished); /* every battle's join was moved */
+    assert_true(moved == (double)atomic_load(&m.moved));
+    assert_true(moved_failed == 0);
+    assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
+    itest_cleanup(&s);
+}
+
 int main(int argc, char **argv)
 {
     /* take --bench PATH out before itest sees the rest; every server gets a TLS listener too */
@@ -247,6 +451,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bench_plays_over_tls_verifying_the_server),
         cmocka_unit_test(bench_plays_over_websocket),
         cmocka_unit_test(bench_plays_from_two_source_addresses),
+        cmocka_unit_test(bench_follows_moved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,8 @@ battled_add_test(NAME test_net_units
                  SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_net_units.c
                          ${CMAKE_SOURCE_DIR}/net/ratelimit.c ${CMAKE_SOURCE_DIR}/net/lobby.c
                          ${CMAKE_SOURCE_DIR}/net/conntab.c ${CMAKE_SOURCE_DIR}/net/outq.c
-                         ${CMAKE_SOURCE_DIR}/net/fdlimit.c
-                 LIBS PkgConfig::LIBUV battled_util LABELS unit TIMEOUT 60)
+                         ${CMAKE_SOURCE_DIR}/net/fdlimit.c ${CMAKE_SOURCE_DIR}/net/idtag.c
+                 LIBS PkgConfig::LIBUV battled_util battled_proto LABELS unit TIMEOUT 60)
 
 # The two tests below start the whole server in-process on 127.0.0.1 and talk to it over sockets:
 # integration tests by what they run (label integration), kept here beside their sources.

@@ -1,5 +1,5 @@
 /* Unit tests of the network thread's pure pieces: the rate-limit bucket, the lobby queues, the
- * connection table and the pooled output queue. None of them needs a socket or a clock. */
+ * connection table, the pooled output queue, and cluster routing's battle-id tags. None of them needs a socket or a clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include "net/conntab.h"
 #include "util/log.h"
 #include "net/fdlimit.h"
+#include "net/idtag.h"
 #include "net/lobby.h"
 #include "net/outq.h"
 #include "net/ratelimit.h"
@@ -368,6 +369,126 @@ static void test_fdlimit_accept_failures(void **state)
     prom_out_free(&o);
 }
 
+/* ---- cluster: battle-id tags and the moved decision (net/idtag) ---------------------------- */
+
+static void test_idtag_ids(void **state)
+{
+    (void)state;
+    /* single node: 63 random bits, unchanged */
+    assert_int_equal(idtag_apply(UINT64_MAX, 0), (uint64_t)INT64_MAX);
+    assert_int_equal(idtag_apply(0x1234, 0), 0x1234);
+    assert_int_equal(idtag_apply(UINT64_C(1) << 63, 0), 0); /* the caller draws again */
+    /* cluster: bits 0..46 random, 47..62 the incarnation, never 0, always within 1..2^63-1 */
+    for (unsigned inc = 1; inc <= 65535; inc += 4369) {
+        uint64_t tag = (uint64_t)inc << IDTAG_SHIFT;
+        uint64_t raws[] = {0, UINT64_MAX, 0x5555555555555555ull, UINT64_C(1) << 47, 1};
+        for (size_t i = 0; i < sizeof raws / sizeof raws[0]; i++) {
+            uint64_t id = idtag_apply(raws[i], tag);
+            assert_true(id >= 1 && id <= (uint64_t)INT64_MAX);
+            assert_int_equal(idtag_of(id), inc);
+            assert_int_equal(id & IDTAG_RANDOM_MASK, raws[i] & IDTAG_RANDOM_MASK);
+        }
+    }
+    assert_int_equal(idtag_of((uint64_t)INT64_MAX), 65535);
+}
+
+/* A fake cluster layer: battles of incarnation 7 are held by node "b"; 9 by one without a
+ * WebSocket port; 3 answers with an address `moved` cannot carry; 5 is served here (adopted). */
+static int locate_calls;
+static bool fake_locate(void *arg, uint64_t bid, bool tls, char addr[65], char ws[65])
+{
+    (void)arg;
+    locate_calls++;
+    switch (idtag_of(bid)) {
+    case 7: /* a holder with both transports: the asker's kind is named */
+        strcpy(addr, tls ? "10.0.0.2:7443" : "10.0.0.2:7400");
+        strcpy(ws, tls ? "10.0.0.2:7444" : "10.0.0.2:7480");
+        return false;
+    case 9:
+        strcpy(addr, "node-9.example:7400");
+        ws[0] = '\0';
+        return false;
+    case 3: /* the holder died; a takeover is under way */
+        addr[0] = '\0';
+        return false;
+    case 6: /* an address moved cannot carry */
+        strcpy(addr, "bad\001" "addr:1");
+        ws[0] = '\0';
+        return false;
+    case 4: /* a hook that fills all 65 bytes: the bound is kept */
+        memset(addr, 'a', 65);
+        memset(ws, 'w', 65);
+        return false;
+    default:
+        return true;
+    }
+}
+
+static void test_idtag_route(void **state)
+{
+    (void)state;
+    const uint64_t tag = (uint64_t)2 << IDTAG_SHIFT;
+    proto_request r;
+    memset(&r, 0, sizeof r);
+    r.type = PROTO_T_JOIN;
+    r.has_rid = true;
+    r.rid = 41;
+    proto_event ev;
+    /* no hook (single node): everything routed here, whatever the tag */
+    r.bid = ((uint64_t)7 << IDTAG_SHIFT) | 99;
+    locate_calls = 0;
+    assert_true(idtag_route_here(0, NULL, NULL, false, &r, &ev));
+    assert_true(idtag_route_here(tag, NULL, NULL, false, &r, &ev));
+    /* our own tag: the hook is not asked */
+    r.bid = tag | 99;
+    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_int_equal(locate_calls, 0);
+    /* held elsewhere: moved with rid, bid and both addresses */
+    r.bid = ((uint64_t)7 << IDTAG_SHIFT) | 99;
+    memset(&ev, 0xee, sizeof ev);
+    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_int_equal(locate_calls, 1);
+    assert_int_equal(ev.type, PROTO_T_MOVED);
+    assert_true(ev.has_rid);
+    assert_int_equal(ev.rid, 41);
+    assert_int_equal(ev.bid, r.bid);
+    assert_string_equal(ev.u.moved.addr, "10.0.0.2:7400");
+    assert_string_equal(ev.u.moved.ws, "10.0.0.2:7480");
+    /* asked over TLS: the holder's TLS addresses */
+    assert_false(idtag_route_here(tag, fake_locate, NULL, true, &r, &ev));
+    assert_string_equal(ev.u.moved.addr, "10.0.0.2:7443");
+    assert_string_equal(ev.u.moved.ws, "10.0.0.2:7444");
+    /* no rid on the request: none on the reply */
+    r.has_rid = false;
+    r.rid = 0;
+    r.bid = ((uint64_t)9 << IDTAG_SHIFT) | 1;
+    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_false(ev.has_rid);
+    assert_string_equal(ev.u.moved.ws, "");
+    /* no address (the holder died, being taken over): server_busy, worth a retry */
+    r.bid = ((uint64_t)3 << IDTAG_SHIFT) | 1;
+    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_int_equal(ev.type, PROTO_T_ERROR);
+    assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
+    assert_int_equal(ev.bid, r.bid);
+    /* an answer moved cannot carry is taken as "served here" */
+    r.bid = ((uint64_t)6 << IDTAG_SHIFT) | 1;
+    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    /* an over-long answer is cut at the bound and still sent */
+    r.bid = ((uint64_t)4 << IDTAG_SHIFT) | 1;
+    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_int_equal(strlen(ev.u.moved.addr), 64);
+    assert_int_equal(strlen(ev.u.moved.ws), 64);
+    /* served here (e.g. adopted from a dead node) */
+    r.bid = ((uint64_t)5 << IDTAG_SHIFT) | 1;
+    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    /* a single-node id (tag 0 bits, e.g. from before the cluster) on a cluster node asks the hook */
+    r.bid = 12345;
+    locate_calls = 0;
+    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_int_equal(locate_calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +506,8 @@ int main(void)
         cmocka_unit_test(test_conntab_grows),
         cmocka_unit_test(test_outq_order_and_pool),
         cmocka_unit_test(test_outq_append_behind_inflight),
+        cmocka_unit_test(test_idtag_ids),
+        cmocka_unit_test(test_idtag_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "tests/unit/test_journal_util.h"
 #include "tests/unit/test_shard_harness.h"
 #include "tests/unit/test_persist_util.h"
+#include "tests/unit/test_persist_harness.h"
 
 #define A 0x100000001ull
 #define B 0x100000002ull
@@ -59,61 +60,6 @@ static void cfg_persist(struct shards_opts *c, unsigned shards, journal_sync_pol
     c->persistence.enabled = true;
     c->persistence.dir = g_dir;
     c->persistence.fsync = fsync;
-}
-
-static const proto_event *ev_at(struct harness *h, long i)
-{
-    assert_true(i >= 0);
-    return &h->rx[i].ev;
-}
-
-static void fire(struct harness *h, conn_id conn, uint64_t bid, uint32_t rid)
-{
-    proto_request r;
-    memset(&r, 0, sizeof r);
-    h_request(h, conn, bid, PROTO_T_FIRE, rid, &r);
-}
-
-static void resume(struct harness *h, conn_id conn, uint64_t bid, uint8_t seat, const uint8_t *tok,
-                   uint32_t last)
-{
-    proto_request r;
-    memset(&r, 0, sizeof r);
-    r.u.resume.seat = seat;
-    memcpy(r.u.resume.token, tok, PROTO_TOKEN_LEN);
-    r.u.resume.last = last;
-    h_request(h, conn, bid, PROTO_T_RESUME, 0, &r);
-}
-
-/* A spectator's look at a battle: its full state's digest and sequence number; then it leaves. */
-static uint64_t look(struct harness *h, uint64_t bid, uint32_t *seq)
-{
-    size_t mark = h->nrx;
-    h_request(h, W, bid, PROTO_T_WATCH, 0, NULL);
-    long i = h_wait(h, W, PROTO_T_STATE, mark);
-    assert_true(i >= 0);
-    uint64_t d = state_digest(ev_at(h, i));
-    if (seq)
-        *seq = ev_at(h, i)->seq;
-    mark = h->nrx;
-    h_request(h, W, bid, PROTO_T_LEAVE, 0, NULL);
-    assert_true(h_wait(h, W, PROTO_T_LEFT, mark) >= 0);
-    return d;
-}
-
-static uint64_t recovered(struct harness *h)
-{
-    uint64_t n = 0;
-    for (unsigned k = 0; k < shards_count(h->s); k++)
-        n += atomic_load(&shards_stats(h->s, k)->battles_recovered);
-    return n;
-}
-
-static struct harness *start(struct shards_opts *c)
-{
-    struct harness *h = h_start(c);
-    assert_non_null(h);
-    return h;
 }
 
 /* ---- codec ---------------------------------------------------------------------------------- */
@@ -198,23 +144,23 @@ static void test_recover_state_resume_and_reshard(void **state)
     (void)state;
     struct shards_opts c;
     cfg_persist(&c, 2, JOURNAL_SYNC_ALWAYS);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
 
     /* M: a matched battle with some history; the brick cannot be hurt, the trader slowly is */
     h_create(h, BID_M, SHARD_CREATE_MATCHED, A, B, "free_trader", "brick", PROTO_BAND_CLOSE);
     long ia = h_wait(h, A, PROTO_T_STARTED, 0);
     uint8_t tok_a[16];
-    memcpy(tok_a, ev_at(h, ia)->u.started.token, 16);
+    memcpy(tok_a, ph_ev(h, ia)->u.started.token, 16);
     for (int i = 0; i < 6; i++) {
-        fire(h, A, BID_M, 0);
-        fire(h, B, BID_M, 0);
+        ph_fire(h, A, BID_M, 0);
+        ph_fire(h, B, BID_M, 0);
         h_settle(h);
     }
     /* P: private, waiting for a second seat */
     h_create(h, BID_P, SHARD_CREATE_PRIVATE, C, 0, "scout", NULL, PROTO_BAND_SHORT);
     long ic = h_wait(h, C, PROTO_T_CREATED, 0);
     uint8_t tok_c[16];
-    memcpy(tok_c, ev_at(h, ic)->u.created.token, 16);
+    memcpy(tok_c, ph_ev(h, ic)->u.created.token, 16);
     /* S: solo against the server's opponent, which answers at once */
     h_create(h, BID_S, SHARD_CREATE_SOLO, D, 0, "scout", NULL, PROTO_BAND_LONG);
     assert_true(h_wait(h, D, PROTO_T_STARTED, 0) >= 0);
@@ -227,62 +173,62 @@ static void test_recover_state_resume_and_reshard(void **state)
     h_create(h, BID_G, SHARD_CREATE_MATCHED, E, F, "glass", "glass", PROTO_BAND_ADJACENT);
     long ie = h_wait(h, E, PROTO_T_STARTED, 0);
     uint8_t tok_e[16];
-    memcpy(tok_e, ev_at(h, ie)->u.started.token, 16);
-    fire(h, E, BID_G, 0);
+    memcpy(tok_e, ph_ev(h, ie)->u.started.token, 16);
+    ph_fire(h, E, BID_G, 0);
     assert_true(h_wait(h, E, PROTO_T_ENDED, 0) >= 0);
     h_settle(h);
 
     uint32_t seq_m, seq_s;
-    uint64_t dig_m = look(h, BID_M, &seq_m), dig_s = look(h, BID_S, &seq_s);
+    uint64_t dig_m = ph_look(h, W, BID_M, &seq_m), dig_s = ph_look(h, W, BID_S, &seq_s);
     assert_true(seq_m > 6);
     h_stop(h); /* no drain: as far as the battles know, the process died */
 
     /* back, on three shards now */
     cfg_persist(&c, 3, JOURNAL_SYNC_ALWAYS);
-    h = start(&c);
-    assert_int_equal(recovered(h), 3);
+    h = ph_start(&c);
+    assert_int_equal(PH_STAT(h, battles_recovered), 3);
     uint32_t seq2;
-    assert_true(look(h, BID_M, &seq2) == dig_m);
+    assert_true(ph_look(h, W, BID_M, &seq2) == dig_m);
     assert_int_equal(seq2, seq_m);
-    assert_true(look(h, BID_S, &seq2) == dig_s);
+    assert_true(ph_look(h, W, BID_S, &seq2) == dig_s);
 
     /* the battle that ended is kept for game.finished_keep_ms as if the server had run on: a
      * resume reads how it ended (and takes no seat) */
     size_t mark = h->nrx;
-    resume(h, E, BID_G, 0, tok_e, 0);
+    ph_resume(h, E, BID_G, 0, tok_e, 0);
     long i = h_wait(h, E, PROTO_T_ENDED, mark);
-    assert_int_equal(ev_at(h, i)->u.ended.reason, PROTO_END_DESTROYED);
+    assert_int_equal(ph_ev(h, i)->u.ended.reason, PROTO_END_DESTROYED);
     assert_int_equal(h_find(h, E, PROTO_T_ERROR, mark), -1);
 
     /* a wrong token is still refused */
     mark = h->nrx;
     uint8_t bad[16];
     memset(bad, 1, sizeof bad);
-    resume(h, A2, BID_M, 0, bad, seq_m);
+    ph_resume(h, A2, BID_M, 0, bad, seq_m);
     i = h_wait(h, A2, PROTO_T_ERROR, mark);
-    assert_int_equal(ev_at(h, i)->u.error.code, PROTO_E_BAD_TOKEN);
+    assert_int_equal(ph_ev(h, i)->u.error.code, PROTO_E_BAD_TOKEN);
 
     /* seat 0 resumes from where it was: it misses only that seat 1 is away too. The numbers
      * jumped at the restart (docs/PROTOCOL.md section 8), so that comes as a state, numbered past
      * the gap. */
     mark = h->nrx;
-    resume(h, A2, BID_M, 0, tok_a, seq_m);
+    ph_resume(h, A2, BID_M, 0, tok_a, seq_m);
     i = h_wait(h, A2, PROTO_T_STATE, mark);
-    assert_int_equal(ev_at(h, i)->seq, seq_m + 1 + PERSIST_SEQ_GAP);
-    assert_int_equal(ev_at(h, i)->u.state.away, 2);
+    assert_int_equal(ph_ev(h, i)->seq, seq_m + 1 + PERSIST_SEQ_GAP);
+    assert_int_equal(ph_ev(h, i)->u.state.away, 2);
     assert_int_equal(h_find(h, A2, PROTO_T_BACK, mark), -1); /* its own absence was never an event */
     assert_int_equal(h_find(h, A2, PROTO_T_AWAY, mark), -1);
     /* and plays on to the end */
     mark = h->nrx;
     h_request(h, A2, BID_M, PROTO_T_FORFEIT, 0, NULL);
     i = h_wait(h, A2, PROTO_T_ENDED, mark);
-    assert_int_equal(ev_at(h, i)->u.ended.reason, PROTO_END_FORFEIT);
+    assert_int_equal(ph_ev(h, i)->u.ended.reason, PROTO_END_FORFEIT);
 
     /* the waiting battle: its creator gets "created" again and a guest can join */
     mark = h->nrx;
-    resume(h, C2, BID_P, 0, tok_c, 0);
+    ph_resume(h, C2, BID_P, 0, tok_c, 0);
     i = h_wait(h, C2, PROTO_T_CREATED, mark);
-    assert_memory_equal(ev_at(h, i)->u.created.token, tok_c, 16);
+    assert_memory_equal(ph_ev(h, i)->u.created.token, tok_c, 16);
     proto_request j;
     memset(&j, 0, sizeof j);
     snprintf(j.u.join.ship, sizeof j.u.join.ship, "scout");
@@ -292,31 +238,31 @@ static void test_recover_state_resume_and_reshard(void **state)
     assert_true(h_wait(h, C2, PROTO_T_STARTED, mark) >= 0);
     h_settle(h);
     uint32_t seq_p;
-    uint64_t dig_p = look(h, BID_P, &seq_p);
+    uint64_t dig_p = ph_look(h, W, BID_P, &seq_p);
     assert_int_equal(h->decode_errors, 0);
     h_stop(h);
 
     /* once more, one shard: P (now running) and S are back; M, which ended, only to be looked at */
     cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
-    h = start(&c);
-    assert_int_equal(recovered(h), 2);
-    assert_true(look(h, BID_P, &seq2) == dig_p);
-    assert_true(look(h, BID_S, NULL) == dig_s);
+    h = ph_start(&c);
+    assert_int_equal(PH_STAT(h, battles_recovered), 2);
+    assert_true(ph_look(h, W, BID_P, &seq2) == dig_p);
+    assert_true(ph_look(h, W, BID_S, NULL) == dig_s);
     mark = h->nrx;
     h_request(h, W, BID_M, PROTO_T_WATCH, 0, NULL);
     i = h_wait(h, W, PROTO_T_STATE, mark);
-    assert_int_equal(ev_at(h, i)->u.state.phase, PROTO_PHASE_ENDED);
+    assert_int_equal(ph_ev(h, i)->u.state.phase, PROTO_PHASE_ENDED);
     h_stop(h);
 
     /* past finished_keep_ms an ended battle is not brought back */
     cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
     c.game.finished_keep_ms = 1;
     usleep(5000);
-    h = start(&c);
+    h = ph_start(&c);
     mark = h->nrx;
     h_request(h, W, BID_M, PROTO_T_WATCH, 0, NULL);
     i = h_wait(h, W, PROTO_T_ERROR, mark);
-    assert_int_equal(ev_at(h, i)->u.error.code, PROTO_E_NO_SUCH_BATTLE);
+    assert_int_equal(ph_ev(h, i)->u.error.code, PROTO_E_NO_SUCH_BATTLE);
     h_stop(h);
 }
 
@@ -329,10 +275,10 @@ static void two_battles(struct harness *h)
     h_create(h, BID_S, SHARD_CREATE_MATCHED, C, D, "brick", "brick", PROTO_BAND_CLOSE);
     assert_true(h_wait(h, C, PROTO_T_STARTED, 0) >= 0);
     for (int i = 0; i < 4; i++) {
-        fire(h, A, BID_M, 0);
-        fire(h, B, BID_M, 0);
-        fire(h, C, BID_S, 0);
-        fire(h, D, BID_S, 0);
+        ph_fire(h, A, BID_M, 0);
+        ph_fire(h, B, BID_M, 0);
+        ph_fire(h, C, BID_S, 0);
+        ph_fire(h, D, BID_S, 0);
         h_settle(h);
     }
 }
@@ -342,10 +288,10 @@ static void test_torn_tail_and_damage(void **state)
     (void)state;
     struct shards_opts c;
     cfg_persist(&c, 1, JOURNAL_SYNC_NO);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
     two_battles(h);
     uint32_t seq;
-    uint64_t dig = look(h, BID_M, &seq);
+    uint64_t dig = ph_look(h, W, BID_M, &seq);
     h_stop(h);
 
     /* a crash mid-write: half a record at the end of the log */
@@ -357,10 +303,10 @@ static void test_torn_tail_and_damage(void **state)
     static const uint8_t torn[] = {0, 0, 0, 40, 1, 2, 3, 4, 0x84, 0xa1};
     assert_int_equal(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
     close(fd);
-    h = start(&c);
-    assert_int_equal(recovered(h), 2);
+    h = ph_start(&c);
+    assert_int_equal(PH_STAT(h, battles_recovered), 2);
     uint32_t seq2;
-    assert_true(look(h, BID_M, &seq2) == dig);
+    assert_true(ph_look(h, W, BID_M, &seq2) == dig);
     h_stop(h);
 
     /* damage in the middle: the recovered battles now sit in a snapshot; flip a byte inside it */
@@ -376,8 +322,8 @@ static void test_torn_tail_and_damage(void **state)
     close(fd);
     assert_null(h_start(&c)); /* refuses to start, and says where (logged) */
     c.persistence.skip_damaged = true;
-    h = start(&c);
-    assert_int_equal(recovered(h), 1); /* the damaged battle left out, the other one back */
+    h = ph_start(&c);
+    assert_int_equal(PH_STAT(h, battles_recovered), 1); /* the damaged battle left out, the other one back */
     h_stop(h);
 }
 
@@ -388,20 +334,13 @@ static void test_file_limit_refuses_new_battles(void **state)
     (void)state;
     struct shards_opts c;
     cfg_persist(&c, 1, JOURNAL_SYNC_EVERYSEC);
-    struct harness *h = start(&c);
+    struct harness *h = ph_start(&c);
     h_create(h, BID_M, SHARD_CREATE_MATCHED, A, B, "brick", "brick", PROTO_BAND_CLOSE);
     assert_true(h_wait(h, A, PROTO_T_STARTED, 0) >= 0);
     h_settle(h);
 
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    char log[512];
-    largest_journal_file(g_dir, ".log", log, sizeof log);
-    struct stat st;
-    assert_int_equal(stat(log, &st), 0);
-    lim = old;
-    lim.rlim_cur = (rlim_t)st.st_size + 2048; /* room for a few records, then EFBIG */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit old;
+    ph_limit_log(g_dir, 2048, &old); /* room for a few records, then EFBIG */
 
     /* new battles until the journal cannot take them */
     uint64_t bid = 0x5000;
@@ -419,7 +358,7 @@ static void test_file_limit_refuses_new_battles(void **state)
         }
         assert_true(k >= 0 || e >= 0);
         if (e >= 0) {
-            assert_int_equal(ev_at(h, e)->u.error.code, PROTO_E_SERVER_BUSY);
+            assert_int_equal(ph_ev(h, e)->u.error.code, PROTO_E_SERVER_BUSY);
             refused = true;
         }
         h_settle(h);
@@ -432,8 +371,8 @@ static void test_file_limit_refuses_new_battles(void **state)
 
     /* the running battle goes on */
     size_t mark = h->nrx;
-    fire(h, A, BID_M, 0);
-    fire(h, B, BID_M, 0);
+    ph_fire(h, A, BID_M, 0);
+    ph_fire(h, B, BID_M, 0);
     assert_true(h_wait(h, A, PROTO_T_ATTACK, mark) >= 0);
 
     /* room again: the journal retries on its own within about a second and new battles are back */
@@ -450,8 +389,8 @@ static void test_file_limit_refuses_new_battles(void **state)
     h_stop(h);
 
     /* nothing accepted was lost: the battle and every created one come back */
-    h = start(&c);
-    assert_true(recovered(h) >= 3);
+    h = ph_start(&c);
+    assert_true(PH_STAT(h, battles_recovered) >= 3);
     h_stop(h);
 }
 

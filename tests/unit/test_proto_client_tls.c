@@ -111,6 +111,8 @@ static int tls_write_all(mbedtls_ssl_context *ssl, const uint8_t *p, size_t len)
     return 0;
 }
 
+static _Atomic int g_joins; /* the first join is answered with moved to this server (by name) */
+
 /* Answers one request; returns -1 to end the connection. */
 static int answer(mbedtls_ssl_context *ssl, const proto_request *r)
 {
@@ -118,6 +120,15 @@ static int answer(mbedtls_ssl_context *ssl, const proto_request *r)
     proto_event e;
     size_t len = 0, n;
     switch (r->type) {
+    case PROTO_T_JOIN:
+        if (atomic_fetch_add(&g_joins, 1) == 0) {
+            sample_event(PROTO_T_MOVED, &e);
+            snprintf(e.u.moved.addr, sizeof e.u.moved.addr, "localhost:%u", (unsigned)g_port);
+        } else {
+            sample_event(PROTO_T_LEFT, &e);
+        }
+        e.bid = r->bid;
+        break;
     case PROTO_T_HELLO: sample_event(PROTO_T_WELCOME, &e); break;
     case PROTO_T_PING:
         if (r->u.ping.ts == CLOSE_TS) {
@@ -138,6 +149,11 @@ static int answer(mbedtls_ssl_context *ssl, const proto_request *r)
         if (proto_encode_event(out + len, sizeof out - len, &e, &n) != PROTO_E_OK)
             return -1;
         len += n;
+    }
+    if (e.type == PROTO_T_MOVED) { /* this server is serial: free it for the follow */
+        tls_write_all(ssl, out, len);
+        mbedtls_ssl_close_notify(ssl);
+        return -1;
     }
     return tls_write_all(ssl, out, len); /* one write: one record for the whole burst */
 }
@@ -327,15 +343,45 @@ static void test_verified_session(void **state)
     pc_close(c);
 }
 
-static void test_ca_in_memory_and_host_as_name(void **state)
+/* A session to "localhost" trusting the CA given in memory, past its welcome. server_name is NULL:
+ * the host argument is the name checked. */
+static pc_conn *connect_by_name(void)
 {
-    (void)state;
-    /* server_name NULL: the host argument is the name checked. */
     pc_tls_opts o = {.ca_pem = g_cert};
     pc_conn *c = pc_connect_tls("localhost", g_port, 5000, 0, &o);
     if (!c)
         fail_msg("pc_connect_tls: %s (%s)", strerror(errno), pc_tls_error());
     hello_welcome(c);
+    return c;
+}
+
+static void test_ca_in_memory_and_host_as_name(void **state)
+{
+    (void)state;
+    pc_close(connect_by_name());
+}
+
+/* pc_follow over TLS: the new connection is TLS too, trusting the same CA, and checks the name of
+ * the node moved names (server_name was the host). */
+static void test_follow_moved_keeps_tls(void **state)
+{
+    (void)state;
+    pc_conn *c = connect_by_name();
+    atomic_store(&g_joins, 0);
+    int64_t rid = pc_join(c, 42, "scout");
+    proto_event moved, ev;
+    assert_int_equal(pc_recv(c, &moved, 5000), 1);
+    assert_int_equal(moved.type, PROTO_T_MOVED);
+    pc_conn *n = pc_follow(c, &moved, 5000, &ev);
+    if (!n)
+        fail_msg("pc_follow: %s (%s)", strerror(errno), pc_tls_error());
+    assert_true(pc_is_tls(n));
+    assert_int_equal(ev.type, PROTO_T_WELCOME);
+    assert_int_equal(pc_recv(n, &ev, 5000), 1);
+    assert_int_equal(ev.type, PROTO_T_LEFT); /* this fake's answer to the second join */
+    assert_int_equal(ev.rid, rid);
+    assert_int_equal(ev.bid, 42);
+    pc_close(n);
     pc_close(c);
 }
 
@@ -563,6 +609,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verified_session),
         cmocka_unit_test(test_ca_in_memory_and_host_as_name),
+        cmocka_unit_test(test_follow_moved_keeps_tls),
         cmocka_unit_test(test_untrusted_certificate_is_refused),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_handshake_deadline),

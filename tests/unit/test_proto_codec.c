@@ -554,6 +554,130 @@ static void test_error_event_and_names(void **state)
     assert_null(proto_band_name(PROTO_BAND_COUNT));
 }
 
+/* ---- moved (cluster): hand-built bodies ---- */
+typedef struct mb {
+    uint8_t b[512];
+    size_t n;
+} mb;
+static void mb_str(mb *m, const char *s, size_t len)
+{
+    if (len < 32) {
+        m->b[m->n++] = (uint8_t)(0xa0 | len);
+    } else {
+        m->b[m->n++] = 0xd9;
+        m->b[m->n++] = (uint8_t)len;
+    }
+    memcpy(m->b + m->n, s, len);
+    m->n += len;
+}
+static void mb_cstr(mb *m, const char *s) { mb_str(m, s, strlen(s)); }
+static void mb_uint(mb *m, uint64_t v)
+{
+    m->b[m->n++] = 0xcf;
+    for (int i = 7; i >= 0; i--)
+        m->b[m->n++] = (uint8_t)(v >> (8 * i));
+}
+
+/* {t:"moved", bid, addr, ws} with addr/ws given (NULL: left out), bid 0: left out. */
+static proto_error dec_moved(uint64_t bid, const char *addr, size_t alen, const char *ws, proto_event *out,
+                             proto_derr *err)
+{
+    mb m = {.n = 1};
+    uint8_t pairs = 1;
+    mb_cstr(&m, "t");
+    mb_cstr(&m, "moved");
+    if (bid) {
+        mb_cstr(&m, "bid");
+        mb_uint(&m, bid);
+        pairs++;
+    }
+    if (addr) {
+        mb_cstr(&m, "addr");
+        mb_str(&m, addr, alen);
+        pairs++;
+    }
+    if (ws) {
+        mb_cstr(&m, "ws");
+        mb_cstr(&m, ws);
+        pairs++;
+    }
+    m.b[0] = (uint8_t)(0x80 | pairs);
+    return proto_decode_event(m.b, m.n, out, err);
+}
+
+static void test_moved(void **state)
+{
+    (void)state;
+    static proto_event e, out;
+    proto_derr err;
+    size_t len;
+    /* the sample round-trips with its fields, and is not a request */
+    sample_event(PROTO_T_MOVED, &e);
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_int_equal(out.type, PROTO_T_MOVED);
+    assert_string_equal(proto_type_name(PROTO_T_MOVED), "moved");
+    assert_true(out.has_rid);
+    assert_int_equal(out.rid, 7);
+    assert_int_equal(out.bid, e.bid);
+    assert_string_equal(out.u.moved.addr, "10.0.0.2:7400");
+    assert_string_equal(out.u.moved.ws, "10.0.0.2:7480");
+    proto_request rq;
+    assert_int_equal(proto_decode_request(buf + 4, len - 4, &rq, NULL), PROTO_E_UNKNOWN_TYPE);
+
+    /* bounds: addr 1..64 bytes, ws 0..64 */
+    char a[PROTO_ADDR_MAX + 2];
+    memset(a, 'h', sizeof a);
+    assert_int_equal(dec_moved(5, a, PROTO_ADDR_MAX, "", &out, &err), PROTO_E_OK);
+    assert_int_equal(strlen(out.u.moved.addr), PROTO_ADDR_MAX);
+    assert_string_equal(out.u.moved.ws, "");
+    assert_int_equal(dec_moved(5, a, PROTO_ADDR_MAX + 1, "", &out, &err), PROTO_E_STRING_TOO_LONG);
+    assert_string_equal(err.field, "addr");
+    assert_int_equal(dec_moved(5, a, 0, "", &out, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "addr");
+    assert_int_equal(dec_moved(5, "x:1\n", 4, "", &out, &err), PROTO_E_BAD_FIELD); /* control char */
+    char w[PROTO_ADDR_MAX + 2];
+    memset(w, 'w', sizeof w - 1);
+    w[PROTO_ADDR_MAX + 1] = '\0';
+    assert_int_equal(dec_moved(5, "h:1", 3, w, &out, &err), PROTO_E_STRING_TOO_LONG);
+    assert_string_equal(err.field, "ws");
+    w[PROTO_ADDR_MAX] = '\0';
+    assert_int_equal(dec_moved(5, "h:1", 3, w, &out, &err), PROTO_E_OK);
+    /* every field is required; bid is 1..2^63-1 */
+    assert_int_equal(dec_moved(5, "h:1", 3, NULL, &out, &err), PROTO_E_MISSING_FIELD);
+    assert_string_equal(err.field, "ws");
+    assert_int_equal(dec_moved(5, NULL, 0, "", &out, &err), PROTO_E_MISSING_FIELD);
+    assert_string_equal(err.field, "addr");
+    assert_int_equal(dec_moved(0, "h:1", 3, "", &out, &err), PROTO_E_MISSING_FIELD);
+    assert_string_equal(err.field, "bid");
+    assert_int_equal(dec_moved((uint64_t)INT64_MAX + 1, "h:1", 3, "", &out, &err), PROTO_E_BAD_FIELD);
+    /* wrong types: addr as an integer, ws as nil */
+    static const uint8_t addr_int[] = {0x84, 0xa1, 't', 0xa5, 'm', 'o', 'v', 'e', 'd', 0xa3, 'b', 'i', 'd', 0x05,
+                                       0xa4, 'a', 'd', 'd', 'r', 0x07, 0xa2, 'w', 's', 0xa0};
+    assert_int_equal(proto_decode_event(addr_int, sizeof addr_int, &out, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "addr");
+    static const uint8_t ws_nil[] = {0x84, 0xa1, 't', 0xa5, 'm', 'o', 'v', 'e', 'd', 0xa3, 'b', 'i', 'd', 0x05,
+                                     0xa4, 'a', 'd', 'd', 'r', 0xa3, 'h', ':', '1', 0xa2, 'w', 's', 0xc0};
+    assert_int_equal(proto_decode_event(ws_nil, sizeof ws_nil, &out, &err), PROTO_E_BAD_FIELD);
+    assert_string_equal(err.field, "ws");
+
+    /* the encoder refuses what the decoder would: empty or too long addr, no bid */
+    sample_event(PROTO_T_MOVED, &e);
+    e.u.moved.addr[0] = '\0';
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_BAD_FIELD);
+    sample_event(PROTO_T_MOVED, &e);
+    memset(e.u.moved.addr, 'h', sizeof e.u.moved.addr); /* no NUL within the bound */
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_STRING_TOO_LONG);
+    sample_event(PROTO_T_MOVED, &e);
+    e.bid = 0;
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_BAD_FIELD);
+    sample_event(PROTO_T_MOVED, &e);
+    e.u.moved.ws[0] = '\0';
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_string_equal(out.u.moved.ws, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_hostile_counts),
         cmocka_unit_test(test_nesting),
         cmocka_unit_test(test_error_event_and_names),
+        cmocka_unit_test(test_moved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
