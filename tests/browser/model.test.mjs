@@ -167,5 +167,9 @@ test('moveTo (cluster moved): a new socket to the holder at once, and reconnects
   FakeSocket.all[1].onclose();
   await new Promise((r) => setTimeout(r, 600));
   assert.equal(FakeSocket.all[2].url, 'ws://b:7480/ws', 'a reconnect goes to the holder');
+  // the holder is gone: its socket closes before any welcome, and the next try goes home
+  FakeSocket.all[2].onclose();
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(FakeSocket.all[3].url, 'ws://a/ws', 'a holder that cannot greet sends us home');
   c.stop();
 });

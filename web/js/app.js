@@ -14,12 +14,16 @@ const RATE_RETRIES = 3;
 // Cluster: `moved` replies followed for one request before the page gives up on it (PROTOCOL.md
 // section 8, "Clusters: moved").
 const MOVED_MAX = 5;
+// A resume answered server_busy (a cluster taking the battle over): tried again every
+// RESUME_BUSY_MS, RESUME_BUSY_TRIES times (a takeover takes about the lease, 10 s by default).
+const RESUME_BUSY_MS = 1000;
+const RESUME_BUSY_TRIES = 60;
 
 // Error codes the page acts on (PROTOCOL.md section 9).
 const E = {
   VERSION_MISMATCH: 20, RATE_LIMITED: 23, NOT_QUEUED: 25, NOT_STARTED: 48, BATTLE_OVER: 49, NO_SUCH_BATTLE: 50,
   BATTLE_FULL: 51, NOT_IN_BATTLE: 52, ALREADY_IN_BATTLE: 53, BAD_TOKEN: 54, SPECTATORS_FULL: 55,
-  SEQ_GONE: 56,
+  SEQ_GONE: 56, SERVER_BUSY: 81,
 };
 
 const S = {
@@ -554,6 +558,16 @@ function onError(m) {
       return;
     }
     if (code === E.ALREADY_IN_BATTLE) return; // this connection holds it already
+    if (code === E.SERVER_BUSY && S.battle && (p.tries || 0) < RESUME_BUSY_TRIES) {
+      // A cluster node is taking the battle over from one that died (PROTOCOL.md section 8):
+      // the same resume again shortly.
+      notice('The battle is moving to another server; resuming…', false);
+      setTimeout(() => {
+        const again = S.conn.send(p.msg);
+        if (again) S.pending.set(again, { msg: p.msg, tries: (p.tries || 0) + 1 });
+      }, RESUME_BUSY_MS);
+      return;
+    }
     toLobby('That battle is no longer available.');
     return;
   }

@@ -54,6 +54,7 @@ export function num(x) {
 export class Conn {
   constructor(url, handlers) {
     this.url = url;
+    this.home = url; // the page's own server: where to ask again when a moved-to node is gone
     this.h = handlers;
     this.ws = null;
     this.welcome = null;
@@ -144,6 +145,9 @@ export class Conn {
   // The socket ended or was judged dead: forget it and schedule the next try.
   lost(ws) {
     if (ws !== this.ws) return;
+    // A node this page was moved to that cannot even greet us (it died, its battles moved on):
+    // the next try goes back home, whose answer to the resume names the battle's new node.
+    if (this.welcome === null && this.url !== this.home) this.url = this.home;
     this.drop();
     if (!this.stopped) this.retry();
   }
@@ -170,7 +174,8 @@ export class Conn {
 
   /**
    * Cluster: from now on talks to url instead (the node that holds this page's battle, after a
-   * moved): the current socket is closed and a new one opened at once; reconnects go there too.
+   * moved): the current socket is closed and a new one opened at once; reconnects go there too,
+   * until a socket to it fails before its welcome: then back to the page's own server.
    */
   moveTo(url) {
     this.url = url;
