@@ -479,6 +479,10 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
     /* No more takeovers once leaving: the battles would only have to move again (and the shards
      * they would go to are stopping). Freed after the network thread, which reads its counters. */
     cluster_adopt_halt(adopt);
+    /* The heartbeat reads the shards' counters; the network thread frees the shards while it
+     * stops, so the heartbeat stops reading them first (and says the node is stopping). */
+    if (node)
+        cluster_node_set_stopping(node);
     bool fenced = atomic_load(&g_fenced);
     /* Fenced: the battles are another node's now; tell the players to reconnect (they are
      * redirected there) and keep nothing, whatever on_sigterm says. */
@@ -502,8 +506,6 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
             server_drain(s);
         }
     }
-    if (node)
-        cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
     rc = server_wait(s);
     atomic_store(&g_cluster.adopt, NULL);
     cluster_adopt_stop(adopt);

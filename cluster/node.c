@@ -66,6 +66,7 @@ struct cluster_node {
     cluster_fenced_fn fenced_fn;
     void *fenced_arg;
     bool fenced;      /* another node holds this incarnation's battles: stop registering */
+    bool stopping;    /* cluster_node_set_stopping ran: reported as state "stopping" */
     uint16_t *orphans; /* incarnations ready to be adopted (cluster_node_orphans) */
     size_t norphans;
     node_entry view[CLUSTER_NODES_MAX];
@@ -372,7 +373,8 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
         n->status_fn(n->status_arg, &battles, &degraded);
     snprintf(n->value, sizeof n->value, "%s|%s|%s|%" PRIu64 "|%" PRIu64 "|%s|%u|%s|%s|%s", n->name,
              n->player, n->admin, n->started_ms, battles,
-             !known ? "starting" : degraded ? "degraded" : "ok", n->inc, n->ws[0] ? n->ws : "-",
+             n->stopping ? "stopping" : !known ? "starting" : degraded ? "degraded" : "ok", n->inc,
+             n->ws[0] ? n->ws : "-",
              n->tls[0] ? n->tls : "-", n->wss[0] ? n->wss : "-");
     pthread_mutex_unlock(&n->mu);
     const char *set[] = {"SET", n->k_self, n->value, "PX", n->ttl};
@@ -632,6 +634,15 @@ size_t cluster_node_view(cluster_node *n, char *buf, size_t cap)
     }
     pthread_mutex_unlock(&n->mu);
     return at;
+}
+
+void cluster_node_set_stopping(cluster_node *n)
+{
+    pthread_mutex_lock(&n->mu);
+    n->status_fn = NULL;
+    n->status_arg = NULL;
+    n->stopping = true;
+    pthread_mutex_unlock(&n->mu);
 }
 
 void cluster_node_set_status(cluster_node *n, cluster_status_fn fn, void *arg)

@@ -114,9 +114,13 @@ typedef void (*cluster_status_fn)(void *arg, uint64_t *battles, bool *degraded);
  * away afterwards. */
 void cluster_node_set_status(cluster_node *n, cluster_status_fn fn, void *arg);
 
+/* The node is stopping: the heartbeat stops calling the status function (returns once no call of
+ * it runs, so what it reads may go away) and reports state "stopping" from now on. Any thread. */
+void cluster_node_set_stopping(cluster_node *n);
+
 /* Writes the latest view as one JSON object into buf (cap bytes, NUL-terminated):
  *   {"self":"n1","redis":"up","nodes":[{"name":"n1","player":"h:7070","admin":"h:9090",
- *    "started_ms":..,"battles":n,"state":"ok|degraded|starting","self":true},...],"invalid":0}
+ *    "started_ms":..,"battles":n,"state":"ok|degraded|starting|stopping","self":true},...],"invalid":0}
  * Any thread. Returns the length (at most cap - 1; a view that does not fit is cut to an
  * empty node list with "truncated":true). */
 size_t cluster_node_view(cluster_node *n, char *buf, size_t cap);

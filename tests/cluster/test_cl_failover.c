@@ -10,7 +10,8 @@
  *     status 75 instead of serving the battles it lost, and they play on at their new holder;
  *   - Redis restarted mid-run (with its data): battles go on where they are, nothing taken over;
  *   - the whole cluster stopped and started again: every battle resumes and plays to the end;
- *   - a node joining while battles are played: seen by the others, battles through it work. */
+ *   - a node joining while battles are played: seen by the others, battles through it work;
+ *   - a rolling restart of every node in turn: every battle plays on where its players left it. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -119,6 +120,18 @@ static void wait_formed(int want)
                 break;
             usleep(50 * 1000);
         }
+    }
+}
+
+/* Waits for node i to exit on its own (after a SIGTERM sent by the caller) and checks it exited
+ * with `want`; prints its log when not. */
+static void expect_exit(int i, int want)
+{
+    int rc = itest_stop(&g_n[i].s, 0, 15000);
+    if (rc != want) {
+        itest_dump_log(&g_n[i].s);
+        fail_msg("node %d: exit %d (-2: killed by a signal, status %d), wanted %d", i, rc,
+                 g_n[i].s.status, want);
     }
 }
 
@@ -496,7 +509,7 @@ static void test_whole_cluster_restart(void **state)
     for (int i = 1; i <= NODES; i++)
         assert_int_equal(kill(g_n[i].s.pid, SIGTERM), 0);
     for (int i = 1; i <= NODES; i++) {
-        assert_int_equal(itest_stop(&g_n[i].s, 0, 15000), 0);
+        expect_exit(i, 0);
         itest_cleanup(&g_n[i].s);
         memset(&g_n[i].s, 0, sizeof g_n[i].s);
     }
@@ -542,6 +555,45 @@ static void test_node_joins_under_load(void **state)
     pc_close(d.c);
 }
 
+/* A rolling upgrade: each node in turn stopped with SIGTERM and started again while battles are
+ * played; every battle goes on, wherever it moved, exactly where its players left it. */
+static void test_rolling_restart(void **state)
+{
+    (void)state;
+    for (int i = 1; i <= NODES; i++)
+        node_start(i);
+    wait_formed(NODES);
+    itest_player a[NODES], b[NODES];
+    seen before[NODES];
+    for (int k = 0; k < NODES; k++) {
+        pair_across(&g_n[k + 1], &g_n[k + 1], &a[k], &b[k]);
+        play_some(&a[k], &b[k], 2);
+    }
+    for (int i = 1; i <= NODES; i++) {
+        for (int k = 0; k < NODES; k++)
+            before[k] = seen_of(&a[k]);
+        assert_int_equal(kill(g_n[i].s.pid, SIGTERM), 0);
+        expect_exit(i, 0);
+        itest_cleanup(&g_n[i].s);
+        memset(&g_n[i].s, 0, sizeof g_n[i].s);
+        node_start(i); /* the upgraded binary: a new incarnation */
+        wait_formed(NODES);
+        for (int k = 0; k < NODES; k++) {
+            resume_anywhere(&a[k], &g_n[i % NODES + 1]);
+            resume_anywhere(&b[k], &g_n[i % NODES + 1]);
+            assert_same(&a[k], &before[k]);
+            assert_same(&b[k], &before[k]);
+            play_some(&a[k], &b[k], 1);
+        }
+    }
+    for (int k = 0; k < NODES; k++) {
+        itest_play(&a[k], &b[k], PLAY_MS);
+        assert_true(a[k].t.ended);
+        pc_close(a[k].c);
+        pc_close(b[k].c);
+    }
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -553,6 +605,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_redis_restart_mid_run, redis_aof_up, redis_down),
         cmocka_unit_test_setup_teardown(test_whole_cluster_restart, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_node_joins_under_load, redis_up, redis_down),
+        cmocka_unit_test_setup_teardown(test_rolling_restart, redis_up, redis_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
