@@ -281,6 +281,17 @@ static void play_some(itest_player *a, itest_player *b, int n)
     }
 }
 
+/* Plays n battles to their end and closes their players' connections. */
+static void finish_all(itest_player *a, itest_player *b, int n)
+{
+    for (int k = 0; k < n; k++) {
+        itest_play(&a[k], &b[k], PLAY_MS);
+        assert_true(a[k].t.ended);
+        pc_close(a[k].c);
+        pc_close(b[k].c);
+    }
+}
+
 static void test_battles_spread_and_moved(void **state)
 {
     (void)state;
@@ -374,12 +385,7 @@ static void lose_node_one(int sig)
     assert_true(takeovers == 1);
     printf("%s: %d battles served again by a survivor %llu ms after the stop\n",
            sig == SIGKILL ? "SIGKILL" : "SIGTERM", PAIRS, (unsigned long long)took);
-    for (int k = 0; k < PAIRS; k++) {
-        itest_play(&a[k], &b[k], PLAY_MS);
-        assert_true(a[k].t.ended);
-        pc_close(a[k].c);
-        pc_close(b[k].c);
-    }
+    finish_all(a, b, PAIRS);
 }
 
 static void test_kill9_failover(void **state)
@@ -454,12 +460,7 @@ static void resume_and_finish(itest_player *a, itest_player *b, int n, const nod
         assert_same(&a[k], &before[k]);
         assert_same(&b[k], &before[k]);
     }
-    for (int k = 0; k < n; k++) {
-        itest_play(&a[k], &b[k], PLAY_MS);
-        assert_true(a[k].t.ended);
-        pc_close(a[k].c);
-        pc_close(b[k].c);
-    }
+    finish_all(a, b, n);
 }
 
 /* Redis restarted mid-run (with its data): the battles go on where they are, no node is taken
@@ -543,12 +544,7 @@ static void test_node_joins_under_load(void **state)
     itest_player c, d;
     pair_across(&g_n[3], &g_n[1], &c, &d); /* created on the new node, joined through another */
     assert_true(inc_of(c.t.bid) != inc_of(a[0].t.bid) && inc_of(c.t.bid) != inc_of(a[1].t.bid));
-    for (int k = 0; k < 2; k++) {
-        itest_play(&a[k], &b[k], PLAY_MS);
-        assert_true(a[k].t.ended);
-        pc_close(a[k].c);
-        pc_close(b[k].c);
-    }
+    finish_all(a, b, 2);
     itest_play(&c, &d, PLAY_MS);
     assert_true(c.t.ended);
     pc_close(c.c);
@@ -586,12 +582,7 @@ static void test_rolling_restart(void **state)
             play_some(&a[k], &b[k], 1);
         }
     }
-    for (int k = 0; k < NODES; k++) {
-        itest_play(&a[k], &b[k], PLAY_MS);
-        assert_true(a[k].t.ended);
-        pc_close(a[k].c);
-        pc_close(b[k].c);
-    }
+    finish_all(a, b, NODES);
 }
 
 int main(int argc, char **argv)
