@@ -160,6 +160,10 @@ void bb_report_table(FILE *f, const bb_result *r)
                 (unsigned long long)s->restart_notices, (unsigned long long)s->resumes,
                 (unsigned long long)s->resume_failures, (unsigned long long)s->seq_gaps,
                 (unsigned long long)s->seq_repeats, (unsigned long long)s->max_event_gap_ms);
+    if (s->moved)
+        fprintf(f, "  cluster     moved %llu  followed %llu  not followed %llu\n",
+                (unsigned long long)s->moved, (unsigned long long)(s->moved - s->moved_failed),
+                (unsigned long long)s->moved_failed);
     if (s->disconnects)
         fprintf(f, "  lost        closed by server %llu  reset %llu  undecodable %llu  other %llu\n",
                 (unsigned long long)s->disc_eof, (unsigned long long)s->disc_reset,
@@ -315,6 +319,8 @@ static void jrun(FILE *f, const bb_result *r)
             (unsigned long long)s->restart_notices, (unsigned long long)s->resumes,
             (unsigned long long)s->resume_failures, (unsigned long long)s->seq_gaps,
             (unsigned long long)s->seq_repeats, (unsigned long long)s->max_event_gap_ms);
+    fprintf(f, "  \"moved\": %llu, \"moved_failed\": %llu,\n", (unsigned long long)s->moved,
+            (unsigned long long)s->moved_failed);
     fprintf(f, "  \"outcomes\": {\"wins_seat0\": %llu, \"wins_seat1\": %llu, \"draws\": %llu, \"ended\": {",
             (unsigned long long)s->wins_seat[0], (unsigned long long)s->wins_seat[1],
             (unsigned long long)s->draws);

@@ -1,6 +1,7 @@
 /* bb_seat: the seat state machine of a battle-bench worker (see bb_worker_int.h): a seat starts
  * a battle (queue, create or join), plays it with bb_policy's script at the think time, and starts
  * the next one when it ends, fails or is cut off. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ static void seat_poke(bb_seat *s);
 /* The seat is done with its battle (ended, failed, or cut off): start the next one or stop. */
 static void seat_next(bb_seat *s)
 {
+    bb_conn_seat_home(s); /* a battle followed to another node is over: back to its connection */
     bb_worker *w = s->conn->w;
     s->bid = 0;
     s->out_rid = 0;
@@ -513,6 +515,21 @@ void bb_seat_check_timeout(bb_seat *s, uint64_t now_ns, uint64_t limit)
         s->out_rid = 0;
         s->state = SEAT_OFF; /* stuck: retire the slot rather than guess */
     }
+}
+
+void bb_seat_moved_failed(bb_seat *s, uint8_t req_type, uint8_t req_class)
+{
+    proto_event ev;
+    memset(&ev, 0, offsetof(proto_event, u) + sizeof ev.u.error);
+    ev.type = PROTO_T_ERROR;
+    ev.bid = s->out_req.bid;
+    ev.u.error.code = PROTO_E_NO_SUCH_BATTLE;
+    if (s->state == SEAT_STARTING) {
+        if (req_type == PROTO_T_JOIN)
+            s->key_live = false;
+        bb_conn_seat_home(s); /* a join that found no holder starts over at home */
+    }
+    seat_error(s, &ev, req_type, req_class);
 }
 
 void bb_seat_stop(bb_seat *s)

@@ -43,6 +43,7 @@ void bb_stats_merge(bb_stats *d, const bb_stats *s)
     ADD(disc_eof); ADD(disc_reset); ADD(disc_protocol); ADD(disc_other);
     ADD(conns_open); ADD(battles_running); ADD(seats_waiting);
     ADD(restart_notices); ADD(resumes); ADD(resume_failures); ADD(seq_gaps); ADD(seq_repeats);
+    ADD(moved); ADD(moved_failed);
 #undef ADD
     if (s->max_event_gap_ms > d->max_event_gap_ms)
         d->max_event_gap_ms = s->max_event_gap_ms;

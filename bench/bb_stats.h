@@ -53,6 +53,9 @@ typedef struct bb_stats {
     uint64_t seq_gaps;         /* a battle event (or a resume's state) skipped events we never saw */
     uint64_t seq_repeats;      /* a battle event we had already seen */
     uint64_t max_event_gap_ms; /* longest silence between two events of one battle (a maximum) */
+    /* clusters */
+    uint64_t moved;            /* `moved` replies received (each followed unless counted below) */
+    uint64_t moved_failed;     /* ... not followed: 5 in a row, a bad address, no request of ours */
     /* connections */
     uint64_t connects, connect_errors, disconnects, last_connect_error;
     uint64_t disc_eof, disc_reset, disc_protocol, disc_other; /* why connections were lost */

@@ -42,7 +42,7 @@ static void activate(bb_worker *w, uint32_t b)
 static bool conn_resuming(const bb_conn *c)
 {
     for (uint32_t i = 0; i < c->nseats; i++)
-        if (c->seats[i].state == SEAT_RESUMING)
+        if (c->seats[i].conn == c && (c->seats[i].state == SEAT_RESUMING || c->seats[i].resend))
             return true;
     return false;
 }
@@ -116,6 +116,13 @@ static void on_tick(uv_timer_t *t)
             c->ping_at = now + BB_PING_MS;
         }
     }
+    /* Seats' connections to the nodes `moved` named (rare: scanned only when there are some). */
+    for (uint32_t i = 0; w->naway && i < w->nseats; i++) {
+        bb_conn *a = w->seats[i].away;
+        if (a && a->state == CONN_DOWN && a->wanted && now >= a->retry_at &&
+            (ph == BB_PHASE_RUN || conn_resuming(a)))
+            bb_conn_connect(a);
+    }
     if (now - w->last_scan >= 1000) {
         w->last_scan = now;
         scan_timeouts(w, uv_hrtime());
@@ -141,6 +148,9 @@ static void close_all(bb_worker *w)
     for (uint32_t i = 0; i < w->nconns; i++)
         if (w->conns[i].pc)
             pcuv_close(w->conns[i].pc);
+    for (uint32_t i = 0; w->naway && i < w->nseats; i++)
+        if (w->seats[i].away && w->seats[i].away->pc)
+            pcuv_close(w->seats[i].away->pc);
     for (uint32_t i = 0; i < w->nseats; i++)
         uv_close((uv_handle_t *)&w->seats[i].timer, NULL);
     uv_close((uv_handle_t *)&w->tick, NULL);
@@ -210,7 +220,7 @@ bb_worker *bb_worker_new(const bb_opts *o, int id, uint32_t battles)
                  w->rng ^ (0x9E3779B97F4A7C15ull * (i + 1)));
         for (uint32_t j = 0; j < k; j++) {
             bb_seat *s = &c->seats[j];
-            s->conn = c;
+            s->conn = s->home = c;
             s->idx = (uint16_t)j;
             s->leader = !w->two_player || i % 2 == 0;
             uv_timer_init(&w->loop, &s->timer);
@@ -261,6 +271,8 @@ void bb_worker_join(bb_worker *w, bb_stats *total)
     uv_loop_close(&w->loop);
     pc_tls_config_free(w->tls); /* the loop ran dry: every connection's on_close has come */
     pthread_mutex_destroy(&w->mu);
+    for (uint32_t i = 0; w->naway && i < w->nseats; i++)
+        free(w->seats[i].away);
     free(w->conns);
     free(w->seats);
     free(w);

@@ -10,6 +10,7 @@
 #define BATTLED_BENCH_BB_WORKER_INT_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,6 +70,14 @@ typedef struct bb_seat {
     bool key_live;           /* key belongs to a queue/create/join that has no battle yet */
     uint8_t key[PROTO_TOKEN_LEN]; /* its idempotency key: every retry of it sends the same one */
     bb_view view;
+    /* Cluster (`moved`): the seat's battle may be held by another node than its connection's. It
+     * then plays over `away`, its own connection to that node, and comes back to `home` (the
+     * connection it was made with) when the battle is over. */
+    bb_conn *home;
+    bb_conn *away;           /* NULL until the seat first follows a `moved` */
+    proto_request out_req;   /* the outstanding request as sent, for sending it again */
+    uint8_t moved_hops;      /* `moved` followed for the current battle or request */
+    bool resend;             /* out_req goes again once `away` is open */
 } bb_seat;
 
 struct bb_conn {
@@ -84,6 +93,14 @@ struct bb_conn {
     pcb backoff;             /* reconnect waits (proto/client/backoff) */
     bool restarting;         /* the server said "restarting": the coming close is not a failure */
     uint64_t ping_at;
+    /* Cluster: a seat's own connection to the node a `moved` named (bb_seat.away). Its seats array
+     * is its home connection's (so request ids find their seat), of which only the seats whose
+     * conn is this one belong to it. */
+    bool away;
+    bool retiring;           /* closed on purpose (the seat went home, or follows elsewhere) */
+    bool has_addr;           /* connect to addr, not to the --target */
+    struct sockaddr_storage addr;
+    char ws_host[PROTO_ADDR_MAX + 1]; /* --ws: the Host of the upgrade (moved's ws) */
 };
 
 struct bb_worker {
@@ -105,6 +122,7 @@ struct bb_worker {
     uint64_t rng;
     int phase_seen;
     bool closing;
+    uint32_t naway;          /* away connections allocated (bb_seat.away) */
     _Atomic int phase;
     pthread_t th;
     pthread_mutex_t mu;
@@ -139,6 +157,10 @@ void bb_conn_schedule_retry(bb_conn *c);
  * is counted; the tick retries after BB_RECONNECT_MS. */
 void bb_conn_connect(bb_conn *c);
 
+/* Cluster: s's battle is over (or cannot be followed): s goes back to its home connection, and
+ * the away connection it used is closed. No-op for a seat at home. */
+void bb_conn_seat_home(bb_seat *s);
+
 /* ---- bb_seat.c: the seat state machine ---- */
 
 /* Sends the request that starts a battle for s if its connection is open and the run goes on;
@@ -167,5 +189,10 @@ void bb_seat_check_timeout(bb_seat *s, uint64_t now_ns, uint64_t limit_ns);
 
 /* The run stops: s, between battles, stays off; a battle it created that nobody joined is left. */
 void bb_seat_stop(bb_seat *s);
+
+/* Cluster: s's outstanding request (req_type, req_class) was answered with `moved` that cannot be
+ * followed (too many in a row, an unusable address): the request failed as if its battle did not
+ * exist (no error code is counted). */
+void bb_seat_moved_failed(bb_seat *s, uint8_t req_type, uint8_t req_class);
 
 #endif

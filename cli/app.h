@@ -65,6 +65,9 @@ typedef struct app {
     bool pend;
     cli_cmd pend_cmd;
     uint8_t pend_key[PROTO_TOKEN_LEN];
+    /* Cluster: the request whose `moved` replies are being followed, and how many so far. */
+    int64_t moved_rid;
+    int moved_hops;
     /* script waits */
     bool waiting;
     uint8_t wait_for;
@@ -115,6 +118,10 @@ void reconn_lost(app *a, const char *why);
 bool reconn_sent(app *a, int64_t rid);
 /* Asks the server for the followed seat back, from the last sequence number applied. */
 void reconn_send_resume(app *a);
+/* Cluster: the battle a request was about is held by another node (`moved`): moves the session
+ * there (a new connection made like this one, hello, the same request again) and makes it the
+ * server for later reconnects; at most PC_FOLLOW_MAX times per request, then the request fails. */
+void reconn_follow(app *a, const proto_event *moved);
 
 /* ---- dispatch.c: commands and events ---- */
 

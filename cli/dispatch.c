@@ -14,6 +14,10 @@ static void on_event(app *a, const proto_event *ev)
     bool reply = ev->has_rid;
     if (ev->type == PROTO_T_PONG && (!reply || (int64_t)ev->rid != a->user_ping_rid))
         return; /* our own keepalive */
+    if (ev->type == PROTO_T_MOVED) { /* cluster: another node holds that battle */
+        reconn_follow(a, ev);
+        return;
+    }
     if (ev->type == PROTO_T_RESTARTING) {
         /* The server restarts and keeps the battle: reconnect after about retry_ms, then resume. */
         fprintf(stdout, "Server restarting; reconnecting in about %.1f s.\n",

@@ -237,7 +237,7 @@ int main(int argc, char **argv)
     a.port = DEFAULT_PORT;
     a.retries = DEFAULT_RETRIES;
     a.retry_for_ms = DEFAULT_RETRY_FOR_MS;
-    a.act_rid = a.req_rid = a.resume_rid = a.user_ping_rid = -1;
+    a.act_rid = a.req_rid = a.resume_rid = a.user_ping_rid = a.moved_rid = -1;
     const char *script = NULL;
     if (!parse_opts(&a, argc, argv, &script))
         return 2;

@@ -79,6 +79,71 @@ void reconn_send_resume(app *a)
         a->resume_rid = a->req_rid = rid;
 }
 
+/* What a new connection's welcome sets: the keepalive period and the rate-limit mirror. */
+static void take_welcome(app *a, const proto_event *ev)
+{
+    a->last_send = a->connected_at = app_now_ms();
+    a->ping_ms = ev->u.welcome.idle_ms ? ev->u.welcome.idle_ms / 3 : PING_DEFAULT_MS;
+    if (a->ping_ms < 1000)
+        a->ping_ms = 1000;
+    pace_reset(a, &ev->u.welcome);
+}
+
+/* A request that could not be followed has failed: nothing waits for its answer any more. */
+static void drop_request(app *a, int64_t rid)
+{
+    if (rid == a->req_rid) {
+        a->req_rid = -1;
+        a->pend = false;
+    }
+    if (rid == a->resume_rid)
+        a->resume_rid = -1;
+    if (rid == a->act_rid)
+        a->act_rid = -1;
+}
+
+void reconn_follow(app *a, const proto_event *moved)
+{
+    int64_t rid = moved->has_rid ? (int64_t)moved->rid : -1;
+    if (rid >= 0 && rid == a->moved_rid) {
+        a->moved_hops++;
+    } else {
+        a->moved_rid = rid;
+        a->moved_hops = 1;
+    }
+    unsigned long long bid = (unsigned long long)moved->bid;
+    char host[PROTO_ADDR_MAX + 1];
+    uint16_t port;
+    if (a->moved_hops > PC_FOLLOW_MAX) {
+        fprintf(stdout, "error: battle %llu moved %d times; giving up on that request\n", bid, PC_FOLLOW_MAX);
+        drop_request(a, rid);
+        return;
+    }
+    if (pc_split_addr(moved->u.moved.addr, host, &port) != 0 || strlen(host) > CLI_RESUME_HOST_MAX) {
+        fprintf(stdout, "error: battle %llu is on a server whose address is unusable\n", bid);
+        drop_request(a, rid);
+        return;
+    }
+    fprintf(stdout, "Battle %llu is on %s:%u; following it there...\n", bid, host, (unsigned)port);
+    proto_event w;
+    pc_conn *n = pc_follow(a->c, moved, CONNECT_TIMEOUT_MS + WELCOME_TIMEOUT_MS, &w);
+    if (!n) {
+        fprintf(stdout, "error: cannot reach %s:%u: %s\n", host, (unsigned)port, strerror(errno));
+        drop_request(a, rid);
+        return;
+    }
+    /* This client follows one battle at a time, so the session moves: the old connection goes
+     * (with a queue place it held), and reconnects go to the holder from now on. */
+    pc_close(a->c);
+    a->c = n;
+    snprintf(a->host, sizeof a->host, "%s", host);
+    a->port = port;
+    a->v.queued = false;
+    take_welcome(a, &w);
+    a->v.turn_ms = w.u.welcome.turn_ms; /* the holder's timers, without a second line */
+    a->v.resume_ms = w.u.welcome.resume_ms;
+}
+
 /* Connects and says hello; on success picks up what the connection had: the seat (resume), the
  * battle watched (watch again). Returns false when the attempt failed (a->c stays NULL). */
 static bool try_connect(app *a)
@@ -103,14 +168,10 @@ static bool try_connect(app *a)
         return false;
     }
     a->c = c;
-    a->last_send = a->connected_at = app_now_ms();
     if (a->backoff.attempts)
         fprintf(stdout, "Reconnected to %s:%u.\n", a->host, (unsigned)a->port);
     a->backoff.hint_ms = 0; /* an old "restarting" says nothing about the next loss */
-    a->ping_ms = ev.u.welcome.idle_ms ? ev.u.welcome.idle_ms / 3 : PING_DEFAULT_MS;
-    if (a->ping_ms < 1000)
-        a->ping_ms = 1000;
-    pace_reset(a, &ev.u.welcome);
+    take_welcome(a, &ev);
     cli_view_event(&a->v, &ev);
     cli_view *v = &a->v;
     v->queued = false; /* a place in the queue goes with its connection */

@@ -27,6 +27,15 @@
 
 #define PC_RBUF 16384 /* socket read chunk; frames larger than this are reassembled by the reader */
 #define PC_WBUF 512   /* every request fits: the largest is well under 200 bytes */
+#define PC_SENT_KEPT 8 /* battle-scoped requests kept for pc_follow, per connection */
+#define PC_WS_PATH_MAX 127 /* a WebSocket path or Origin kept for pc_follow (longer: not followed) */
+
+/* What pc_follow needs to open another connection like this one: the TLS trust settings (copies;
+ * the caller's pc_tls_opts is not kept). */
+typedef struct pc_tls_copy {
+    char *ca_file, *ca_pem, *server_name; /* NULL when not given */
+    bool insecure;
+} pc_tls_copy;
 
 /* TLS on a blocking connection. Each connection owns its config (and so its random generator),
  * so connections may live on different threads. The socket stays blocking for sends; receives go
@@ -53,6 +62,13 @@ struct pc_conn {
     pc_trace_fn trace; /* NULL: off */
     void *trace_ud;
     struct pc_ws *ws;  /* NULL: length-prefixed frames; else WebSocket after pc_ws_upgrade */
+    /* For pc_follow: how this connection was made, the last hello's name, and the last
+     * PC_SENT_KEPT battle-scoped requests sent (a ring; type 0 = empty slot). */
+    uint32_t max_frame;
+    pc_tls_copy *tls_copy; /* NULL: clear text */
+    char name[PROTO_NAME_MAX + 1];
+    proto_request sent[PC_SENT_KEPT];
+    unsigned sent_next;
 };
 
 /* WebSocket state (pc_ws_upgrade): wslay's frame layer both ways, with the frame being received. */
@@ -66,6 +82,9 @@ typedef struct pc_ws {
     uint8_t ctl[125];
     size_t ctl_have;
     int close_code;    /* the server's close code, -1 before a close frame, 1005 when it had none */
+    char path[PC_WS_PATH_MAX + 1];   /* the upgrade's path and Origin ("" = none), for pc_follow */
+    char origin[PC_WS_PATH_MAX + 1];
+    bool followable;   /* path and Origin fitted above */
 } pc_ws;
 
 pc_conn *pc_from_fd(int fd, uint32_t max_frame)
@@ -75,6 +94,7 @@ pc_conn *pc_from_fd(int fd, uint32_t max_frame)
         return NULL;
     c->fd = fd;
     c->next_rid = 1;
+    c->max_frame = max_frame;
     frame_reader_init(&c->fr, max_frame ? max_frame : PROTO_FRAME_HARD_MAX);
     return c;
 }
@@ -162,6 +182,12 @@ void pc_close(pc_conn *c)
         mbedtls_ssl_free(&c->tls->ssl);
         pc_tls_config_free(c->tls->cfg);
         free(c->tls);
+    }
+    if (c->tls_copy) {
+        free(c->tls_copy->ca_file);
+        free(c->tls_copy->ca_pem);
+        free(c->tls_copy->server_name);
+        free(c->tls_copy);
     }
     close(c->fd);
     frame_reader_free(&c->fr);
@@ -323,6 +349,22 @@ pc_conn *pc_connect_tls(const char *host, uint16_t port, int timeout_ms, uint32_
         errno = e;
         return NULL;
     }
+    /* Kept for pc_follow, which connects elsewhere with the same trust settings. */
+    pc_tls_copy *k = calloc(1, sizeof *k);
+    if (!k || (opts->ca_file && !(k->ca_file = strdup(opts->ca_file))) ||
+        (opts->ca_pem && !(k->ca_pem = strdup(opts->ca_pem))) ||
+        (opts->server_name && !(k->server_name = strdup(opts->server_name)))) {
+        if (k) {
+            free(k->ca_file);
+            free(k->ca_pem);
+        }
+        free(k);
+        pc_close(c);
+        errno = ENOMEM;
+        return NULL;
+    }
+    k->insecure = opts->insecure;
+    c->tls_copy = k;
     return c;
 }
 
@@ -421,6 +463,10 @@ int pc_send(pc_conn *c, const proto_request *r)
         return -1;
     if (c->trace && len > 4)
         c->trace(c->trace_ud, PC_TRACE_SENT, c->wbuf + 4, len - 4);
+    if (r->type == PROTO_T_HELLO)
+        memcpy(c->name, r->u.hello.name, sizeof c->name);
+    else if (proto_type_battle_scoped(r->type) && r->has_rid)
+        c->sent[c->sent_next++ % PC_SENT_KEPT] = *r;
     return 0;
 }
 
@@ -919,6 +965,132 @@ int pc_ws_upgrade(pc_conn *c, const char *host, const char *path, const char *or
     }
     w->c = c;
     w->close_code = -1;
+    w->followable = strlen(path) <= PC_WS_PATH_MAX && (!origin || strlen(origin) <= PC_WS_PATH_MAX);
+    if (w->followable) {
+        snprintf(w->path, sizeof w->path, "%s", path);
+        snprintf(w->origin, sizeof w->origin, "%s", origin ? origin : "");
+    }
     c->ws = w;
     return 101;
+}
+
+/* ---- cluster: following `moved` ------------------------------------------------------------ */
+
+int pc_split_addr(const char *addr, char host[PROTO_ADDR_MAX + 1], uint16_t *port)
+{
+    size_t n = addr ? strnlen(addr, PROTO_ADDR_MAX + 1) : 0;
+    if (n == 0 || n > PROTO_ADDR_MAX)
+        goto bad;
+    const char *colon, *h = addr;
+    size_t hl;
+    if (addr[0] == '[') { /* [IPv6]:port */
+        const char *close = memchr(addr, ']', n);
+        if (!close || close[1] != ':')
+            goto bad;
+        h = addr + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = memchr(addr, ':', n);
+        if (!colon || memchr(colon + 1, ':', n - (size_t)(colon + 1 - addr)))
+            goto bad; /* no port, or a bare IPv6 address (it needs brackets) */
+        hl = (size_t)(colon - addr);
+    }
+    if (hl == 0)
+        goto bad;
+    const char *p = colon + 1;
+    unsigned long v = 0;
+    size_t digits = 0;
+    for (; *p; p++, digits++) {
+        if (*p < '0' || *p > '9' || digits >= 5)
+            goto bad;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (digits == 0 || v == 0 || v > 65535)
+        goto bad;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)v;
+    return 0;
+bad:
+    errno = EINVAL;
+    return -1;
+}
+
+static int64_t left_ms(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - now_ms();
+    return left > 0 ? left : 0;
+}
+
+pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms, proto_event *welcome)
+{
+    if (!c || !moved || moved->type != PROTO_T_MOVED || !moved->has_rid ||
+        (c->ws && !c->ws->followable)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    const proto_request *req = NULL;
+    for (unsigned i = 0; i < PC_SENT_KEPT; i++)
+        if (c->sent[i].type && c->sent[i].rid == moved->rid && c->sent[i].bid == moved->bid)
+            req = &c->sent[i];
+    if (!req) {
+        errno = ENOENT;
+        return NULL;
+    }
+    proto_request again = *req;
+    /* A WebSocket client goes to the holder's WebSocket port, everyone else to its game port. */
+    const char *target = c->ws ? moved->u.moved.ws : moved->u.moved.addr;
+    char host[PROTO_ADDR_MAX + 1];
+    uint16_t port;
+    if (pc_split_addr(target, host, &port) != 0)
+        return NULL;
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    pc_conn *n;
+    if (c->tls_copy) {
+        pc_tls_opts o = {.ca_file = c->tls_copy->ca_file, .ca_pem = c->tls_copy->ca_pem,
+                         .server_name = c->tls_copy->server_name, .insecure = c->tls_copy->insecure};
+        n = pc_connect_tls(host, port, (int)left_ms(deadline), c->max_frame, &o);
+    } else {
+        n = pc_connect(host, port, (int)left_ms(deadline), c->max_frame);
+    }
+    if (!n)
+        return NULL;
+    n->trace = c->trace;
+    n->trace_ud = c->trace_ud;
+    n->next_rid = c->next_rid; /* request ids go on from c's: replies stay unambiguous to the caller */
+    proto_event ev;
+    if (c->ws) {
+        int st = pc_ws_upgrade(n, target, c->ws->path, c->ws->origin[0] ? c->ws->origin : NULL,
+                               (int)left_ms(deadline));
+        if (st != 101) {
+            int e = st < 0 ? errno : EPROTO;
+            pc_close(n);
+            errno = e;
+            return NULL;
+        }
+    }
+    if (pc_hello(n, c->name) < 0)
+        goto fail;
+    int rc = pc_recv_type(n, PROTO_T_WELCOME, &ev, (int)left_ms(deadline));
+    if (rc == 0)
+        errno = ETIMEDOUT;
+    if (rc != 1)
+        goto fail;
+    if (ev.type != PROTO_T_WELCOME) {
+        errno = EPROTO; /* the holder refused hello */
+        goto fail;
+    }
+    if (pc_send(n, &again) != 0)
+        goto fail;
+    if (welcome)
+        *welcome = ev;
+    return n;
+fail:;
+    int e = errno;
+    pc_close(n);
+    errno = e;
+    return NULL;
 }

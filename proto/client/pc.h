@@ -108,6 +108,34 @@ int pc_ws_close_code(const pc_conn *c);
 /* Sends a close frame with code (0: no code). 0 or -1 with errno. */
 int pc_ws_send_close(pc_conn *c, uint16_t code);
 
+/* ---- clusters: following `moved` (docs/PROTOCOL.md section 8, "Clusters: `moved`") ------------ */
+
+/* How many `moved` replies a client follows for one request before it gives up. */
+#define PC_FOLLOW_MAX 5
+
+/* Splits the "host:port" of a `moved` reply (addr or ws): host is a DNS name, an IPv4 address or
+ * "[IPv6]" (the brackets are removed in host), port 1..65535. Returns 0 with host NUL-terminated,
+ * or -1 with errno EINVAL (empty, over PROTO_ADDR_MAX bytes, no or bad port, empty host, an IPv6
+ * address without brackets). Pure; no name lookup. */
+int pc_split_addr(const char *addr, char host[PROTO_ADDR_MAX + 1], uint16_t *port);
+
+/* Follows a `moved` reply that arrived on c: opens a new connection to the battle's holder the
+ * way c was opened (clear text or TLS with the same trust settings and server_name, the same
+ * max_frame, trace callback; a WebSocket c goes to moved's ws, upgraded on c's path and Origin),
+ * says hello with the name c's last hello had, waits for welcome (copied to *welcome when it is not
+ * NULL: the holder's limits), and sends the request that moved
+ * answers once more, unchanged (same rid, bid, fields and key). The request is found among the
+ * last 8 battle-scoped requests c sent (by pc_send or a typed helper) by moved's rid and bid. All
+ * within timeout_ms (-1: no limit). Returns the new connection, owned by the caller (pc_close),
+ * whose later request ids go on from c's; the request's reply and the battle's events then come
+ * from it. c is left open and unchanged: it may hold other battles; close it when it holds none.
+ * NULL with errno: EINVAL (moved is not a `moved` with a rid, its address does not split, or c is
+ * a WebSocket connection and ws is "" or c's path/Origin were over 127 bytes), ENOENT (no
+ * request of c matches it), a connect or TLS error (pc_connect, pc_connect_tls), ETIMEDOUT,
+ * EPROTO (the holder refused the upgrade or hello). The caller counts: at most PC_FOLLOW_MAX
+ * follows per request (a reply on the new connection may be `moved` again). */
+pc_conn *pc_follow(pc_conn *c, const proto_event *moved, int timeout_ms, proto_event *welcome);
+
 /* Typed requests. Each returns the request id it used (>= 1), or -1 with errno set. pc_queue,
  * pc_create and pc_join send a fresh idempotency key ("key", docs/PROTOCOL.md section 5) each call;
  * a client that may retry one logical request (its reply lost to a dropped connection or a server

@@ -42,7 +42,14 @@
  * as the range fills). Giving each connection one of several local addresses (127.0.0.1, 127.0.0.2,
  * ... on loopback, where Linux routes all of 127.0.0.0/8) multiplies the 4-tuples available. pcuv
  * binds the address with port 0 and, where the kernel has IP_BIND_ADDRESS_NO_PORT, lets connect()
- * choose the port, so ports are unique per 4-tuple rather than per local address. */
+ * choose the port, so ports are unique per 4-tuple rather than per local address.
+ *
+ * Clusters (docs/PROTOCOL.md section 8, "Clusters: `moved`"): a request answered with `moved`
+ * (on_event, type PROTO_T_MOVED, with the request's rid and bid) was not executed. pcuv keeps no
+ * copy of what was sent, so the caller keeps its outstanding request, splits moved's addr (or ws
+ * for a WebSocket connection) with pc_split_addr (pc.h), opens a connection there with the same
+ * pcuv_opts (pcuv_connect), says hello, and sends the request again after welcome, at most
+ * PC_FOLLOW_MAX times per request. battle-bench (bench/bb_conn.c) does this per seat. */
 #ifndef BATTLED_PROTO_CLIENT_PCUV_H
 #define BATTLED_PROTO_CLIENT_PCUV_H
 

@@ -141,7 +141,7 @@ pct_result pct_apply(pct_battle *t, const proto_event *ev)
         on_state(t, ev);
         return PCT_APPLIED;
     }
-    if (!ours)
+    if (!ours || ev->type == PROTO_T_MOVED) /* moved: the request went nowhere; nothing happened */
         return PCT_OTHER;
     if (pct_numbered(ev)) {
         if (ev->seq <= t->last_seq)

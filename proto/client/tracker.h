@@ -10,7 +10,8 @@
  * followed. Every other event counts only for the battle followed (same bid). A numbered event
  * (turn, round, attack, crit, mlaunch, mmove, mhit, pd_result, sand_result, ended, away, back,
  * timeout with a seq) whose seq is not above the last applied is a replay (after a resume) and
- * changes nothing. */
+ * changes nothing. `moved` (cluster) is never applied: it says where to send a request, not what
+ * happened in the battle. */
 #ifndef BATTLED_PROTO_CLIENT_TRACKER_H
 #define BATTLED_PROTO_CLIENT_TRACKER_H
 

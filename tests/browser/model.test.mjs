@@ -146,3 +146,26 @@ test('the connection keeps to the announced rate and reconnects with backoff', a
   assert.equal(FakeSocket.all.length, 2, 'a new socket');
   c.stop();
 });
+
+test('moveTo (cluster moved): a new socket to the holder at once, and reconnects go there', async () => {
+  globalThis.WebSocket = FakeSocket;
+  FakeSocket.all = [];
+  const { Conn } = await import('../../web/js/conn.js');
+  let welcomes = 0;
+  const c = new Conn('ws://a/ws', { onWelcome: () => { welcomes++; }, onMessage: () => {}, onStatus: () => {} });
+  c.start();
+  await new Promise((r) => setTimeout(r, 10));
+  FakeSocket.all[0].reply({ t: 'welcome', rid: 1, v: 1, rate: 4, burst: 2, idle_ms: 30000, turn_ms: 30000 });
+  c.moveTo('ws://b:7480/ws');
+  assert.equal(FakeSocket.all[0].readyState, 3, 'the old socket is closed');
+  assert.equal(FakeSocket.all.length, 2);
+  assert.equal(FakeSocket.all[1].url, 'ws://b:7480/ws');
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(FakeSocket.all[1].sent[0].msg.t, 'hello');
+  FakeSocket.all[1].reply({ t: 'welcome', rid: 2, v: 1, rate: 4, burst: 2, idle_ms: 30000, turn_ms: 30000 });
+  assert.equal(welcomes, 2);
+  FakeSocket.all[1].onclose();
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(FakeSocket.all[2].url, 'ws://b:7480/ws', 'a reconnect goes to the holder');
+  c.stop();
+});

@@ -4,17 +4,28 @@
  * of seconds, without a failed battle, and the JSON report says so. Every server gets a TLS listener
  * too (itest's TLS mode); the clear-text runs use the port file's first line.
  * Usage (from ctest): test_bench_smoke BATTLED_BINARY --bench BATTLE_BENCH_BINARY [--shards N]. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "proto/codec.h"
+#include "proto/frame.h"
 #include "tests/integration/itest.h"
 
 #define SMOKE_DEADLINE_S 60 /* one bench run, server start included, must end within this */
@@ -225,6 +236,216 @@ static void bench_refuses_bad_options_clearly(void **state)
     }
 }
 
+/* ---- clusters: a node in front of the server that holds only the battles made through it ---- */
+
+#define MOVER_PAIRS 16
+#define MOVER_BIDS 64
+
+/* Each client connection is relayed frame by frame to the real server, except a battle-scoped
+ * request for a battle this connection did not see created or started: that one is answered with
+ * `moved` naming the real server, as a cluster node answers for a battle another node holds. */
+typedef struct {
+    int lfd, ctl[2];
+    uint16_t port, target;
+    pthread_t th;
+    _Atomic unsigned moved; /* moved replies sent */
+} mover;
+
+typedef struct {
+    int cfd, sfd;
+    frame_reader from_c, from_s;
+    uint64_t bids[MOVER_BIDS];
+    unsigned nbids;
+} mover_pair;
+
+static void send_frame(int fd, const uint8_t *body, uint32_t len)
+{
+    uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    (void)!send(fd, h, 4, MSG_NOSIGNAL | MSG_MORE);
+    (void)!send(fd, body, len, MSG_NOSIGNAL);
+}
+
+static bool pair_holds(const mover_pair *p, uint64_t bid)
+{
+    for (unsigned i = 0; i < p->nbids && i < MOVER_BIDS; i++)
+        if (p->bids[i] == bid)
+            return true;
+    return false;
+}
+
+/* Relays what arrived on fd of pair p; false when either side closed. */
+static bool mover_relay(mover *m, mover_pair *p, bool from_client)
+{
+    uint8_t buf[16384];
+    int fd = from_client ? p->cfd : p->sfd;
+    ssize_t got = recv(fd, buf, sizeof buf, 0);
+    if (got <= 0)
+        return false;
+    const uint8_t *q = buf;
+    size_t left = (size_t)got;
+    while (left > 0) {
+        size_t used;
+        const uint8_t *body;
+        uint32_t blen;
+        proto_error err;
+        frame_status st = frame_reader_feed(from_client ? &p->from_c : &p->from_s, q, left, &used,
+                                            &body, &blen, &err);
+        q += used;
+        left -= used;
+        if (st == FRAME_ERROR)
+            return false;
+        if (st != FRAME_READY)
+            break;
+        if (!from_client) {
+            static proto_event ev;
+            if (proto_decode_event(body, blen, &ev, NULL) == PROTO_E_OK &&
+                (ev.type == PROTO_T_CREATED || ev.type == PROTO_T_STARTED) && !pair_holds(p, ev.bid))
+                p->bids[p->nbids++ % MOVER_BIDS] = ev.bid;
+            send_frame(p->cfd, body, blen);
+            continue;
+        }
+        proto_request r;
+        if (proto_decode_request(body, blen, &r, NULL) == PROTO_E_OK &&
+            proto_type_battle_scoped(r.type) && !pair_holds(p, r.bid)) {
+            proto_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = PROTO_T_MOVED;
+            ev.has_rid = r.has_rid;
+            ev.rid = r.rid;
+            ev.bid = r.bid;
+            snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u", (unsigned)m->target);
+            uint8_t out[256];
+            size_t len;
+            assert_int_equal(proto_encode_event(out, sizeof out, &ev, &len), PROTO_E_OK);
+            (void)!send(p->cfd, out, len, MSG_NOSIGNAL);
+            atomic_fetch_add(&m->moved, 1);
+            continue;
+        }
+        send_frame(p->sfd, body, blen);
+    }
+    return true;
+}
+
+static void pair_close(mover_pair *p)
+{
+    close(p->cfd);
+    close(p->sfd);
+    frame_reader_free(&p->from_c);
+    frame_reader_free(&p->from_s);
+    p->cfd = p->sfd = -1;
+}
+
+static void *mover_main(void *arg)
+{
+    mover *m = arg;
+    static mover_pair pairs[MOVER_PAIRS];
+    for (int i = 0; i < MOVER_PAIRS; i++)
+        pairs[i].cfd = pairs[i].sfd = -1;
+    for (;;) {
+        struct pollfd pf[2 + 2 * MOVER_PAIRS];
+        pf[0] = (struct pollfd){.fd = m->ctl[0], .events = POLLIN};
+        pf[1] = (struct pollfd){.fd = m->lfd, .events = POLLIN};
+        for (int i = 0; i < MOVER_PAIRS; i++) {
+            pf[2 + 2 * i] = (struct pollfd){.fd = pairs[i].cfd, .events = POLLIN};
+            pf[3 + 2 * i] = (struct pollfd){.fd = pairs[i].sfd, .events = POLLIN};
+        }
+        if (poll(pf, 2 + 2 * MOVER_PAIRS, 1000) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents)
+            break;
+        if (pf[1].revents) {
+            int cfd = accept(m->lfd, NULL, NULL);
+            int slot = -1;
+            for (int i = 0; i < MOVER_PAIRS && slot < 0; i++)
+                if (pairs[i].cfd < 0)
+                    slot = i;
+            struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(m->target)};
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            int sfd = socket(AF_INET, SOCK_STREAM, 0);
+            if (cfd < 0 || slot < 0 || sfd < 0 || connect(sfd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+                if (cfd >= 0)
+                    close(cfd);
+                if (sfd >= 0)
+                    close(sfd);
+            } else {
+                mover_pair *p = &pairs[slot];
+                memset(p, 0, sizeof *p);
+                p->cfd = cfd;
+                p->sfd = sfd;
+                frame_reader_init(&p->from_c, PROTO_FRAME_HARD_MAX);
+                frame_reader_init(&p->from_s, PROTO_FRAME_HARD_MAX);
+            }
+        }
+        for (int i = 0; i < MOVER_PAIRS; i++) {
+            mover_pair *p = &pairs[i];
+            if (p->cfd < 0)
+                continue;
+            if ((pf[2 + 2 * i].revents && !mover_relay(m, p, true)) ||
+                (pf[3 + 2 * i].revents && !mover_relay(m, p, false)))
+                pair_close(p);
+        }
+    }
+    for (int i = 0; i < MOVER_PAIRS; i++)
+        if (pairs[i].cfd >= 0)
+            pair_close(&pairs[i]);
+    return NULL;
+}
+
+/* Pointed at one node of a "cluster" that does not hold the joiners' battles, the bench follows
+ * every `moved` to the holder, plays every battle to its end there, and counts the moves. */
+static void bench_follows_moved(void **state)
+{
+    (void)state;
+    itest_server s;
+    const char *sets[] = {"log.level=warn", NULL};
+    assert_true(itest_start(&s, sets));
+    static mover m;
+    memset(&m, 0, sizeof m);
+    m.target = s.plain_port;
+    m.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(m.lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(m.lfd, 16), 0);
+    assert_int_equal(getsockname(m.lfd, (struct sockaddr *)&sa, &sl), 0);
+    m.port = ntohs(sa.sin_port);
+    assert_int_equal(pipe(m.ctl), 0);
+    assert_int_equal(pthread_create(&m.th, NULL, mover_main, &m), 0);
+
+    itest_server front = s; /* the bench dials the mover */
+    front.plain_port = m.port;
+    char json_path[200];
+    snprintf(json_path, sizeof json_path, "%s/bench-moved.json", s.dir);
+    const char *extra[] = {"--mode", "create", "--battles", "8", "--per-conn", "4", "--think", "5",
+                           "--duration", "2", "--grace", "10", "--band", "close", NULL};
+    int rc = run_bench(&front, false, json_path, extra);
+    assert_int_equal(write(m.ctl[1], "q", 1), 1);
+    pthread_join(m.th, NULL);
+    close(m.lfd);
+    close(m.ctl[0]);
+    close(m.ctl[1]);
+    const char *json = slurp(json_path);
+    if (rc != 0 || !json) {
+        itest_dump_log(&s);
+        itest_cleanup(&s);
+        fail_msg("battle-bench exited with %d", rc);
+    }
+    double finished = num(json, "battles_finished"), failed = num(json, "battles_failed");
+    double moved = num(json, "moved"), moved_failed = num(json, "moved_failed");
+    printf("# finished %.0f failed %.0f moved %.0f (mover sent %u)\n", finished, failed, moved,
+           atomic_load(&m.moved));
+    if (finished < 1 || failed != 0 || moved < 1 || moved_failed != 0)
+        fputs(json, stderr);
+    assert_true(finished >= 1);
+    assert_true(failed == 0);
+    assert_true(moved >= finished); /* every battle's join was moved */
+    assert_true(moved == (double)atomic_load(&m.moved));
+    assert_true(moved_failed == 0);
+    assert_int_equal(itest_stop(&s, SIGTERM, 10000), 0);
+    itest_cleanup(&s);
+}
+
 int main(int argc, char **argv)
 {
     /* take --bench PATH out before itest sees the rest; every server gets a TLS listener too */
@@ -247,6 +468,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bench_plays_over_tls_verifying_the_server),
         cmocka_unit_test(bench_plays_over_websocket),
         cmocka_unit_test(bench_plays_from_two_source_addresses),
+        cmocka_unit_test(bench_follows_moved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

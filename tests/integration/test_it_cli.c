@@ -29,6 +29,7 @@
 
 #include "cli/resume.h"
 #include "proto/codec.h"
+#include "proto/frame.h"
 #include "tests/integration/itest.h"
 
 #define CLI_WAIT_MS 20000   /* one expected line of output */
@@ -856,6 +857,180 @@ static void test_gives_up_without_a_server(void **state)
     child_free(&c);
 }
 
+/* ---- clusters: a fake node that answers battle requests with `moved` ---- */
+
+#define NODE_CONNS 8
+typedef struct {
+    int lfd, ctl[2];
+    uint16_t port;
+    uint64_t loop_bid;    /* a join of this battle is sent back to this node itself, forever */
+    pthread_t th;
+} fake_node;
+
+static void node_reply(int fd, const proto_event *ev)
+{
+    uint8_t buf[512];
+    size_t len;
+    if (proto_encode_event(buf, sizeof buf, ev, &len) == PROTO_E_OK)
+        (void)!send(fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* hello: welcome; ping: pong; join/watch/resume: moved to the real server (or to this node for
+ * loop_bid). Nothing else is ever executed here. */
+static void node_answer(fake_node *n, int fd, const proto_request *r)
+{
+    proto_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.has_rid = r->has_rid;
+    ev.rid = r->rid;
+    if (r->type == PROTO_T_HELLO) {
+        ev.type = PROTO_T_WELCOME;
+        ev.u.welcome = (struct proto_welcome){.version = PROTO_VERSION, .server = "fake-node",
+                                              .max_frame = PROTO_FRAME_DEFAULT_MAX, .max_seats = 8,
+                                              .max_watch = 8, .rate = 20, .burst = 20,
+                                              .turn_ms = 30000, .resume_ms = 30000, .idle_ms = 30000};
+    } else if (r->type == PROTO_T_PING) {
+        ev.type = PROTO_T_PONG;
+        ev.u.pong.ts = r->u.ping.ts;
+    } else if (proto_type_battle_scoped(r->type)) {
+        ev.type = PROTO_T_MOVED;
+        ev.bid = r->bid;
+        snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u",
+                 (unsigned)(r->bid == n->loop_bid ? n->port : g_srv.port));
+    } else {
+        return;
+    }
+    node_reply(fd, &ev);
+}
+
+static void *node_main(void *arg)
+{
+    fake_node *n = arg;
+    struct pollfd p[2 + NODE_CONNS];
+    static frame_reader fr[2 + NODE_CONNS];
+    int np = 2;
+    p[0] = (struct pollfd){.fd = n->ctl[0], .events = POLLIN};
+    p[1] = (struct pollfd){.fd = n->lfd, .events = POLLIN};
+    while (poll(p, (nfds_t)np, 1000) >= 0 || errno == EINTR) {
+        if (p[0].revents)
+            break;
+        if (p[1].revents && np < 2 + NODE_CONNS) {
+            int fd = accept(n->lfd, NULL, NULL);
+            if (fd >= 0) {
+                frame_reader_init(&fr[np], PROTO_FRAME_DEFAULT_MAX);
+                p[np++] = (struct pollfd){.fd = fd, .events = POLLIN};
+            }
+        }
+        for (int i = 2; i < np; i++) {
+            if (!p[i].revents)
+                continue;
+            uint8_t buf[4096];
+            ssize_t got = recv(p[i].fd, buf, sizeof buf, 0);
+            const uint8_t *q = buf;
+            size_t left = got > 0 ? (size_t)got : 0;
+            while (left > 0) {
+                size_t used;
+                const uint8_t *body;
+                uint32_t blen;
+                proto_error err;
+                frame_status st = frame_reader_feed(&fr[i], q, left, &used, &body, &blen, &err);
+                q += used;
+                left -= used;
+                if (st != FRAME_READY)
+                    break;
+                proto_request r;
+                if (proto_decode_request(body, blen, &r, NULL) == PROTO_E_OK)
+                    node_answer(n, p[i].fd, &r);
+            }
+            if (got <= 0) {
+                close(p[i].fd);
+                frame_reader_free(&fr[i]);
+                p[i] = p[np - 1];
+                fr[i] = fr[np - 1];
+                np--;
+                i--;
+            }
+        }
+    }
+    for (int i = 2; i < np; i++) {
+        close(p[i].fd);
+        frame_reader_free(&fr[i]);
+    }
+    return NULL;
+}
+
+static void node_start(fake_node *n, uint64_t loop_bid)
+{
+    memset(n, 0, sizeof *n);
+    n->loop_bid = loop_bid;
+    n->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(n->lfd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(n->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(n->lfd, 8), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(n->lfd, (struct sockaddr *)&sa, &sl), 0);
+    n->port = ntohs(sa.sin_port);
+    assert_int_equal(pipe(n->ctl), 0);
+    assert_int_equal(pthread_create(&n->th, NULL, node_main, n), 0);
+}
+
+static void node_stop(fake_node *n)
+{
+    assert_int_equal(write(n->ctl[1], "q", 1), 1);
+    pthread_join(n->th, NULL);
+    close(n->lfd);
+    close(n->ctl[0]);
+    close(n->ctl[1]);
+}
+
+/* Connected to a node that does not hold the battle, battle-cli follows `moved` to the one that
+ * does (the real server), joins there and plays; a battle that keeps moving is given up after 5. */
+static void test_follows_moved_to_the_holder(void **state)
+{
+    (void)state;
+    proto_event ev;
+    pc_conn *host = itest_client(&g_srv, "host");
+    assert_true(pc_create(host, "scout", PROTO_BAND_ADJACENT, PROTO_VS_PLAYER, NULL) > 0);
+    itest_expect(host, PROTO_T_CREATED, &ev);
+    uint64_t bid = ev.bid;
+
+    fake_node n;
+    node_start(&n, bid + 1);
+    char port[8], line[96];
+    snprintf(port, sizeof port, "%u", (unsigned)n.port);
+    const char *args[] = {"--port", port, NULL};
+    child c;
+    child_start(&c, args, NULL);
+    child_expect(&c, "Connected to fake-node", CLI_WAIT_MS);
+    child_send(&c, "join %llu free_trader\n", (unsigned long long)bid);
+    snprintf(line, sizeof line, "Battle %llu is on 127.0.0.1:%u; following it there...",
+             (unsigned long long)bid, (unsigned)g_srv.port);
+    child_expect(&c, line, CLI_WAIT_MS);
+    child_expect(&c, "You: Free Trader (seat 1)", CLI_WAIT_MS);
+    itest_expect(host, PROTO_T_STARTED, &ev);
+    assert_true(pc_forfeit(host, bid) > 0);
+    child_expect(&c, "=== Battle over", CLI_WAIT_MS);
+    refute(&c, "error:");
+
+    /* The holder keeps naming another node: five follows, then the request is given up. */
+    child c2;
+    child_start(&c2, args, NULL);
+    child_expect(&c2, "Connected to fake-node", CLI_WAIT_MS);
+    child_send(&c2, "join %llu free_trader\n", (unsigned long long)(bid + 1));
+    child_expect(&c2, "moved 5 times; giving up on that request", CLI_WAIT_MS);
+    assert_int_equal((int)count(c2.buf, "following it there"), PC_FOLLOW_MAX);
+    child_send(&c2, "quit\n");
+    assert_int_equal(child_finish(&c2, CLI_WAIT_MS), 0);
+    child_send(&c, "quit\n");
+    assert_int_equal(child_finish(&c, CLI_WAIT_MS), 0);
+    child_free(&c);
+    child_free(&c2);
+    node_stop(&n);
+    pc_close(host);
+}
+
 int main(int argc, char **argv)
 {
     /* Our own option first; the rest is itest's (server binary, --shards). */
@@ -875,6 +1050,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_watch_a_battle),
         cmocka_unit_test(test_keepalive_while_queued),
         cmocka_unit_test(test_gives_up_without_a_server),
+        cmocka_unit_test(test_follows_moved_to_the_holder),
         cmocka_unit_test(test_drain_ends_the_battle_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

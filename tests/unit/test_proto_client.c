@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,11 +36,42 @@ static void reply(int fd, const proto_event *e)
     (void)!send(fd, buf, len, MSG_NOSIGNAL);
 }
 
+/* Cluster: the first join of MOVED_BID is answered with `moved` to this same server (a new
+ * connection), later ones with `created`; every join's request is kept for the test to compare. */
+#define MOVED_BID 77
+static int joins_seen;
+static proto_request joins[4];
+static pthread_mutex_t joins_mu = PTHREAD_MUTEX_INITIALIZER; /* the server thread writes them */
+
+static int joins_count(void)
+{
+    pthread_mutex_lock(&joins_mu);
+    int n = joins_seen;
+    pthread_mutex_unlock(&joins_mu);
+    return n;
+}
+
 /* Answers one request the way a server would, echoing the request id. */
 static void answer(int fd, const proto_request *r)
 {
     static proto_event e;
     switch (r->type) {
+    case PROTO_T_JOIN:
+        if (r->bid != MOVED_BID)
+            goto refuse;
+        pthread_mutex_lock(&joins_mu);
+        if (joins_seen < 4)
+            joins[joins_seen] = *r;
+        int first = joins_seen++ == 0;
+        pthread_mutex_unlock(&joins_mu);
+        if (first) {
+            sample_event(PROTO_T_MOVED, &e);
+            snprintf(e.u.moved.addr, sizeof e.u.moved.addr, "127.0.0.1:%u", (unsigned)lport);
+        } else {
+            sample_event(PROTO_T_CREATED, &e);
+        }
+        e.bid = r->bid;
+        break;
     case PROTO_T_HELLO: sample_event(PROTO_T_WELCOME, &e); break;
     case PROTO_T_PING: sample_event(PROTO_T_PONG, &e); e.u.pong.ts = r->u.ping.ts; break;
     case PROTO_T_FIRE:
@@ -55,7 +87,8 @@ static void answer(int fd, const proto_request *r)
         e.bid = r->bid;
         break;
     }
-    default: {
+    default:
+    refuse: {
         static uint8_t buf[512];
         size_t len;
         proto_encode_error(buf, sizeof buf, PROTO_E_NOT_IN_BATTLE, "fake server", r->has_rid, r->rid, r->bid, &len);
@@ -196,6 +229,95 @@ static void test_blocking(void **state)
     pc_close(c);
 }
 
+static void test_split_addr(void **state)
+{
+    (void)state;
+    char h[PROTO_ADDR_MAX + 1];
+    uint16_t port = 0;
+    assert_int_equal(pc_split_addr("10.0.0.2:7400", h, &port), 0);
+    assert_string_equal(h, "10.0.0.2");
+    assert_int_equal(port, 7400);
+    assert_int_equal(pc_split_addr("node-b.example:1", h, &port), 0);
+    assert_string_equal(h, "node-b.example");
+    assert_int_equal(port, 1);
+    assert_int_equal(pc_split_addr("[::1]:65535", h, &port), 0);
+    assert_string_equal(h, "::1");
+    assert_int_equal(port, 65535);
+    static const char *const bad[] = {"", "host", "host:", ":80", "host:0", "host:65536", "host:7x",
+                                      "host:123456", "::1:80", "[::1]80", "[::1]", "[]:80", "a:b:c"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        assert_int_equal(pc_split_addr(bad[i], h, &port), -1);
+        assert_int_equal(errno, EINVAL);
+    }
+    char big[PROTO_ADDR_MAX + 2];
+    memset(big, 'h', sizeof big);
+    memcpy(big + PROTO_ADDR_MAX - 5, ":7400", 6); /* 64 bytes: fits */
+    assert_int_equal(pc_split_addr(big, h, &port), 0);
+    memset(big, 'h', sizeof big);
+    memcpy(big + PROTO_ADDR_MAX - 4, ":7400", 6); /* 65 bytes */
+    assert_int_equal(pc_split_addr(big, h, &port), -1);
+}
+
+/* pc_follow: a join answered with `moved` is sent again, unchanged, on a new connection to the
+ * named address, after its hello; the reply comes there. */
+static void test_follow_moved(void **state)
+{
+    (void)state;
+    pc_conn *c = pc_connect("127.0.0.1", lport, 2000, 0);
+    assert_non_null(c);
+    static proto_event e, moved;
+    assert_true(pc_hello(c, "follower") >= 1);
+    assert_int_equal(pc_recv_type(c, PROTO_T_WELCOME, &e, 2000), 1);
+    uint8_t key[PROTO_TOKEN_LEN];
+    assert_int_equal(pc_new_key(key), 0);
+    pthread_mutex_lock(&joins_mu);
+    joins_seen = 0;
+    pthread_mutex_unlock(&joins_mu);
+    int64_t rid = pc_join_key(c, MOVED_BID, "scout", key);
+    assert_int_equal(pc_recv(c, &moved, 2000), 1);
+    assert_int_equal(moved.type, PROTO_T_MOVED);
+    assert_int_equal(moved.rid, rid);
+    assert_int_equal(moved.bid, MOVED_BID);
+    /* not ours to follow: another rid, another bid, not a moved */
+    proto_event other = moved;
+    other.rid = (uint32_t)rid + 100;
+    assert_null(pc_follow(c, &other, 2000, NULL));
+    assert_int_equal(errno, ENOENT);
+    other = moved;
+    other.bid = MOVED_BID + 1;
+    assert_null(pc_follow(c, &other, 2000, NULL));
+    assert_int_equal(errno, ENOENT);
+    other = moved;
+    snprintf(other.u.moved.addr, sizeof other.u.moved.addr, "no-port");
+    assert_null(pc_follow(c, &other, 2000, NULL));
+    assert_int_equal(errno, EINVAL);
+    assert_null(pc_follow(c, &e, 2000, NULL)); /* a welcome */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(joins_count(), 1);
+
+    e.type = PROTO_T_NONE;
+    pc_conn *n = pc_follow(c, &moved, 2000, &e);
+    assert_non_null(n);
+    assert_int_equal(e.type, PROTO_T_WELCOME); /* the holder's welcome, for its limits */
+    assert_int_equal(pc_recv(n, &e, 2000), 1);
+    assert_int_equal(e.type, PROTO_T_CREATED);
+    assert_int_equal(e.rid, rid);
+    assert_int_equal(e.bid, MOVED_BID);
+    assert_int_equal(joins_count(), 2);
+    pthread_mutex_lock(&joins_mu);
+    assert_memory_equal(&joins[0], &joins[1], sizeof joins[0]); /* the same request, key included */
+    pthread_mutex_unlock(&joins_mu);
+    /* the old connection still works; the new one's ids go on from it */
+    int64_t r2 = pc_ping(n, 5);
+    assert_true(r2 > rid);
+    assert_int_equal(pc_recv_type(n, PROTO_T_PONG, &e, 2000), 1);
+    assert_int_equal(pc_ping(c, 6) > 0, 1);
+    assert_int_equal(pc_recv_type(c, PROTO_T_PONG, &e, 2000), 1);
+    pc_close(n);
+    pc_close(c);
+}
+
 static void test_bad_server_frames(void **state)
 {
     (void)state;
@@ -316,6 +438,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocking),
+        cmocka_unit_test(test_split_addr),
+        cmocka_unit_test(test_follow_moved),
         cmocka_unit_test(test_bad_server_frames),
         cmocka_unit_test(test_libuv_many),
         cmocka_unit_test(test_libuv_refused),

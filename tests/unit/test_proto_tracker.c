@@ -75,6 +75,24 @@ static void starts_from_started(void **state)
     assert_int_equal(t.nmissiles, 0);
 }
 
+/* moved (cluster) says where to send a request; it is not something that happened in the battle. */
+static void ignores_moved(void **state)
+{
+    (void)state;
+    pct_battle t;
+    pct_init(&t);
+    proto_event ev = started(0, 1);
+    pct_apply(&t, &ev);
+    pct_battle before = t;
+    proto_event m;
+    memset(&m, 0, sizeof m);
+    m.type = PROTO_T_MOVED;
+    m.bid = BID;
+    snprintf(m.u.moved.addr, sizeof m.u.moved.addr, "10.0.0.2:7400");
+    assert_int_equal(pct_apply(&t, &m), PCT_OTHER);
+    assert_memory_equal(&t, &before, sizeof t);
+}
+
 static void follows_turns_hulls_and_ammunition(void **state)
 {
     (void)state;
@@ -296,6 +314,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(starts_from_started),
+        cmocka_unit_test(ignores_moved),
         cmocka_unit_test(follows_turns_hulls_and_ammunition),
         cmocka_unit_test(follows_missiles_and_point_defense),
         cmocka_unit_test(drops_replays_and_other_battles),

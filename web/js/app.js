@@ -11,6 +11,9 @@ const $ = (id) => document.getElementById(id);
 const LOG_MAX = 300;
 // Retries of an action the server refused as rate_limited before the page gives up on it.
 const RATE_RETRIES = 3;
+// Cluster: `moved` replies followed for one request before the page gives up on it (PROTOCOL.md
+// section 8, "Clusters: moved").
+const MOVED_MAX = 5;
 
 // Error codes the page acts on (PROTOCOL.md section 9).
 const E = {
@@ -28,7 +31,8 @@ const S = {
   battle: null,      // Battle, or null in the lobby
   tok: null,         // this seat's resume token (Uint8Array)
   log: [],           // log lines: {seq, text}
-  pending: new Map(), // rid -> {msg, tries}
+  pending: new Map(), // rid -> {msg, tries, moved}
+  moved: null,       // {msg, hops}: the request to send again once the battle's holder welcomes us
   queued: null,      // {ship, band} while in the queue (sent again after a reconnect)
   busy: 0,           // rid of the turn action awaiting its reply (buttons stay off meanwhile)
   reacting: new Map(), // rid -> control key ('pd-<mid>', 'sand') of a reaction awaiting its reply
@@ -596,9 +600,42 @@ function onError(m) {
   render();
 }
 
+// Cluster: another node holds the battle the request was about. The page moves its one socket
+// there (its WebSocket port, ws or wss as this page) and sends the request again after welcome.
+function onMoved(m) {
+  const rid = m.rid !== undefined ? num(m.rid) : 0;
+  const p = rid ? S.pending.get(rid) : undefined;
+  S.pending.delete(rid);
+  if (rid && rid === S.busy) S.busy = 0;
+  S.reacting.delete(rid);
+  if (!p) return; // not a request this page still waits on
+  const hops = (p.moved || 0) + 1;
+  // A join or watch that cannot be followed ends in the lobby; a seat this page holds stays saved
+  // (a later reload may find the battle on a server it can reach).
+  const fail = (text) => {
+    if (p.msg.t === 'join' || p.msg.t === 'watch') toLobby(text);
+    notice(text, true);
+    render();
+  };
+  if (hops > MOVED_MAX) {
+    fail(`Battle ${m.bid} keeps moving between servers; try again in a moment.`);
+    return;
+  }
+  if (typeof m.ws !== 'string' || m.ws === '') {
+    fail(`Battle ${m.bid} is on a server without a web port (${m.addr}); use battle-cli there.`);
+    return;
+  }
+  S.moved = { msg: p.msg, hops };
+  S.conn.moveTo(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${m.ws}/ws`);
+}
+
 function onMessage(m) {
   if (m.t === 'error') {
     onError(m);
+    return;
+  }
+  if (m.t === 'moved') {
+    onMoved(m);
     return;
   }
   if (m.rid !== undefined) S.pending.delete(num(m.rid));
@@ -636,6 +673,15 @@ function onWelcome(w, again) {
   S.welcomes++;
   S.busy = 0;
   S.reacting.clear();
+  if (S.moved) {
+    // Welcomed by the battle's holder after a moved: the request goes again, as it was.
+    const mv = S.moved;
+    S.moved = null;
+    const rid = send(mv.msg);
+    if (rid) S.pending.get(rid).moved = mv.hops;
+    render();
+    return;
+  }
   const saved = store.load();
   if (S.battle && (!saved || saved.bid !== S.battle.bid)) {
     // A spectator or player whose battle was not saved yet (the reply never came): ask again.

@@ -168,6 +168,17 @@ export class Conn {
     this.timers.retry = setTimeout(() => this.open(), wait);
   }
 
+  /**
+   * Cluster: from now on talks to url instead (the node that holds this page's battle, after a
+   * moved): the current socket is closed and a new one opened at once; reconnects go there too.
+   */
+  moveTo(url) {
+    this.url = url;
+    this.drop();
+    this.attempt = 0;
+    if (!this.stopped) this.open();
+  }
+
   /** Skips the remaining backoff (the browser says it is online again). */
   retryNow() {
     if (!this.stopped && this.ws === null) this.open();
