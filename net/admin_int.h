@@ -98,6 +98,8 @@ struct admin {
 
     size_t (*cluster_view)(void *arg, char *buf, size_t cap); /* server_opts; NULL: no cluster */
     void *cluster_arg;
+    void (*match_counters)(void *arg, struct server_match_counters *out); /* server_opts */
+    void *match_arg;
 };
 
 #define ADMIN_CLUSTER_MAX (64 * 1024) /* bytes of the /cluster page */
