@@ -5,7 +5,8 @@
  *     pc_follow (the same queue again there) and both get `started` in one battle of that node;
  *   - three players queueing one after another on three nodes: the first two are matched, the
  *     third keeps waiting; once it cancels, its offer is withdrawn (the next player waits too);
- *   - two players of one node are matched there at once, and nothing is offered in Redis. */
+ *   - two players of one node are matched there at once, and nothing is offered in Redis;
+ *   - entries of nodes that are not alive are removed from a band's list by the next offer. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -252,6 +253,49 @@ static void test_lone_node_matches_locally(void **state)
     pc_close(q);
 }
 
+/* The length of a band's list in Redis, and its first entry into first (cap bytes). */
+static long long band_list(redisContext *rc, int band, char *first, size_t cap)
+{
+    redisReply *r = redisCommand(rc, "LRANGE battled:cluster:queue:%d 0 -1", band);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    long long n = (long long)r->elements;
+    snprintf(first, cap, "%s", n ? r->element[0]->str : "");
+    freeReplyObject(r);
+    return n;
+}
+
+/* Entries of a node that is not alive (and one that is not an entry at all) are removed when a
+ * live node offers its own; its cancel withdraws it. */
+static void test_stale_entries_removed(void **state)
+{
+    (void)state;
+    redisContext *rc = rh_connect(&g_redis);
+    assert_non_null(rc);
+    redisReply *r = redisCommand(rc, "RPUSH battled:cluster:queue:%d 65000|7|1 junk",
+                                 (int)PROTO_BAND_VERY_LONG);
+    assert_non_null(r);
+    freeReplyObject(r);
+    double stale = metric(1, "battled_cluster_queue_stale_total");
+    pc_conn *p = itest_client(&g_n[1].s, "p");
+    queue_on(p, PROTO_BAND_VERY_LONG);
+    wait_metric(1, "battled_cluster_queue_stale_total", stale + 2);
+    char first[64];
+    assert_int_equal(band_list(rc, PROTO_BAND_VERY_LONG, first, sizeof first), 1);
+    assert_null(strstr(first, "65000|")); /* node 1's own entry */
+    itest_expect_silence(p, 200); /* and nobody to be matched with */
+    assert_true(pc_cancel(p) > 0);
+    proto_event ev;
+    itest_expect(p, PROTO_T_UNQUEUED, &ev);
+    uint64_t end = itest_now_ms() + OFFER_MS;
+    while (band_list(rc, PROTO_BAND_VERY_LONG, first, sizeof first) != 0) {
+        assert_true(itest_now_ms() < end);
+        usleep(20 * 1000);
+    }
+    redisFree(rc);
+    pc_close(p);
+}
+
 int main(int argc, char **argv)
 {
     itest_init(argc, argv);
@@ -259,6 +303,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_two_nodes_matched),
         cmocka_unit_test(test_first_come_first_served),
         cmocka_unit_test(test_lone_node_matches_locally),
+        cmocka_unit_test(test_stale_entries_removed),
     };
     return cmocka_run_group_tests(tests, cluster_up, cluster_down);
 }
