@@ -512,6 +512,10 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
     bool restart = fenced || (sig != SIGUSR1 && sigterm_restarts(cfg));
     log_info("shutting down", "signal", sig_name(sig), "mode",
              fenced ? "fenced" : restart ? "restart" : "drain");
+    /* The heartbeat stops reading the shards' counters now: the stop frees them while the
+     * cluster thread may be reading (seen as a crash at the end of a SIGTERM under load). */
+    if (node)
+        cluster_node_set_status(node, NULL, NULL);
     if (restart)
         server_restart(s);
     else
@@ -529,8 +533,6 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
             server_drain(s);
         }
     }
-    if (node)
-        cluster_node_set_status(node, NULL, NULL); /* the counters go with server_wait */
     cluster_match_stop(match); /* the network thread is done with its hook; s is still there */
     rc = server_wait(s);
     cluster_node_stop(node); /* after the admin listener is gone: it reads the node's view */
