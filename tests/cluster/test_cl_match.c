@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "tests/cluster/cl_view.h"
 #include "tests/cluster/redis_harness.h"
 #include "tests/integration/itest.h"
 
@@ -58,27 +59,6 @@ static void node_start(int i)
     unlink(n->portfile);
 }
 
-/* Polls every node's /cluster until it lists every node with its bound game port. */
-static void wait_formed(void)
-{
-    uint64_t end = itest_now_ms() + 10000;
-    for (int i = 0; i < NODES; i++) {
-        for (;;) {
-            char page[8192];
-            assert_true(itest_now_ms() < end);
-            int got = 0;
-            if (itest_http_get(g_n[i].admin, "/cluster", page, sizeof page) == 200) {
-                for (char *p = page; (p = strstr(p, "\"incarnation\":")); p++)
-                    got++;
-                got--; /* the page's own "incarnation" before the list */
-            }
-            if (got == NODES && !strstr(page, "\"player\":\"127.0.0.1:0\""))
-                break;
-            usleep(50 * 1000);
-        }
-    }
-}
-
 static int cluster_up(void **state)
 {
     (void)state;
@@ -87,8 +67,10 @@ static int cluster_up(void **state)
         return -1;
     for (int i = 0; i < NODES; i++)
         node_start(i);
-    wait_formed();
-    return 0;
+    uint16_t ports[NODES];
+    for (int i = 0; i < NODES; i++)
+        ports[i] = g_n[i].admin;
+    return cl_wait_formed(ports, NODES, NODES, 10000) ? 0 : -1;
 }
 
 static int cluster_down(void **state)
