@@ -10,15 +10,18 @@
 #include "net/net_int.h"
 #include "util/log.h"
 
+/* The hook is called only while the mailbox is open: once the server closes its handles (the end
+ * of a stop), the cluster layer may already be gone. redir_open is written on this thread (or
+ * before it started, or after it was joined), so reading it here needs no lock. */
 void lobby_remote_waiting(server *s, const lobby_entry *e)
 {
-    if (s->opts.queue_hook)
+    if (s->opts.queue_hook && s->redir_open)
         s->opts.queue_hook(s->opts.match_arg, SERVER_QUEUE_WAITING, e->band, e->ticket);
 }
 
 void lobby_remote_gone(server *s, uint8_t band, uint64_t ticket)
 {
-    if (s->opts.queue_hook && ticket)
+    if (s->opts.queue_hook && s->redir_open && ticket)
         s->opts.queue_hook(s->opts.match_arg, SERVER_QUEUE_GONE, band, ticket);
 }
 

@@ -116,9 +116,10 @@ struct server_opts {
     /* Cluster matchmaking (docs/CLUSTER.md, "Matchmaking across nodes"; NULL: none). Called on the
      * network thread when a queue entry starts waiting (SERVER_QUEUE_WAITING: no local opponent
      * was there) and when it stops waiting (SERVER_QUEUE_GONE: matched here, cancelled, its
-     * connection closed, drained); never for an entry server_queue_redirect moved. Must not block:
-     * the cluster layer copies the event into a bounded queue of its own (and counts what it
-     * drops). ticket is unique on this server; band 0..7. */
+     * connection closed, drained); never for an entry server_queue_redirect moved, nor once the
+     * server closes its handles at the end of a stop (so the cluster layer may go then). Must not
+     * block: the cluster layer copies the event into a bounded queue of its own (and counts what
+     * it drops). ticket is unique on this server; band 0..7. */
     void (*queue_hook)(void *arg, int what, uint8_t band, uint64_t ticket);
     /* The cluster layer's matchmaking counters, for /metrics (NULL: none shown). Network thread;
      * must not block. */
