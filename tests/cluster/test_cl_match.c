@@ -5,6 +5,7 @@
  *     pc_follow (the same queue again there) and both get `started` in one battle of that node;
  *   - three players queueing one after another on three nodes: the first two are matched, the
  *     third keeps waiting; once it cancels, its offer is withdrawn (the next player waits too);
+ *   - a player sent to a node whose player left meanwhile waits there, and is matched from there;
  *   - two players of one node are matched there at once, and nothing is offered in Redis;
  *   - entries of nodes that are not alive are removed from a band's list by the next offer. */
 #include <errno.h>
@@ -211,6 +212,44 @@ static void test_first_come_first_served(void **state)
     pc_close(z);
 }
 
+/* y (node 1) is sent to x's node 0, but x leaves before y gets there: y then waits at node 0,
+ * offered from there like any entry, and a newcomer on node 2 is sent to node 0 and matched. */
+static void test_moved_player_waits_when_gone(void **state)
+{
+    (void)state;
+    pc_conn *x = itest_client(&g_n[0].s, "x");
+    pc_conn *y = itest_client(&g_n[1].s, "y");
+    double pub0 = metric(0, "battled_cluster_queue_published_total");
+    queue_on(x, PROTO_BAND_CLOSE);
+    wait_metric(0, "battled_cluster_queue_published_total", pub0 + 1);
+    int ry = queue_on(y, PROTO_BAND_CLOSE);
+    proto_event ev;
+    itest_expect(y, PROTO_T_MOVED, &ev);
+    assert_int_equal(ev.rid, ry);
+    pc_close(x); /* gone before y arrives */
+    uint64_t end = itest_now_ms() + OFFER_MS;
+    while (metric(0, "battled_lobby_waiting") != 0) {
+        assert_true(itest_now_ms() < end);
+        usleep(20 * 1000);
+    }
+    pc_conn *y2 = pc_follow(y, &ev, ITEST_WAIT_MS, NULL);
+    assert_non_null(y2);
+    itest_expect(y2, PROTO_T_QUEUED, &ev); /* nobody there: y waits at node 0 */
+    assert_int_equal(ev.rid, ry);
+    wait_metric(0, "battled_cluster_queue_published_total", pub0 + 2);
+    pc_conn *z = itest_client(&g_n[2].s, "z");
+    int rz = queue_on(z, PROTO_BAND_CLOSE);
+    proto_event sz, sy;
+    pc_conn *z2 = follow_queue(z, rz, &g_n[0], &sz);
+    itest_expect(y2, PROTO_T_STARTED, &sy);
+    assert_true(sy.bid == sz.bid);
+    assert_int_equal(sy.u.started.seat, 0); /* y waited */
+    pc_close(y);
+    pc_close(y2);
+    pc_close(z);
+    pc_close(z2);
+}
+
 /* Two players of node 2 are matched there at once; nothing of theirs reaches Redis. */
 static void test_lone_node_matches_locally(void **state)
 {
@@ -284,6 +323,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_nodes_matched),
         cmocka_unit_test(test_first_come_first_served),
+        cmocka_unit_test(test_moved_player_waits_when_gone),
         cmocka_unit_test(test_lone_node_matches_locally),
         cmocka_unit_test(test_stale_entries_removed),
     };
