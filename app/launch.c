@@ -351,12 +351,12 @@ static int start_node(const battled_config *cfg, cluster_node **out)
     return 0;
 }
 
-/* With a cluster: matchmaking across nodes (cluster/match.h), created before the server (which is
- * given its hook) and started after it. 0 (and *out NULL without a cluster) or -1. */
+/* With a cluster and cluster.match: matchmaking across nodes (cluster/match.h), created before the
+ * server (which is given its hook) and started after it. 0 (and *out NULL when off) or -1. */
 static int create_match(const battled_config *cfg, cluster_node *node, cluster_match **out)
 {
     *out = NULL;
-    if (!node)
+    if (!node || !cfg->cluster.match)
         return 0;
     cluster_match_opts o = {
         .node = node,
@@ -483,7 +483,7 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         advertise_bound(cfg, node, s);
         cluster_node_set_status(node, node_status, s);
         cluster_node_set_fenced(node, on_fenced, NULL);
-        if (cluster_match_start(match, redirect_queue, s) != 0 ||
+        if ((match && cluster_match_start(match, redirect_queue, s) != 0) ||
             start_adopt(cfg, node, s, &adopt) != 0) {
             server_drain(s);
             while (!server_finished(s))

@@ -1,5 +1,6 @@
 /* Matchmaking across nodes with the real battled: three cluster nodes on one redis-server (started
- * by the test on a free loopback port), cluster.match_delay_ms = 200.
+ * by the test on a free loopback port), cluster.match_delay_ms = 200, and a fourth that does not
+ * match across nodes.
  *   - two players queueing in one band on different nodes are matched: the later one is answered
  *     `moved` (no bid, its queue's rid) naming the node where the other waits, follows it with
  *     pc_follow (the same queue again there) and both get `started` in one battle of that node;
@@ -7,7 +8,8 @@
  *     third keeps waiting; once it cancels, its offer is withdrawn (the next player waits too);
  *   - a player sent to a node whose player left meanwhile waits there, and is matched from there;
  *   - two players of one node are matched there at once, and nothing is offered in Redis;
- *   - entries of nodes that are not alive are removed from a band's list by the next offer. */
+ *   - entries of nodes that are not alive are removed from a band's list by the next offer;
+ *   - a node with cluster.match = false matches its own players only. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -25,7 +27,7 @@
 #include "tests/cluster/redis_harness.h"
 #include "tests/integration/itest.h"
 
-#define NODES 3
+#define NODES 4 /* m0..m2 match across nodes; m3 has cluster.match = false */
 #define OFFER_MS 10000 /* for an entry to be offered in Redis (match_delay_ms is 200) */
 
 static rh_server g_redis;
@@ -54,7 +56,8 @@ static void node_start(int i)
                           "persistence.enabled=false", "cluster.enabled=true", set_node[i],
                           "cluster.heartbeat_ms=200", "cluster.ttl_ms=1000",
                           "cluster.match_delay_ms=200", "game.turn_timer_ms=60000",
-                          "server.max_conns_per_addr=0", "server.max_handshakes_per_addr=0", NULL};
+                          "server.max_conns_per_addr=0", "server.max_handshakes_per_addr=0",
+                          i == 3 ? "cluster.match=false" : NULL, NULL};
     assert_true(itest_start(&n->s, sets));
     n->admin = itest_admin_port(n->portfile);
     unlink(n->portfile);
@@ -88,12 +91,18 @@ static int cluster_down(void **state)
     return 0;
 }
 
-/* One counter of node i's /metrics. */
-static double metric(int i, const char *name)
+/* One counter of node i's /metrics (-1: absent). */
+static double metric_or_absent(int i, const char *name)
 {
     static char page[256 * 1024];
     assert_int_equal(itest_http_get(g_n[i].admin, "/metrics", page, sizeof page), 200);
-    double v = itest_metric(page, name);
+    return itest_metric(page, name);
+}
+
+/* One counter of node i's /metrics, which must be there. */
+static double metric(int i, const char *name)
+{
+    double v = metric_or_absent(i, name);
     assert_true(v >= 0);
     return v;
 }
@@ -274,6 +283,35 @@ static void test_lone_node_matches_locally(void **state)
     pc_close(q);
 }
 
+/* cluster.match = false (node 3): its players are matched on it only, never offered or moved, and
+ * a player elsewhere is not sent to it. */
+static void test_match_off(void **state)
+{
+    (void)state;
+    pc_conn *p = itest_client(&g_n[3].s, "p");
+    pc_conn *q = itest_client(&g_n[0].s, "q");
+    double pub0 = metric(0, "battled_cluster_queue_published_total");
+    queue_on(p, PROTO_BAND_ADJACENT);
+    queue_on(q, PROTO_BAND_ADJACENT);
+    wait_metric(0, "battled_cluster_queue_published_total", pub0 + 1); /* q is offered */
+    itest_expect_silence(p, 500); /* nobody takes q's offer for p, p is not offered */
+    itest_expect_silence(q, 10);
+    assert_true(metric_or_absent(3, "battled_cluster_queue_published_total") < 0);
+    assert_int_equal(metric(3, "battled_queue_moved_total"), 0);
+    /* a second player of node 3 is matched there, at once */
+    pc_conn *r = itest_client(&g_n[3].s, "r");
+    assert_true(pc_queue(r, "scout", PROTO_BAND_ADJACENT) > 0);
+    proto_event sr, sp;
+    itest_expect(r, PROTO_T_STARTED, &sr);
+    itest_expect(p, PROTO_T_STARTED, &sp);
+    assert_true(sr.bid == sp.bid);
+    assert_true(pc_cancel(q) > 0);
+    itest_expect(q, PROTO_T_UNQUEUED, &sr);
+    pc_close(p);
+    pc_close(q);
+    pc_close(r);
+}
+
 /* The length of a band's list in Redis, and its first entry into first (cap bytes). */
 static long long band_list(redisContext *rc, int band, char *first, size_t cap)
 {
@@ -326,6 +364,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_moved_player_waits_when_gone),
         cmocka_unit_test(test_lone_node_matches_locally),
         cmocka_unit_test(test_stale_entries_removed),
+        cmocka_unit_test(test_match_off),
     };
     return cmocka_run_group_tests(tests, cluster_up, cluster_down);
 }
