@@ -165,6 +165,12 @@ static const config_entry schema[] = {
        "how often this node renews its registration"),
     MS("cluster", "ttl_ms", cluster.ttl_ms, 300, 10 * MIN, 5 * SEC,
        "a node that did not renew for this long is gone; more than heartbeat_ms"),
+    BOOL("cluster", "match", cluster.match, 1,
+         "match queueing players across nodes (Redis); false: each node matches its own players "
+         "only, and a queue is never answered with moved"),
+    MS("cluster", "match_delay_ms", cluster.match_delay_ms, 0, 1 * MIN, 200,
+       "a queue entry waits this long for an opponent on its own node before it is offered to "
+       "the other nodes (Redis)"),
 };
 
 #define N_SCHEMA (sizeof schema / sizeof schema[0])

@@ -107,6 +107,8 @@ typedef struct battled_config {
         char advertise_wss[CONFIG_STRING_MAX + 1];   /* "" = ws.tls_listen (none when off) */
         int64_t heartbeat_ms;
         int64_t ttl_ms;
+        bool match;             /* matchmaking across nodes (cluster/match.h) */
+        int64_t match_delay_ms; /* a queue entry waits this long for a local opponent */
     } cluster;
 } battled_config;
 

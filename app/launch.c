@@ -14,11 +14,15 @@
 #include <unistd.h>
 
 #include "cluster/adopt.h"
+#include "cluster/match.h"
 #include "cluster/node.h"
 #include "journal/store_redis.h"
 #include "util/log.h"
 
 _Static_assert(CONFIG_STRING_MAX <= SERVER_STRING_MAX, "a config string must fit a server option");
+_Static_assert((int)CLUSTER_MATCH_WAITING == (int)SERVER_QUEUE_WAITING &&
+                   (int)CLUSTER_MATCH_GONE == (int)SERVER_QUEUE_GONE,
+               "the queue hook's events are the cluster layer's");
 
 /* Reads and parses the ship table at path. Returns a malloc'd table the caller owns, or NULL
  * (logged: cannot open, too large, no memory, bad table). */
@@ -152,13 +156,29 @@ static const char *node_name(const battled_config *cfg)
     return host;
 }
 
+/* /metrics' matchmaking counters from the cluster layer's (network thread). */
+static void match_counters(void *arg, struct server_match_counters *out)
+{
+    cluster_match_stats st;
+    cluster_match_stats_get(arg, &st);
+    *out = (struct server_match_counters){.published = st.published, .matched = st.matched,
+                                          .stale = st.stale, .events_dropped = st.events_dropped,
+                                          .errors = st.errors};
+}
+
 /* Starts the server, with node's view behind the admin /cluster page when node is not NULL. In a
  * cluster the node also decides the battle ids (its incarnation in bits 47..62), where a battle is
- * served (moved replies), and this incarnation's journal prefix and owner name in Redis. */
-static server *start_server(const battled_config *cfg, cluster_node *node)
+ * served (moved replies), and this incarnation's journal prefix and owner name in Redis; match
+ * (when not NULL) is told about the queue entries that wait (matchmaking across nodes). */
+static server *start_server(const battled_config *cfg, cluster_node *node, cluster_match *match)
 {
     struct server_opts o;
     fill_opts(cfg, &o);
+    if (match) {
+        o.queue_hook = cluster_match_hook;
+        o.match_counters = match_counters;
+        o.match_arg = match;
+    }
     if (node) {
         o.cluster_view = cluster_node_view_hook;
         o.cluster_arg = node;
@@ -302,7 +322,7 @@ static bool sigterm_restarts(const battled_config *cfg)
 
 server *launch_server(const battled_config *cfg)
 {
-    return start_server(cfg, NULL);
+    return start_server(cfg, NULL, NULL);
 }
 
 /* The node's heartbeat status from the shards' counters (cluster thread; atomics only). */
@@ -350,6 +370,36 @@ static int start_node(const battled_config *cfg, cluster_node **out)
              LOG_U64(cluster_node_incarnation(*out)), "player", o.player_address, "admin",
              o.admin_address);
     return 0;
+}
+
+/* With a cluster and cluster.match: matchmaking across nodes (cluster/match.h), created before the
+ * server (which is given its hook) and started after it. 0 (and *out NULL when off) or -1. */
+static int create_match(const battled_config *cfg, cluster_node *node, cluster_match **out)
+{
+    *out = NULL;
+    if (!node || !cfg->cluster.match)
+        return 0;
+    cluster_match_opts o = {
+        .node = node,
+        .redis_address = cfg->persistence.redis_address,
+        .prefix = cfg->cluster.prefix,
+        .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,
+        .delay_ms = (unsigned)cfg->cluster.match_delay_ms,
+        .refresh_ms = (unsigned)cfg->cluster.heartbeat_ms,
+    };
+    char err[200];
+    if (cluster_match_create(&o, out, err, sizeof err) != 0) {
+        log_error("cluster: cannot set up matchmaking across nodes", "error", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The match thread's way to move a player of this node to the one it was matched with. */
+static bool redirect_queue(void *arg, uint8_t band, uint64_t ticket, const char *addr,
+                           const char *ws)
+{
+    return server_queue_redirect(arg, band, ticket, addr, ws);
 }
 
 /* "host:port" of listen with its port replaced by the one bound (listen's port may be 0). */
@@ -448,8 +498,14 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
     cluster_node *node;
     if (start_node(cfg, &node) != 0)
         return 1;
-    server *s = start_server(cfg, node);
+    cluster_match *match;
+    if (create_match(cfg, node, &match) != 0) {
+        cluster_node_stop(node);
+        return 1;
+    }
+    server *s = start_server(cfg, node, match);
     if (!s) {
+        cluster_match_stop(match);
         cluster_node_stop(node);
         return 1;
     }
@@ -458,8 +514,12 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
         advertise_bound(cfg, node, s);
         cluster_node_set_status(node, node_status, s);
         cluster_node_set_fenced(node, on_fenced, NULL);
-        if (start_adopt(cfg, node, s, &adopt) != 0) {
+        if ((match && cluster_match_start(match, redirect_queue, s) != 0) ||
+            start_adopt(cfg, node, s, &adopt) != 0) {
             server_drain(s);
+            while (!server_finished(s))
+                usleep(10 * 1000);
+            cluster_match_stop(match);
             server_wait(s);
             cluster_node_stop(node);
             return 1;
@@ -506,6 +566,7 @@ int launch_run(const battled_config *cfg, const sigset_t *signals)
             server_drain(s);
         }
     }
+    cluster_match_stop(match); /* the network thread is done with its hook; s is still there */
     rc = server_wait(s);
     atomic_store(&g_cluster.adopt, NULL);
     cluster_adopt_stop(adopt);

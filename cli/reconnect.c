@@ -124,7 +124,10 @@ void reconn_follow(app *a, const proto_event *moved)
         drop_request(a, rid);
         return;
     }
-    fprintf(stdout, "Battle %llu is on %s:%u; following it there...\n", bid, host, (unsigned)port);
+    if (bid)
+        fprintf(stdout, "Battle %llu is on %s:%u; following it there...\n", bid, host, (unsigned)port);
+    else /* a queue's moved: matched with a player waiting on that node */
+        fprintf(stdout, "Opponent found on %s:%u; queueing there...\n", host, (unsigned)port);
     proto_event w;
     pc_conn *n = pc_follow(a->c, moved, CONNECT_TIMEOUT_MS + WELCOME_TIMEOUT_MS, &w);
     if (!n) {

@@ -706,12 +706,19 @@ bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NA
     unsigned h = atomic_load_explicit(&n->holder[x], memory_order_relaxed);
     if (h == 0 || h == n->inc)
         return true;
+    cluster_node_address(n, h, tls, addr, ws);
+    return false;
+}
+
+bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLUSTER_NAME_MAX + 1],
+                          char ws[CLUSTER_NAME_MAX + 1])
+{
     addr[0] = ws[0] = '\0';
     pthread_mutex_lock(&n->mu);
     for (size_t i = 0; i < n->nview; i++) {
         size_t len = strlen(n->view[i].player);
         bool bound = !(len >= 2 && strcmp(n->view[i].player + len - 2, ":0") == 0);
-        if (n->view[i].inc == h && bound) { /* port 0: it has not told its bound port yet */
+        if (n->view[i].inc == inc && bound) { /* port 0: it has not told its bound port yet */
             /* A TLS client gets the holder's TLS ports; a holder without one gets its plain
              * port named (the client's TLS handshake then fails: configure every node alike). */
             const node_entry *e = &n->view[i];
@@ -721,7 +728,17 @@ bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NA
         }
     }
     pthread_mutex_unlock(&n->mu);
-    return false;
+    return addr[0] != '\0';
+}
+
+size_t cluster_node_live(cluster_node *n, uint16_t *out, size_t cap)
+{
+    pthread_mutex_lock(&n->mu);
+    size_t k = 0;
+    for (size_t i = 0; i < n->nview && k < cap; i++)
+        out[k++] = (uint16_t)n->view[i].inc;
+    pthread_mutex_unlock(&n->mu);
+    return k;
 }
 
 void cluster_node_set_addresses(cluster_node *n, const char *player, const char *ws,

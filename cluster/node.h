@@ -75,6 +75,17 @@ size_t cluster_node_journal_prefix(const cluster_node *n, char *buf, size_t cap)
 bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NAME_MAX + 1],
                          char ws[CLUSTER_NAME_MAX + 1]);
 
+/* The game and WebSocket addresses of the live node with incarnation inc (its TLS game and wss
+ * addresses when tls; a node without a TLS port gives its plain one), from the latest view
+ * (ws "" when it has none). Returns false (addr "") when no live node has it, or it has not told
+ * its bound port yet. Any thread; never touches Redis. */
+bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLUSTER_NAME_MAX + 1],
+                          char ws[CLUSTER_NAME_MAX + 1]);
+
+/* The incarnations of the live nodes (this one included once it registered), from the latest
+ * view, into out (at most cap). Returns how many; 0 while Redis is unreachable. Any thread. */
+size_t cluster_node_live(cluster_node *n, uint16_t *out, size_t cap);
+
 /* Replaces the advertised game, WebSocket, TLS game and wss addresses (once the server knows the
  * ports it bound; "" = none; NULL leaves one as it is). Values that are not host:port-like are
  * ignored. Any thread. */

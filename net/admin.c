@@ -499,6 +499,8 @@ int admin_start(server *s, const struct server_opts *opts, admin **out)
     a->cluster_arg = opts->cluster_arg;
     a->cluster_metrics = opts->cluster_metrics;
     a->cluster_metrics_arg = opts->cluster_metrics_arg;
+    a->match_counters = opts->match_counters;
+    a->match_arg = opts->match_arg;
     a->nshards = server_shard_count(s);
     a->ring_capacity = (uint64_t)opts->ring_slots - 1;
     unsigned n = a->nshards ? a->nshards : 1;

@@ -100,6 +100,8 @@ struct admin {
     void *cluster_arg;
     void (*cluster_metrics)(void *arg, prom_out *o); /* server_opts; NULL: none */
     void *cluster_metrics_arg;
+    void (*match_counters)(void *arg, struct server_match_counters *out); /* server_opts */
+    void *match_arg;
 };
 
 #define ADMIN_CLUSTER_MAX (64 * 1024) /* bytes of the /cluster page */

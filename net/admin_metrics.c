@@ -129,6 +129,15 @@ static void net_metrics(prom_out *o, const net_stats *st)
                (double)NET_STAT_GET(st, lobby_waiting));
     prom_counter(o, "battled_lobby_matches_total", "Pairs matched by the lobby.",
                  NET_STAT_GET(st, lobby_matches));
+    prom_counter(o, "battled_queue_moved_total",
+                 "Queue entries answered with moved: matched with a player of another node.",
+                 NET_STAT_GET(st, queue_moved));
+    prom_counter(o, "battled_queue_redirect_lost_total",
+                 "Cross-node matches for an entry that had stopped waiting here meanwhile.",
+                 NET_STAT_GET(st, queue_redirect_lost));
+    prom_counter(o, "battled_queue_redirect_dropped_total",
+                 "Cross-node matches refused: the network thread's redirect mailbox was full.",
+                 NET_STAT_GET(st, queue_redirect_dropped));
     prom_counter(o, "battled_battles_created_total",
                  "Battles asked of the shards (matches, private and solo creates).",
                  NET_STAT_GET(st, battles_created));
@@ -403,6 +412,27 @@ static void admin_own_metrics(admin *a, prom_out *o, unsigned n, char (*sid)[12]
     }
 }
 
+/* Matchmaking across cluster nodes (the cluster layer's counters; docs/CLUSTER.md). */
+static void match_metrics(const admin *a, prom_out *o)
+{
+    if (!a->match_counters)
+        return;
+    struct server_match_counters m;
+    memset(&m, 0, sizeof m);
+    a->match_counters(a->match_arg, &m);
+    prom_counter(o, "battled_cluster_queue_published_total",
+                 "Queue entries of this node offered to the other nodes in Redis.", m.published);
+    prom_counter(o, "battled_cluster_queue_matched_total",
+                 "Entries of other nodes taken from Redis for a player waiting here.", m.matched);
+    prom_counter(o, "battled_cluster_queue_stale_total",
+                 "Entries of nodes no longer alive removed from the queues in Redis.", m.stale);
+    prom_counter(o, "battled_cluster_queue_events_dropped_total",
+                 "Queue events the cluster layer could not take: its queue was full.",
+                 m.events_dropped);
+    prom_counter(o, "battled_cluster_queue_errors_total",
+                 "Matchmaking round trips to Redis that failed.", m.errors);
+}
+
 bool admin_render_metrics(admin *a)
 {
     prom_out *o = &a->page;
@@ -429,5 +459,6 @@ bool admin_render_metrics(admin *a)
     admin_own_metrics(a, o, n, sid);
     if (a->cluster_metrics)
         a->cluster_metrics(a->cluster_metrics_arg, o);
+    match_metrics(a, o);
     return prom_out_ok(o);
 }

@@ -511,6 +511,7 @@ void conn_close(conn *c, net_close_reason why, bool flush)
                   "seats", LOG_U64(c->nplaces), "unsent", LOG_U64(c->out.bytes));
         /* From here on, shard output for this id is dropped and counted. */
         conntab_remove(&s->conns, c->id);
+        lobby_remote_gone_all(s, c->lobby);
         size_t n = lobby_cancel(&s->lobby, &c->lobby);
         if (n)
             NET_STAT_ADD(&s->stats, lobby_waiting, (uint64_t)-(int64_t)n);

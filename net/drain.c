@@ -73,6 +73,7 @@ static void stop_taking_work(server *s, const char *queue_msg)
                 route_error(c, PROTO_E_SERVER_DRAINING, queue_msg, e->has_rid, e->rid, 0);
                 c->nqueued--;
             }
+            lobby_remote_gone(s, e->band, e->ticket);
             lobby_remove(&s->lobby, e);
             NET_STAT_ADD(&s->stats, lobby_waiting, (uint64_t)-1);
         }

@@ -115,6 +115,8 @@ lobby_result lobby_queue_keyed(lobby *l, uint64_t conn, lobby_entry **conn_list,
                     now_ms > w->enqueued_ms ? now_ms - w->enqueued_ms : 0,
                     w->has_key ? w->key : NULL);
         fill_player(second, conn, has_rid, rid, band, ship, 0, key);
+        first->ticket = w->ticket;
+        second->ticket = 0;
         unlink_entry(l, w);
         l->matches++;
         return LOBBY_MATCHED;
@@ -128,6 +130,7 @@ lobby_result lobby_queue_keyed(lobby *l, uint64_t conn, lobby_entry **conn_list,
     e->has_rid = has_rid;
     e->band = band;
     e->enqueued_ms = now_ms;
+    e->ticket = ++l->tickets;
     e->has_key = key_present(key);
     if (e->has_key)
         memcpy(e->key, key, LOBBY_KEY_LEN);
@@ -147,6 +150,16 @@ lobby_result lobby_queue_keyed(lobby *l, uint64_t conn, lobby_entry **conn_list,
         e->cnext->cprev = e;
     *conn_list = e;
     return LOBBY_QUEUED;
+}
+
+lobby_entry *lobby_find_ticket(const lobby *l, uint8_t band, uint64_t ticket)
+{
+    if (band >= LOBBY_BANDS)
+        return NULL;
+    for (lobby_entry *e = l->q_head[band]; e; e = e->next)
+        if (e->ticket == ticket)
+            return e;
+    return NULL;
 }
 
 void lobby_remove(lobby *l, lobby_entry *e)

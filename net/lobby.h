@@ -33,6 +33,7 @@ struct lobby_entry {
     lobby_entry **owner;            /* the connection's list head */
     uint64_t conn;
     uint64_t enqueued_ms;
+    uint64_t ticket;                /* this entry's number, unique in this lobby (from 1) */
     uint32_t rid;                   /* request id to echo, when has_rid */
     bool has_rid;
     uint8_t band;
@@ -51,6 +52,7 @@ typedef struct {
     uint8_t key[LOBBY_KEY_LEN];
     char ship[LOBBY_SHIP_MAX + 1];
     uint64_t waited_ms;
+    uint64_t ticket;  /* the entry's ticket (the one who waited); 0 for this request */
 } lobby_player;
 
 /* A match remembered by one side's key: a queue repeated with that key (its `started` was lost)
@@ -69,6 +71,7 @@ typedef struct {
     lobby_entry *spare;
     lobby_block *blocks;
     uint64_t matches;  /* pairs made since init */
+    uint64_t tickets;  /* the last ticket given */
     lobby_key *keys;   /* LOBBY_KEYS slots, allocated at the first keyed match; NULL before */
 } lobby;
 
@@ -93,7 +96,7 @@ lobby_result lobby_queue(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8
                          lobby_player *second);
 
 /* lobby_queue with an idempotency key (key NULL or all zero: none), which the entry and the
- * players of a match carry. */
+ * players of a match carry. A new entry gets the next ticket (l->tickets). */
 lobby_result lobby_queue_keyed(lobby *l, uint64_t conn, lobby_entry **conn_list, uint8_t band,
                                const char *ship, bool has_rid, uint32_t rid, const uint8_t *key,
                                uint64_t now_ms, lobby_player *first, lobby_player *second);
@@ -108,6 +111,10 @@ void lobby_key_remember(lobby *l, const uint8_t *key, uint64_t bid, uint8_t seat
 /* The battle and seat a queue with key was matched to within LOBBY_KEY_KEEP_MS, or false. */
 bool lobby_key_find(const lobby *l, const uint8_t *key, uint64_t now_ms, uint64_t *bid,
                     uint8_t *seat);
+
+/* The entry waiting in band with ticket, or NULL. O(entries waiting in band), which are all of one
+ * connection (any other would have been paired), so at most server.max_seats_per_conn. */
+lobby_entry *lobby_find_ticket(const lobby *l, uint8_t band, uint64_t ticket);
 
 /* Removes one queued entry (from its band queue and its owner's list). */
 void lobby_remove(lobby *l, lobby_entry *e);

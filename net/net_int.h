@@ -5,6 +5,7 @@
 #ifndef BATTLED_NET_NET_INT_H
 #define BATTLED_NET_NET_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -115,6 +116,16 @@ struct server {
     uv_async_t wake;        /* shards -> net */
     uv_async_t drain_async; /* main -> net */
     uv_async_t reload_async; /* main -> net (SIGHUP) */
+    uv_async_t redir_async; /* cluster -> net: queue entries to redirect (lobby_remote.c) */
+    /* server_queue_redirect's mailbox: filled by any thread, emptied by the network thread. */
+    pthread_mutex_t redir_mu;
+    bool redir_open;        /* redir_async may be signalled (set at start, cleared before close) */
+    unsigned nredir;
+    struct net_redirect {
+        uint64_t ticket;
+        uint8_t band;
+        char addr[PROTO_ADDR_MAX + 1], ws[PROTO_ADDR_MAX + 1];
+    } redir[SERVER_REDIRECT_MAX];
     uv_prepare_t prepare;   /* once per loop pass: flush output, wake shards, resume paused conns */
     uv_timer_t sweep;       /* timeout lists */
     uv_timer_t lag;         /* loop-lag probe */
@@ -295,6 +306,19 @@ void dispatch_drain_outboxes(server *s);
 void dispatch_to_shards(server *s);
 /* shards_opts.wake_net: any shard thread; signals s->wake. */
 void dispatch_wake_net(void *arg);
+
+/* lobby_remote.c: the lobby's side of cluster matchmaking (server_opts.queue_hook,
+ * server_queue_redirect). */
+/* Tells the cluster layer that e started waiting. */
+void lobby_remote_waiting(server *s, const lobby_entry *e);
+/* Tells the cluster layer that the entry ticket of band stopped waiting. */
+void lobby_remote_gone(server *s, uint8_t band, uint64_t ticket);
+/* The same for every entry of one connection's list (before it is cancelled). */
+void lobby_remote_gone_all(server *s, const lobby_entry *list);
+/* s->redir_async's callback: answers every entry in the mailbox with `moved`. */
+void lobby_remote_on_async(uv_async_t *h);
+/* Before the handles close: server_queue_redirect takes nothing more. Any thread. */
+void lobby_remote_close(server *s);
 
 /* reload.c: s->reload_async's callback: reloads the TLS certificate and key. */
 void reload_on_async(uv_async_t *h);

@@ -60,6 +60,9 @@ typedef struct net_stats {
     _Atomic uint64_t moved_replies;          /* cluster: `moved` sent, the battle held elsewhere */
     _Atomic uint64_t lobby_waiting;          /* gauge: entries in the matchmaking queues */
     _Atomic uint64_t lobby_matches;
+    _Atomic uint64_t queue_moved;            /* cluster: queue entries answered `moved` (matched elsewhere) */
+    _Atomic uint64_t queue_redirect_lost;    /* cluster: a redirect for an entry no longer waiting */
+    _Atomic uint64_t queue_redirect_dropped; /* cluster: a redirect refused, its mailbox full or closed */
     _Atomic uint64_t battles_created;        /* SHARD_IN_CREATE sent (matches, private, solo) */
     _Atomic uint64_t loop_lag_max_us;        /* worst since start */
     _Atomic uint64_t loop_lag_last_us;       /* gauge: last sample */

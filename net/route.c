@@ -178,6 +178,7 @@ static bool on_queue(conn *c, const proto_request *r)
         c->nqueued++;
         NET_STAT_ADD(&s->stats, lobby_waiting, 1);
         reply_queued(c, r);
+        lobby_remote_waiting(s, c->lobby); /* the new entry heads its connection's list */
         return true;
     }
     if (lr != LOBBY_MATCHED) {
@@ -187,6 +188,7 @@ static bool on_queue(conn *c, const proto_request *r)
     }
     NET_STAT_ADD(&s->stats, lobby_waiting, (uint64_t)-1);
     NET_STAT_ADD(&s->stats, lobby_matches, 1);
+    lobby_remote_gone(s, a.band, a.ticket);
     conn *first = conntab_get(&s->conns, a.conn);
     if (first)
         first->nqueued--;
@@ -292,6 +294,7 @@ bool route_frame(conn *c, const uint8_t *body, uint32_t len)
     case PROTO_T_QUEUE:
         return on_queue(c, &r);
     case PROTO_T_CANCEL: {
+        lobby_remote_gone_all(s, c->lobby);
         size_t n = lobby_cancel(&s->lobby, &c->lobby);
         if (!n) {
             route_error(c, PROTO_E_NOT_QUEUED, "nothing queued", r.has_rid, r.rid, 0);

@@ -133,6 +133,7 @@ static void close_now(conn *c, void *arg)
  * connections instead would have to guess which TCP handles are ours. */
 void server_close_all(server *s)
 {
+    lobby_remote_close(s); /* before redir_async closes: no thread may signal it after */
     admin_close(s->admin); /* first, so its connections are closed with their callbacks */
     s->admin = NULL;
     server_each_conn(s, close_now, NULL);
@@ -241,6 +242,7 @@ static void server_free(server *s)
     free(s->kdirty);
     free(s->ships);
     lobby_destroy(&s->lobby);
+    pthread_mutex_destroy(&s->redir_mu);
     outq_pool_destroy(&s->pool);
     conntab_destroy(&s->conns);
     free(s);
@@ -255,6 +257,7 @@ server *server_start(const struct server_opts *opts)
         return NULL;
     }
     s->opts = *opts;
+    pthread_mutex_init(&s->redir_mu, NULL);
     s->ships = opts->ships;
     s->exit_code = 0;
     if (s->opts.max_frame < PROTO_FRAME_MIN_MAX) {
@@ -322,6 +325,11 @@ server *server_start(const struct server_opts *opts)
     s->drain_async.data = s;
     uv_async_init(&s->loop, &s->reload_async, reload_on_async);
     s->reload_async.data = s;
+    uv_async_init(&s->loop, &s->redir_async, lobby_remote_on_async);
+    s->redir_async.data = s;
+    pthread_mutex_lock(&s->redir_mu);
+    s->redir_open = true;
+    pthread_mutex_unlock(&s->redir_mu);
     uv_prepare_init(&s->loop, &s->prepare);
     s->prepare.data = s;
     uv_prepare_start(&s->prepare, on_prepare);

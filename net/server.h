@@ -32,8 +32,21 @@
 #define SERVER_DRAIN_MARGIN_MS 5000 /* drain: wait this long past drain_timeout_ms for the shards */
 
 #define SERVER_STRING_MAX 255 /* bytes in an address or path option, NUL excluded */
+#define SERVER_REDIRECT_MAX 256 /* server_queue_redirect requests waiting for the network thread */
 
 typedef struct server server;
+
+/* server_opts.queue_hook's events. */
+enum { SERVER_QUEUE_WAITING = 1, SERVER_QUEUE_GONE = 2 };
+
+/* What the cluster layer reports about matchmaking across nodes (server_opts.match_counters). */
+struct server_match_counters {
+    uint64_t published;      /* entries of this node offered to the other nodes (first offer) */
+    uint64_t matched;        /* entries of other nodes taken for a player of this node */
+    uint64_t stale;          /* entries of nodes no longer alive removed from the queues */
+    uint64_t events_dropped; /* queue events lost: the cluster layer's queue was full */
+    uint64_t errors;         /* Redis round trips that failed */
+};
 
 /* Everything the network thread is told at start, filled by the program (app/) from its
  * configuration; net/ never reads the configuration itself. Times are milliseconds, sizes bytes;
@@ -107,6 +120,18 @@ struct server_opts {
      * (control characters) is taken as "served here" (net/idtag.h). */
     bool (*locate)(void *arg, uint64_t bid, bool tls, char addr[65], char ws[65]);
     void *locate_arg;
+    /* Cluster matchmaking (docs/CLUSTER.md, "Matchmaking across nodes"; NULL: none). Called on the
+     * network thread when a queue entry starts waiting (SERVER_QUEUE_WAITING: no local opponent
+     * was there) and when it stops waiting (SERVER_QUEUE_GONE: matched here, cancelled, its
+     * connection closed, drained); never for an entry server_queue_redirect moved, nor once the
+     * server closes its handles at the end of a stop (so the cluster layer may go then). Must not
+     * block: the cluster layer copies the event into a bounded queue of its own (and counts what
+     * it drops). ticket is unique on this server; band 0..7. */
+    void (*queue_hook)(void *arg, int what, uint8_t band, uint64_t ticket);
+    /* The cluster layer's matchmaking counters, for /metrics (NULL: none shown). Network thread;
+     * must not block. */
+    void (*match_counters)(void *arg, struct server_match_counters *out);
+    void *match_arg; /* for queue_hook and match_counters */
 };
 
 /* Starts the server for opts (copied). Returns NULL on failure, already logged (cannot bind, no
@@ -123,6 +148,15 @@ void server_drain(server *s);
  * Only useful with persistence on (without it the battles are simply lost: the caller drains
  * instead). Thread-safe; a later server_drain or server_restart hurries whichever shutdown runs. */
 void server_restart(server *s);
+
+/* Asks the network thread to answer the queue entry `ticket` of `band` with `moved {addr, ws}`
+ * (no bid; the queue's rid) and drop it: the cluster matched it with a player of the node at addr
+ * (docs/PROTOCOL.md, "Clusters: `moved`"). Thread-safe and non-blocking: the request waits in a
+ * bounded mailbox (SERVER_REDIRECT_MAX) for the network thread. Returns false when it was not
+ * taken (the mailbox is full, or the server is stopping), counted as queue_redirect_dropped; an
+ * entry no longer waiting when the network thread gets to it is counted as queue_redirect_lost. */
+bool server_queue_redirect(server *s, uint8_t band, uint64_t ticket, const char *addr,
+                           const char *ws);
 
 /* Asks the network thread to reload what can be reloaded (SIGHUP): the TLS certificate and key
  * from the files named at start. Thread-safe; the outcome is logged. */

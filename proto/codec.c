@@ -140,8 +140,10 @@ static const field welcome_f[] = {
 };
 static const field pong_f[] = {RID_EV, U("ts", EV, u.pong.ts, 0, INT64_MAX, F_OPT)};
 static const field restarting_f[] = {RID_EV, U("retry_ms", EV, u.restarting.retry_ms, 0, UINT32_MAX, F_REQ)};
-/* addr is required and non-empty; ws is required but may be "" (the holder has no WebSocket port). */
-static const field moved_f[] = {RID_EV, BID_EV, TXT("addr", EV, u.moved.addr, 1, F_REQ),
+/* addr is required and non-empty; ws is required but may be "" (the holder has no WebSocket port).
+ * bid is absent when moved answers a queue (matched with a player of another node). */
+static const field moved_f[] = {RID_EV, U("bid", EV, bid, 1, INT64_MAX, F_OPT),
+                                TXT("addr", EV, u.moved.addr, 1, F_REQ),
                                 TXT("ws", EV, u.moved.ws, 0, F_REQ)};
 static const field queued_f[] = {RID_EV, KEY("ship", EV, u.queued.ship, F_REQ), EN("band", EV, u.queued.band, band_n)};
 static const field ev_rid_only_f[] = {RID_EV};

@@ -88,7 +88,8 @@ typedef enum proto_type {
     PROTO_T_CRIT,         /* "crit"     */
     PROTO_T_TIMEOUT,      /* "timeout"  */
     PROTO_T_RESTARTING,   /* "restarting" (connection-scoped: the server restarts, battles stay) */
-    PROTO_T_MOVED,        /* "moved"    (cluster: the battle is held by another node; carries "bid") */
+    PROTO_T_MOVED,        /* "moved"    (cluster: the battle is held by another node, "bid"; or a
+                           * queue was matched with a player of another node, no "bid") */
     PROTO_T_EVT_LAST = PROTO_T_MOVED,
 } proto_type;
 
@@ -276,7 +277,8 @@ struct proto_welcome {
 };
 struct proto_pong { uint64_t ts; };
 struct proto_restarting { uint32_t retry_ms; }; /* reconnect after about this long */
-/* The node that holds the battle (cluster mode): the request was not executed; send it there. */
+/* The node that holds the battle (cluster mode): the request was not executed; send it there. With
+ * bid 0 (absent), the answer to a queue: queue again at that node, where the opponent waits. */
 struct proto_moved {
     char addr[PROTO_ADDR_MAX + 1]; /* "addr": its game port "host:port", 1..PROTO_ADDR_MAX bytes */
     char ws[PROTO_ADDR_MAX + 1];   /* "ws": its WebSocket port "host:port", "" when it has none */

@@ -63,7 +63,7 @@ struct pc_conn {
     void *trace_ud;
     struct pc_ws *ws;  /* NULL: length-prefixed frames; else WebSocket after pc_ws_upgrade */
     /* For pc_follow: how this connection was made, the last hello's name, and the last
-     * PC_SENT_KEPT battle-scoped requests sent (a ring; type 0 = empty slot). */
+     * PC_SENT_KEPT battle-scoped and queue requests sent (a ring; type 0 = empty slot). */
     uint32_t max_frame;
     pc_tls_copy *tls_copy; /* NULL: clear text */
     char name[PROTO_NAME_MAX + 1];
@@ -465,8 +465,8 @@ int pc_send(pc_conn *c, const proto_request *r)
         c->trace(c->trace_ud, PC_TRACE_SENT, c->wbuf + 4, len - 4);
     if (r->type == PROTO_T_HELLO)
         memcpy(c->name, r->u.hello.name, sizeof c->name);
-    else if (proto_type_battle_scoped(r->type) && r->has_rid)
-        c->sent[c->sent_next++ % PC_SENT_KEPT] = *r;
+    else if ((proto_type_battle_scoped(r->type) || r->type == PROTO_T_QUEUE) && r->has_rid)
+        c->sent[c->sent_next++ % PC_SENT_KEPT] = *r; /* a queue too: a cluster may move it */
     return 0;
 }
 

@@ -125,8 +125,8 @@ int pc_split_addr(const char *addr, char host[PROTO_ADDR_MAX + 1], uint16_t *por
  * says hello with the name c's last hello had, waits for welcome (copied to *welcome when it is not
  * NULL: the holder's limits), and sends the request that moved
  * answers once more, unchanged (same rid, bid, fields and key). The request is found among the
- * last 8 battle-scoped requests c sent (by pc_send or a typed helper) by moved's rid and bid. All
- * within timeout_ms (-1: no limit). Returns the new connection, owned by the caller (pc_close),
+ * last 8 battle-scoped and queue requests c sent (by pc_send or a typed helper) by moved's rid
+ * and bid (none for a queue). All within timeout_ms (-1: no limit). Returns the new connection, owned by the caller (pc_close),
  * whose later request ids go on from c's; the request's reply and the battle's events then come
  * from it. c is left open and unchanged: it may hold other battles; close it when it holds none.
  * NULL with errno: EINVAL (moved is not a `moved` with a rid, its address does not split, or c is

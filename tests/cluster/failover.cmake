@@ -7,6 +7,7 @@ if(TARGET battled AND TARGET battled_client AND battled_main_c_failover MATCHES 
                    SOURCES ${CMAKE_SOURCE_DIR}/tests/cluster/test_cl_failover.c
                            ${CMAKE_SOURCE_DIR}/tests/integration/itest.c
                            ${CMAKE_SOURCE_DIR}/tests/cluster/redis_harness.c
+                           ${CMAKE_SOURCE_DIR}/tests/cluster/cl_view.c
                    LIBS battled_client PkgConfig::MSGPACK PkgConfig::HIREDIS Threads::Threads
                    LABELS cluster TIMEOUT 300
                    ARGS $<TARGET_FILE:battled> --shards 2)

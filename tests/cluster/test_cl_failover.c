@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "tests/cluster/cl_view.h"
 #include "tests/cluster/redis_harness.h"
 #include "tests/integration/itest.h"
 
@@ -103,24 +104,11 @@ static void node_start(int i)
 /* Polls every live node's /cluster until it lists `want` nodes, each with its bound game port. */
 static void wait_formed(int want)
 {
-    uint64_t end = itest_now_ms() + 10000;
-    for (int i = 0; i <= NODES; i++) {
-        if (!g_n[i].s.pid || g_n[i].s.exited)
-            continue;
-        for (;;) {
-            char page[8192];
-            assert_true(itest_now_ms() < end);
-            int got = 0;
-            if (itest_http_get(g_n[i].admin, "/cluster", page, sizeof page) == 200) {
-                for (char *p = page; (p = strstr(p, "\"incarnation\":")); p++)
-                    got++;
-                got--; /* the page's own "incarnation" before the list */
-            }
-            if (got == want && !strstr(page, "\"player\":\"127.0.0.1:0\""))
-                break;
-            usleep(50 * 1000);
-        }
-    }
+    uint16_t ports[NODES + 1] = {0};
+    for (int i = 0; i <= NODES; i++)
+        if (g_n[i].s.pid && !g_n[i].s.exited)
+            ports[i] = g_n[i].admin;
+    assert_true(cl_wait_formed(ports, NODES + 1, want, 10000));
 }
 
 /* Waits for node i to exit on its own (after a SIGTERM sent by the caller) and checks it exited

@@ -94,6 +94,33 @@ static void test_lobby_fifo_by_band(void **state)
     lobby_destroy(&l);
 }
 
+/* Tickets (cluster matchmaking): every entry gets a new one; an entry is found by band and ticket
+ * while it waits, and the one who waited carries its ticket into the match. */
+static void test_lobby_tickets(void **state)
+{
+    (void)state;
+    lobby l;
+    lobby_init(&l);
+    lobby_entry *c1 = NULL, *c2 = NULL;
+    lobby_player a, b;
+    assert_int_equal(lobby_queue(&l, 1, &c1, 3, "scout", false, 0, 100, &a, &b), LOBBY_QUEUED);
+    uint64_t t1 = c1->ticket;
+    assert_int_equal(lobby_queue(&l, 1, &c1, 3, "scout", false, 0, 101, &a, &b), LOBBY_QUEUED);
+    uint64_t t2 = c1->ticket;
+    assert_true(t1 != 0 && t2 != t1);
+    assert_ptr_equal(lobby_find_ticket(&l, 3, t2), c1);
+    assert_non_null(lobby_find_ticket(&l, 3, t1));
+    assert_null(lobby_find_ticket(&l, 2, t1)); /* another band */
+    assert_null(lobby_find_ticket(&l, LOBBY_BANDS, t1));
+    assert_int_equal(lobby_queue(&l, 2, &c2, 3, "scout", false, 0, 110, &a, &b), LOBBY_MATCHED);
+    assert_true(a.ticket == t1 && b.ticket == 0); /* the oldest waited */
+    assert_null(lobby_find_ticket(&l, 3, t1));
+    lobby_remove(&l, lobby_find_ticket(&l, 3, t2));
+    assert_null(lobby_find_ticket(&l, 3, t2));
+    assert_int_equal(lobby_waiting(&l, 3), 0);
+    lobby_destroy(&l);
+}
+
 /* Idempotency keys: the entry and both players carry theirs; a connection finds its own keyed
  * entry; a match is found by either key until LOBBY_KEY_KEEP_MS has passed. */
 static void test_lobby_keys(void **state)
@@ -499,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_abuse_window),
         cmocka_unit_test(test_lobby_fifo_by_band),
         cmocka_unit_test(test_lobby_keys),
+        cmocka_unit_test(test_lobby_tickets),
         cmocka_unit_test(test_lobby_arrival_order_not_conn_order),
         cmocka_unit_test(test_lobby_never_self_and_cancel),
         cmocka_unit_test(test_lobby_many_entries_reuse_pool),

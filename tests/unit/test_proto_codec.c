@@ -643,13 +643,13 @@ static void test_moved(void **state)
     assert_string_equal(err.field, "ws");
     w[PROTO_ADDR_MAX] = '\0';
     assert_int_equal(dec_moved(5, "h:1", 3, w, &out, &err), PROTO_E_OK);
-    /* every field is required; bid is 1..2^63-1 */
+    /* addr and ws are required; bid is 1..2^63-1, or absent (the answer to a queue) */
     assert_int_equal(dec_moved(5, "h:1", 3, NULL, &out, &err), PROTO_E_MISSING_FIELD);
     assert_string_equal(err.field, "ws");
     assert_int_equal(dec_moved(5, NULL, 0, "", &out, &err), PROTO_E_MISSING_FIELD);
     assert_string_equal(err.field, "addr");
-    assert_int_equal(dec_moved(0, "h:1", 3, "", &out, &err), PROTO_E_MISSING_FIELD);
-    assert_string_equal(err.field, "bid");
+    assert_int_equal(dec_moved(0, "h:1", 3, "", &out, &err), PROTO_E_OK);
+    assert_true(out.bid == 0);
     assert_int_equal(dec_moved((uint64_t)INT64_MAX + 1, "h:1", 3, "", &out, &err), PROTO_E_BAD_FIELD);
     /* wrong types: addr as an integer, ws as nil */
     static const uint8_t addr_int[] = {0x84, 0xa1, 't', 0xa5, 'm', 'o', 'v', 'e', 'd', 0xa3, 'b', 'i', 'd', 0x05,
@@ -661,7 +661,7 @@ static void test_moved(void **state)
     assert_int_equal(proto_decode_event(ws_nil, sizeof ws_nil, &out, &err), PROTO_E_BAD_FIELD);
     assert_string_equal(err.field, "ws");
 
-    /* the encoder refuses what the decoder would: empty or too long addr, no bid */
+    /* the encoder refuses what the decoder would: empty or too long addr; no bid is left out */
     sample_event(PROTO_T_MOVED, &e);
     e.u.moved.addr[0] = '\0';
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_BAD_FIELD);
@@ -670,7 +670,10 @@ static void test_moved(void **state)
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_STRING_TOO_LONG);
     sample_event(PROTO_T_MOVED, &e);
     e.bid = 0;
-    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_BAD_FIELD);
+    assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
+    assert_int_equal(proto_decode_event(buf + 4, len - 4, &out, NULL), PROTO_E_OK);
+    assert_int_equal(out.type, PROTO_T_MOVED);
+    assert_true(out.bid == 0);
     sample_event(PROTO_T_MOVED, &e);
     e.u.moved.ws[0] = '\0';
     assert_int_equal(proto_encode_event(buf, sizeof buf, &e, &len), PROTO_E_OK);
