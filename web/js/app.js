@@ -622,6 +622,18 @@ function onMoved(m) {
   S.pending.delete(rid);
   if (rid && rid === S.busy) S.busy = 0;
   S.reacting.delete(rid);
+  if (m.bid === undefined && S.queued) {
+    // The queue was matched with a player waiting on another server (PROTOCOL.md section 8): the
+    // entry is gone here; after that server's welcome, onWelcome queues again there.
+    if (typeof m.ws !== 'string' || m.ws === '') {
+      S.queued = null;
+      toLobby(`Your opponent is on a server without a web port (${m.addr}); queue again.`);
+      return;
+    }
+    showWaiting('Opponent found on another server; joining it…', null);
+    S.conn.moveTo(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${m.ws}/ws`);
+    return;
+  }
   if (!p) return; // not a request this page still waits on
   const hops = (p.moved || 0) + 1;
   // A join or watch that cannot be followed ends in the lobby; a seat this page holds stays saved
