@@ -397,9 +397,9 @@ static int create_match(const battled_config *cfg, cluster_node *node, cluster_m
 
 /* The match thread's way to move a player of this node to the one it was matched with. */
 static bool redirect_queue(void *arg, uint8_t band, uint64_t ticket, const char *addr,
-                           const char *ws)
+                           const char *ws, const char *tls_addr, const char *wss)
 {
-    return server_queue_redirect(arg, band, ticket, addr, ws);
+    return server_queue_redirect(arg, band, ticket, addr, ws, tls_addr, wss);
 }
 
 /* "host:port" of listen with its port replaced by the one bound (listen's port may be 0). */

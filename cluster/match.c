@@ -208,10 +208,12 @@ static bool redirect_to(cluster_match *m, match_entry *e, const char *taken, siz
     for (size_t i = 0; i < len && taken[i] >= '0' && taken[i] <= '9' && inc <= CLUSTER_INC_MAX; i++)
         inc = inc * 10 + (unsigned)(taken[i] - '0');
     char addr[CLUSTER_NAME_MAX + 1], ws[CLUSTER_NAME_MAX + 1];
+    char tls_addr[CLUSTER_NAME_MAX + 1], wss[CLUSTER_NAME_MAX + 1];
     char value[MATCH_VALUE_MAX];
     snprintf(value, sizeof value, "%.*s", (int)len, taken);
     if (!cluster_node_address(m->o.node, inc, false, addr, ws) ||
-        !m->redirect(m->redirect_arg, e->band, e->ticket, addr, ws)) {
+        !cluster_node_address(m->o.node, inc, true, tls_addr, wss) ||
+        !m->redirect(m->redirect_arg, e->band, e->ticket, addr, ws, tls_addr, wss)) {
         /* Its node vanished from the view, or the network thread could not take the redirect:
          * the entry goes back where it was, first in line. */
         list_op(m, "LPUSH", e->band, value);

@@ -36,10 +36,11 @@ enum { CLUSTER_MATCH_WAITING = 1, CLUSTER_MATCH_GONE = 2 };
 typedef struct cluster_match cluster_match;
 
 /* Tells the network thread to answer this node's entry `ticket` of `band` with `moved` naming the
- * node at addr (ws: its WebSocket address, "" for none). Called on the match thread; must not
- * block. Returns false when the request was not taken. */
+ * node at addr (ws: its WebSocket address, "" for none; tls_addr, wss: its TLS ones, for a TLS
+ * client). Called on the match thread; must not block. Returns false when the request was not
+ * taken. */
 typedef bool (*cluster_redirect_fn)(void *arg, uint8_t band, uint64_t ticket, const char *addr,
-                                    const char *ws);
+                                    const char *ws, const char *tls_addr, const char *wss);
 
 typedef struct cluster_match_opts {
     cluster_node *node;        /* the live incarnations and their addresses */

@@ -32,7 +32,7 @@ void lobby_remote_gone_all(server *s, const lobby_entry *list)
 }
 
 bool server_queue_redirect(server *s, uint8_t band, uint64_t ticket, const char *addr,
-                           const char *ws)
+                           const char *ws, const char *tls_addr, const char *wss)
 {
     bool taken = false;
     pthread_mutex_lock(&s->redir_mu);
@@ -42,6 +42,8 @@ bool server_queue_redirect(server *s, uint8_t band, uint64_t ticket, const char 
         r->band = band;
         snprintf(r->addr, sizeof r->addr, "%s", addr ? addr : "");
         snprintf(r->ws, sizeof r->ws, "%s", ws ? ws : "");
+        snprintf(r->tls_addr, sizeof r->tls_addr, "%s", tls_addr ? tls_addr : "");
+        snprintf(r->wss, sizeof r->wss, "%s", wss ? wss : "");
         uv_async_send(&s->redir_async); /* under the lock: the handle cannot be closing */
         taken = true;
     }
@@ -73,9 +75,11 @@ static void redirect_one(server *s, const struct net_redirect *r)
     ev.type = PROTO_T_MOVED;
     ev.has_rid = e->has_rid;
     ev.rid = e->rid;
-    memcpy(ev.u.moved.addr, r->addr, sizeof ev.u.moved.addr);
-    memcpy(ev.u.moved.ws, r->ws, sizeof ev.u.moved.ws);
     conn *c = conntab_get(&s->conns, e->conn);
+    /* A TLS (or wss) client is sent to the TLS ports, as a battle's moved does. */
+    bool tls = c && c->tls && r->tls_addr[0];
+    memcpy(ev.u.moved.addr, tls ? r->tls_addr : r->addr, sizeof ev.u.moved.addr);
+    memcpy(ev.u.moved.ws, c && c->tls ? r->wss : r->ws, sizeof ev.u.moved.ws);
     lobby_remove(&s->lobby, e);
     NET_STAT_ADD(&s->stats, lobby_waiting, (uint64_t)-1);
     NET_STAT_ADD(&s->stats, queue_moved, 1);

@@ -125,6 +125,7 @@ struct server {
         uint64_t ticket;
         uint8_t band;
         char addr[PROTO_ADDR_MAX + 1], ws[PROTO_ADDR_MAX + 1];
+        char tls_addr[PROTO_ADDR_MAX + 1], wss[PROTO_ADDR_MAX + 1];
     } redir[SERVER_REDIRECT_MAX];
     uv_prepare_t prepare;   /* once per loop pass: flush output, wake shards, resume paused conns */
     uv_timer_t sweep;       /* timeout lists */

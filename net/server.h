@@ -151,12 +151,13 @@ void server_restart(server *s);
 
 /* Asks the network thread to answer the queue entry `ticket` of `band` with `moved {addr, ws}`
  * (no bid; the queue's rid) and drop it: the cluster matched it with a player of the node at addr
- * (docs/PROTOCOL.md, "Clusters: `moved`"). Thread-safe and non-blocking: the request waits in a
+ * (docs/PROTOCOL.md, "Clusters: `moved`"). tls_addr and wss: that node's TLS game and wss
+ * addresses, named instead when the entry's connection uses TLS ("" or NULL: the plain ones). Thread-safe and non-blocking: the request waits in a
  * bounded mailbox (SERVER_REDIRECT_MAX) for the network thread. Returns false when it was not
  * taken (the mailbox is full, or the server is stopping), counted as queue_redirect_dropped; an
  * entry no longer waiting when the network thread gets to it is counted as queue_redirect_lost. */
 bool server_queue_redirect(server *s, uint8_t band, uint64_t ticket, const char *addr,
-                           const char *ws);
+                           const char *ws, const char *tls_addr, const char *wss);
 
 /* Asks the network thread to reload what can be reloaded (SIGHUP): the TLS certificate and key
  * from the files named at start. Thread-safe; the outcome is logged. */
