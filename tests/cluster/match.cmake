@@ -13,3 +13,10 @@ if(TARGET battled AND TARGET battled_client AND battled_main_c_match MATCHES "la
   add_dependencies(test_cl_match battled)
   set_tests_properties(test_cl_match PROPERTIES RUN_SERIAL TRUE)
 endif()
+# Over TLS, the redirection case: a TLS client is sent to the other node's TLS port.
+if(TARGET test_cl_match)
+  add_test(NAME test_cl_match_tls
+           COMMAND test_cl_match $<TARGET_FILE:battled> --shards 2 --tls --only test_two_nodes_matched)
+  set_tests_properties(test_cl_match_tls PROPERTIES LABELS cluster TIMEOUT 120
+                       ENVIRONMENT "BATTLED_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
