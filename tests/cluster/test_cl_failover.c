@@ -123,6 +123,14 @@ static void expect_exit(int i, int want)
     }
 }
 
+/* Starts nodes 1..NODES and waits until every one lists them all. */
+static void start_cluster(void)
+{
+    for (int i = 1; i <= NODES; i++)
+        node_start(i);
+    wait_formed(NODES);
+}
+
 /* The incarnation a battle id carries (docs/CLUSTER.md). */
 static unsigned inc_of(uint64_t bid)
 {
@@ -283,9 +291,7 @@ static void finish_all(itest_player *a, itest_player *b, int n)
 static void test_battles_spread_and_moved(void **state)
 {
     (void)state;
-    for (int i = 1; i <= NODES; i++)
-        node_start(i);
-    wait_formed(NODES);
+    start_cluster();
     itest_player a[NODES + 1], b[NODES + 1];
     unsigned incs[NODES + 1];
     for (int i = 1; i <= NODES; i++) {
@@ -325,9 +331,7 @@ static void test_battles_spread_and_moved(void **state)
  * again by a survivor with nothing lost and played to the end. */
 static void lose_node_one(int sig)
 {
-    for (int i = 1; i <= NODES; i++)
-        node_start(i);
-    wait_formed(NODES);
+    start_cluster();
     itest_player a[PAIRS], b[PAIRS];
     seen before[PAIRS];
     for (int k = 0; k < PAIRS; k++) {
@@ -392,9 +396,7 @@ static void test_sigterm_handover(void **state)
 static void test_paused_node_is_fenced(void **state)
 {
     (void)state;
-    for (int i = 1; i <= NODES; i++)
-        node_start(i);
-    wait_formed(NODES);
+    start_cluster();
     itest_player a, b;
     pair_across(&g_n[1], &g_n[1], &a, &b);
     play_some(&a, &b, 3);
@@ -456,9 +458,7 @@ static void resume_and_finish(itest_player *a, itest_player *b, int n, const nod
 static void test_redis_restart_mid_run(void **state)
 {
     (void)state;
-    for (int i = 1; i <= NODES; i++)
-        node_start(i);
-    wait_formed(NODES);
+    start_cluster();
     itest_player a[NODES], b[NODES];
     for (int k = 0; k < NODES; k++) {
         pair_across(&g_n[k + 1], &g_n[k + 1], &a[k], &b[k]);
@@ -485,9 +485,7 @@ static void test_redis_restart_mid_run(void **state)
 static void test_whole_cluster_restart(void **state)
 {
     (void)state;
-    for (int i = 1; i <= NODES; i++)
-        node_start(i);
-    wait_formed(NODES);
+    start_cluster();
     itest_player a[NODES], b[NODES];
     seen before[NODES];
     for (int k = 0; k < NODES; k++) {
@@ -544,9 +542,7 @@ static void test_node_joins_under_load(void **state)
 static void test_rolling_restart(void **state)
 {
     (void)state;
-    for (int i = 1; i <= NODES; i++)
-        node_start(i);
-    wait_formed(NODES);
+    start_cluster();
     itest_player a[NODES], b[NODES];
     seen before[NODES];
     for (int k = 0; k < NODES; k++) {
