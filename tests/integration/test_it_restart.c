@@ -34,6 +34,7 @@
 #define EXIT_MS 8000        /* SIGTERM -> exit, generous for sanitizers (a drain would take 30 s) */
 #define PLAY_MS 120000      /* to play every battle to its end */
 #define ROUNDS_BEFORE 2     /* rounds every battle plays before the restart */
+#define RESTART_INFLIGHT_EVENTS 32 /* events of the actions in flight at a restart, at most */
 #define RESTART_SEQ_JUMP (1u << 20) /* seq numbers jump once by this after a restart (PROTOCOL.md 8) */
 
 struct seatp {
@@ -275,11 +276,15 @@ static void check_battles(void)
         uint32_t prev = 0;
         for (uint32_t k = 0; k < p->nseq; k++) {
             /* The resume's state after a restart carries the seq already seen, or that plus the
-             * one jump a recovery makes (PROTOCOL.md section 8) and the away notices the recovery
-             * itself adds (at most one per seat), which the state includes. */
+             * one jump a recovery makes (PROTOCOL.md section 8), the away notices the recovery
+             * itself adds (at most one per seat) and the events of actions accepted before the
+             * freeze whose output the closing connection had not carried yet (PROTOCOL.md, "Server
+             * restarts", step 3: at most one turn action and its reactions per seat in flight,
+             * RESTART_INFLIGHT_EVENTS), all of which the state includes. */
             uint32_t want = prev + 1;
             if (p->types[k] == PROTO_T_STATE)
-                want = p->seqs[k] >= prev + RESTART_SEQ_JUMP && p->seqs[k] <= prev + RESTART_SEQ_JUMP + 2
+                want = p->seqs[k] >= prev + RESTART_SEQ_JUMP &&
+                               p->seqs[k] <= prev + RESTART_SEQ_JUMP + 2 + RESTART_INFLIGHT_EVENTS
                            ? p->seqs[k]
                            : prev;
             if (p->seqs[k] != want)
