@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -215,7 +216,15 @@ def diff(a, b, pid):
 def run_one(args, label, path, load, tmp):
     """One server, one bench run; returns a result dict."""
     kind, n = load
-    sets = list(args.set)
+    sets = list(args.set) + (list(args.new_set) if label == "new" else [])
+    jdir = None
+    if args.persistence == "on":
+        # What an operator gets by default (config.toml): a file journal, fsync once a second. A
+        # fresh directory per run, so neither build recovers the other's battles.
+        jdir = tempfile.mkdtemp(prefix="journal-%s-" % label, dir=tmp)
+        sets += ["persistence.enabled=true", "persistence.dir=" + jdir, "persistence.fsync=everysec"]
+    else:
+        sets += ["persistence.enabled=false"]
     bench = [args.bench, "--quiet", "--grace", "0", "--seed", "1"]
     window = args.window
     if kind == "idle":
@@ -280,6 +289,8 @@ def run_one(args, label, path, load, tmp):
             pass
     finally:
         srv.stop()
+        if jdir:
+            shutil.rmtree(jdir, ignore_errors=True)
     acts = res["m"]["actions"]
     res["actions"] = acts
     res["actions_per_s"] = acts / res["secs"] if res["secs"] else 0
@@ -381,6 +392,11 @@ def main():
     ap.add_argument("--redis-requests", type=int, default=400000)
     ap.add_argument("--perf", action="store_true", help="also count syscalls per thread with perf stat")
     ap.add_argument("--set", action="append", default=[], help="section.key=value for both servers")
+    ap.add_argument("--persistence", choices=["on", "off"], default="on",
+                    help="both servers journal to local files, fsync everysec (on: the shipped "
+                         "default) or neither does (off)")
+    ap.add_argument("--new-set", action="append", default=[],
+                    help="section.key=value for the new server only (settings the old one lacks)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -407,6 +423,9 @@ def main():
     if any(l[0] == "saturation" for l in loads):
         redis, redis_rps = redis_cpu_per_ping(args.rounds, args.redis_requests, tmp)
 
+    print("Both servers: persistence %s%s; new-only settings: %s.\n" % (
+        args.persistence, " (file journal, fsync everysec)" if args.persistence == "on" else "",
+        ", ".join(args.new_set) or "none"))
     print("| load | old CPU/action us | new CPU/action us | new/old | old CPU ms/s | new CPU ms/s | "
           "old actions/s | new actions/s | old steady p99 ms | new steady p99 ms | runs |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -373,6 +373,12 @@ uint64_t journal_written_pos(const journal *j)
     return j->s.bytes;
 }
 
+bool journal_flush_is_quick(const journal *j)
+{
+    return !j->async && j->policy != JOURNAL_SYNC_ALWAYS && !j->lost && !j->fenced &&
+           !journal_degraded(j, NULL);
+}
+
 uint64_t journal_durable_pos(const journal *j)
 {
     if (j->fenced)

@@ -262,6 +262,12 @@ bool journal_degraded(const journal *j, int *err);
  * the refused records never leaves (the battles are another node's now). Shard thread only. */
 uint64_t journal_written_pos(const journal *j);
 uint64_t journal_durable_pos(const journal *j);
+
+/* Whether journal_flush is cheap and its records are durable when it returns: a local-files store
+ * under "everysec" or "no" (a write(2), no fsync, no acknowledgement to wait for) that is neither
+ * degraded nor stopped. Then the thread that owns the shard for the moment (the network thread
+ * running a sleeping shard's messages, shards.c) may flush and send the output itself. */
+bool journal_flush_is_quick(const journal *j);
 /* Asks an asynchronous store to call fn(arg), from any thread, when journal_durable_pos may have
  * advanced or journal_degraded may have changed (no-op for files). fn NULL turns it off; do that
  * before whatever fn signals goes away. */

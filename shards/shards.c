@@ -20,9 +20,13 @@
  * itself with game_handle and drains the replies in the same pass (shards_run_inline). Nothing in
  * game/ or the rings changes: one thread at a time still owns the shard, and the lock orders the
  * hand-overs. Whatever needs the shard's own loop (re-arming its timer earlier, parked output, a
- * stop) makes the inline run leave the shard marked, and shards_flush wakes it as before. Shards
- * that journal never run inline (their pass writes the journal, and under fsync=always syncs it:
- * not on the network thread).
+ * stop) makes the inline run leave the shard marked, and shards_flush wakes it as before. A shard
+ * that journals runs inline only while its journal's flush is quick (journal_flush_is_quick:
+ * local files, fsync everysec or no, not degraded, no output held for an earlier pass, no
+ * adoption under way): the network thread then writes the pass's records itself (one write(2);
+ * the everysec fsync is the sync thread's) before the output leaves, as the shard's pass_end
+ * does. Under fsync=always or the Redis backend the flush syncs or waits for an acknowledgement:
+ * not on the network thread, so those shards are woken as before.
  *
  * Journal before output: while a shard journals, its outbound ring slots are filled but held back
  * (ring reserve_at / commit_n) until the pass's records are durable, so no event leaves before the
@@ -793,13 +797,15 @@ unsigned shards_flush(struct shards *s)
  * thread must still be woken (busy, or something only its loop can do). */
 static bool run_inline(struct shard *sh, uint64_t now)
 {
-    if (sh->jn || atomic_load_explicit(&sh->inbox_blocked, memory_order_relaxed))
+    if (atomic_load_explicit(&sh->inbox_blocked, memory_order_relaxed) ||
+        atomic_load_explicit(&sh->adopt_flag, memory_order_acquire))
         return false;
     if (pthread_mutex_trylock(&sh->run) != 0) {
         stat_add(&sh->stats.inline_busy, 1);
         return false;
     }
-    if (sh->stopping || sh->inbox_paused || outbox_pending(&sh->out)) {
+    if (sh->stopping || sh->inbox_paused || outbox_pending(&sh->out) ||
+        (sh->jn && (sh->held > 0 || sh->hg_count > 0 || !journal_flush_is_quick(sh->jn)))) {
         pthread_mutex_unlock(&sh->run);
         return false;
     }
@@ -817,11 +823,17 @@ static bool run_inline(struct shard *sh, uint64_t now)
     stat_add(&sh->stats.inbox_msgs, n);
     stat_add(&sh->stats.inline_runs, 1);
     stat_add(&sh->stats.inline_msgs, n);
+    if (sh->jn)
+        pass_journal(sh); /* the records first: the output below waits for them */
     outbox_flush(&sh->out);
+    if (sh->held)
+        release_held(sh);
     (void)outbox_take_committed(&sh->out); /* the caller drains the outbox itself */
     /* The shard thread's loop must run when: its timer is armed later than the earliest deadline
-     * now is, output was parked (its retry timer), or a stop arrived. */
-    bool wake = sh->stopping || outbox_pending(&sh->out) ||
+     * now is, output was parked (its retry timer) or is still held (the journal turned slow or
+     * degraded: its retry timer), or a stop arrived. */
+    bool wake = sh->stopping || outbox_pending(&sh->out) || sh->held > 0 ||
+                (sh->jn && journal_degraded(sh->jn, NULL)) ||
                 game_next_deadline(sh->game) < sh->timer_due;
     pthread_mutex_unlock(&sh->run);
     if (wake)

@@ -394,6 +394,80 @@ static void test_file_limit_refuses_new_battles(void **state)
     h_stop(h);
 }
 
+/* The size of the journal's largest log in g_dir (0 when none). */
+static off_t log_size(void)
+{
+    char path[512];
+    largest_journal_file(g_dir, ".log", path, sizeof path);
+    struct stat st;
+    return path[0] && stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* server.inline_max with a journal: a shard journaling to local files under everysec runs a
+ * sleeping shard's request on the caller's thread too, and the request's record is in the log
+ * file before its events are handed over (journal before output); under always the shard thread
+ * is always woken (the pass syncs: not on the network thread). */
+static void test_inline_journaled(void **state)
+{
+    (void)state;
+    for (int pass = 0; pass < 2; pass++) {
+        journal_sync_policy pol = pass == 0 ? JOURNAL_SYNC_EVERYSEC : JOURNAL_SYNC_ALWAYS;
+        struct shards_opts c;
+        cfg_persist(&c, 1, pol);
+        c.inline_max = 32;
+        struct harness *h = ph_start(&c);
+        h_create(h, BID_M, SHARD_CREATE_MATCHED, A, B, "brick", "brick", PROTO_BAND_CLOSE);
+        assert_true(h_wait(h, B, PROTO_T_STARTED, 0) >= 0);
+        h_settle(h);
+        const struct shard_stats *st = shards_stats(h->s, 0);
+        conn_id active = A; /* seat 0 moves first; then whoever the last turn or round names */
+        int inlined = 0;
+        for (int i = 0; i < 40 && inlined < 3; i++) {
+            struct shard_in m;
+            memset(&m, 0, sizeof m);
+            m.kind = SHARD_IN_REQUEST;
+            m.conn = active;
+            m.battle_id = BID_M;
+            m.u.req.type = PROTO_T_END;
+            m.u.req.bid = BID_M;
+            off_t before = log_size();
+            size_t mark = h->nrx;
+            uint64_t runs = atomic_load(&st->inline_runs);
+            assert_true(shards_push(h->s, 0, &m));
+            if (shards_run_inline(h->s, clock_mono_ms()) == 1) {
+                /* ran here: the record is written before anyone could see the events */
+                assert_true(log_size() > before);
+                assert_int_equal(atomic_load(&st->inline_runs), runs + 1);
+                h_pump(h);
+                assert_true(h->nrx > mark); /* and the events are out at once */
+                inlined++;
+            } else {
+                shards_flush(h->s);
+            }
+            /* whoever ran it, the turn passes (under always after the pass's fsync: wait for it) */
+            long t = -1, r = -1;
+            for (uint64_t end = clock_mono_ms() + 10000; t < 0 && r < 0 && clock_mono_ms() < end;) {
+                h_pump(h);
+                t = h_find(h, A, PROTO_T_TURN, mark);
+                r = h_find(h, A, PROTO_T_ROUND, mark);
+                if (t < 0 && r < 0)
+                    h_nap();
+            }
+            assert_true(t >= 0 || r >= 0);
+            h_settle(h);
+            uint8_t seat = t >= 0 ? ph_ev(h, t)->u.turn.active : ph_ev(h, r)->u.round.active;
+            active = seat == 0 ? A : B;
+        }
+        if (pol == JOURNAL_SYNC_EVERYSEC)
+            assert_true(inlined > 0);
+        else
+            assert_int_equal(atomic_load(&st->inline_runs), 0);
+        h_stop(h);
+        rm_rf(g_dir);
+        assert_int_equal(mkdir(g_dir, 0700), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_state_resume_and_reshard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_and_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_limit_refuses_new_battles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inline_journaled, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
