@@ -896,6 +896,10 @@ void cluster_node_metrics(cluster_node *n, prom_out *o)
     prom_gauge(o, "battled_cluster_fenced",
                "1 once another node took this node's battles over (it is stopping).",
                n->fenced ? 1 : 0);
+    prom_gauge(o, "battled_cluster_serving",
+               "1 while a recent heartbeat confirmed this node still holds its battles (its lease); "
+               "0: every battle request is answered server_busy.",
+               cluster_node_serving(n) ? 1 : 0);
     prom_gauge(o, "battled_cluster_nodes", "Live nodes in this node's view.", (double)n->nview);
     prom_gauge(o, "battled_cluster_orphans", "Incarnations waiting to be taken over.",
                (double)n->norphans);

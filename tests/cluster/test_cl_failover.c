@@ -322,6 +322,7 @@ static void test_battles_spread_and_moved(void **state)
     assert_true(itest_metric(page, "battled_cluster_incarnation") == incs[2]);
     assert_true(itest_metric(page, "battled_moved_replies_total") >= 2); /* a guest, the watcher */
     assert_true(itest_metric(page, "battled_cluster_fenced") == 0);
+    assert_true(itest_metric(page, "battled_cluster_serving") == 1);
     for (int i = 1; i <= NODES; i++) {
         pc_close(a[i].c);
         pc_close(b[i].c);
