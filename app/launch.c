@@ -357,6 +357,8 @@ static int start_node(const battled_config *cfg, cluster_node **out)
         .wss_address =
             cfg->cluster.advertise_wss[0] ? cfg->cluster.advertise_wss : cfg->ws.tls_listen,
         .journal_prefix = cfg->persistence.redis_prefix,
+        /* The count the server will run: survivors split this node's battles by it. */
+        .shards = shards_count_for(cfg->server.shards, sysconf(_SC_NPROCESSORS_ONLN)),
         .heartbeat_ms = (unsigned)cfg->cluster.heartbeat_ms,
         .ttl_ms = (unsigned)cfg->cluster.ttl_ms,
         .timeout_ms = (unsigned)cfg->persistence.redis_timeout_ms,

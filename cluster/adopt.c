@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster/increc.h"
 #include "journal/store_redis.h"
 #include "util/hostport.h"
 #include "util/log.h"
@@ -35,18 +36,19 @@ struct cluster_adopt {
     cluster_adopt_stats stats;
 };
 
-/* Every incarnation whose battles x held (x itself included) is now held by `me`; their records
- * expire after a day (no battle lives that long), except me's own. One script: atomic. */
-static const char SCRIPT_HOLD[] =
-    "local m = redis.call('SMEMBERS', KEYS[1]) "
-    "for _, y in ipairs(m) do "
-    "  local k = ARGV[1] .. 'inc:' .. y "
-    "  if redis.call('HGET', k, 'holder') == ARGV[2] then "
-    "    redis.call('HSET', k, 'holder', ARGV[3]) "
-    "    if y ~= ARGV[3] then redis.call('PEXPIRE', k, ARGV[4]) end "
-    "  end "
+/* Records that incarnation ARGV[1] now holds the listed shards (ARGV[4..]) of the incarnation
+ * whose record is KEYS[1]: holder becomes 0 (split: routing goes by shard), h<k> = ARGV[1]. Once
+ * every one of its ARGV[3] shards is taken the record expires after ARGV[2] ms (no battle lives
+ * that long). Returns how many shards remain untaken. One script: atomic. */
+static const char SCRIPT_TAKE[] =
+    "redis.call('HSET', KEYS[1], 'holder', '0', 'shards', ARGV[3]) "
+    "for i = 4, #ARGV do redis.call('HSET', KEYS[1], 'h' .. ARGV[i], ARGV[1]) end "
+    "local left = 0 "
+    "for k = 0, tonumber(ARGV[3]) - 1 do "
+    "  if redis.call('HEXISTS', KEYS[1], 'h' .. k) == 0 then left = left + 1 end "
     "end "
-    "return 1";
+    "if left == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+    "return left";
 
 static uint64_t mono_ms(void)
 {
@@ -74,10 +76,14 @@ static redisReply *cmd(cluster_adopt *a, int argc, const char **argv)
         }
         redisSetTimeout(a->c, tv);
     }
-    size_t lens[8];
+    size_t small[8], *lens = argc <= 8 ? small : malloc((size_t)argc * sizeof *lens);
+    if (!lens)
+        return NULL;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = redisCommandArgv(a->c, argc, argv, lens);
+    if (lens != small)
+        free(lens);
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (r)
             freeReplyObject(r);
@@ -174,53 +180,110 @@ static void on_warn(void *ctx, const char *msg, const char *file, uint64_t offse
     log_warn(msg, "file", file, "offset", LOG_U64(offset), "battle", LOG_U64(battle_id));
 }
 
-/* Takes incarnation x's battles over (steps 1-5 of adopt.h). 0 done, 1 not ours to take (someone
- * else holds or claims it: nothing to do), -1 failed (logged; tried again at a later beat). */
+/* Reads incarnation x's record: its journal prefix into jprefix, its shard count into *shards (1
+ * when not recorded: then it is taken as one piece) and, per shard, who took it (taken[k], 0: not
+ * yet). Returns 1 when x still has untaken battles (holder x, or split with an untaken shard), 0
+ * when not, -1 when Redis cannot be read. */
+static int read_rec(cluster_adopt *a, unsigned x, char jprefix[STORE_REDIS_PREFIX_MAX + 1],
+                    unsigned *shards, uint16_t *taken)
+{
+    char key[CLUSTER_NAME_MAX + 32];
+    snprintf(key, sizeof key, "%sinc:%u", a->prefix, x);
+    const char *get[] = {"HGETALL", key};
+    redisReply *r = cmd(a, 2, get);
+    if (!r)
+        return -1;
+    memset(taken, 0, CLUSTER_SHARDS_MAX * sizeof *taken);
+    inc_rec rec;
+    int open = 0;
+    if (inc_rec_parse(r, &rec, taken, CLUSTER_SHARDS_MAX) && rec.prefix &&
+        rec.prefix_len <= STORE_REDIS_PREFIX_MAX && (rec.holder == x || rec.holder == 0)) {
+        memcpy(jprefix, rec.prefix, rec.prefix_len);
+        jprefix[rec.prefix_len] = '\0';
+        *shards = rec.shards ? rec.shards : 1;
+        for (unsigned k = 0; k < *shards; k++)
+            if (rec.holder == x || taken[k] == 0)
+                open = 1;
+        if (rec.holder == x) /* not split yet: whatever h<k> says, nobody took a shard */
+            memset(taken, 0, CLUSTER_SHARDS_MAX * sizeof *taken);
+    }
+    freeReplyObject(r);
+    return open;
+}
+
+/* How many of x's untaken shards this node takes: an even share between the survivors that may
+ * take over (state ok) and have not taken any of x's yet, this node counted once. */
+static unsigned share(cluster_adopt *a, unsigned shards, const uint16_t *taken, unsigned untaken)
+{
+    uint16_t live[CLUSTER_NODES_MAX];
+    size_t nl = cluster_node_takers(a->o.node, live, CLUSTER_NODES_MAX);
+    unsigned takers = 1; /* this node */
+    for (size_t i = 0; i < nl; i++) {
+        bool has = false;
+        for (unsigned k = 0; k < shards && !has; k++)
+            has = taken[k] == live[i];
+        takers += !has && live[i] != a->inc;
+    }
+    return (untaken + takers - 1) / takers;
+}
+
+/* Takes over a share of incarnation x's battles (steps 1-5 of adopt.h). 0 done, 1 not ours to
+ * take (someone else holds or claims it, or nothing is left: nothing to do), -1 failed (logged;
+ * tried again at a later beat). */
 static int adopt_one(cluster_adopt *a, unsigned x)
 {
     uint64_t t0 = mono_ms();
-    char key[CLUSTER_NAME_MAX + 32], xs[16], me[16];
-    snprintf(key, sizeof key, "%sinc:%u", a->prefix, x);
-    snprintf(xs, sizeof xs, "%u", x);
-    snprintf(me, sizeof me, "%u", a->inc);
-    const char *get[] = {"HMGET", key, "holder", "prefix"};
-    redisReply *r = cmd(a, 4, get);
-    if (!r)
-        return -1;
     char jprefix[STORE_REDIS_PREFIX_MAX + 1] = "";
-    bool ours = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, xs) == 0 &&
-                r->element[1]->type == REDIS_REPLY_STRING &&
-                r->element[1]->len <= STORE_REDIS_PREFIX_MAX;
-    if (ours)
-        snprintf(jprefix, sizeof jprefix, "%s", r->element[1]->str);
-    freeReplyObject(r);
-    if (!ours)
-        return 1;
+    unsigned shards = 0;
+    uint16_t taken[CLUSTER_SHARDS_MAX];
+    int open = read_rec(a, x, jprefix, &shards, taken);
+    if (open <= 0)
+        return open < 0 ? -1 : 1;
 
-    /* 1: the claim (fences the old owner) */
+    /* 1: the claim (fences the old owner; one survivor at a time takes its share) */
     store_redis_opts ro = {.address = a->address, .prefix = jprefix, .node = a->name,
                            .timeout_ms = a->o.timeout_ms, .lease_ms = a->o.lease_ms};
     store_redis_link *link = NULL;
     char err[256] = "";
     int rc = store_redis_link_start(&ro, &link, err, sizeof err);
     if (rc == -EBUSY || rc == -EWOULDBLOCK)
-        return 1; /* its lease has not run out yet, or another survivor won the claim */
+        return 1; /* its lease has not run out yet, or another survivor is taking its share */
     if (rc != 0) {
         log_warn("cluster: takeover claim failed", "incarnation", LOG_U64(x), "error", err);
         return -1;
     }
-    log_info("cluster: taking over a node's battles", "incarnation", LOG_U64(x), "prefix", jprefix,
-             "epoch", LOG_U64(store_redis_link_epoch(link)));
 
-    /* 2: read and rebuild */
+    /* Under the claim, the record again: a survivor before this one may have taken shards. */
     struct segs sg;
     memset(&sg, 0, sizeof sg);
     char **names = NULL;
     uint64_t next_gen = 0;
     journal_set *set = NULL;
     int result = -1;
-    rc = store_redis_load(link, on_segment, &sg, &names, &next_gen, err, sizeof err);
+    uint8_t want[CLUSTER_SHARDS_MAX];
+    unsigned untaken = 0, take = 0;
+    open = read_rec(a, x, jprefix, &shards, taken);
+    if (open <= 0) {
+        result = open < 0 ? -1 : 1;
+        goto out;
+    }
+    memset(want, 0, sizeof want);
+    for (unsigned k = 0; k < shards; k++)
+        untaken += taken[k] == 0;
+    unsigned quota = share(a, shards, taken, untaken);
+    for (unsigned k = 0; k < shards && take < quota; k++)
+        if (taken[k] == 0) {
+            want[k] = 1;
+            take++;
+        }
+    log_info("cluster: taking over a node's battles", "incarnation", LOG_U64(x), "prefix", jprefix,
+             "epoch", LOG_U64(store_redis_link_epoch(link)), "shards", LOG_U64(take), "of",
+             LOG_U64(shards), "untaken", LOG_U64(untaken));
+
+    /* 2: read and rebuild (only the shards taken: a record that named none is one piece) */
+    bool all = take == shards && untaken == shards;
+    rc = store_redis_load_some(link, all ? NULL : want, shards, on_segment, &sg, &names, &next_gen,
+                               err, sizeof err);
     if (rc != 0) {
         log_warn("cluster: takeover cannot read the journal", "incarnation", LOG_U64(x), "error",
                  err[0] ? err : strerror(-rc));
@@ -245,19 +308,41 @@ static int adopt_one(cluster_adopt *a, unsigned x)
         goto out;
     }
 
-    /* 4: players are redirected here from now on */
-    const char *hold[] = {"EVAL", SCRIPT_HOLD, "1", NULL, a->prefix, xs, me, ADOPT_HOLDER_TTL_MS};
-    char k_incs[CLUSTER_NAME_MAX + 16];
-    snprintf(k_incs, sizeof k_incs, "%sincs", a->prefix);
-    hold[3] = k_incs;
-    if (!(r = cmd(a, 8, hold))) {
+    /* 4: players are redirected here from now on (by shard: routing follows h<k>) */
+    char key[CLUSTER_NAME_MAX + 32], me[16], ttl[] = ADOPT_HOLDER_TTL_MS, nsh[16];
+    snprintf(key, sizeof key, "%sinc:%u", a->prefix, x);
+    snprintf(me, sizeof me, "%u", a->inc);
+    snprintf(nsh, sizeof nsh, "%u", shards);
+    const char **argv = calloc(7 + take, sizeof *argv);
+    char(*ks)[8] = calloc(take ? take : 1, sizeof *ks);
+    redisReply *r = NULL;
+    if (argv && ks) {
+        int argc = 0;
+        argv[argc++] = "EVAL";
+        argv[argc++] = SCRIPT_TAKE;
+        argv[argc++] = "1";
+        argv[argc++] = key;
+        argv[argc++] = me;
+        argv[argc++] = ttl;
+        argv[argc++] = nsh;
+        for (unsigned k = 0, i = 0; k < shards; k++)
+            if (want[k]) {
+                snprintf(ks[i], sizeof ks[i], "%u", k);
+                argv[argc++] = ks[i++];
+            }
+        r = cmd(a, argc, argv);
+    }
+    free(argv);
+    free(ks);
+    if (!r) {
         log_warn("cluster: takeover: the holder record cannot be written", "incarnation",
                  LOG_U64(x));
         goto out;
     }
+    uint64_t left = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? (uint64_t)r->integer : 0;
     freeReplyObject(r);
 
-    /* 5: the old prefix goes (its epoch key stays: it keeps the old owner fenced) */
+    /* 5: those shards' segments go (the prefix's epoch key stays: it keeps the old owner fenced) */
     if (store_redis_retire(link, names) != 0)
         log_warn("cluster: takeover: old segments not deleted (left in Redis)", "incarnation",
                  LOG_U64(x));
@@ -265,18 +350,20 @@ static int adopt_one(cluster_adopt *a, unsigned x)
     uint64_t took = mono_ms() - t0;
     pthread_mutex_lock(&a->mu);
     a->stats.prefixes++;
+    a->stats.shards += take;
     a->stats.battles += n;
     a->stats.last_ms = took;
     pthread_mutex_unlock(&a->mu);
-    log_info("cluster: took a node's battles over", "incarnation", LOG_U64(x), "battles",
-             LOG_U64(n), "ms", LOG_U64(took));
+    log_info("cluster: took a node's battles over", "incarnation", LOG_U64(x), "shards",
+             LOG_U64(take), "battles", LOG_U64(n), "shards_left", LOG_U64(left), "ms",
+             LOG_U64(took));
 out:
     if (set)
         journal_set_free(set);
     store_redis_names_free(names);
     segs_free(&sg);
     store_redis_link_stop(link);
-    if (result != 0) {
+    if (result < 0) {
         pthread_mutex_lock(&a->mu);
         a->stats.failures++;
         pthread_mutex_unlock(&a->mu);
@@ -378,7 +465,10 @@ void cluster_adopt_metrics(cluster_adopt *a, prom_out *o)
 {
     cluster_adopt_stats st = cluster_adopt_get_stats(a);
     prom_counter(o, "battled_cluster_takeovers_total",
-                 "Incarnations of dead nodes whose battles this node took over.", st.prefixes);
+                 "Takeovers of a dead node's incarnation (or a share of its shards) by this node.",
+                 st.prefixes);
+    prom_counter(o, "battled_cluster_takeover_shards_total",
+                 "Shards of dead nodes' incarnations this node took over.", st.shards);
     prom_counter(o, "battled_cluster_takeover_battles_total",
                  "Battles put back on this node by takeovers.", st.battles);
     prom_counter(o, "battled_cluster_takeover_failures_total",

@@ -1,19 +1,24 @@
 /* adopt: this node's side of failover (docs/CLUSTER.md, "Failover"): a thread that takes over
  * the battles of nodes that stopped heartbeating.
  *
- * For each orphaned incarnation the heartbeat reports (cluster_node_orphans), in turn:
+ * A dead incarnation's battles are taken over shard by shard (its shard k holds the battles with
+ * shard_of(id, its shards) = k), so that they spread over the survivors. For each orphaned
+ * incarnation the heartbeat reports (cluster_node_orphans), in turn:
  *   1. claim its journal prefix (store_redis_link_start under this node's name): atomic in Redis,
- *      so of several survivors exactly one wins; it bumps the prefix's epoch, which fences the old
- *      owner should it only have been paused (its next write is refused);
- *   2. read every segment of the prefix and rebuild its battles (journal_load_buffers);
+ *      so one survivor at a time holds it; every claim bumps the prefix's epoch, which fences the
+ *      old owner should it only have been paused (its next write is refused);
+ *   2. read its record again and pick this node's share of the shards nobody took yet:
+ *      ceil(untaken / takers), takers being the live nodes in state ok that took none of it yet,
+ *      this one included; read those shards' segments and rebuild their battles;
  *   3. hand them to the application (adopt fn: the shards put them back and journal them under
  *      this node's own prefix, durably, before it returns);
- *   4. record in Redis that this incarnation now holds them (and every incarnation the dead one
- *      held), so every node redirects their players here;
- *   5. delete the old prefix's segments and release it.
+ *   4. record in Redis that this incarnation now holds those shards (h<k> in x's record, holder
+ *      0), so every node redirects their players here;
+ *   5. delete those shards' segments and release the prefix: the next survivor claims it and
+ *      takes its share (at its next heartbeat), until no shard is left.
  * A crash between 3 and 5 leaves a battle in two prefixes; whoever adopts both keeps the first
  * copy and counts the other as a duplicate. A survivor waits a little in proportion to its own
- * share of the cluster's battles before claiming, so the least loaded tends to win. */
+ * share of the cluster's battles before claiming, so the least loaded tends to go first. */
 #ifndef BATTLED_CLUSTER_ADOPT_H
 #define BATTLED_CLUSTER_ADOPT_H
 
@@ -47,7 +52,8 @@ typedef struct cluster_adopt_opts {
 
 /* Counters, for /metrics. */
 typedef struct cluster_adopt_stats {
-    uint64_t prefixes;   /* incarnations taken over */
+    uint64_t prefixes;   /* takeovers (each of an incarnation's share of shards) */
+    uint64_t shards;     /* shards of dead incarnations taken over */
     uint64_t battles;    /* battles put back from them */
     uint64_t failures;   /* takeovers that failed (retried) */
     uint64_t last_ms;    /* how long the last takeover took, claim to release */

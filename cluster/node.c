@@ -6,19 +6,32 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cluster/increc.h"
 #include "util/hostport.h"
 #include "util/metrics.h"
 #include "util/log.h"
+#include "util/mix.h"
 
 #define NODE_KEY_MAX (CLUSTER_NAME_MAX + 80)
 #define NODE_VALUE_MAX (7 * CLUSTER_NAME_MAX + 64)
+
+#define ROUTE_SPLIT 0x10000u /* route_table.holder: survivors are taking x over shard by shard */
+
+/* Who holds each incarnation's battles, as one heartbeat read them: built by the cluster thread in
+ * a table of its own, then swapped in under route_mu for the network thread's lookups. */
+typedef struct route_table {
+    uint32_t holder[CLUSTER_INC_MAX + 1]; /* 0 unknown; y: y holds all of x's; ROUTE_SPLIT */
+    uint16_t nshards[CLUSTER_INC_MAX + 1]; /* a split x's shard count */
+    uint32_t first[CLUSTER_INC_MAX + 1];   /* a split x's shard 0 in split[] */
+    uint16_t *split; /* per shard: the incarnation that took it; 0 not taken yet */
+    size_t nsplit, cap;
+} route_table;
 
 typedef struct node_entry {
     char name[CLUSTER_NAME_MAX + 1];
@@ -46,10 +59,15 @@ struct cluster_node {
     uint64_t started_ms;
     char k_self[NODE_KEY_MAX], k_nodes[NODE_KEY_MAX], k_inc[NODE_KEY_MAX], k_incs[NODE_KEY_MAX];
     char k_myinc[NODE_KEY_MAX];
-    /* holder[x]: the incarnation holding incarnation x's battles (0: unknown), as the last heartbeat
-     * read it; written by the cluster thread, read by the network thread without a lock. */
-    _Atomic uint16_t *holder;
-    uint16_t *scan;   /* the cluster thread's scratch copy of holder */
+    /* The routing table lookups read (under route_mu, held only for a lookup or a swap) and the
+     * cluster thread's next one. */
+    pthread_mutex_t route_mu;
+    route_table *route, *scan;
+    unsigned shards; /* this node's shard count, in its incarnation record */
+    /* Until when (monotonic ms) this node may serve its battles: set by a heartbeat that found it
+     * still holds them (cluster_node_locate); read by the network thread. */
+    _Atomic uint64_t lease_until;
+    _Atomic bool fenced_flag; /* = fenced, for the network thread */
     uint64_t *dead_since; /* cluster thread: when incarnation x was first seen without a live node */
     uint64_t up_since;    /* cluster thread: Redis reachable without a break since (monotonic ms) */
     char ttl[16];
@@ -96,21 +114,6 @@ static bool token_ok(const char *s, size_t n)
     return true;
 }
 
-/* Parses 1..19 decimal digits. */
-static bool parse_dec(const char *s, size_t n, uint64_t *out)
-{
-    if (n == 0 || n > 19)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
 /* An optional address field: "-" is none. */
 static bool take_addr(const char *f, size_t fl, char *out)
 {
@@ -139,8 +142,8 @@ static bool parse_value(const char *v, size_t len, node_entry *e)
     }
     uint64_t t, b, inc;
     if (!token_ok(f[0], fl[0]) || !token_ok(f[1], fl[1]) || !token_ok(f[2], fl[2]) ||
-        !parse_dec(f[3], fl[3], &t) || !parse_dec(f[4], fl[4], &b) ||
-        !token_ok(f[5], fl[5]) || fl[5] >= sizeof e->state || !parse_dec(f[6], fl[6], &inc) ||
+        !inc_rec_dec(f[3], fl[3], &t) || !inc_rec_dec(f[4], fl[4], &b) ||
+        !token_ok(f[5], fl[5]) || fl[5] >= sizeof e->state || !inc_rec_dec(f[6], fl[6], &inc) ||
         inc == 0 || inc > CLUSTER_INC_MAX || !take_addr(f[7], fl[7], e->ws) ||
         !take_addr(f[8], fl[8], e->tls) || !take_addr(f[9], fl[9], e->wss))
         return false;
@@ -182,7 +185,7 @@ static bool ensure_conn(cluster_node *n)
 /* Runs one command on the thread's connection; NULL (connection dropped) on any failure. */
 static redisReply *cmd(cluster_node *n, int argc, const char **argv)
 {
-    size_t lens[8];
+    size_t lens[12];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     redisReply *r = n->c ? redisCommandArgv(n->c, argc, argv, lens) : NULL;
@@ -219,15 +222,17 @@ static int still_holder(cluster_node *n)
         return -1;
     uint64_t h = 0;
     bool missing = r->type == REDIS_REPLY_NIL;
-    bool mine = missing || (r->type == REDIS_REPLY_STRING && parse_dec(r->str, r->len, &h) &&
+    bool mine = missing || (r->type == REDIS_REPLY_STRING && inc_rec_dec(r->str, r->len, &h) &&
                             h == n->inc);
     reply_free(r);
     if (missing) {
-        char inc[16];
+        char inc[16], sh[16];
         snprintf(inc, sizeof inc, "%u", n->inc);
-        const char *hset[] = {"HSET", n->k_myinc, "node", n->name, "prefix", n->jprefix, "holder", inc};
+        snprintf(sh, sizeof sh, "%u", n->shards);
+        const char *hset[] = {"HSET", n->k_myinc, "node", n->name, "prefix", n->jprefix,
+                              "shards", sh, "holder", inc};
         const char *sadd[] = {"SADD", n->k_incs, inc};
-        if (!(r = cmd(n, 8, hset)))
+        if (!(r = cmd(n, 10, hset)))
             return -1;
         reply_free(r);
         if (!(r = cmd(n, 3, sadd)))
@@ -283,67 +288,92 @@ static bool inc_alive(const node_entry *view, size_t nview, unsigned inc)
     return false;
 }
 
-/* Reads every incarnation's holder into n->scan and lists the orphans: incarnations holding their
- * own battles (holder = itself) whose node is not alive, either for ttl_ms of Redis being
- * reachable without a break (so a node that merely could not heartbeat through an outage is not
- * taken over the moment Redis is back), or at once when it left cleanly (cluster_node_stop marks
- * it released) or was an earlier life of this node (same name: a restart takes its battles back
- * without waiting). 0 or -1. */
+/* Reads every incarnation's record into n->scan and lists the orphans: incarnations whose node is
+ * not alive and that still hold battles of their own (holder = itself, or split with a shard
+ * nobody took yet). An unsplit one waits for ttl_ms of Redis being reachable without a break (so
+ * a node that merely could not heartbeat through an outage is not taken over the moment Redis is
+ * back), unless it left cleanly (cluster_node_stop marks it released) or was an earlier life of
+ * this node (same name: a restart takes its battles back without waiting); a split one is ready
+ * at once (another survivor already decided). 0 or -1. */
 static int read_holders(cluster_node *n, const node_entry *view, size_t nview, uint16_t *orphans,
                         size_t *norphans, uint64_t *invalid)
 {
     *norphans = 0;
-    memset(n->scan, 0, (CLUSTER_INC_MAX + 1) * sizeof *n->scan);
+    route_table *t = n->scan;
+    memset(t->holder, 0, sizeof t->holder);
+    t->nsplit = 0;
     const char *members[] = {"SMEMBERS", n->k_incs};
     redisReply *m = cmd(n, 2, members);
     if (!m)
         return -1;
     int rc = 0;
     uint64_t now = mono_ms();
+    uint16_t taken[CLUSTER_SHARDS_MAX];
     for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements && i < CLUSTER_INCS_MAX; i++) {
         redisReply *e = m->element[i];
         uint64_t x;
-        if (e->type != REDIS_REPLY_STRING || !parse_dec(e->str, e->len, &x) || x == 0 ||
+        if (e->type != REDIS_REPLY_STRING || !inc_rec_dec(e->str, e->len, &x) || x == 0 ||
             x > CLUSTER_INC_MAX) {
             (*invalid)++;
             continue;
         }
         char key[NODE_KEY_MAX];
         snprintf(key, sizeof key, "%sinc:%" PRIu64, n->prefix, x);
-        const char *get[] = {"HMGET", key, "holder", "node", "released"};
-        redisReply *v = cmd(n, 5, get);
+        const char *get[] = {"HGETALL", key};
+        redisReply *v = cmd(n, 2, get);
         if (!v) {
             rc = -1;
             break;
         }
-        uint64_t h = 0;
-        if (v->type == REDIS_REPLY_ARRAY && v->elements == 3 &&
-            v->element[0]->type == REDIS_REPLY_NIL) {
+        memset(taken, 0, sizeof taken);
+        inc_rec rec;
+        if (v->type == REDIS_REPLY_ARRAY && v->elements == 0) {
             /* its hash expired (adopted long ago): nothing routes by it any more */
             const char *srem[] = {"SREM", n->k_incs, e->str};
             reply_free(cmd(n, 3, srem));
-        } else if (v->type == REDIS_REPLY_ARRAY && v->elements == 3 &&
-                   v->element[0]->type == REDIS_REPLY_STRING &&
-                   parse_dec(v->element[0]->str, v->element[0]->len, &h) && h >= 1 &&
-                   h <= CLUSTER_INC_MAX) {
-            n->scan[x] = (uint16_t)h;
-            bool dead = h == x && x != n->inc && !inc_alive(view, nview, (unsigned)x);
+        } else if (!inc_rec_parse(v, &rec, taken, CLUSTER_SHARDS_MAX)) {
+            (*invalid)++;
+        } else if (rec.holder != x && rec.holder != 0) {
+            t->holder[x] = (uint32_t)rec.holder; /* all of them, to one node (a whole takeover) */
+            n->dead_since[x] = 0;
+        } else {
+            bool split = rec.holder == 0;
+            bool untaken = !split;
+            if (split) {
+                if (t->nsplit + rec.shards > t->cap) {
+                    size_t cap = (t->nsplit + rec.shards) * 2;
+                    uint16_t *a = realloc(t->split, cap * sizeof *a);
+                    if (!a) {
+                        reply_free(v);
+                        rc = -1;
+                        break;
+                    }
+                    t->split = a;
+                    t->cap = cap;
+                }
+                t->holder[x] = ROUTE_SPLIT;
+                t->nshards[x] = (uint16_t)rec.shards;
+                t->first[x] = (uint32_t)t->nsplit;
+                memcpy(t->split + t->nsplit, taken, rec.shards * sizeof *taken);
+                t->nsplit += rec.shards;
+                for (unsigned k = 0; k < rec.shards; k++)
+                    untaken |= taken[k] == 0;
+            } else {
+                t->holder[x] = (uint32_t)x;
+            }
+            bool dead = untaken && x != n->inc && !inc_alive(view, nview, (unsigned)x);
             if (!dead) {
                 n->dead_since[x] = 0;
             } else {
                 if (!n->dead_since[x])
                     n->dead_since[x] = now;
                 uint64_t since = n->dead_since[x] > n->up_since ? n->dead_since[x] : n->up_since;
-                redisReply *nm = v->element[1];
-                bool earlier_me = nm->type == REDIS_REPLY_STRING && nm->len == strlen(n->name) &&
-                                  memcmp(nm->str, n->name, nm->len) == 0;
+                bool earlier_me = rec.node && rec.node_len == strlen(n->name) &&
+                                  memcmp(rec.node, n->name, rec.node_len) == 0;
                 /* A node that left cleanly said so: its journal is complete and released. */
-                bool released = v->element[2]->type == REDIS_REPLY_STRING;
-                if (earlier_me || released || now - since >= n->ttl_ms)
+                if (split || earlier_me || rec.released || now - since >= n->ttl_ms)
                     orphans[(*norphans)++] = (uint16_t)x;
             }
-        } else {
-            (*invalid)++;
         }
         reply_free(v);
     }
@@ -358,6 +388,7 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
 {
     *nview = 0;
     *norphans = 0;
+    uint64_t t0 = mono_ms();
     if (!ensure_conn(n))
         return -1;
     int held = still_holder(n);
@@ -383,6 +414,10 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
     if (!r)
         return -1;
     reply_free(r);
+    /* Nobody takes this incarnation over before its key (set at t0 or later) has expired, ttl,
+     * and it has then been seen dead for another ttl (read_holders): so until t0 + 2 ttl it is
+     * ours. Half a ttl is left as margin. */
+    atomic_store_explicit(&n->lease_until, t0 + n->ttl_ms + n->ttl_ms / 2, memory_order_relaxed);
     if (!(r = cmd(n, 3, sadd)))
         return -1;
     reply_free(r);
@@ -390,8 +425,11 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
         return -1;
     if (read_holders(n, view, *nview, orphans, norphans, invalid) != 0)
         return -1;
-    for (unsigned x = 1; x <= CLUSTER_INC_MAX; x++)
-        atomic_store_explicit(&n->holder[x], n->scan[x], memory_order_relaxed);
+    pthread_mutex_lock(&n->route_mu);
+    route_table *t = n->route;
+    n->route = n->scan;
+    n->scan = t;
+    pthread_mutex_unlock(&n->route_mu);
     return 0;
 }
 
@@ -422,6 +460,7 @@ static void *node_main(void *arg)
             log_error("cluster: another node took this node's battles over; stopping",
                       "incarnation", LOG_U64(n->inc));
             n->fenced = true;
+            atomic_store_explicit(&n->fenced_flag, true, memory_order_relaxed);
             fenced = n->fenced_fn;
             fenced_arg = n->fenced_arg;
         }
@@ -488,11 +527,12 @@ static int take_incarnation(cluster_node *n, const char *journal_prefix, char *e
         n->inc = inc;
         snprintf(n->k_myinc, sizeof n->k_myinc, "%s", key);
         snprintf(n->jprefix, sizeof n->jprefix, "%si%u:", journal_prefix ? journal_prefix : "", inc);
-        char incs[16];
+        char incs[16], sh[16];
         snprintf(incs, sizeof incs, "%u", inc);
-        const char *hset[] = {"HSET", key, "prefix", n->jprefix, "holder", incs};
+        snprintf(sh, sizeof sh, "%u", n->shards);
+        const char *hset[] = {"HSET", key, "prefix", n->jprefix, "shards", sh, "holder", incs};
         const char *sadd[] = {"SADD", n->k_incs, incs};
-        if (!(r = cmd(n, 6, hset)) || (reply_free(r), !(r = cmd(n, 3, sadd)))) {
+        if (!(r = cmd(n, 8, hset)) || (reply_free(r), !(r = cmd(n, 3, sadd)))) {
             snprintf(err, errlen, "cluster: registering incarnation %u failed", inc);
             return -1;
         }
@@ -508,8 +548,13 @@ static void node_free(cluster_node *n)
     drop_conn(n);
     pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
-    free((void *)n->holder);
-    free(n->scan);
+    pthread_mutex_destroy(&n->route_mu);
+    for (int i = 0; i < 2; i++) {
+        route_table *t = i ? n->scan : n->route;
+        if (t)
+            free(t->split);
+        free(t);
+    }
     free(n->dead_since);
     free(n->orphans);
     free(n);
@@ -539,6 +584,8 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
         bad = "cluster.advertise* must be host:port";
     else if (o->journal_prefix && strlen(o->journal_prefix) > CLUSTER_NAME_MAX)
         bad = "persistence.redis_prefix is too long";
+    else if (o->shards == 0 || o->shards > CLUSTER_SHARDS_MAX)
+        bad = "cluster: the shard count must be 1..1024";
     else if (o->heartbeat_ms == 0 || o->ttl_ms <= o->heartbeat_ms)
         bad = "cluster.ttl_ms must be more than cluster.heartbeat_ms";
     if (bad) {
@@ -562,13 +609,15 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
     n->ttl_ms = o->ttl_ms;
     n->heartbeat_ms = o->heartbeat_ms;
     n->timeout_ms = o->timeout_ms ? o->timeout_ms : 2000;
+    n->shards = o->shards;
     pthread_mutex_init(&n->mu, NULL);
+    pthread_mutex_init(&n->route_mu, NULL);
     pthread_cond_init(&n->cv, NULL);
-    n->holder = calloc(CLUSTER_INC_MAX + 1, sizeof *n->holder);
-    n->scan = calloc(CLUSTER_INC_MAX + 1, sizeof *n->scan);
+    n->route = calloc(1, sizeof *n->route);
+    n->scan = calloc(1, sizeof *n->scan);
     n->dead_since = calloc(CLUSTER_INC_MAX + 1, sizeof *n->dead_since);
     n->orphans = calloc(CLUSTER_INCS_MAX + 1, sizeof *n->orphans);
-    if (!n->holder || !n->scan || !n->dead_since || !n->orphans) {
+    if (!n->route || !n->scan || !n->dead_since || !n->orphans) {
         snprintf(err, errlen, "out of memory");
         node_free(n);
         return -ENOMEM;
@@ -700,14 +749,43 @@ bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NA
                          char ws[CLUSTER_NAME_MAX + 1])
 {
     cluster_node *n = arg;
+    addr[0] = ws[0] = '\0';
+    if (!cluster_node_serving(n))
+        return false; /* server_busy: it may have been taken over while we could not tell */
     unsigned x = (unsigned)(bid >> CLUSTER_INC_SHIFT) & 0xffffu;
     if (x == 0 || x == n->inc)
         return true;
-    unsigned h = atomic_load_explicit(&n->holder[x], memory_order_relaxed);
-    if (h == 0 || h == n->inc)
+    unsigned h = x; /* the incarnation that holds it, once found */
+    pthread_mutex_lock(&n->route_mu);
+    const route_table *t = n->route;
+    for (int step = 0; step < CLUSTER_ROUTE_DEPTH && x != 0 && x != n->inc; step++) {
+        uint32_t y = t->holder[x];
+        if (y == 0 || y == x) {
+            h = y == 0 ? n->inc : x; /* unknown (the shard says no_such_battle), or x's own */
+            break;
+        }
+        if (y == ROUTE_SPLIT) {
+            /* The shard the battle was on at x is shard_of() in shards/shard.h: the same mixer. */
+            unsigned k = (unsigned)(mix64(bid) % t->nshards[x]);
+            y = t->split[t->first[x] + k];
+            if (y == 0) {
+                h = x; /* nobody took that shard yet: x's, and x is gone */
+                break;
+            }
+        }
+        x = h = y;
+    }
+    pthread_mutex_unlock(&n->route_mu);
+    if (x == 0 || h == n->inc)
         return true;
     cluster_node_address(n, h, tls, addr, ws);
     return false;
+}
+
+bool cluster_node_serving(cluster_node *n)
+{
+    return !atomic_load_explicit(&n->fenced_flag, memory_order_relaxed) &&
+           mono_ms() < atomic_load_explicit(&n->lease_until, memory_order_relaxed);
 }
 
 bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLUSTER_NAME_MAX + 1],
@@ -729,6 +807,17 @@ bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLU
     }
     pthread_mutex_unlock(&n->mu);
     return addr[0] != '\0';
+}
+
+size_t cluster_node_takers(cluster_node *n, uint16_t *out, size_t cap)
+{
+    pthread_mutex_lock(&n->mu);
+    size_t k = 0;
+    for (size_t i = 0; i < n->nview && k < cap; i++)
+        if (strcmp(n->view[i].state, "ok") == 0)
+            out[k++] = (uint16_t)n->view[i].inc;
+    pthread_mutex_unlock(&n->mu);
+    return k;
 }
 
 size_t cluster_node_live(cluster_node *n, uint16_t *out, size_t cap)
@@ -807,6 +896,10 @@ void cluster_node_metrics(cluster_node *n, prom_out *o)
     prom_gauge(o, "battled_cluster_fenced",
                "1 once another node took this node's battles over (it is stopping).",
                n->fenced ? 1 : 0);
+    prom_gauge(o, "battled_cluster_serving",
+               "1 while a recent heartbeat confirmed this node still holds its battles (its lease); "
+               "0: every battle request is answered server_busy.",
+               cluster_node_serving(n) ? 1 : 0);
     prom_gauge(o, "battled_cluster_nodes", "Live nodes in this node's view.", (double)n->nview);
     prom_gauge(o, "battled_cluster_orphans", "Incarnations waiting to be taken over.",
                (double)n->norphans);

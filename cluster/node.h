@@ -2,8 +2,10 @@
  *
  * At start a node takes a new incarnation number x (INCR <prefix>inc; 1..65535): its battle ids
  * carry x in bits 47..62 and it journals under its own Redis prefix (persistence.redis_prefix +
- * "i<x>:"). <prefix>inc:<x> (a hash: node, prefix, holder) records which incarnation holds x's
- * battles: x itself until another node takes them over (adopt.h). <prefix>incs lists them.
+ * "i<x>:"). <prefix>inc:<x> (a hash: node, prefix, shards, holder, h<k>...) records who holds x's
+ * battles: holder = x while x holds them itself; once survivors start taking them over
+ * (adopt.h) holder = 0 and h<k> names the incarnation holding the battles of x's shard k (k =
+ * shard_of(id, shards)), absent while nobody has taken that shard yet. <prefix>incs lists them.
  *
  * A small thread of its own, off every serving path, every heartbeat_ms:
  *   - checks that this incarnation still holds its own battles (else it was fenced: stop);
@@ -33,6 +35,8 @@
 #define CLUSTER_INC_MAX 65535u       /* incarnation numbers are 1..this (16 bits of a battle id) */
 #define CLUSTER_INC_SHIFT 47         /* a battle id's bits 47..62 hold its incarnation */
 #define CLUSTER_INCS_MAX 4096        /* incarnations a view reads holders for, at most */
+#define CLUSTER_SHARDS_MAX 1024      /* shards an incarnation record may name (server.shards: 256) */
+#define CLUSTER_ROUTE_DEPTH 16       /* holders a lookup follows (x -> its shard's taker -> ...) */
 
 typedef struct cluster_node cluster_node;
 
@@ -47,6 +51,8 @@ typedef struct cluster_node_opts {
     const char *wss_address;    /* the wss:// endpoint (cluster.advertise_wss); NULL or "": none */
     const char *journal_prefix; /* persistence.redis_prefix: this incarnation's journal prefix is
                                  * this + "i<incarnation>:" (cluster_node_journal_prefix) */
+    unsigned shards;            /* this node's shard count (1..CLUSTER_SHARDS_MAX): survivors
+                                 * take its battles over shard by shard */
     unsigned heartbeat_ms;      /* cluster.heartbeat_ms */
     unsigned ttl_ms;            /* cluster.ttl_ms, more than heartbeat_ms */
     unsigned timeout_ms;        /* one Redis round trip at most */
@@ -66,14 +72,25 @@ unsigned cluster_node_incarnation(const cluster_node *n);
  * NUL-terminated in buf (cap bytes). Returns its length, 0 when it does not fit. */
 size_t cluster_node_journal_prefix(const cluster_node *n, char *buf, size_t cap);
 
-/* Where battle bid is served (network thread, every battle-scoped request whose id carries another
- * incarnation; reads a table the heartbeat fills, never Redis). Returns true when this node holds
+/* Where battle bid is served (network thread, every battle-scoped request; reads a table the
+ * heartbeat fills, never Redis). First, this node serves nothing while cluster_node_serving is
+ * false (addr "": server_busy). Then it follows the holders from the
+ * id's incarnation: a split one's shard shard_of(bid, its shards) names the next, at most
+ * CLUSTER_ROUTE_DEPTH steps, until a live holder. Returns true when this node holds
  * it (or nobody is known to: the shard then answers no_such_battle); false with the holder's game
  * and WebSocket addresses in addr and ws (its TLS game and wss addresses when tls: the asking
  * connection uses TLS; ws "" when it has none), or with addr "" when its holder
  * is not alive (the battle is being taken over: try again shortly). */
 bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NAME_MAX + 1],
                          char ws[CLUSTER_NAME_MAX + 1]);
+
+/* Whether this node may serve its battles now: it is not fenced, and a heartbeat less than 1.5 x
+ * ttl_ms ago found it still holds them. No other node can have taken them over before 2 x ttl_ms
+ * after that heartbeat (its key must expire, then be seen missing for ttl_ms), so a node that was
+ * paused or cut off from Redis past that stops serving (its requests get server_busy) until a
+ * heartbeat confirms it again, and a node that wakes from a pause serves nothing before its
+ * heartbeat tells it whether it was fenced. Any thread; never touches Redis. */
+bool cluster_node_serving(cluster_node *n);
 
 /* The game and WebSocket addresses of the live node with incarnation inc (its TLS game and wss
  * addresses when tls; a node without a TLS port gives its plain one), from the latest view
@@ -85,6 +102,10 @@ bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLU
 /* The incarnations of the live nodes (this one included once it registered), from the latest
  * view, into out (at most cap). Returns how many; 0 while Redis is unreachable. Any thread. */
 size_t cluster_node_live(cluster_node *n, uint16_t *out, size_t cap);
+
+/* Like cluster_node_live, only the nodes that take battles over: state "ok" (not starting,
+ * stopping or degraded). Any thread. */
+size_t cluster_node_takers(cluster_node *n, uint16_t *out, size_t cap);
 
 /* Replaces the advertised game, WebSocket, TLS game and wss addresses (once the server knows the
  * ports it bound; "" = none; NULL leaves one as it is). Values that are not host:port-like are

@@ -959,6 +959,20 @@ void store_redis_names_free(char **names)
 int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char ***names_out,
                      uint64_t *next_gen, char *err, size_t errlen)
 {
+    return store_redis_load_some(l, NULL, 0, fn, ctx, names_out, next_gen, err, errlen);
+}
+
+/* Whether a segment name belongs to a wanted shard (want NULL: every one). */
+static bool wanted(const char *name, const uint8_t *want, unsigned nwant)
+{
+    segname e;
+    return !want || (segname_parse(name, &e) && e.shard < nwant && want[e.shard]);
+}
+
+int store_redis_load_some(store_redis_link *l, const uint8_t *want, unsigned nwant,
+                          store_segment_fn fn, void *ctx, char ***names_out, uint64_t *next_gen,
+                          char *err, size_t errlen)
+{
     *names_out = NULL;
     *next_gen = 1;
     int rc;
@@ -983,7 +997,7 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
     uint64_t top;
     size_t m = segname_order(names, n, es, &top);
     for (size_t i = 0; rc == 0 && i < m; i++) {
-        if (es[i].superseded)
+        if (es[i].superseded || !wanted(es[i].name, want, nwant))
             continue;
         rc = feed(c, l, es[i].name, es[i].is_log, fn, ctx);
         if (rc != 0 && rc != -ECANCELED)
@@ -994,6 +1008,16 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
     if (rc != 0) {
         store_redis_names_free(names);
         return rc;
+    }
+    if (want) { /* only the wanted shards' names: what the caller may retire */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (wanted(names[i], want, nwant))
+                names[k++] = names[i];
+            else
+                free(names[i]);
+        }
+        names[k] = NULL;
     }
     *names_out = names;
     *next_gen = top + 1;

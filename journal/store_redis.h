@@ -109,6 +109,13 @@ store_redis_stats store_redis_link_stats(store_redis_link *l);
 int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char ***names_out,
                      uint64_t *next_gen, char *err, size_t errlen);
 
+/* Same as store_redis_load for the segments of the shards k with k < nwant and want[k] != 0 only
+ * (want NULL: every shard); *names_out then holds only their names. A survivor taking over some
+ * of a dead node's shards reads no more than those (cluster/adopt.c). */
+int store_redis_load_some(store_redis_link *l, const uint8_t *want, unsigned nwant,
+                          store_segment_fn fn, void *ctx, char ***names_out, uint64_t *next_gen,
+                          char *err, size_t errlen);
+
 /* Frees a names array from store_redis_load (NULL is fine). */
 void store_redis_names_free(char **names);
 

@@ -16,7 +16,8 @@ uint64_t idtag_apply(uint64_t raw, uint64_t tag)
 bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, bool tls,
                       const proto_request *r, proto_event *moved)
 {
-    if (!locate || idtag_of(r->bid) == idtag_of(tag))
+    (void)tag; /* the hook itself knows this node's incarnation */
+    if (!locate)
         return true;
     char addr[IDTAG_ADDR_MAX + 1] = "", ws[IDTAG_ADDR_MAX + 1] = "";
     if (locate(arg, r->bid, tls, addr, ws))
@@ -31,7 +32,8 @@ bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, bool tls,
         moved->bid = r->bid;
         moved->u.error.code = PROTO_E_SERVER_BUSY;
         snprintf(moved->u.error.msg, sizeof moved->u.error.msg,
-                 "the battle's node is gone and another is taking it over; retry shortly");
+                 "the battle's holder cannot serve it right now (a takeover under way, or this "
+                 "node lost touch with the cluster); retry shortly");
         return false;
     }
     memset(moved, 0, offsetof(proto_event, u) + sizeof moved->u.moved);

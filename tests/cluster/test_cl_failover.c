@@ -32,7 +32,8 @@
 #define NODES 3
 #define TAKEOVER_MS 30000 /* for a player to be served again after its node died */
 #define PLAY_MS 60000
-#define PAIRS 4           /* battles on the node that dies */
+#define PAIRS 8           /* battles on the node that dies */
+#define SHARDS 4          /* per node: a dead node's battles are taken over shard by shard */
 
 static rh_server g_redis;
 
@@ -95,7 +96,7 @@ static void node_start(int i)
                           "cluster.ttl_ms=1000", "server.on_sigterm=restart",
                           "game.resume_window_ms=60000", "game.turn_timer_ms=60000",
                           "game.ai_think_ms=0", "server.max_conns_per_addr=0",
-                          "server.max_handshakes_per_addr=0", NULL};
+                          "server.max_handshakes_per_addr=0", "server.shards=4", NULL};
     assert_true(itest_start(&n->s, sets));
     n->admin = itest_admin_port(n->portfile);
     unlink(n->portfile);
@@ -321,6 +322,7 @@ static void test_battles_spread_and_moved(void **state)
     assert_true(itest_metric(page, "battled_cluster_incarnation") == incs[2]);
     assert_true(itest_metric(page, "battled_moved_replies_total") >= 2); /* a guest, the watcher */
     assert_true(itest_metric(page, "battled_cluster_fenced") == 0);
+    assert_true(itest_metric(page, "battled_cluster_serving") == 1);
     for (int i = 1; i <= NODES; i++) {
         pc_close(a[i].c);
         pc_close(b[i].c);
@@ -365,18 +367,23 @@ static void lose_node_one(int sig)
         assert_same(&b[k], &before[k]);
     }
     uint64_t took = itest_now_ms() - t0;
-    /* the survivors' pages say who took them: every battle, in one takeover */
-    double battles = 0, takeovers = 0;
+    /* the survivors' pages say who took them: every battle, spread over both survivors, each
+     * taking half of the dead node's shards in one takeover of its own */
+    double battles = 0, per[NODES + 1] = {0};
     for (int i = 2; i <= NODES; i++) {
         static char page[65536];
         assert_int_equal(itest_http_get(g_n[i].admin, "/metrics", page, sizeof page), 200);
-        battles += itest_metric(page, "battled_cluster_takeover_battles_total");
-        takeovers += itest_metric(page, "battled_cluster_takeovers_total");
+        per[i] = itest_metric(page, "battled_cluster_takeover_battles_total");
+        battles += per[i];
+        if (itest_metric(page, "battled_cluster_takeover_shards_total") != SHARDS / (NODES - 1) ||
+            itest_metric(page, "battled_cluster_takeovers_total") != 1)
+            fail_msg("node %d took %.0f shards in %.0f takeovers, wanted %d in 1", i,
+                     itest_metric(page, "battled_cluster_takeover_shards_total"),
+                     itest_metric(page, "battled_cluster_takeovers_total"), SHARDS / (NODES - 1));
     }
     assert_true(battles == PAIRS);
-    assert_true(takeovers == 1);
-    printf("%s: %d battles served again by a survivor %llu ms after the stop\n",
-           sig == SIGKILL ? "SIGKILL" : "SIGTERM", PAIRS, (unsigned long long)took);
+    printf("%s: %d battles served again by the survivors (%.0f and %.0f) %llu ms after the stop\n",
+           sig == SIGKILL ? "SIGKILL" : "SIGTERM", PAIRS, per[2], per[3], (unsigned long long)took);
     finish_all(a, b, PAIRS);
 }
 
@@ -390,6 +397,37 @@ static void test_sigterm_handover(void **state)
 {
     (void)state;
     lose_node_one(SIGTERM);
+}
+
+/* Two failures in a row: node 1's battles are spread over nodes 2 and 3; then node 2 dies too and
+ * node 3 takes its shards, among them the ones holding node 1's battles. A player of a node-1
+ * battle asking node 3 is served there: routing follows node 1's shard to node 2, node 2's shard
+ * to node 3. */
+static void test_second_failure_follows_holders(void **state)
+{
+    (void)state;
+    start_cluster();
+    itest_player a[PAIRS], b[PAIRS];
+    seen before[PAIRS];
+    for (int k = 0; k < PAIRS; k++) {
+        pair_across(&g_n[1], &g_n[1], &a[k], &b[k]);
+        play_some(&a[k], &b[k], 2 + k % 3);
+        before[k] = seen_of(&a[k]);
+    }
+    for (int round = 1; round <= 2; round++) {
+        assert_int_equal(kill(g_n[round].s.pid, SIGKILL), 0);
+        itest_stop(&g_n[round].s, 0, 10000);
+        for (int k = 0; k < PAIRS; k++) {
+            pc_close(a[k].c);
+            pc_close(b[k].c);
+            a[k].c = b[k].c = NULL;
+            resume_anywhere(&a[k], &g_n[3]);
+            resume_anywhere(&b[k], &g_n[3]);
+            assert_same(&a[k], &before[k]);
+            assert_same(&b[k], &before[k]); /* after round 2 only node 3 could have served it */
+        }
+    }
+    finish_all(a, b, PAIRS);
 }
 
 /* A node paused past its lease is taken over; woken, it stops (75) rather than serve. */
@@ -415,10 +453,10 @@ static void test_paused_node_is_fenced(void **state)
     assert_true(pc_end(stale->c, stale->t.bid) > 0);
     assert_int_equal(kill(g_n[1].s.pid, SIGCONT), 0);
     g_n[1].paused = false;
-    /* woken, node 1 finds it lost its battles: its players are told to reconnect and it exits
-     * with 75. (Whether the events of an action it received in the moment after waking can still
-     * leave it before it notices is a known race, docs/CLUSTER.md "Fencing"; what it can never do
-     * is write: checked below.) */
+    /* woken, node 1 serves nothing before its heartbeat has confirmed it still holds its
+     * battles (its lease ran out while it was paused): the action is answered server_busy, or not
+     * at all, never with an event of the battle. Then it finds it lost its battles: its players
+     * are told to reconnect and it exits with 75. */
     bool told = false;
     uint64_t end = itest_now_ms() + 15000;
     while (itest_now_ms() < end) {
@@ -426,6 +464,11 @@ static void test_paused_node_is_fenced(void **state)
         int r = pc_recv(stale->c, &ev, 200);
         if (r < 0)
             break;
+        if (r == 1 && proto_type_battle_scoped(ev.type) && ev.seq != 0)
+            fail_msg("the paused node served its battle after waking: event %d, seq %u", ev.type,
+                     (unsigned)ev.seq);
+        if (r == 1 && ev.type == PROTO_T_ERROR)
+            assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
         if (r == 1 && ev.type == PROTO_T_RESTARTING)
             told = true;
     }
@@ -584,6 +627,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_battles_spread_and_moved, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_kill9_failover, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_sigterm_handover, redis_up, redis_down),
+        cmocka_unit_test_setup_teardown(test_second_failure_follows_holders, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_paused_node_is_fenced, redis_up, redis_down),
         cmocka_unit_test_setup_teardown(test_redis_restart_mid_run, redis_aof_up, redis_down),
         cmocka_unit_test_setup_teardown(test_whole_cluster_restart, redis_up, redis_down),
