@@ -314,7 +314,7 @@ static int adopt_one(cluster_adopt *a, unsigned x)
     snprintf(me, sizeof me, "%u", a->inc);
     snprintf(nsh, sizeof nsh, "%u", shards);
     const char **argv = calloc(7 + take, sizeof *argv);
-    char(*ks)[8] = calloc(take ? take : 1, sizeof *ks);
+    char(*ks)[12] = calloc(take ? take : 1, sizeof *ks);
     redisReply *r = NULL;
     if (argv && ks) {
         int argc = 0;

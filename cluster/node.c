@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cluster/increc.h"
+#include "cluster/nodeval.h"
 #include "util/hostport.h"
 #include "util/metrics.h"
 #include "util/log.h"
@@ -33,18 +34,6 @@ typedef struct route_table {
     size_t nsplit, cap;
 } route_table;
 
-typedef struct node_entry {
-    char name[CLUSTER_NAME_MAX + 1];
-    char player[CLUSTER_NAME_MAX + 1];
-    char admin[CLUSTER_NAME_MAX + 1];
-    uint64_t started_ms;
-    uint64_t battles;
-    char state[16];
-    unsigned inc;                   /* its incarnation */
-    char ws[CLUSTER_NAME_MAX + 1];  /* "" when it has no WebSocket listener */
-    char tls[CLUSTER_NAME_MAX + 1]; /* its TLS game port; "" when none */
-    char wss[CLUSTER_NAME_MAX + 1]; /* its wss:// port; "" when none */
-} node_entry;
 
 struct cluster_node {
     char host[256];
@@ -97,68 +86,6 @@ static uint64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Names and addresses: 1..CLUSTER_NAME_MAX of [A-Za-z0-9._:-[]]; nothing that needs escaping. */
-static bool token_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > CLUSTER_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '.' || ch == ':' || ch == '-' || ch == '_' || ch == '[' || ch == ']';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-/* An optional address field: "-" is none. */
-static bool take_addr(const char *f, size_t fl, char *out)
-{
-    if (!token_ok(f, fl))
-        return false;
-    bool none = fl == 1 && f[0] == '-';
-    memcpy(out, f, none ? 0 : fl);
-    out[none ? 0 : fl] = '\0';
-    return true;
-}
-
-/* Parses "name|player|admin|started|battles|state|inc|ws|tls|wss" into e (an address "-": none);
- * false when anything is off. */
-static bool parse_value(const char *v, size_t len, node_entry *e)
-{
-    const char *f[10];
-    size_t fl[10];
-    const char *p = v, *end = v + len;
-    for (int i = 0; i < 10; i++) {
-        const char *bar = i < 9 ? memchr(p, '|', (size_t)(end - p)) : end;
-        if (!bar)
-            return false;
-        f[i] = p;
-        fl[i] = (size_t)(bar - p);
-        p = bar + 1;
-    }
-    uint64_t t, b, inc;
-    if (!token_ok(f[0], fl[0]) || !token_ok(f[1], fl[1]) || !token_ok(f[2], fl[2]) ||
-        !inc_rec_dec(f[3], fl[3], &t) || !inc_rec_dec(f[4], fl[4], &b) ||
-        !token_ok(f[5], fl[5]) || fl[5] >= sizeof e->state || !inc_rec_dec(f[6], fl[6], &inc) ||
-        inc == 0 || inc > CLUSTER_INC_MAX || !take_addr(f[7], fl[7], e->ws) ||
-        !take_addr(f[8], fl[8], e->tls) || !take_addr(f[9], fl[9], e->wss))
-        return false;
-    e->inc = (unsigned)inc;
-    e->battles = b;
-    memcpy(e->state, f[5], fl[5]);
-    e->state[fl[5]] = '\0';
-    memcpy(e->name, f[0], fl[0]);
-    e->name[fl[0]] = '\0';
-    memcpy(e->player, f[1], fl[1]);
-    e->player[fl[1]] = '\0';
-    memcpy(e->admin, f[2], fl[2]);
-    e->admin[fl[2]] = '\0';
-    e->started_ms = t;
-    return true;
 }
 
 static void drop_conn(cluster_node *n)
@@ -252,7 +179,7 @@ static int read_nodes(cluster_node *n, node_entry *view, size_t *nview, uint64_t
     int rc = 0;
     for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
         redisReply *e = m->element[i];
-        if (e->type != REDIS_REPLY_STRING || !token_ok(e->str, e->len)) {
+        if (e->type != REDIS_REPLY_STRING || !nodeval_token_ok(e->str, e->len)) {
             (*invalid)++;
             continue;
         }
@@ -269,7 +196,7 @@ static int read_nodes(cluster_node *n, node_entry *view, size_t *nview, uint64_t
             const char *srem[] = {"SREM", n->k_nodes, e->str};
             reply_free(cmd(n, 3, srem));
         } else if (*nview < CLUSTER_NODES_MAX && v->type == REDIS_REPLY_STRING &&
-                   parse_value(v->str, v->len, &view[*nview])) {
+                   nodeval_parse(v->str, v->len, &view[*nview])) {
             (*nview)++;
         } else {
             (*invalid)++;
@@ -573,14 +500,14 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
         bad = "the Redis address must be host:port";
     else if (!o->prefix || strlen(o->prefix) > CLUSTER_NAME_MAX)
         bad = "cluster.prefix is too long";
-    else if (!o->name || !token_ok(o->name, strlen(o->name)))
+    else if (!o->name || !nodeval_token_ok(o->name, strlen(o->name)))
         bad = "cluster.node must be 1..64 of letters, digits and .:-_[]";
-    else if (!o->player_address || !token_ok(o->player_address, strlen(o->player_address)) ||
-             !o->admin_address || !token_ok(o->admin_address, strlen(o->admin_address)) ||
-             (o->ws_address && o->ws_address[0] && !token_ok(o->ws_address, strlen(o->ws_address))) ||
+    else if (!o->player_address || !nodeval_token_ok(o->player_address, strlen(o->player_address)) ||
+             !o->admin_address || !nodeval_token_ok(o->admin_address, strlen(o->admin_address)) ||
+             (o->ws_address && o->ws_address[0] && !nodeval_token_ok(o->ws_address, strlen(o->ws_address))) ||
              (o->tls_address && o->tls_address[0] &&
-              !token_ok(o->tls_address, strlen(o->tls_address))) ||
-             (o->wss_address && o->wss_address[0] && !token_ok(o->wss_address, strlen(o->wss_address))))
+              !nodeval_token_ok(o->tls_address, strlen(o->tls_address))) ||
+             (o->wss_address && o->wss_address[0] && !nodeval_token_ok(o->wss_address, strlen(o->wss_address))))
         bad = "cluster.advertise* must be host:port";
     else if (o->journal_prefix && strlen(o->journal_prefix) > CLUSTER_NAME_MAX)
         bad = "persistence.redis_prefix is too long";
@@ -834,13 +761,13 @@ void cluster_node_set_addresses(cluster_node *n, const char *player, const char 
                                 const char *tls, const char *wss)
 {
     pthread_mutex_lock(&n->mu);
-    if (player && token_ok(player, strlen(player)))
+    if (player && nodeval_token_ok(player, strlen(player)))
         snprintf(n->player, sizeof n->player, "%s", player);
-    if (ws && (!ws[0] || token_ok(ws, strlen(ws))))
+    if (ws && (!ws[0] || nodeval_token_ok(ws, strlen(ws))))
         snprintf(n->ws, sizeof n->ws, "%s", ws);
-    if (tls && (!tls[0] || token_ok(tls, strlen(tls))))
+    if (tls && (!tls[0] || nodeval_token_ok(tls, strlen(tls))))
         snprintf(n->tls, sizeof n->tls, "%s", tls);
-    if (wss && (!wss[0] || token_ok(wss, strlen(wss))))
+    if (wss && (!wss[0] || nodeval_token_ok(wss, strlen(wss))))
         snprintf(n->wss, sizeof n->wss, "%s", wss);
     pthread_cond_broadcast(&n->cv); /* the next heartbeat now, so the others learn them at once */
     pthread_mutex_unlock(&n->mu);
