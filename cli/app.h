@@ -19,6 +19,7 @@
 #include "proto/client/backoff.h"
 #include "proto/client/pc.h"
 
+#define CLI_WAYS_MAX 8             /* the starting address and up to 7 --also */
 #define INBUF 4096                /* pending input; a line longer than this is dropped whole */
 
 typedef struct app {
@@ -31,6 +32,11 @@ typedef struct app {
      * (a balancer or any node of the cluster), which redirects to the battle's new node. */
     char home_host[CLI_RESUME_HOST_MAX + 1];
     uint16_t home_port;
+    /* The ways in it may use, in turn, when the current one cannot be reached: the starting address
+     * first, then each --also (other nodes of the same cluster). home is always one of them. */
+    char ways_host[CLI_WAYS_MAX][CLI_RESUME_HOST_MAX + 1];
+    uint16_t ways_port[CLI_WAYS_MAX];
+    int nways, way_at;
     const char *name;
     const char *resume_path;
     int retries;             /* reconnect attempts in a row before giving up */

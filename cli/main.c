@@ -51,6 +51,8 @@ static void usage(FILE *f)
             "usage: battle-cli [options]\n"
             "  --host HOST          server address (default " DEFAULT_HOST ")\n"
             "  --port PORT          server port (default %d)\n"
+            "  --also HOST:PORT     another node of the same cluster, tried in turn when the current\n"
+            "                       address cannot be reached (repeatable, up to 7)\n"
             "  --name NAME          your name, told to the server (default: $USER)\n"
             "  --script FILE        read commands from FILE instead of the terminal\n"
             "  --resume-file FILE   keep the battle's resume record in FILE; when FILE holds one at\n"
@@ -166,7 +168,7 @@ static bool parse_opts(app *a, int argc, char **argv, const char **script)
         {"host", required_argument, NULL, 'H'},    {"port", required_argument, NULL, 'p'},
         {"name", required_argument, NULL, 'n'},    {"script", required_argument, NULL, 's'},
         {"resume-file", required_argument, NULL, 'r'}, {"retries", required_argument, NULL, 'R'},
-        {"retry-for", required_argument, NULL, 'T'},
+        {"retry-for", required_argument, NULL, 'T'}, {"also", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -192,6 +194,20 @@ static bool parse_opts(app *a, int argc, char **argv, const char **script)
             a->port = (uint16_t)v;
             a->port_set = true;
             break;
+        case 'A': {
+            char h[PROTO_ADDR_MAX + 1];
+            uint16_t p;
+            if (a->nways + 1 >= CLI_WAYS_MAX || strlen(optarg) > PROTO_ADDR_MAX ||
+                pc_split_addr(optarg, h, &p) != 0 || strlen(h) > CLI_RESUME_HOST_MAX) {
+                fprintf(stderr, "battle-cli: --also: expected HOST:PORT (at most %d), got '%s'\n",
+                        CLI_WAYS_MAX - 1, optarg);
+                return false;
+            }
+            a->nways++; /* slot 0 is the starting address, filled once it is known */
+            snprintf(a->ways_host[a->nways], sizeof a->ways_host[a->nways], "%s", h);
+            a->ways_port[a->nways] = p;
+            break;
+        }
         case 'n':
             if (strlen(optarg) > PROTO_NAME_MAX) {
                 fprintf(stderr, "battle-cli: --name: at most %d bytes\n", PROTO_NAME_MAX);
@@ -291,6 +307,9 @@ int main(int argc, char **argv)
     }
     snprintf(a.home_host, sizeof a.home_host, "%s", a.host);
     a.home_port = a.port;
+    snprintf(a.ways_host[0], sizeof a.ways_host[0], "%s", a.host);
+    a.ways_port[0] = a.port;
+    a.nways++;
     a.want_conn = true;
     a.next_try = app_now_ms();
     loop(&a);

@@ -130,6 +130,16 @@ void reconn_follow(app *a, const proto_event *moved)
         fprintf(stdout, "Opponent found on %s:%u; queueing there...\n", host, (unsigned)port);
     proto_event w;
     pc_conn *n = pc_follow(a->c, moved, CONNECT_TIMEOUT_MS + WELCOME_TIMEOUT_MS, &w);
+    if (!n && bid && rid >= 0 && rid == a->resume_rid) {
+        /* The resume was sent to a node that just died: the others still list it until its
+         * heartbeat expires (docs/CLUSTER.md). Like server_busy: the same resume, later, the same
+         * way in, until a survivor has taken the battle over. */
+        fprintf(stdout, "Cannot reach %s:%u (%s); the battle is probably moving to another node.\n",
+                host, (unsigned)port, strerror(errno));
+        a->resume_rid = a->req_rid = -1;
+        reconn_lost(a, "the battle's node cannot be reached");
+        return;
+    }
     if (!n) {
         fprintf(stdout, "error: cannot reach %s:%u: %s\n", host, (unsigned)port, strerror(errno));
         drop_request(a, rid);
@@ -156,6 +166,14 @@ static bool try_connect(app *a)
         fprintf(stdout, "Cannot connect to %s:%u: %s.\n", a->host, (unsigned)a->port, strerror(errno));
         if (a->home_host[0] && (strcmp(a->host, a->home_host) != 0 || a->port != a->home_port)) {
             /* The battle's node is gone (a cluster moves its battles): ask where it went. */
+            snprintf(a->host, sizeof a->host, "%s", a->home_host);
+            a->port = a->home_port;
+            fprintf(stdout, "Trying %s:%u next.\n", a->host, (unsigned)a->port);
+        } else if (a->nways > 1) {
+            /* The way in itself is gone: the next node given with --also becomes it. */
+            a->way_at = (a->way_at + 1) % a->nways;
+            snprintf(a->home_host, sizeof a->home_host, "%s", a->ways_host[a->way_at]);
+            a->home_port = a->ways_port[a->way_at];
             snprintf(a->host, sizeof a->host, "%s", a->home_host);
             a->port = a->home_port;
             fprintf(stdout, "Trying %s:%u next.\n", a->host, (unsigned)a->port);

@@ -855,6 +855,8 @@ typedef struct {
     int lfd, ctl[2];
     uint16_t port;
     uint64_t loop_bid;    /* a join of this battle is sent back to this node itself, forever */
+    uint16_t dead_port;   /* the first dead_left resumes are sent to this port, where nobody */
+    int dead_left;        /* listens (a node that just died, still in the others' view) */
     pthread_t th;
 } fake_node;
 
@@ -897,8 +899,12 @@ static void node_answer(void *arg, const uint8_t *body, uint32_t len)
     } else if (proto_type_battle_scoped(r->type)) {
         ev.type = PROTO_T_MOVED;
         ev.bid = r->bid;
-        snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u",
-                 (unsigned)(r->bid == n->loop_bid ? n->port : g_srv.port));
+        uint16_t to = r->bid == n->loop_bid ? n->port : g_srv.port;
+        if (r->type == PROTO_T_RESUME && n->dead_left > 0) {
+            n->dead_left--;
+            to = n->dead_port;
+        }
+        snprintf(ev.u.moved.addr, sizeof ev.u.moved.addr, "127.0.0.1:%u", (unsigned)to);
     } else {
         return;
     }
@@ -1006,6 +1012,66 @@ static void test_follows_moved_to_the_holder(void **state)
     pc_close(host);
 }
 
+/* A port nobody listens on (bound, then closed). */
+static uint16_t dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Right after a node dies the others still name it in `moved` until its heartbeat expires: a
+ * resume sent there cannot be followed. battle-cli retries the resume through its way in, with
+ * backoff, rather than dropping the seat, and resumes once the battle's new holder is named. And
+ * when its way in itself is gone, the next --also address is tried. */
+static void test_resume_survives_a_dead_holder(void **state)
+{
+    (void)state;
+    char rfile[200];
+    path_in_dir(rfile, sizeof rfile, "moving.rec");
+    child a;
+    const char *args_a[] = {"--port", port_str(), "--resume-file", rfile, NULL};
+    child_start(&a, args_a, NULL);
+    child_expect(&a, "Connected to battled", CLI_WAIT_MS);
+    child_send(&a, "create scout adjacent vs ai free_trader\n");
+    child_expect(&a, "Round 1: your turn", CLI_WAIT_MS);
+    kill(a.pid, SIGKILL);
+    child_finish(&a, CLI_WAIT_MS);
+
+    fake_node n;
+    node_start(&n, 0);
+    n.dead_port = dead_port();
+    n.dead_left = 2;
+    char first[8], also[32], line[128];
+    snprintf(first, sizeof first, "%u", (unsigned)dead_port()); /* the first way in is gone too */
+    snprintf(also, sizeof also, "127.0.0.1:%u", (unsigned)n.port);
+    const char *args_b[] = {"--resume-file", rfile, "--port", first, "--also", also, NULL};
+    child b;
+    child_start(&b, args_b, NULL);
+    snprintf(line, sizeof line, "Trying %s next.", also);
+    child_expect(&b, line, CLI_WAIT_MS);
+    child_expect(&b, "Connected to fake-node", CLI_WAIT_MS);
+    child_expect(&b, "the battle is probably moving to another node", CLI_WAIT_MS);
+    child_expect(&b, "the battle is probably moving to another node", CLI_WAIT_MS);
+    snprintf(line, sizeof line, "is on 127.0.0.1:%u; following it there...", (unsigned)g_srv.port);
+    child_expect(&b, line, CLI_WAIT_MS);
+    child_expect(&b, "your turn", CLI_WAIT_MS);
+    refute(&b, "error:");
+    refute(&b, "Giving up");
+    child_send(&b, "forfeit\n");
+    child_expect(&b, "=== Battle over", CLI_WAIT_MS);
+    child_send(&b, "quit\n");
+    assert_int_equal(child_finish(&b, CLI_WAIT_MS), 0);
+    child_free(&a);
+    child_free(&b);
+    node_stop(&n);
+}
+
 int main(int argc, char **argv)
 {
     /* Our own option first; the rest is itest's (server binary, --shards). */
@@ -1026,6 +1092,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_keepalive_while_queued),
         cmocka_unit_test(test_gives_up_without_a_server),
         cmocka_unit_test(test_follows_moved_to_the_holder),
+        cmocka_unit_test(test_resume_survives_a_dead_holder),
         cmocka_unit_test(test_drain_ends_the_battle_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
