@@ -20,6 +20,7 @@
 
 #define ADOPT_HOLDER_TTL_MS "86400000" /* a taken-over incarnation's record, kept for routing */
 #define ADOPT_SEGMENTS_MAX 65536       /* segments one prefix may hold, at most */
+#define ADOPT_RETRY_MS 50              /* a prefix another survivor is taking its share of: ask again */
 
 struct cluster_adopt {
     cluster_adopt_opts o;
@@ -185,8 +186,9 @@ static void on_warn(void *ctx, const char *msg, const char *file, uint64_t offse
  * yet). Returns 1 when x still has untaken battles (holder x, or split with an untaken shard), 0
  * when not, -1 when Redis cannot be read. */
 static int read_rec(cluster_adopt *a, unsigned x, char jprefix[STORE_REDIS_PREFIX_MAX + 1],
-                    unsigned *shards, uint16_t *taken)
+                    unsigned *shards, uint16_t *taken, char node[CLUSTER_NAME_MAX + 1])
 {
+    node[0] = '\0';
     char key[CLUSTER_NAME_MAX + 32];
     snprintf(key, sizeof key, "%sinc:%u", a->prefix, x);
     const char *get[] = {"HGETALL", key};
@@ -200,6 +202,10 @@ static int read_rec(cluster_adopt *a, unsigned x, char jprefix[STORE_REDIS_PREFI
         rec.prefix_len <= STORE_REDIS_PREFIX_MAX && (rec.holder == x || rec.holder == 0)) {
         memcpy(jprefix, rec.prefix, rec.prefix_len);
         jprefix[rec.prefix_len] = '\0';
+        if (rec.node && rec.node_len <= CLUSTER_NAME_MAX) {
+            memcpy(node, rec.node, rec.node_len);
+            node[rec.node_len] = '\0';
+        }
         *shards = rec.shards ? rec.shards : 1;
         for (unsigned k = 0; k < *shards; k++)
             if (rec.holder == x || taken[k] == 0)
@@ -228,15 +234,17 @@ static unsigned share(cluster_adopt *a, unsigned shards, const uint16_t *taken, 
 }
 
 /* Takes over a share of incarnation x's battles (steps 1-5 of adopt.h). 0 done, 1 not ours to
- * take (someone else holds or claims it, or nothing is left: nothing to do), -1 failed (logged;
- * tried again at a later beat). */
+ * take (nothing left, or the dead node's own lease has not run out), 2 another survivor holds the
+ * claim right now (taking its share: ask again shortly), -1 failed (logged; tried again at a later
+ * beat). */
 static int adopt_one(cluster_adopt *a, unsigned x)
 {
     uint64_t t0 = mono_ms();
     char jprefix[STORE_REDIS_PREFIX_MAX + 1] = "";
     unsigned shards = 0;
     uint16_t taken[CLUSTER_SHARDS_MAX];
-    int open = read_rec(a, x, jprefix, &shards, taken);
+    char dead[CLUSTER_NAME_MAX + 1];
+    int open = read_rec(a, x, jprefix, &shards, taken, dead);
     if (open <= 0)
         return open < 0 ? -1 : 1;
 
@@ -246,8 +254,12 @@ static int adopt_one(cluster_adopt *a, unsigned x)
     store_redis_link *link = NULL;
     char err[256] = "";
     int rc = store_redis_link_start(&ro, &link, err, sizeof err);
-    if (rc == -EBUSY || rc == -EWOULDBLOCK)
-        return 1; /* its lease has not run out yet, or another survivor is taking its share */
+    if (rc == -EBUSY || rc == -EWOULDBLOCK) {
+        /* Its own lease has not run out yet (err names the dead node), or another survivor is
+         * taking its share (err names that survivor): then the prefix is free again in a moment. */
+        const char *by = strstr(err, "held by node ");
+        return rc == -EBUSY && by && dead[0] && strcmp(by + 13, dead) != 0 ? 2 : 1;
+    }
     if (rc != 0) {
         log_warn("cluster: takeover claim failed", "incarnation", LOG_U64(x), "error", err);
         return -1;
@@ -262,7 +274,7 @@ static int adopt_one(cluster_adopt *a, unsigned x)
     int result = -1;
     uint8_t want[CLUSTER_SHARDS_MAX];
     unsigned untaken = 0, take = 0;
-    open = read_rec(a, x, jprefix, &shards, taken);
+    open = read_rec(a, x, jprefix, &shards, taken, dead);
     if (open <= 0) {
         result = open < 0 ? -1 : 1;
         goto out;
@@ -388,7 +400,11 @@ static void *adopt_main(void *arg)
             unsigned wait = most ? (unsigned)((uint64_t)a->o.heartbeat_ms * self / most) : 0;
             if (nap(a, wait) || cluster_node_fenced(a->o.node))
                 break;
-            adopt_one(a, orphans[i]);
+            /* Another survivor holds the claim while it takes its share: ask again every
+             * ADOPT_RETRY_MS for up to a heartbeat, not at the next heartbeat. */
+            for (unsigned waited = 0; adopt_one(a, orphans[i]) == 2 &&
+                                      waited < a->o.heartbeat_ms && !nap(a, ADOPT_RETRY_MS);)
+                waited += ADOPT_RETRY_MS;
         }
         if (nap(a, 0))
             break;
