@@ -348,6 +348,25 @@ static void test_bad_input_gets_clear_errors(void **state)
 
 /* The first process dies mid-battle; a second one takes the seat back from the resume file and
  * plays to the end, without showing again what the first one showed. */
+/* A player keeping its seat in rfile starts a battle against the AI, plays `rounds` rounds (fire 0)
+ * and is killed on its turn: the record stays behind. */
+static void killed_player(child *a, const char *rfile, int rounds)
+{
+    const char *args_a[] = {"--port", port_str(), "--resume-file", rfile, NULL};
+    child_start(a, args_a, NULL);
+    child_expect(a, "Connected to battled", CLI_WAIT_MS);
+    child_send(a, "create scout adjacent vs ai free_trader\n");
+    child_expect(a, "Round 1: your turn", CLI_WAIT_MS);
+    for (int r = 2; r <= rounds; r++) {
+        char line[32];
+        child_send(a, "fire 0\n");
+        snprintf(line, sizeof line, "Round %d: your turn", r);
+        child_expect(a, line, CLI_WAIT_MS);
+    }
+    kill(a->pid, SIGKILL);
+    child_finish(a, CLI_WAIT_MS);
+}
+
 static void test_resume_from_a_new_process(void **state)
 {
     (void)state;
@@ -356,16 +375,7 @@ static void test_resume_from_a_new_process(void **state)
     path_in_dir(script, sizeof script, "after.txt");
 
     child a;
-    const char *args_a[] = {"--port", port_str(), "--resume-file", rfile, NULL};
-    child_start(&a, args_a, NULL);
-    child_expect(&a, "Connected to battled", CLI_WAIT_MS);
-    child_send(&a, "create scout adjacent vs ai free_trader\n");
-    child_expect(&a, "Round 1: your turn", CLI_WAIT_MS);
-    child_send(&a, "fire 0\n");
-    child_expect(&a, "Round 2", CLI_WAIT_MS);
-    child_expect(&a, "Round 2: your turn", CLI_WAIT_MS);
-    kill(a.pid, SIGKILL);
-    child_finish(&a, CLI_WAIT_MS);
+    killed_player(&a, rfile, 2);
 
     cli_resume rec;
     char err[300];
@@ -826,18 +836,24 @@ static void test_drain_ends_the_battle_cleanly(void **state)
 }
 
 /* No server: a bounded number of tries, then a clear message and exit status 1. */
-static void test_gives_up_without_a_server(void **state)
+/* A port nobody listens on (bound, then closed). */
+static uint16_t dead_port(void)
 {
-    (void)state;
-    int fd = socket(AF_INET, SOCK_STREAM, 0); /* a port nobody listens on: bound, then closed */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void test_gives_up_without_a_server(void **state)
+{
+    (void)state;
     char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)ntohs(sa.sin_port));
+    snprintf(port, sizeof port, "%u", (unsigned)dead_port());
     child c;
     const char *args[] = {"--port", port, "--retries", "2", NULL};
     child_start(&c, args, NULL); /* stdin stays open: it must give up by itself */
@@ -1012,19 +1028,6 @@ static void test_follows_moved_to_the_holder(void **state)
     pc_close(host);
 }
 
-/* A port nobody listens on (bound, then closed). */
-static uint16_t dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Right after a node dies the others still name it in `moved` until its heartbeat expires: a
  * resume sent there cannot be followed. battle-cli retries the resume through its way in, with
  * backoff, rather than dropping the seat, and resumes once the battle's new holder is named. And
@@ -1035,13 +1038,7 @@ static void test_resume_survives_a_dead_holder(void **state)
     char rfile[200];
     path_in_dir(rfile, sizeof rfile, "moving.rec");
     child a;
-    const char *args_a[] = {"--port", port_str(), "--resume-file", rfile, NULL};
-    child_start(&a, args_a, NULL);
-    child_expect(&a, "Connected to battled", CLI_WAIT_MS);
-    child_send(&a, "create scout adjacent vs ai free_trader\n");
-    child_expect(&a, "Round 1: your turn", CLI_WAIT_MS);
-    kill(a.pid, SIGKILL);
-    child_finish(&a, CLI_WAIT_MS);
+    killed_player(&a, rfile, 1);
 
     fake_node n;
     node_start(&n, 0);
