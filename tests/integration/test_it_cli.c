@@ -363,6 +363,12 @@ static void killed_player(child *a, const char *rfile, int rounds)
         snprintf(line, sizeof line, "Round %d: your turn", r);
         child_expect(a, line, CLI_WAIT_MS);
     }
+    /* The record is written after the line is printed: wait for it (a slow build shows the gap). */
+    cli_resume rec;
+    char err[300];
+    uint64_t end = itest_now_ms() + CLI_WAIT_MS;
+    while (cli_resume_load(rfile, &rec, err, sizeof err) != 0 && itest_now_ms() < end)
+        usleep(20 * 1000);
     kill(a->pid, SIGKILL);
     child_finish(a, CLI_WAIT_MS);
 }
