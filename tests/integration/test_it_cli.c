@@ -970,10 +970,13 @@ static void *node_main(void *arg)
     return NULL;
 }
 
-static void node_start(fake_node *n, uint64_t loop_bid)
+/* Starts the fake node's thread; everything it reads is set before. */
+static void node_start(fake_node *n, uint64_t loop_bid, uint16_t dead_to, int dead_left)
 {
     memset(n, 0, sizeof *n);
     n->loop_bid = loop_bid;
+    n->dead_port = dead_to;
+    n->dead_left = dead_left;
     n->lfd = itest_listen_loopback(&n->port);
     assert_int_equal(pipe(n->ctl), 0);
     assert_int_equal(pthread_create(&n->th, NULL, node_main, n), 0);
@@ -1000,7 +1003,7 @@ static void test_follows_moved_to_the_holder(void **state)
     uint64_t bid = ev.bid;
 
     fake_node n;
-    node_start(&n, bid + 1);
+    node_start(&n, bid + 1, 0, 0);
     char port[8], line[96];
     snprintf(port, sizeof port, "%u", (unsigned)n.port);
     const char *args[] = {"--port", port, NULL};
@@ -1047,9 +1050,7 @@ static void test_resume_survives_a_dead_holder(void **state)
     killed_player(&a, rfile, 1);
 
     fake_node n;
-    node_start(&n, 0);
-    n.dead_port = dead_port();
-    n.dead_left = 2;
+    node_start(&n, 0, dead_port(), 2);
     char first[8], also[32], line[128];
     snprintf(first, sizeof first, "%u", (unsigned)dead_port()); /* the first way in is gone too */
     snprintf(also, sizeof also, "127.0.0.1:%u", (unsigned)n.port);
