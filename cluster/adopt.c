@@ -14,6 +14,7 @@
 
 #include "cluster/increc.h"
 #include "journal/store_redis.h"
+#include "util/clock.h"
 #include "util/hostport.h"
 #include "util/log.h"
 #include "util/metrics.h"
@@ -50,13 +51,6 @@ static const char SCRIPT_TAKE[] =
     "end "
     "if left == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
     "return left";
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void drop_conn(cluster_adopt *a)
 {
@@ -239,7 +233,7 @@ static unsigned share(cluster_adopt *a, unsigned shards, const uint16_t *taken, 
  * beat). */
 static int adopt_one(cluster_adopt *a, unsigned x)
 {
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = clock_mono_ms();
     char jprefix[STORE_REDIS_PREFIX_MAX + 1] = "";
     unsigned shards = 0;
     uint16_t taken[CLUSTER_SHARDS_MAX];
@@ -359,7 +353,7 @@ static int adopt_one(cluster_adopt *a, unsigned x)
         log_warn("cluster: takeover: old segments not deleted (left in Redis)", "incarnation",
                  LOG_U64(x));
     result = 0;
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = clock_mono_ms() - t0;
     pthread_mutex_lock(&a->mu);
     a->stats.prefixes++;
     a->stats.shards += take;

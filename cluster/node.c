@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "cluster/increc.h"
 #include "cluster/nodeval.h"
+#include "util/clock.h"
 #include "util/hostport.h"
 #include "util/metrics.h"
 #include "util/log.h"
@@ -56,7 +58,6 @@ struct cluster_node {
     /* Until when (monotonic ms) this node may serve its battles: set by a heartbeat that found it
      * still holds them (cluster_node_locate); read by the network thread. */
     _Atomic uint64_t lease_until;
-    _Atomic bool fenced_flag; /* = fenced, for the network thread */
     uint64_t *dead_since; /* cluster thread: when incarnation x was first seen without a live node */
     uint64_t up_since;    /* cluster thread: Redis reachable without a break since (monotonic ms) */
     char ttl[16];
@@ -72,7 +73,9 @@ struct cluster_node {
     void *status_arg;
     cluster_fenced_fn fenced_fn;
     void *fenced_arg;
-    bool fenced;      /* another node holds this incarnation's battles: stop registering */
+    /* another node holds this incarnation's battles: stop registering; atomic, because the network
+     * thread reads it (cluster_node_serving) without the mutex */
+    _Atomic bool fenced;
     bool stopping;    /* cluster_node_set_stopping ran: reported as state "stopping" */
     uint16_t *orphans; /* incarnations ready to be adopted (cluster_node_orphans) */
     size_t norphans;
@@ -123,13 +126,6 @@ static redisReply *cmd(cluster_node *n, int argc, const char **argv)
         return NULL;
     }
     return r;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void reply_free(redisReply *r)
@@ -234,7 +230,7 @@ static int read_holders(cluster_node *n, const node_entry *view, size_t nview, u
     if (!m)
         return -1;
     int rc = 0;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     uint16_t taken[CLUSTER_SHARDS_MAX];
     for (size_t i = 0; m->type == REDIS_REPLY_ARRAY && i < m->elements && i < CLUSTER_INCS_MAX; i++) {
         redisReply *e = m->element[i];
@@ -315,7 +311,7 @@ static int beat(cluster_node *n, node_entry *view, size_t *nview, uint64_t *inva
 {
     *nview = 0;
     *norphans = 0;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = clock_mono_ms();
     if (!ensure_conn(n))
         return -1;
     int held = still_holder(n);
@@ -375,7 +371,7 @@ static void *node_main(void *arg)
         if (rc != 0)
             n->up_since = 0;
         else if (!n->up_since)
-            n->up_since = mono_ms();
+            n->up_since = clock_mono_ms();
         cluster_fenced_fn fenced = NULL;
         void *fenced_arg = NULL;
         pthread_mutex_lock(&n->mu);
@@ -387,7 +383,6 @@ static void *node_main(void *arg)
             log_error("cluster: another node took this node's battles over; stopping",
                       "incarnation", LOG_U64(n->inc));
             n->fenced = true;
-            atomic_store_explicit(&n->fenced_flag, true, memory_order_relaxed);
             fenced = n->fenced_fn;
             fenced_arg = n->fenced_arg;
         }
@@ -561,7 +556,7 @@ int cluster_node_start(const cluster_node_opts *o, cluster_node **out, char *err
     }
     n->norphans = 0; /* the adoption thread starts with the server; it reads the next beat's */
     n->redis_up = true;
-    n->up_since = mono_ms();
+    n->up_since = clock_mono_ms();
     n->invalid = invalid;
     int rc = pthread_create(&n->thread, NULL, node_main, n);
     if (rc != 0) {
@@ -711,8 +706,8 @@ bool cluster_node_locate(void *arg, uint64_t bid, bool tls, char addr[CLUSTER_NA
 
 bool cluster_node_serving(cluster_node *n)
 {
-    return !atomic_load_explicit(&n->fenced_flag, memory_order_relaxed) &&
-           mono_ms() < atomic_load_explicit(&n->lease_until, memory_order_relaxed);
+    return !atomic_load_explicit(&n->fenced, memory_order_relaxed) &&
+           clock_mono_ms() < atomic_load_explicit(&n->lease_until, memory_order_relaxed);
 }
 
 bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLUSTER_NAME_MAX + 1],
@@ -736,25 +731,26 @@ bool cluster_node_address(cluster_node *n, unsigned inc, bool tls, char addr[CLU
     return addr[0] != '\0';
 }
 
-size_t cluster_node_takers(cluster_node *n, uint16_t *out, size_t cap)
+/* The incarnations of the nodes in the latest view (only those in state "ok" when ok_only). */
+static size_t view_incs(cluster_node *n, uint16_t *out, size_t cap, bool ok_only)
 {
     pthread_mutex_lock(&n->mu);
     size_t k = 0;
     for (size_t i = 0; i < n->nview && k < cap; i++)
-        if (strcmp(n->view[i].state, "ok") == 0)
+        if (!ok_only || strcmp(n->view[i].state, "ok") == 0)
             out[k++] = (uint16_t)n->view[i].inc;
     pthread_mutex_unlock(&n->mu);
     return k;
 }
 
+size_t cluster_node_takers(cluster_node *n, uint16_t *out, size_t cap)
+{
+    return view_incs(n, out, cap, true);
+}
+
 size_t cluster_node_live(cluster_node *n, uint16_t *out, size_t cap)
 {
-    pthread_mutex_lock(&n->mu);
-    size_t k = 0;
-    for (size_t i = 0; i < n->nview && k < cap; i++)
-        out[k++] = (uint16_t)n->view[i].inc;
-    pthread_mutex_unlock(&n->mu);
-    return k;
+    return view_incs(n, out, cap, false);
 }
 
 void cluster_node_set_addresses(cluster_node *n, const char *player, const char *ws,

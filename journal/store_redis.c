@@ -962,11 +962,10 @@ int store_redis_load(store_redis_link *l, store_segment_fn fn, void *ctx, char *
     return store_redis_load_some(l, NULL, 0, fn, ctx, names_out, next_gen, err, errlen);
 }
 
-/* Whether a segment name belongs to a wanted shard (want NULL: every one). */
-static bool wanted(const char *name, const uint8_t *want, unsigned nwant)
+/* Whether shard k is wanted (want NULL: every one). */
+static bool shard_wanted(unsigned k, const uint8_t *want, unsigned nwant)
 {
-    segname e;
-    return !want || (segname_parse(name, &e) && e.shard < nwant && want[e.shard]);
+    return !want || (k < nwant && want[k]);
 }
 
 int store_redis_load_some(store_redis_link *l, const uint8_t *want, unsigned nwant,
@@ -997,7 +996,7 @@ int store_redis_load_some(store_redis_link *l, const uint8_t *want, unsigned nwa
     uint64_t top;
     size_t m = segname_order(names, n, es, &top);
     for (size_t i = 0; rc == 0 && i < m; i++) {
-        if (es[i].superseded || !wanted(es[i].name, want, nwant))
+        if (es[i].superseded || !shard_wanted(es[i].shard, want, nwant))
             continue;
         rc = feed(c, l, es[i].name, es[i].is_log, fn, ctx);
         if (rc != 0 && rc != -ECANCELED)
@@ -1012,7 +1011,8 @@ int store_redis_load_some(store_redis_link *l, const uint8_t *want, unsigned nwa
     if (want) { /* only the wanted shards' names: what the caller may retire */
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (wanted(names[i], want, nwant))
+            segname e;
+            if (segname_parse(names[i], &e) && shard_wanted(e.shard, want, nwant))
                 names[k++] = names[i];
             else
                 free(names[i]);

@@ -13,10 +13,9 @@ uint64_t idtag_apply(uint64_t raw, uint64_t tag)
     return (raw & IDTAG_RANDOM_MASK) | (tag & IDTAG_MASK);
 }
 
-bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, bool tls,
+bool idtag_route_here(idtag_locate_fn locate, void *arg, bool tls,
                       const proto_request *r, proto_event *moved)
 {
-    (void)tag; /* the hook itself knows this node's incarnation */
     if (!locate)
         return true;
     char addr[IDTAG_ADDR_MAX + 1] = "", ws[IDTAG_ADDR_MAX + 1] = "";

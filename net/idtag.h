@@ -40,14 +40,14 @@ static inline unsigned idtag_of(uint64_t bid)
 /* Whether the battle-scoped request r (r->bid nonzero) is to be routed to this node's shards:
  * true when locate is NULL or says the battle is served here (locate is asked for every request,
  * this node's own battles too: a cluster node that cannot confirm it still holds them serves
- * none; tag is unused, kept for the callers). Otherwise fills *moved with the `moved` reply (r's
+ * none; the hook knows this node's incarnation). Otherwise fills *moved with the `moved` reply (r's
  * rid and bid, the holder's addresses) and returns false. locate's answer with an empty addr (the
  * holder died and its battles are being taken over, or this node cannot serve right now) gives a
  * server_busy error in *moved instead, also false: the client retries.
  * A holder answer that could not be sent (an over-long addr or ws, one with control characters)
  * counts as "served here": the shard then answers as for any
  * battle it does not have (no_such_battle), rather than the client getting nothing. */
-bool idtag_route_here(uint64_t tag, idtag_locate_fn locate, void *arg, bool tls,
-                      const proto_request *r, proto_event *moved);
+bool idtag_route_here(idtag_locate_fn locate, void *arg, bool tls, const proto_request *r,
+                      proto_event *moved);
 
 #endif

@@ -330,8 +330,7 @@ bool route_frame(conn *c, const uint8_t *body, uint32_t len)
     /* Cluster: a battle another node holds is not ours to touch; the client is sent there. After
      * the rate limit (a refused action costs nothing either way), before the seat cap and the
      * refusals for new battles, which are the holder's to apply. */
-    if (!idtag_route_here(s->opts.id_tag, s->opts.locate, s->opts.locate_arg, c->tls != NULL, &r,
-                          &ev)) {
+    if (!idtag_route_here(s->opts.locate, s->opts.locate_arg, c->tls != NULL, &r, &ev)) {
         NET_STAT_ADD(&s->stats, moved_replies, 1);
         route_event(c, &ev);
         return true;

@@ -110,13 +110,14 @@ struct server_opts {
     void (*cluster_metrics)(void *arg, prom_out *o);
     void *cluster_metrics_arg;
     uint64_t id_tag; /* cluster: incarnation << 47, OR'ed into every new battle id; 0: single node */
-    /* Cluster routing (NULL: single node). Called on the network thread for a battle-scoped request
-     * whose bid's bits 47..62 differ from id_tag's; must not block. tls: the asking connection
+    /* Cluster routing (NULL: single node). Called on the network thread for every battle-scoped
+     * request, this node's own battles too (a node that cannot confirm it still holds them serves
+     * none); must not block. tls: the asking connection
      * uses TLS (then the holder's TLS game and wss addresses are wanted). Returns true when the
      * battle is served here; false with the holder's game address in addr and its WebSocket
      * address in ws (each NUL-terminated, at most 64 bytes + NUL; ws "" when none). The request is
      * then answered with `moved` (docs/PROTOCOL.md) and not routed; an empty addr gives
-     * server_busy (the holder is gone and being replaced); an addr that `moved` cannot carry
+     * server_busy (the holder is gone and being replaced, or this node cannot serve now); an addr that `moved` cannot carry
      * (control characters) is taken as "served here" (net/idtag.h). */
     bool (*locate)(void *arg, uint64_t bid, bool tls, char addr[65], char ws[65]);
     void *locate_arg;

@@ -461,21 +461,20 @@ static void test_idtag_route(void **state)
     r.has_rid = true;
     r.rid = 41;
     proto_event ev;
-    /* no hook (single node): everything routed here, whatever the tag */
+    /* no hook (single node): everything routed here, whatever incarnation the id carries */
     r.bid = ((uint64_t)7 << IDTAG_SHIFT) | 99;
     locate_calls = 0;
-    assert_true(idtag_route_here(0, NULL, NULL, false, &r, &ev));
-    assert_true(idtag_route_here(tag, NULL, NULL, false, &r, &ev));
+    assert_true(idtag_route_here(NULL, NULL, false, &r, &ev));
     /* our own tag: the hook is asked too (a node that cannot confirm it still holds its battles
      * serves none of them) and here says "served here" */
     r.bid = tag | 99;
-    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_true(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     assert_int_equal(locate_calls, 1);
     locate_calls = 0;
     /* held elsewhere: moved with rid, bid and both addresses */
     r.bid = ((uint64_t)7 << IDTAG_SHIFT) | 99;
     memset(&ev, 0xee, sizeof ev);
-    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_false(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     assert_int_equal(locate_calls, 1);
     assert_int_equal(ev.type, PROTO_T_MOVED);
     assert_true(ev.has_rid);
@@ -484,37 +483,37 @@ static void test_idtag_route(void **state)
     assert_string_equal(ev.u.moved.addr, "10.0.0.2:7400");
     assert_string_equal(ev.u.moved.ws, "10.0.0.2:7480");
     /* asked over TLS: the holder's TLS addresses */
-    assert_false(idtag_route_here(tag, fake_locate, NULL, true, &r, &ev));
+    assert_false(idtag_route_here(fake_locate, NULL, true, &r, &ev));
     assert_string_equal(ev.u.moved.addr, "10.0.0.2:7443");
     assert_string_equal(ev.u.moved.ws, "10.0.0.2:7444");
     /* no rid on the request: none on the reply */
     r.has_rid = false;
     r.rid = 0;
     r.bid = ((uint64_t)9 << IDTAG_SHIFT) | 1;
-    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_false(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     assert_false(ev.has_rid);
     assert_string_equal(ev.u.moved.ws, "");
     /* no address (the holder died, being taken over): server_busy, worth a retry */
     r.bid = ((uint64_t)3 << IDTAG_SHIFT) | 1;
-    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_false(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     assert_int_equal(ev.type, PROTO_T_ERROR);
     assert_int_equal(ev.u.error.code, PROTO_E_SERVER_BUSY);
     assert_int_equal(ev.bid, r.bid);
     /* an answer moved cannot carry is taken as "served here" */
     r.bid = ((uint64_t)6 << IDTAG_SHIFT) | 1;
-    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_true(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     /* an over-long answer is cut at the bound and still sent */
     r.bid = ((uint64_t)4 << IDTAG_SHIFT) | 1;
-    assert_false(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_false(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     assert_int_equal(strlen(ev.u.moved.addr), 64);
     assert_int_equal(strlen(ev.u.moved.ws), 64);
     /* served here (e.g. adopted from a dead node) */
     r.bid = ((uint64_t)5 << IDTAG_SHIFT) | 1;
-    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_true(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     /* a single-node id (tag 0 bits, e.g. from before the cluster) on a cluster node asks the hook */
     r.bid = 12345;
     locate_calls = 0;
-    assert_true(idtag_route_here(tag, fake_locate, NULL, false, &r, &ev));
+    assert_true(idtag_route_here(fake_locate, NULL, false, &r, &ev));
     assert_int_equal(locate_calls, 1);
 }
 

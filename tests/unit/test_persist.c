@@ -423,13 +423,7 @@ static void test_inline_journaled(void **state)
         conn_id active = A; /* seat 0 moves first; then whoever the last turn or round names */
         int inlined = 0;
         for (int i = 0; i < 40 && inlined < 3; i++) {
-            struct shard_in m;
-            memset(&m, 0, sizeof m);
-            m.kind = SHARD_IN_REQUEST;
-            m.conn = active;
-            m.battle_id = BID_M;
-            m.u.req.type = PROTO_T_END;
-            m.u.req.bid = BID_M;
+            struct shard_in m = h_request_msg(active, BID_M, PROTO_T_END, 0, NULL);
             off_t before = log_size();
             size_t mark = h->nrx;
             uint64_t runs = atomic_load(&st->inline_runs);

@@ -778,13 +778,7 @@ static void test_run_inline(void **state)
     }
     assert_true(ran);
     /* A game request: A ends its turn; B hears it at once. Seat 0 (A) moves first. */
-    struct shard_in m;
-    memset(&m, 0, sizeof m);
-    m.kind = SHARD_IN_REQUEST;
-    m.conn = A;
-    m.battle_id = bid;
-    m.u.req.type = PROTO_T_END;
-    m.u.req.bid = bid;
+    struct shard_in m = h_request_msg(A, bid, PROTO_T_END, 0, NULL);
     size_t mark = h->nrx;
     if (push_inline(h, &m)) {
         h_pump(h);

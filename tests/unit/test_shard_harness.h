@@ -216,8 +216,9 @@ static inline void h_push(struct harness *h, const struct shard_in *m)
     shards_flush(h->s);
 }
 
-static inline void h_request(struct harness *h, conn_id conn, uint64_t bid, uint8_t type, uint32_t rid,
-                      const proto_request *body)
+/* The inbox message of request `type` from conn about battle bid (body: its fields, or NULL). */
+static inline struct shard_in h_request_msg(conn_id conn, uint64_t bid, uint8_t type, uint32_t rid,
+                                            const proto_request *body)
 {
     struct shard_in m;
     memset(&m, 0, sizeof m);
@@ -230,6 +231,13 @@ static inline void h_request(struct harness *h, conn_id conn, uint64_t bid, uint
     m.u.req.bid = bid;
     m.u.req.has_rid = rid != 0;
     m.u.req.rid = rid;
+    return m;
+}
+
+static inline void h_request(struct harness *h, conn_id conn, uint64_t bid, uint8_t type, uint32_t rid,
+                      const proto_request *body)
+{
+    struct shard_in m = h_request_msg(conn, bid, type, rid, body);
     h_push(h, &m);
 }
 
