@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,10 +76,14 @@ static bool spawn(rh_server *r)
     char port[8], log[96];
     snprintf(port, sizeof port, "%u", r->port);
     snprintf(log, sizeof log, "%s/redis.log", r->dir);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return false;
     if (pid == 0) {
+        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(124);
         const char *aof = r->aof ? "yes" : "no";
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                "--save", "", "--appendonly", aof, "--appendfsync", "always", "--dir", r->dir,

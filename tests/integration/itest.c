@@ -13,6 +13,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -268,12 +269,16 @@ bool itest_start(itest_server *s, const char *const *sets)
     }
     argv[n] = NULL;
 
+    pid_t parent = getpid();
     s->pid = fork();
     if (s->pid < 0) {
         perror("fork");
         return false;
     }
     if (s->pid == 0) {
+        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(124);
         const char *src = getenv("BATTLED_SOURCE_DIR");
         if (src && chdir(src) != 0)
             _exit(126);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -378,9 +379,13 @@ static void restart_port(itest_server *s, const char *set_listen);
 /* Starts path with argv, its output in out_path; returns the pid. */
 static pid_t spawn(const char *const *argv, const char *out_path, const char *in_path)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(124);
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
