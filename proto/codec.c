@@ -30,6 +30,7 @@ enum { F_REQ = 1, F_OPT = 2 };
 typedef struct fieldset fieldset;
 typedef struct field {
     const char *key;
+    uint8_t klen; /* strlen(key), from the literal: the encoder and decoder never measure it */
     uint8_t kind, flags, size, cap;
     uint16_t off, cnt, esize;
     int64_t min, max;
@@ -50,17 +51,19 @@ static const char *const vs_n[] = {"ai", "player"};
 static const char *const wkind_n[] = {"laser", "missile", "gun", "rack", "sand"};
 static const char *const phase_n[] = {"waiting", "running", "ended"};
 
+/* The length of a string literal; anything else fails to compile ("" k "" needs a literal). */
+#define KLEN(k) ((uint8_t)(sizeof("" k "") - 1))
 #define SZ(T, m) ((uint8_t)sizeof(((T *)0)->m))
-#define U(k, T, m, lo, hi, fl) {.key = k, .kind = K_U, .flags = fl, .size = SZ(T, m), .off = offsetof(T, m), .min = lo, .max = hi}
-#define I(k, T, m, lo, hi, fl) {.key = k, .kind = K_I, .flags = fl, .size = SZ(T, m), .off = offsetof(T, m), .min = lo, .max = hi}
-#define B(k, T, m) {.key = k, .kind = K_BOOL, .flags = F_REQ, .off = offsetof(T, m)}
-#define TXT(k, T, m, lo, fl) {.key = k, .kind = K_TEXT, .flags = fl, .off = offsetof(T, m), .min = lo, .max = sizeof(((T *)0)->m) - 1}
-#define KEY(k, T, m, fl) {.key = k, .kind = K_KEY, .flags = fl, .off = offsetof(T, m)}
-#define ENF(k, T, m, tab, lo) {.key = k, .kind = K_ENUM, .flags = F_REQ, .off = offsetof(T, m), .min = lo, .max = sizeof tab / sizeof tab[0] - 1, .names = tab}
+#define U(k, T, m, lo, hi, fl) {.key = k, .klen = KLEN(k), .kind = K_U, .flags = fl, .size = SZ(T, m), .off = offsetof(T, m), .min = lo, .max = hi}
+#define I(k, T, m, lo, hi, fl) {.key = k, .klen = KLEN(k), .kind = K_I, .flags = fl, .size = SZ(T, m), .off = offsetof(T, m), .min = lo, .max = hi}
+#define B(k, T, m) {.key = k, .klen = KLEN(k), .kind = K_BOOL, .flags = F_REQ, .off = offsetof(T, m)}
+#define TXT(k, T, m, lo, fl) {.key = k, .klen = KLEN(k), .kind = K_TEXT, .flags = fl, .off = offsetof(T, m), .min = lo, .max = sizeof(((T *)0)->m) - 1}
+#define KEY(k, T, m, fl) {.key = k, .klen = KLEN(k), .kind = K_KEY, .flags = fl, .off = offsetof(T, m)}
+#define ENF(k, T, m, tab, lo) {.key = k, .klen = KLEN(k), .kind = K_ENUM, .flags = F_REQ, .off = offsetof(T, m), .min = lo, .max = sizeof tab / sizeof tab[0] - 1, .names = tab}
 #define EN(k, T, m, tab) ENF(k, T, m, tab, 0)
-#define TOK(k, T, m) {.key = k, .kind = K_TOKEN, .flags = F_REQ, .off = offsetof(T, m)}
-#define UARR(k, T, m, lo, hi) {.key = k, .kind = K_UARR, .flags = F_REQ, .off = offsetof(T, m), .size = SZ(T, m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .min = lo, .max = hi}
-#define OARR(k, T, m, c, s) {.key = k, .kind = K_OBJARR, .flags = F_REQ, .off = offsetof(T, m), .cnt = c, .esize = sizeof(((T *)0)->m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .sub = &s}
+#define TOK(k, T, m) {.key = k, .klen = KLEN(k), .kind = K_TOKEN, .flags = F_REQ, .off = offsetof(T, m)}
+#define UARR(k, T, m, lo, hi) {.key = k, .klen = KLEN(k), .kind = K_UARR, .flags = F_REQ, .off = offsetof(T, m), .size = SZ(T, m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .min = lo, .max = hi}
+#define OARR(k, T, m, c, s) {.key = k, .klen = KLEN(k), .kind = K_OBJARR, .flags = F_REQ, .off = offsetof(T, m), .cnt = c, .esize = sizeof(((T *)0)->m[0]), .cap = sizeof(((T *)0)->m) / sizeof(((T *)0)->m[0]), .sub = &s}
 #define FS(a) {a, sizeof a / sizeof a[0]}
 
 /* ---- nested objects ---- */
@@ -95,9 +98,9 @@ static const fieldset missile_fs = FS(missile_f);
 
 /* ---- requests ---- */
 #define RQ proto_request
-#define RID_RQ {.key = "rid", .kind = K_RID, .flags = F_OPT, .off = offsetof(RQ, rid)}
+#define RID_RQ {.key = "rid", .klen = KLEN("rid"), .kind = K_RID, .flags = F_OPT, .off = offsetof(RQ, rid)}
 #define BID_RQ U("bid", RQ, bid, 1, INT64_MAX, F_REQ)
-#define KEY_RQ {.key = "key", .kind = K_TOKEN, .flags = F_OPT, .off = offsetof(RQ, key)}
+#define KEY_RQ {.key = "key", .klen = KLEN("key"), .kind = K_TOKEN, .flags = F_OPT, .off = offsetof(RQ, key)}
 static const field hello_f[] = {RID_RQ, U("v", RQ, u.hello.version, 1, 65535, F_REQ),
                                 TXT("name", RQ, u.hello.name, 0, F_REQ)};
 static const field ping_f[] = {RID_RQ, U("ts", RQ, u.ping.ts, 0, INT64_MAX, F_OPT)};
@@ -124,7 +127,7 @@ static const fieldset req_fs[PROTO_T_REQ_LAST + 1] = {
 
 /* ---- events ---- */
 #define EV proto_event
-#define RID_EV {.key = "rid", .kind = K_RID, .flags = F_OPT, .off = offsetof(EV, rid)}
+#define RID_EV {.key = "rid", .klen = KLEN("rid"), .kind = K_RID, .flags = F_OPT, .off = offsetof(EV, rid)}
 #define BID_EV U("bid", EV, bid, 1, INT64_MAX, F_REQ)
 #define SEQ_EV U("seq", EV, seq, 1, UINT32_MAX, F_REQ)
 static const field welcome_f[] = {
@@ -206,7 +209,7 @@ static const field sand_result_f[] = {
 static const field timeout_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.timeout.seat, 0, 1, F_REQ),
                                   U("n", EV, u.timeout.count, 1, 255, F_REQ)};
 static const field ended_f[] = {
-    RID_EV, BID_EV, SEQ_EV, {.key = "winner", .kind = K_WINNER, .flags = F_REQ, .off = offsetof(EV, u.ended.winner)},
+    RID_EV, BID_EV, SEQ_EV, {.key = "winner", .klen = KLEN("winner"), .kind = K_WINNER, .flags = F_REQ, .off = offsetof(EV, u.ended.winner)},
     ENF("reason", EV, u.ended.reason, reason_n, 1) /* 0 is not a reason */, UARR("hull", EV, u.ended.hull, 0, 65535),
     U("rounds", EV, u.ended.rounds, 0, 65535, F_REQ),
 };
@@ -215,7 +218,7 @@ static const field back_f[] = {RID_EV, BID_EV, SEQ_EV, U("seat", EV, u.back.seat
 static const field left_f[] = {RID_EV, BID_EV};
 static const field error_f[] = {
     RID_EV, U("bid", EV, bid, 1, INT64_MAX, F_OPT), U("code", EV, u.error.code, 1, 65535, F_REQ),
-    {.key = "err", .kind = K_ERRNAME, .flags = F_REQ, .off = offsetof(EV, u.error.code)},
+    {.key = "err", .klen = KLEN("err"), .kind = K_ERRNAME, .flags = F_REQ, .off = offsetof(EV, u.error.code)},
     TXT("msg", EV, u.error.msg, 0, F_REQ),
 };
 
@@ -510,7 +513,7 @@ static proto_error dec_map(const fieldset *fs, mp_cur *c, uint8_t *base, int dep
         const field *f = NULL;
         unsigned idx = 0;
         for (; idx < fs->n; idx++)
-            if (strlen(fs->f[idx].key) == key.n && memcmp(fs->f[idx].key, key.p, key.n) == 0) {
+            if (fs->f[idx].klen == key.n && memcmp(fs->f[idx].key, key.p, key.n) == 0) {
                 f = &fs->f[idx];
                 break;
             }
@@ -538,7 +541,7 @@ static proto_error dec_map(const fieldset *fs, mp_cur *c, uint8_t *base, int dep
     }
     for (unsigned k = 0; k < fs->n; k++)
         if ((fs->f[k].flags & F_REQ) && !(seen & (1u << k))) {
-            set_field(d, (const uint8_t *)fs->f[k].key, strlen(fs->f[k].key));
+            set_field(d, (const uint8_t *)fs->f[k].key, fs->f[k].klen);
             return PROTO_E_MISSING_FIELD;
         }
     return PROTO_E_OK;
@@ -784,7 +787,7 @@ static proto_error enc_map(const fieldset *fs, msgpack_packer *pk, const uint8_t
         const field *f = &fs->f[k];
         if (!present(f, base))
             continue;
-        if (msgpack_pack_str_with_body(pk, f->key, strlen(f->key)) != 0)
+        if (msgpack_pack_str_with_body(pk, f->key, f->klen) != 0)
             return PROTO_E_BUFFER_TOO_SMALL;
         proto_error e = enc_value(f, pk, base);
         if (e != PROTO_E_OK)
