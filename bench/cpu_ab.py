@@ -7,7 +7,10 @@ both alike), drives it with battle-bench, and over a steady window after the ram
   - the server's CPU time, summed over its threads (/proc/PID/task/*/schedstat, nanoseconds);
   - voluntary and involuntary context switches per thread (/proc/PID/task/*/status);
   - the actions the shards handled and the wakeup counters (admin /metrics, on 127.0.0.1 port 0);
-  - with --perf, the syscalls per thread (perf stat --per-thread on syscall tracepoints).
+  - with --perf, the syscalls per thread (perf stat --per-thread on syscall tracepoints);
+  - with --profile, where the CPU goes: a perf record (kernel call chains) right after the window,
+    on the same server under the same load, split into socket write(2), socket read(2), other
+    write(2) (journal file, eventfd), epoll_wait and the rest, applied to the window's CPU per action.
 It prints one markdown table: per load, the median over rounds of each binary's CPU per action (or
 CPU per second when idle), the ratio new/old, and the bench's steady p99. At saturation it also runs
 redis-benchmark -c 2000 ping_inline against a redis-server it starts on a loopback port and reports
@@ -199,6 +202,34 @@ def perf_syscalls(pid, window):
     return res
 
 
+# Kernel functions whose share of the samples (with callees) splits an action's CPU. On loopback a
+# socket write(2) also runs the receiving socket's TCP input (net_rx_action under the sender's
+# write), so "socket write" is what sending costs this box, both ends' kernel work included.
+PROFILE_PARTS = [("sock_write", "sock_write_iter"), ("sock_read", "sock_read_iter"),
+                 ("all_write", "ksys_write"), ("epoll", "do_epoll_wait")]
+
+
+def perf_profile(pid, window, tmp):
+    """perf record -g of pid for window seconds: {part: fraction of samples}, {} when perf fails."""
+    data = os.path.join(tmp, "perf.data")
+    try:
+        subprocess.run(["perf", "record", "-q", "-F", "999", "-g", "-p", str(pid), "-o", data, "--",
+                        "sleep", str(window)], capture_output=True, timeout=window + 30)
+        r = subprocess.run(["perf", "report", "-i", data, "--children", "--stdio", "-g", "none",
+                            "--sort", "sym", "--percent-limit", "0"], capture_output=True, text=True,
+                           timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    got = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*([0-9.]+)%\s+([0-9.]+)%\s+\[[k.]\]\s+(\S+)", line)
+        if m:
+            got[m.group(3)] = max(got.get(m.group(3), 0.0), float(m.group(1)) / 100)
+    if not got:
+        return {}
+    return {part: got.get(sym, 0.0) for part, sym in PROFILE_PARTS}
+
+
 def diff(a, b, pid):
     """Per-role CPU ns and context switches, and metric deltas, between two snapshots."""
     roles = {}
@@ -245,7 +276,8 @@ def run_one(args, label, path, load, tmp):
         settle = 3
         bench += ["--mode", "match", "--battles", str(n), "--think", "0", "--ramp", "0",
                   "--warmup", str(settle)]
-    dur = ramp_s + settle + window + 1
+    prof_s = 6 if args.profile and kind != "idle" else 0
+    dur = ramp_s + settle + window + 1 + prof_s
     jf = os.path.join(tmp, "bench.json")
     bench += ["--duration", str(dur), "--json", jf]
     ships = args.old_ships if label == "old" and args.old_ships else os.path.join(args.root, "data/ships.toml")
@@ -263,6 +295,8 @@ def run_one(args, label, path, load, tmp):
         else:
             time.sleep(window)
         b = snapshot(srv)
+        if prof_s:
+            res["profile"] = perf_profile(srv.pid, prof_s, tmp)
         try:
             bp.wait(timeout=dur + 60 - (time.monotonic() - t_start))
         except subprocess.TimeoutExpired:
@@ -391,6 +425,8 @@ def main():
     ap.add_argument("--settle", type=int, default=3, help="seconds after the ramp before measuring")
     ap.add_argument("--redis-requests", type=int, default=400000)
     ap.add_argument("--perf", action="store_true", help="also count syscalls per thread with perf stat")
+    ap.add_argument("--profile", action="store_true",
+                    help="also split CPU per action by where it goes (perf record, after the window)")
     ap.add_argument("--set", action="append", default=[], help="section.key=value for both servers")
     ap.add_argument("--persistence", choices=["on", "off"], default="on",
                     help="both servers journal to local files, fsync everysec (on: the shipped "
@@ -486,9 +522,41 @@ def main():
                 line = ", ".join("%s %s %.2f" % (k[0], k[1], med(v)) for k, v in sorted(agg.items())
                                  if med(v) >= 0.01)
                 print("- %s, %s: %s" % (load_name(load), label, line))
+    if args.profile:
+        print_profile(loads, results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"%s|%s" % (load_name(k[0]), k[1]): v for k, v in results.items()}, f, default=str)
+
+
+def print_profile(loads, results):
+    """Where each build's CPU per action goes, and the new build's socket I/O against half the old
+    build's whole cost: the part of the goal that no change to battled's own work can reach."""
+    print()
+    print("Where the CPU of an action goes (perf record with kernel call chains, %d s right after each "
+          "window, same server and load; shares of the samples applied to the window's CPU per "
+          "action; medians, us):" % 6)
+    print()
+    print("| load | build | CPU/action | socket write(2) | socket read(2) | other write(2) | "
+          "epoll_wait | the rest | socket I/O / (old CPU/action / 2) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for load in loads:
+        if load[0] == "idle":
+            continue
+        old_all = med([r["cpu_us_per_action"] for r in results.get((load, "old"), [])])
+        for label in ("old", "new"):
+            res = [r for r in results.get((load, label), []) if r.get("profile") and r["actions"]]
+            if not res:
+                continue
+            def part(name):
+                return med([r["profile"][name] * r["cpu_us_per_action"] for r in res])
+            tot = med([r["cpu_us_per_action"] for r in res])
+            sw, sr, aw, ep = part("sock_write"), part("sock_read"), part("all_write"), part("epoll")
+            rest = med([r["cpu_us_per_action"] * (1 - r["profile"]["all_write"] - r["profile"]["sock_read"]
+                                                  - r["profile"]["epoll"]) for r in res])
+            print("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |" % (
+                load_name(load), label, tot, sw, sr, max(0.0, aw - sw), ep, rest,
+                (sw + sr) / (old_all / 2) if old_all == old_all and old_all else float("nan")))
 
 
 if __name__ == "__main__":
