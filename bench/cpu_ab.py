@@ -205,6 +205,7 @@ def perf_syscalls(pid, window):
 # Kernel functions whose share of the samples (with callees) splits an action's CPU. On loopback a
 # socket write(2) also runs the receiving socket's TCP input (net_rx_action under the sender's
 # write), so "socket write" is what sending costs this box, both ends' kernel work included.
+PROFILE_S = 6  # seconds of perf record after each window (--profile)
 PROFILE_PARTS = [("sock_write", "sock_write_iter"), ("sock_read", "sock_read_iter"),
                  ("all_write", "ksys_write"), ("epoll", "do_epoll_wait")]
 
@@ -276,7 +277,7 @@ def run_one(args, label, path, load, tmp):
         settle = 3
         bench += ["--mode", "match", "--battles", str(n), "--think", "0", "--ramp", "0",
                   "--warmup", str(settle)]
-    prof_s = 6 if args.profile and kind != "idle" else 0
+    prof_s = PROFILE_S if args.profile and kind != "idle" else 0
     dur = ramp_s + settle + window + 1 + prof_s
     jf = os.path.join(tmp, "bench.json")
     bench += ["--duration", str(dur), "--json", jf]
@@ -530,12 +531,12 @@ def main():
 
 
 def print_profile(loads, results):
-    """Where each build's CPU per action goes, and the new build's socket I/O against half the old
-    build's whole cost: the part of the goal that no change to battled's own work can reach."""
+    """Where each build's CPU per action goes, and each build's socket I/O against half the old
+    build's whole cost (the goal): the part of it that no change to battled's own work can reach."""
     print()
     print("Where the CPU of an action goes (perf record with kernel call chains, %d s right after each "
           "window, same server and load; shares of the samples applied to the window's CPU per "
-          "action; medians, us):" % 6)
+          "action; medians, us):" % PROFILE_S)
     print()
     print("| load | build | CPU/action | socket write(2) | socket read(2) | other write(2) | "
           "epoll_wait | the rest | socket I/O / (old CPU/action / 2) |")
@@ -556,7 +557,7 @@ def print_profile(loads, results):
                                                   - r["profile"]["epoll"]) for r in res])
             print("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |" % (
                 load_name(load), label, tot, sw, sr, max(0.0, aw - sw), ep, rest,
-                (sw + sr) / (old_all / 2) if old_all == old_all and old_all else float("nan")))
+                (sw + sr) / (old_all / 2) if old_all > 0 else float("nan")))
 
 
 if __name__ == "__main__":

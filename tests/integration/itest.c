@@ -174,6 +174,12 @@ uint64_t itest_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+void itest_child_dies_with(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(124);
+}
+
 static void nap_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -276,9 +282,7 @@ bool itest_start(itest_server *s, const char *const *sets)
         return false;
     }
     if (s->pid == 0) {
-        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(124);
+        itest_child_dies_with(parent);
         const char *src = getenv("BATTLED_SOURCE_DIR");
         if (src && chdir(src) != 0)
             _exit(126);

@@ -113,6 +113,10 @@ bool itest_wait_closed(pc_conn *c, int ms);
 
 /* Monotonic milliseconds. */
 uint64_t itest_now_ms(void);
+/* For a child the test forked (call it first thing in the child, with the test's pid from before
+ * the fork): it is killed when the test process dies (a crash, ctest's timeout), so a failed test
+ * cannot leave a server running; _exit(124) if the test is already gone. */
+void itest_child_dies_with(pid_t parent);
 
 /* A battle as one player sees it: the battle followed (proto/client/tracker: bid, seat, token,
  * whose turn, round, ended and the `ended` body) and every event with a sequence number, in

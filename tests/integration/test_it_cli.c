@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -74,9 +73,7 @@ static void child_start(child *c, const char *const *args, const char *stdin_fil
     c->pid = fork();
     assert_true(c->pid >= 0);
     if (c->pid == 0) {
-        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(124);
+        itest_child_dies_with(parent);
         int fd = stdin_file ? open(stdin_file, O_RDONLY) : inp[0];
         if (fd < 0)
             _exit(126);

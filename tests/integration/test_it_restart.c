@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -383,9 +382,7 @@ static pid_t spawn(const char *const *argv, const char *out_path, const char *in
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(124);
+        itest_child_dies_with(parent);
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -382,9 +381,7 @@ static int s_client_hello(uint16_t port, const char *ca_path, char *err, size_t 
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* A test that dies (a crash, ctest's timeout) takes this child with it. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(124);
+        itest_child_dies_with(parent);
         dup2(in[0], 0);
         dup2(out[1], 1);
         int devnull = open("/dev/null", O_WRONLY);
